@@ -1,0 +1,154 @@
+/// A frame read from a segment and checked against conditions 1-7 of the format (condition 8, decoding, is
+/// `decodeRecords`).
+public struct ScannedFrame: Sendable {
+    /// Byte offset of the frame header in the segment file.
+    public var offset: Int64
+    public var header: FrameHeader
+    var storedPayload: [UInt8]
+
+    /// Decompresses and decodes the records (condition 8).
+    func decodeRecords() -> Result<[Record], FormatViolation> {
+        var raw = [UInt8](repeating: 0, count: Int(header.rawLength))
+        let decompressed = storedPayload.withUnsafeBytes { stored in
+            raw.withUnsafeMutableBytes { LZ4Block.decompress(stored, into: $0) }
+        }
+        guard decompressed != nil else {
+            return .failure(FormatViolation("frame decompression", expected: "\(header.rawLength) raw bytes", found: "LZ4 data that does not decode to that"))
+        }
+        return raw.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: Int(header.recordCount)) }
+    }
+}
+
+/// Reads one segment file frame by frame, checking every frame and the chain. Used by recovery, readers,
+/// `verify`, `inspect` and the index rebuild, so that every path applies the same definition of validity.
+final class SegmentScanner {
+    enum Step {
+        case frame(ScannedFrame)
+        /// A valid footer that ends the file.
+        case sealed(SegmentFooter, offset: Int64)
+        /// The end of the file, right after the last frame (an open segment).
+        case end
+        /// The bytes at `offset` are not a valid frame or footer.
+        case damaged(offset: Int64, FormatViolation)
+    }
+
+    let file: any LedgerFile
+    let header: SegmentHeader
+    let fileSize: Int64
+    private(set) var position: Int64
+    private(set) var nextLSN: UInt64
+    /// The expected chain link of the next frame; nil to accept the first frame's link (reading from the middle).
+    private(set) var chain: UInt32?
+    private(set) var frameCount = 0
+    /// False after `seek`: the frame count and chain of the frames before the seek point are then unknown.
+    private var scannedFromStart = true
+
+    /// Opens a scan at the first frame. Throws a corruption error if the segment header is invalid.
+    init(file: any LedgerFile) throws {
+        self.file = file
+        fileSize = try file.size()
+        let headerBytes = try file.read(count: SegmentFormat.headerBytes, at: 0)
+        switch headerBytes.withUnsafeBytes({ SegmentHeader.decode($0) }) {
+        case .success(let header): self.header = header
+        case .failure(let violation): throw violation.error(path: file.path, offset: 0)
+        }
+        position = Int64(SegmentFormat.headerBytes)
+        nextLSN = header.firstLSN
+        chain = header.previousSegmentDigest
+    }
+
+    /// Moves to a frame known (from the index) to start at `offset` with first LSN `lsn`.
+    func seek(toFrameAt offset: Int64, firstLSN lsn: UInt64) {
+        precondition(offset >= Int64(SegmentFormat.headerBytes) && offset % 8 == 0, "frame offsets are aligned")
+        position = offset
+        nextLSN = lsn
+        chain = nil
+        frameCount = 0
+        scannedFromStart = false
+    }
+
+    /// The chain value after the frames read so far (the segment digest once the scan reaches the end).
+    var digest: UInt32 { chain ?? header.previousSegmentDigest }
+
+    func next() throws -> Step {
+        let remaining = fileSize - position
+        if remaining == 0 { return .end }
+        let headBytes = try file.read(count: Int(min(remaining, Int64(SegmentFormat.frameHeaderBytes))), at: position)
+        if headBytes.withUnsafeBytes({ SegmentFooter.hasMagic($0) }) { return try footer() }
+        guard headBytes.count == SegmentFormat.frameHeaderBytes else {
+            return .damaged(offset: position, FormatViolation("frame header is short", expected: "\(SegmentFormat.frameHeaderBytes) bytes", found: "\(headBytes.count) bytes before the end of the file"))
+        }
+        let decoded = headBytes.withUnsafeBytes { FrameHeader.decode($0) }
+        guard case .success(let frameHeader) = decoded else {
+            if case .failure(let violation) = decoded { return .damaged(offset: position, violation) }
+            preconditionFailure("unreachable")
+        }
+        return try frame(frameHeader, headBytes: headBytes)
+    }
+
+    private func frame(_ frameHeader: FrameHeader, headBytes: [UInt8]) throws -> Step {
+        guard position + Int64(frameHeader.totalBytes) <= fileSize else {
+            return .damaged(offset: position, FormatViolation("frame extends past the end of the file", expected: "\(frameHeader.totalBytes) bytes", found: "\(fileSize - position) bytes"))
+        }
+        let body = try file.read(count: frameHeader.totalBytes - SegmentFormat.frameHeaderBytes, at: position + Int64(SegmentFormat.frameHeaderBytes))
+        let stored = Array(body.prefix(Int(frameHeader.storedLength)))
+        let computed = headBytes.withUnsafeBytes { head in stored.withUnsafeBytes { FrameHeader.computeCRC(headerBytes: head, storedPayload: $0) } }
+        guard computed == frameHeader.crc else {
+            return .damaged(offset: position, FormatViolation("frame checksum", expected: hex32(frameHeader.crc), found: hex32(computed)))
+        }
+        guard body.dropFirst(Int(frameHeader.storedLength)).allSatisfy({ $0 == 0 }) else {
+            return .damaged(offset: position, FormatViolation("frame padding", expected: "zero bytes", found: "non-zero padding"))
+        }
+        if let chain, frameHeader.chainLink != chain {
+            return .damaged(offset: position, FormatViolation("frame chain link", expected: hex32(chain), found: hex32(frameHeader.chainLink)))
+        }
+        guard frameHeader.firstLSN == nextLSN else {
+            return .damaged(offset: position, FormatViolation("frame first LSN", expected: "\(nextLSN)", found: "\(frameHeader.firstLSN)"))
+        }
+        let scanned = ScannedFrame(offset: position, header: frameHeader, storedPayload: stored)
+        position += Int64(frameHeader.totalBytes)
+        nextLSN += UInt64(frameHeader.recordCount)
+        chain = frameHeader.crc
+        frameCount += 1
+        return .frame(scanned)
+    }
+
+    private func footer() throws -> Step {
+        let bytes = try file.read(count: SegmentFormat.footerBytes, at: position)
+        let decoded = bytes.withUnsafeBytes { SegmentFooter.decode($0) }
+        guard case .success(let footer) = decoded else {
+            if case .failure(let violation) = decoded { return .damaged(offset: position, violation) }
+            preconditionFailure("unreachable")
+        }
+        let expected = "frames \(frameCount), first LSN \(header.firstLSN), records \(nextLSN - header.firstLSN), digest \(hex32(digest))"
+        let found = "frames \(footer.frameCount), first LSN \(footer.firstLSN), records \(footer.recordCount), digest \(hex32(footer.digest))"
+        let chainKnown = scannedFromStart || chain != nil
+        guard footer.firstLSN == header.firstLSN, footer.recordCount == nextLSN - header.firstLSN,
+              !chainKnown || footer.digest == digest, !scannedFromStart || footer.frameCount == UInt32(frameCount)
+        else { return .damaged(offset: position, FormatViolation("footer contents", expected: expected, found: found)) }
+        guard position + Int64(SegmentFormat.footerBytes) == fileSize else {
+            return .damaged(offset: position, FormatViolation("bytes after the footer", expected: "end of file", found: "\(fileSize - position - Int64(SegmentFormat.footerBytes)) more bytes"))
+        }
+        return .sealed(footer, offset: position)
+    }
+
+    /// Whether any 8-byte-aligned offset after `offset` starts a self-consistent frame (conditions 1-5). Such a
+    /// frame after damage means the damage is in the middle of the log, not a torn tail. Reads the rest of the
+    /// file at once: it is at most one segment, and this runs only when damage was found.
+    func selfConsistentFrameExists(after offset: Int64) throws -> Int64? {
+        let rest = try file.read(count: Int(fileSize - offset), at: offset)
+        return rest.withUnsafeBytes { bytes -> Int64? in
+            var candidate = SegmentFormat.alignmentBytes
+            while candidate + SegmentFormat.frameHeaderBytes <= bytes.count {
+                let head = UnsafeRawBufferPointer(rebasing: bytes[candidate..<candidate + SegmentFormat.frameHeaderBytes])
+                if case .success(let frameHeader) = FrameHeader.decode(head), candidate + frameHeader.totalBytes <= bytes.count {
+                    let payloadStart = candidate + SegmentFormat.frameHeaderBytes
+                    let stored = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + Int(frameHeader.storedLength)])
+                    if FrameHeader.computeCRC(headerBytes: head, storedPayload: stored) == frameHeader.crc { return offset + Int64(candidate) }
+                }
+                candidate += SegmentFormat.alignmentBytes
+            }
+            return nil
+        }
+    }
+}

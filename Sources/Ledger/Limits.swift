@@ -1,0 +1,39 @@
+/// Every bound Pulse Ledger enforces, in one place, each with its unit in its name and the reason beside it.
+public enum Limits {
+    // MARK: Messages
+
+    /// Largest message value accepted, in bytes. Kafka's default `message.max.bytes` is about 1 MiB, and a
+    /// transaction of six short fields is a few hundred bytes: anything near this is not a transaction.
+    public static let messageBytesMax = 1 << 20
+    /// Most characters in customer_id and product_category: the warehouse columns are VARCHAR(50).
+    public static let textFieldCharactersMax = 50
+    /// Most bytes of a rejected message kept in the ledger. Larger values keep their first bytes and their size:
+    /// enough to diagnose, without letting one bad producer fill the disk.
+    public static let rejectedRawBytesKeptMax = 64 << 10
+
+    // MARK: Write-ahead log
+
+    /// A segment is sealed and a new one started once it holds at least this many bytes. 64 MiB keeps recovery
+    /// (a scan of the open segment) well under a second and the number of files small.
+    public static let segmentBytesTarget = 64 << 20
+    /// Most uncompressed record bytes in one frame. Larger frames compress better; 1 MiB keeps a frame's
+    /// decompression buffer small and a torn frame cheap to lose (it was never acknowledged).
+    public static let frameRawBytesMax = 1 << 20
+    /// Most records in one frame (a frame's record count is a 32-bit field; this bound is far below it).
+    public static let frameRecordsMax = 16_384
+    /// Most bytes one encoded record may take: a rejected message keeps at most `rejectedRawBytesKeptMax` raw
+    /// bytes, plus coordinates (topic, key) and fields. Keys are bounded by `recordKeyBytesMax`.
+    public static let recordBytesMax = rejectedRawBytesKeptMax + recordKeyBytesMax + 4096
+    /// Most bytes of a Kafka key kept in a record; longer keys are truncated (the key is informational).
+    public static let recordKeyBytesMax = 1024
+    /// Most bytes in a topic name (Kafka's own limit is 249).
+    public static let topicBytesMax = 255
+
+    // MARK: Group commit
+
+    /// Records buffered before the writer compresses them into a frame and writes it (without fsync).
+    public static let groupCommitRecordsMax = 8192
+    /// Longest a caller should hold appended records before committing, in milliseconds: the bound on the
+    /// latency that group commit adds to a message.
+    public static let groupCommitIntervalMilliseconds = 20
+}

@@ -1,0 +1,271 @@
+import Foundation
+import Logging
+
+/// How a ledger is opened. Defaults are production values; tests shrink segments and inject faults.
+public struct LedgerOptions: Sendable {
+    public var fileSystem: any FileSystem
+    /// A segment is sealed once it holds at least this many bytes (`Limits.segmentBytesTarget`).
+    public var segmentBytesTarget: Int
+    public var logger: Logger
+
+    public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
+                logger: Logger = Logger(label: "pulse.ledger")) {
+        self.fileSystem = fileSystem
+        self.segmentBytesTarget = segmentBytesTarget
+        self.logger = logger
+    }
+}
+
+/// The single writer of a ledger directory: appends records, groups them into LZ4 frames, and makes them
+/// durable with one fsync per commit (group commit), publishing the durable LSN and watermarks afterwards.
+///
+/// Not thread-safe: one owner drives it. An exclusive `flock` on `LOCK` keeps a second process out.
+/// Any write, fsync or index failure is fatal: the writer refuses all further calls, nothing past the last
+/// successful fsync is ever published, and the caller must not acknowledge anything it did not see committed.
+public final class LedgerWriter {
+    public let directory: String
+    public let ledgerID: UUID
+    /// The LSN the next appended record gets.
+    public private(set) var nextLSN: UInt64
+    /// The last LSN that is fsynced and published (0 for an empty ledger).
+    public private(set) var durableLSN: UInt64
+    /// Bytes a torn tail lost when this writer opened (0 almost always).
+    public let recoveredTruncatedBytes: Int64
+
+    private let options: LedgerOptions
+    let index: LedgerIndex
+    private let lock: any LedgerFile
+    private var segment: OpenSegment
+    private var payload = ByteWriter(capacity: Limits.frameRawBytesMax)
+    private var scratch = ByteWriter(capacity: 4096)
+    private var compressed: [UInt8] = []
+    private var verification: [UInt8] = []
+    private var pendingFrameRecords = 0
+    private var unpublished = IndexBatch()
+    private var pendingOrders: [UUID: (lsn: UInt64, transaction: Transaction)] = [:]
+    private var failure: LedgerError?
+
+    private struct OpenSegment {
+        var file: any LedgerFile
+        var row: SegmentRow
+    }
+
+    /// Opens (creating if needed) the ledger in `directory`, recovering from any crash first.
+    public init(directory: String, options: LedgerOptions = LedgerOptions()) throws {
+        let fileSystem = options.fileSystem
+        try fileSystem.makeDirectory(directory)
+        let lockPath = directory + "/" + SegmentFiles.lockFileName
+        lock = try fileSystem.open(lockPath, create: !fileSystem.fileExists(lockPath))
+        try lock.lockExclusively()
+        for leftover in try SegmentFiles.removeTemporaryFiles(directory, fileSystem: fileSystem) {
+            options.logger.warning("ledger.recovery.temporary_file_removed", metadata: ["ledger.path": "\(directory)/\(leftover)"])
+        }
+        index = try Self.openIndex(directory, options: options)
+        let recovery = Recovery(directory: directory, fileSystem: fileSystem, index: index, logger: options.logger)
+        let outcome = try recovery.run()
+        self.directory = directory
+        self.options = options
+        recoveredTruncatedBytes = outcome?.truncatedBytes ?? 0
+        if let outcome {
+            ledgerID = outcome.ledgerID
+            durableLSN = outcome.lastSegment.lastLSN
+            nextLSN = durableLSN + 1
+            let path = SegmentFiles.path(directory, firstLSN: outcome.lastSegment.firstLSN)
+            segment = OpenSegment(file: try fileSystem.open(path, create: false), row: outcome.lastSegment)
+            if outcome.lastSegmentSealed { try startSegment(previous: outcome.lastSegment) }
+        } else {
+            ledgerID = UUID()
+            durableLSN = 0
+            nextLSN = 1
+            try index.setMeta("ledger_id", ledgerID.uuidString)
+            segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
+            try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0))
+        }
+        options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
+    }
+
+    /// Opens the index, or replaces it when it belongs to another ledger or schema (it is only a cache).
+    private static func openIndex(_ directory: String, options: LedgerOptions) throws -> LedgerIndex {
+        let path = directory + "/" + LedgerIndex.fileName
+        let index = try LedgerIndex(path: path)
+        let segments = try SegmentFiles.list(directory, fileSystem: options.fileSystem)
+        let onDiskID = try segments.first.map { try SegmentScanner(file: options.fileSystem.openForReading($0.path)).header.ledgerID }
+        let version = try index.meta("schema_version")
+        let indexID = try index.ledgerID()
+        if (indexID != nil && indexID != onDiskID) || (version != nil && version != String(LedgerIndex.schemaVersion)) {
+            options.logger.warning("ledger.recovery.index_replaced", metadata: ["ledger.path": "\(path)", "ledger.index_id": "\(indexID?.uuidString ?? "none")"])
+            try LedgerIndex.remove(directory: directory, fileSystem: options.fileSystem)
+            return try openIndex(directory, options: options)
+        }
+        try index.setMeta("schema_version", String(LedgerIndex.schemaVersion))
+        if let onDiskID { try index.setMeta("ledger_id", onDiskID.uuidString) }
+        return index
+    }
+
+    // MARK: Appending
+
+    /// Appends `record` (not yet durable) and returns its LSN. A record too large for a frame is refused with
+    /// `.recordTooLarge` and leaves the writer usable; any I/O failure is fatal.
+    @discardableResult
+    public func append(_ record: Record) throws -> UInt64 {
+        try ensureUsable()
+        scratch.removeAll()
+        try RecordCodec.encodeBody(record, into: &scratch)
+        guard scratch.count <= Limits.recordBytesMax else {
+            throw LedgerError(.recordTooLarge, "record larger than a frame allows", [("bytes", String(scratch.count)), ("maximum", String(Limits.recordBytesMax))])
+        }
+        let encodedBytes = scratch.count + 10
+        if payload.count + encodedBytes > Limits.frameRawBytesMax || pendingFrameRecords == Limits.frameRecordsMax {
+            try failing { try writeFrame() }
+        }
+        payload.appendVarint(UInt64(scratch.count))
+        payload.append(bytes: scratch.bytes)
+        pendingFrameRecords += 1
+        let lsn = nextLSN
+        nextLSN += 1
+        unpublished.note(record, lsn: lsn)
+        segment.row.note(record)
+        if case .accepted(let transaction) = record.body { pendingOrders[transaction.orderID] = (lsn, transaction) }
+        return lsn
+    }
+
+    /// Makes everything appended durable: writes the open frame, fsyncs the segment once, then publishes the
+    /// durable LSN, watermarks and order index in one SQLite transaction. Returns the durable LSN.
+    @discardableResult
+    public func commit() throws -> UInt64 {
+        try ensureUsable()
+        try failing {
+            try writeFrame()
+            guard !unpublished.frames.isEmpty else { return }
+            try segment.file.sync()
+            unpublished.segments = [segment.row]
+            unpublished.durableLSN = nextLSN - 1
+            try index.publish(unpublished)
+            durableLSN = nextLSN - 1
+            unpublished = IndexBatch()
+            pendingOrders.removeAll(keepingCapacity: true)
+            if segment.row.byteLength >= Int64(options.segmentBytesTarget) { try rotate() }
+        }
+        return durableLSN
+    }
+
+    /// The highest source offset recorded for a partition, including records not yet committed.
+    public func watermark(_ key: TopicPartition) throws -> Int64? {
+        if let pending = unpublished.watermarks[key] { return pending.offset }
+        return try index.watermark(key)?.offset
+    }
+
+    /// The accepted record for `orderID`: its LSN, and its transaction when it is not yet published (published
+    /// ones give their content digest; the caller reads the record to compare).
+    func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, pending: Transaction?, contentDigest: Int64)? {
+        if let pending = pendingOrders[orderID] { return (pending.lsn, pending.transaction, pending.transaction.contentDigest) }
+        return try index.acceptedOrder(orderID).map { ($0.lsn, nil, $0.contentDigest) }
+    }
+
+    // MARK: Frames and segments
+
+    /// Compresses the open frame, checks that it decompresses to the same bytes, and writes it (no fsync).
+    private func writeFrame() throws {
+        guard pendingFrameRecords > 0 else { return }
+        let firstLSN = nextLSN - UInt64(pendingFrameRecords)
+        let frameBytes = try encodeFrame(firstLSN: firstLSN)
+        let offset = segment.row.byteLength
+        try segment.file.write(frameBytes.bytes, at: offset)
+        unpublished.frames.append(FrameRow(firstLSN: firstLSN, segmentFirstLSN: segment.row.firstLSN, byteOffset: offset,
+                                           recordCount: UInt32(pendingFrameRecords), storedBytes: UInt32(frameBytes.storedLength),
+                                           rawBytes: UInt32(payload.count), crc: frameBytes.crc))
+        segment.row.byteLength += Int64(frameBytes.bytes.count)
+        segment.row.frameCount += 1
+        segment.row.lastLSN = nextLSN - 1
+        segment.row.digest = frameBytes.crc
+        payload.removeAll()
+        pendingFrameRecords = 0
+    }
+
+    private func encodeFrame(firstLSN: UInt64) throws -> (bytes: [UInt8], storedLength: Int, crc: UInt32) {
+        let bound = LZ4Block.compressedBytesBound(rawByteCount: payload.count)
+        if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
+        let storedLength = payload.bytes.withUnsafeBytes { raw in compressed.withUnsafeMutableBytes { LZ4Block.compress(raw, into: $0) } }
+        try checkRoundTrip(storedLength: storedLength, firstLSN: firstLSN)
+        return compressed.withUnsafeBytes { all in
+            let storedPayload = UnsafeRawBufferPointer(rebasing: all[0..<storedLength])
+            let header = FrameHeader.encode(firstLSN: firstLSN, recordCount: UInt32(pendingFrameRecords), rawLength: UInt32(payload.count),
+                                            chainLink: segment.row.digest, storedPayload: storedPayload)
+            var bytes = header.bytes
+            bytes.append(contentsOf: storedPayload)
+            bytes.append(contentsOf: repeatElement(0, count: SegmentFormat.aligned(bytes.count) - bytes.count))
+            return (bytes, storedLength, header.crc)
+        }
+    }
+
+    /// Checks data on the way to the disk: the compressed frame must decompress to exactly the payload.
+    private func checkRoundTrip(storedLength: Int, firstLSN: UInt64) throws {
+        if verification.count < payload.count { verification = [UInt8](repeating: 0, count: payload.count) }
+        let matches = compressed.withUnsafeBytes { all in
+            verification.withUnsafeMutableBytes { check in
+                let target = UnsafeMutableRawBufferPointer(rebasing: check[0..<payload.count])
+                guard LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: all[0..<storedLength]), into: target) != nil else { return false }
+                return payload.bytes.withUnsafeBytes { memcmp($0.baseAddress!, target.baseAddress!, payload.count) == 0 }
+            }
+        }
+        precondition(matches, "LZ4 round trip of frame at LSN \(firstLSN) does not reproduce its payload (memory or library fault)")
+    }
+
+    /// Seals the full segment (footer + fsync) and starts the next one.
+    private func rotate() throws {
+        let row = segment.row
+        let footer = SegmentFooter(frameCount: UInt32(row.frameCount), firstLSN: row.firstLSN, recordCount: row.recordCount, digest: row.digest)
+        try segment.file.write(footer.encoded(), at: row.byteLength)
+        try segment.file.sync()
+        segment.row.sealed = true
+        segment.row.byteLength += Int64(SegmentFormat.footerBytes)
+        try startSegment(previous: segment.row)
+    }
+
+    private func startSegment(previous: SegmentRow) throws {
+        precondition(previous.sealed && previous.lastLSN + 1 == nextLSN, "a new segment follows a sealed one at the next LSN")
+        segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: nextLSN, previousDigest: previous.digest, options: options)
+        try index.publish(IndexBatch(segments: [previous, segment.row], durableLSN: durableLSN))
+        options.logger.info("ledger.segment.started", metadata: ["ledger.segment": "\(segment.row.fileName)", "ledger.first_lsn": "\(nextLSN)"])
+    }
+
+    private static func createSegment(_ directory: String, ledgerID: UUID, firstLSN: UInt64, previousDigest: UInt32, options: LedgerOptions) throws -> OpenSegment {
+        let header = SegmentHeader(ledgerID: ledgerID, firstLSN: firstLSN, previousSegmentDigest: previousDigest,
+                                   createdAtMicroseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+        let file = try SegmentFiles.create(directory, header: header, fileSystem: options.fileSystem)
+        let row = SegmentRow(firstLSN: firstLSN, fileName: SegmentFormat.fileName(firstLSN: firstLSN), lastLSN: firstLSN - 1, frameCount: 0,
+                             byteLength: Int64(SegmentFormat.headerBytes), sealed: false, previousDigest: previousDigest,
+                             digest: previousDigest, createdAtMicroseconds: header.createdAtMicroseconds)
+        return OpenSegment(file: file, row: row)
+    }
+
+    // MARK: Failure
+
+    private func ensureUsable() throws {
+        if let failure {
+            throw LedgerError(.writerFailed, "the ledger writer failed earlier and accepts nothing until reopened", [("cause", failure.description)])
+        }
+    }
+
+    /// Runs `body`; any error makes the writer unusable (fail-stop), because after a failed write or fsync the
+    /// state of the file is unknown.
+    private func failing(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as LedgerError {
+            failure = error
+            options.logger.error("ledger.writer.failed", metadata: ["ledger.error": "\(error)"])
+            throw error
+        }
+    }
+}
+
+extension LedgerIndex {
+    /// Deletes the index files (database, WAL and shared-memory files).
+    static func remove(directory: String, fileSystem: any FileSystem) throws {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = directory + "/" + fileName + suffix
+            if fileSystem.fileExists(path) { try fileSystem.remove(path) }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+print("ledger-projector: not yet")
