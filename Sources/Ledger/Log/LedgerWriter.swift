@@ -9,7 +9,7 @@ public struct LedgerOptions: Sendable {
     public var logger: Logger
 
     public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
-                logger: Logger = Logger(label: "pulse.ledger")) {
+                logger: Logger = Logger(label: "pulse.ledger", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.fileSystem = fileSystem
         self.segmentBytesTarget = segmentBytesTarget
         self.logger = logger

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+@testable import Ledger
+
+@Suite struct CRC32CTests {
+    @Test func knownVectors() {
+        // Published CRC-32C check values (RFC 3720 appendix B.4 and the "123456789" check value).
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
+        #expect(CRC32C.checksum((0..<32).map { UInt8($0) }) == 0x46DD_794E)
+    }
+
+    @Test func chainsAcrossSplits() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let whole = CRC32C.checksum(bytes)
+        for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
+            #expect(CRC32C.update(CRC32C.checksum(bytes[..<split]), bytes[split...]) == whole)
+        }
+    }
+}
+
+@Suite struct RecordCodecTests {
+    @Test func everyKindRoundTripsThroughTheLedger() throws {
+        let directory = ScratchDirectory()
+        let records = (0..<200).map { Sample.record($0) } + [
+            Record(source: SourceCoordinates(topic: "t", partition: 2, offset: 10), ingestTimeMicroseconds: -5, body: .gap(lastMissingOffset: 99)),
+            Record(source: SourceCoordinates(topic: "file:orders.jsonl", partition: 0, offset: 1, kafkaTimestampMilliseconds: nil, key: []),
+                   ingestTimeMicroseconds: 0, body: .rejected(RejectedMessage(rejection: Rejection(.messageTooLarge), rawBytes: [UInt8](repeating: 0x41, count: Limits.rejectedRawBytesKeptMax), originalByteCount: 2 << 20))),
+        ]
+        #expect(Set(records.map(\.kind)) == Set(RecordKind.allCases))
+        do {
+            let writer = try LedgerWriter(directory: directory.path)
+            for record in records { try writer.append(record) }
+            #expect(try writer.commit() == UInt64(records.count))
+        }
+        let entries = try readAll(directory.path)
+        #expect(entries.map(\.record) == records)
+        #expect(entries.map(\.lsn) == Array(1...UInt64(records.count)))
+    }
+
+    @Test func malformedPayloadsAreRefusedNotTrapped() {
+        var payload = ByteWriter()
+        var scratch = ByteWriter()
+        for number in 0..<20 {
+            scratch.removeAll()
+            try! RecordCodec.encodeBody(Sample.record(number), into: &scratch)
+            payload.appendVarint(UInt64(scratch.count))
+            payload.append(bytes: scratch.bytes)
+        }
+        let bytes = payload.bytes
+        #expect(bytes.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: 20) }.isSuccess)
+        #expect(!bytes.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: 21) }.isSuccess)
+        for cut in 0..<bytes.count {
+            let result = Array(bytes[..<cut]).withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: 20) }
+            #expect(!result.isSuccess, "a payload cut at \(cut) must not decode")
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var damaged = bytes
+            damaged[Int.random(in: 0..<damaged.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+            _ = damaged.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: 20) }
+        }
+    }
+}
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { true } else { false } }
+}
+
+/// Frames of a real segment, written with small commits so that each commit is one frame.
+func writeFrames(_ directory: ScratchDirectory, frames: Int, recordsPerFrame: Int) throws -> (path: String, offsets: [Int64]) {
+    let writer = try LedgerWriter(directory: directory.path)
+    try writer.appendSamples(0..<(frames * recordsPerFrame), perCommit: recordsPerFrame)
+    let path = try directory.segments().last!
+    let scanner = try SegmentScanner(file: PosixFileSystem().openForReading(path))
+    var offsets: [Int64] = []
+    while case .frame(let frame) = try scanner.next() { offsets.append(frame.offset) }
+    return (path, offsets)
+}
+
+@Suite struct SegmentScannerTests {
+    /// Drip-feed: the segment file as it looks after every single byte of it was written. The scanner must
+    /// return exactly the frames wholly present, then stop at the partial one, and never trap.
+    @Test func framesFedOneByteAtATime() throws {
+        let directory = ScratchDirectory()
+        let (path, offsets) = try writeFrames(directory, frames: 4, recordsPerFrame: 3)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let partial = directory.file("partial.seg")
+        for length in SegmentFormat.headerBytes...bytes.count {
+            try bytes.prefix(length).write(to: URL(fileURLWithPath: partial))
+            let scanner = try SegmentScanner(file: PosixFileSystem().openForReading(partial))
+            var seen = 0
+            scan: while true {
+                switch try scanner.next() {
+                case .frame: seen += 1
+                case .end:
+                    #expect(offsets.contains(Int64(length)) || length == bytes.count || length == SegmentFormat.headerBytes)
+                    break scan
+                case .damaged(let offset, _):
+                    #expect(offset == (seen < offsets.count ? offsets[seen] : Int64(bytes.count)), "length \(length)")
+                    break scan
+                case .sealed: Issue.record("an open segment has no footer"); break scan
+                }
+            }
+            let complete = (0..<offsets.count).filter { index in
+                let end = index + 1 < offsets.count ? offsets[index + 1] : Int64(bytes.count)
+                return end <= Int64(length)
+            }.count
+            #expect(seen == complete, "length \(length): \(seen) frames seen, \(complete) complete")
+        }
+    }
+
+    @Test func everyBitFlipInAFrameIsDetected() throws {
+        let directory = ScratchDirectory()
+        let (path, offsets) = try writeFrames(directory, frames: 2, recordsPerFrame: 2)
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        let target = directory.file("flipped.seg")
+        for position in Int(offsets[0])..<original.count {
+            var damaged = original
+            damaged[position] ^= 0x01
+            try damaged.write(to: URL(fileURLWithPath: target))
+            let scanner = try SegmentScanner(file: PosixFileSystem().openForReading(target))
+            var frames = 0
+            var damageSeen = false
+            while true {
+                let step = try scanner.next()
+                if case .frame(let frame) = step {
+                    frames += 1
+                    if case .failure = frame.decodeRecords() { damageSeen = true; break }
+                    continue
+                }
+                if case .damaged = step { damageSeen = true }
+                break
+            }
+            #expect(damageSeen, "a flipped bit at byte \(position) went unnoticed")
+            #expect(frames <= 2)
+        }
+    }
+
+    @Test func segmentNames() {
+        #expect(SegmentFormat.fileName(firstLSN: 1) == "00000000000000000001.seg")
+        #expect(SegmentFormat.firstLSN(fileName: "00000000000000012345.seg") == 12345)
+        #expect(SegmentFormat.firstLSN(fileName: "0000000000000001234x.seg") == nil)
+        #expect(SegmentFormat.firstLSN(fileName: "index.sqlite") == nil)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+@testable import Ledger
+
+@Suite struct WriteFaultTests {
+    /// An fsync failure is fatal: the commit throws, nothing is published, and the writer refuses more work
+    /// even though the next fsync would succeed (Linux may report success after dropping the dirty pages).
+    @Test func fsyncFailureIsFatalAndPublishesNothing() throws {
+        let directory = ScratchDirectory()
+        let faults = FaultInjectingFileSystem(plan: FaultPlan(failingSyncNumber: 2))
+        let writer = try LedgerWriter(directory: directory.path, options: LedgerOptions(fileSystem: faults))
+        try writer.appendSamples(0..<10)
+        for number in 10..<20 { try writer.append(Sample.record(number)) }
+        let error = try #require(throws: LedgerError.self) { try writer.commit() }
+        #expect(error.code == .fsyncFailed)
+        #expect(writer.durableLSN == 10)
+        #expect(try LedgerReader(directory: directory.path).durableLSN() == 10)
+        #expect(try readAll(directory.path).count == 10)
+        #expect(throws: LedgerError.self) { try writer.append(Sample.record(20)) }
+        #expect(throws: LedgerError.self) { try writer.commit() }
+    }
+
+    @Test(arguments: [FaultPlan.WriteFault.ioError, .diskFull, .shortWrite])
+    func writeFailureIsFatalAndPublishesNothing(fault: FaultPlan.WriteFault) throws {
+        let directory = ScratchDirectory()
+        let faults = FaultInjectingFileSystem(plan: FaultPlan(failingWriteNumber: 3, writeFault: fault))
+        let writer = try LedgerWriter(directory: directory.path, options: LedgerOptions(fileSystem: faults))
+        try writer.appendSamples(0..<20, perCommit: 10)
+        for number in 20..<30 { try writer.append(Sample.record(number)) }
+        let error = try #require(throws: LedgerError.self) { try writer.commit() }
+        #expect(error.code == .io)
+        #expect(error.context("errno") != nil && error.context("path") != nil)
+        #expect(try LedgerReader(directory: directory.path).durableLSN() == 20)
+        #expect(throws: LedgerError.self) { try writer.commit() }
+    }
+
+    /// After a short write the file ends in half a frame: reopening truncates it (torn tail) and keeps the rest.
+    @Test func shortWriteLeavesARecoverableTornTail() throws {
+        let directory = ScratchDirectory()
+        do {
+            let faults = FaultInjectingFileSystem(plan: FaultPlan(failingWriteNumber: 3, writeFault: .shortWrite))
+            let writer = try LedgerWriter(directory: directory.path, options: LedgerOptions(fileSystem: faults))
+            try writer.appendSamples(0..<20, perCommit: 10)
+            for number in 20..<30 { try writer.append(Sample.record(number)) }
+            #expect(throws: LedgerError.self) { try writer.commit() }
+        }
+        let reopened = try LedgerWriter(directory: directory.path)
+        #expect(reopened.durableLSN == 20)
+        #expect(reopened.recoveredTruncatedBytes > 0)
+        try reopened.appendSamples(20..<30)
+        #expect(try readAll(directory.path).map(\.record) == (0..<30).map { Sample.record($0) })
+    }
+
+    @Test func faultPlanSpecification() throws {
+        let plan = try FaultPlan(specification: "fsync=3,write=7,write-fault=short,suffix=.seg")
+        #expect(plan == FaultPlan(failingSyncNumber: 3, failingWriteNumber: 7, writeFault: .shortWrite))
+        #expect(throws: LedgerError.self) { try FaultPlan(specification: "fsync=0") }
+        #expect(throws: LedgerError.self) { try FaultPlan(specification: "bogus=1") }
+    }
+}
+
+@Suite struct SegmentRotationTests {
+    @Test func manySegmentsChainAndReadBack() throws {
+        let directory = ScratchDirectory()
+        let options = LedgerOptions(segmentBytesTarget: 8 << 10)
+        try LedgerWriter(directory: directory.path, options: options).appendSamples(0..<20_000, perCommit: 250)
+        let segments = try directory.segments()
+        #expect(segments.count > 10)
+        let reader = try LedgerReader(directory: directory.path)
+        let rows = try reader.segments()
+        #expect(rows.count == segments.count)
+        #expect(rows.dropLast().allSatisfy { $0.sealed })
+        for (previous, next) in zip(rows, rows.dropFirst()) {
+            #expect(next.firstLSN == previous.lastLSN + 1)
+            #expect(next.previousDigest == previous.digest)
+        }
+        #expect(try readAll(directory.path).map(\.record) == (0..<20_000).map { Sample.record($0) })
+        // Reading from any LSN starts there.
+        for start in [1, 2, 999, 5_001, 19_999, 20_000] as [UInt64] {
+            let first = try reader.cursor(from: start).next(maxRecords: 3)
+            #expect(first.first?.lsn == start)
+            #expect(first.first?.record == Sample.record(Int(start) - 1))
+        }
+        #expect(try reader.cursor(from: 20_001).next(maxRecords: 3).isEmpty)
+        #expect(try LedgerWriter(directory: directory.path, options: options).durableLSN == 20_000)
+    }
+}
+
+@Suite struct ConcurrentReaderTests {
+    /// A reader polling while a writer appends sees every record once, in order, and never past the durable LSN.
+    @Test func readerFollowsWriter() async throws {
+        let directory = ScratchDirectory()
+        let path = directory.path
+        let total = 30_000
+        _ = try LedgerWriter(directory: path, options: LedgerOptions(segmentBytesTarget: 32 << 10))
+        let writerThread = Task.detached {
+            let writer = try LedgerWriter(directory: path, options: LedgerOptions(segmentBytesTarget: 32 << 10))
+            for number in 0..<total {
+                try writer.append(Sample.record(number))
+                if number % 97 == 0 { try writer.commit() }
+            }
+            try writer.commit()
+        }
+        let reader = try LedgerReader(directory: path)
+        let cursor = reader.cursor()
+        var seen = 0
+        var polls = 0
+        while seen < total {
+            let durableBefore = try reader.durableLSN()
+            let batch = try cursor.next(maxRecords: 1000)
+            for entry in batch {
+                #expect(entry.lsn == UInt64(seen + 1))
+                #expect(entry.record == Sample.record(seen))
+                seen += 1
+            }
+            #expect(UInt64(seen) <= max(durableBefore, try reader.durableLSN()))
+            polls += 1
+            if batch.isEmpty { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(polls < 1_000_000)
+        }
+        try await writerThread.value
+        #expect(seen == total)
+    }
+}
+
+@Suite struct AppenderTests {
+    @Test func classifiesDuplicatesAndConflictsWithinABatchAndAcrossRestarts() throws {
+        let directory = ScratchDirectory()
+        do {
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0)) == .accepted)
+            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0)) == .duplicate)
+            #expect(try kind(appender.append(value: Sample.json(1, amount: "151.00"), source: Sample.source(offset: 2), ingestTimeMicroseconds: 0)) == .conflict)
+            try appender.commit()
+        }
+        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+        #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0)) == .duplicate)
+        #expect(try kind(appender.append(value: Sample.json(1, amount: "1.00"), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0)) == .conflict)
+        #expect(try kind(appender.append(value: Sample.json(2), source: Sample.source(offset: 5), ingestTimeMicroseconds: 0)) == .accepted)
+        #expect(try kind(appender.append(value: Array("{}".utf8), source: Sample.source(offset: 6), ingestTimeMicroseconds: 0)) == .rejected)
+        #expect(try kind(appender.append(value: nil as [UInt8]?, source: Sample.source(offset: 7), ingestTimeMicroseconds: 0)) == .rejected)
+        try appender.commit()
+        let records = try readAll(directory.path).map(\.record)
+        #expect(records.map(\.kind) == [.accepted, .duplicate, .conflict, .duplicate, .conflict, .accepted, .rejected, .rejected])
+        if case .duplicate(_, let original) = records[3].body { #expect(original == 1) } else { Issue.record("not a duplicate") }
+    }
+
+    @Test func eachOffsetIsRecordedOnce() throws {
+        let directory = ScratchDirectory()
+        do {
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+            for offset in 0..<50 { _ = try appender.append(value: Sample.json(Int(offset)), source: Sample.source(offset: Int64(offset)), ingestTimeMicroseconds: 0) }
+            try appender.commit()
+        }
+        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+        for offset in 0..<60 {
+            let outcome = try appender.append(value: Sample.json(Int(offset)), source: Sample.source(offset: Int64(offset)), ingestTimeMicroseconds: 0)
+            if offset < 50 { #expect(outcome == .alreadyRecorded(watermark: 49)) } else { #expect(try kind(outcome) == .accepted) }
+        }
+        // Another partition has its own watermark.
+        #expect(try kind(appender.append(value: Sample.json(100), source: Sample.source(offset: 0, partition: 1), ingestTimeMicroseconds: 0)) == .accepted)
+        try appender.commit()
+        #expect(try readAll(directory.path).count == 61)
+    }
+
+    private func kind(_ outcome: AppendOutcome) throws -> RecordKind {
+        guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
+        return kind
+    }
+}
