@@ -64,10 +64,6 @@ import Testing
     }
 }
 
-extension Result {
-    var isSuccess: Bool { if case .success = self { true } else { false } }
-}
-
 /// Frames of a real segment, written with small commits so that each commit is one frame.
 func writeFrames(_ directory: ScratchDirectory, frames: Int, recordsPerFrame: Int) throws -> (path: String, offsets: [Int64]) {
     let writer = try LedgerWriter(directory: directory.path)

@@ -101,3 +101,7 @@ struct ByteReader {
         return readBytes(length)
     }
 }
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { true } else { false } }
+}

@@ -7,9 +7,11 @@ public struct LedgerOptions: Sendable {
     /// A segment is sealed once it holds at least this many bytes (`Limits.segmentBytesTarget`).
     public var segmentBytesTarget: Int
     public var logger: Logger
+    /// Discard the index on open and rebuild it from the segments (`ledger-tool rebuild index`).
+    public var discardIndex = false
 
     public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
-                logger: Logger = Logger(label: "pulse.ledger", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                logger: Logger = LedgerMaintenance.quietLogger) {
         self.fileSystem = fileSystem
         self.segmentBytesTarget = segmentBytesTarget
         self.logger = logger
@@ -54,9 +56,8 @@ public final class LedgerWriter {
     public init(directory: String, options: LedgerOptions = LedgerOptions()) throws {
         let fileSystem = options.fileSystem
         try fileSystem.makeDirectory(directory)
-        let lockPath = directory + "/" + SegmentFiles.lockFileName
-        lock = try fileSystem.open(lockPath, create: !fileSystem.fileExists(lockPath))
-        try lock.lockExclusively()
+        lock = try LedgerMaintenance.takeLock(directory, fileSystem: fileSystem)
+        if options.discardIndex { try LedgerIndex.remove(directory: directory, fileSystem: fileSystem) }
         for leftover in try SegmentFiles.removeTemporaryFiles(directory, fileSystem: fileSystem) {
             options.logger.warning("ledger.recovery.temporary_file_removed", metadata: ["ledger.path": "\(directory)/\(leftover)"])
         }

@@ -23,6 +23,8 @@ struct Recovery {
     let fileSystem: any FileSystem
     let index: LedgerIndex
     let logger: Logger
+    /// Verify mode: the segments are never modified; a torn tail is reported as an error instead of repaired.
+    var readOnly = false
 
     /// The writer's starting point after recovery.
     struct Outcome {
@@ -74,7 +76,7 @@ struct Recovery {
     /// Checks one segment. A sealed segment the index already knows is checked cheaply (header and footer);
     /// any other is scanned frame by frame, and records past the durable LSN are added to `batch`.
     private func recoverSegment(_ path: String, isLast: Bool, known: SegmentRow?, indexDurableLSN: UInt64, batch: inout IndexBatch) throws -> SegmentResult {
-        let file = try fileSystem.open(path, create: false)
+        let file = try readOnly ? fileSystem.openForReading(path) : fileSystem.open(path, create: false)
         let scanner = try SegmentScanner(file: file)
         if let known, known.sealed, known.byteLength == scanner.fileSize, known.lastLSN <= indexDurableLSN,
            try sealedFooterMatches(known, scanner: scanner) {
@@ -139,6 +141,9 @@ struct Recovery {
             throw violation.error(path: file.path, offset: Int(offset), context + [("valid_frame_at", String(validFrame)), ("case", "damageBeforeValidFrame")])
         }
         let dropped = scanner.fileSize - offset
+        if readOnly {
+            throw violation.error(path: file.path, offset: Int(offset), context + [("case", "tornTail"), ("bytes", String(dropped)), ("repair", "opening the ledger for writing truncates it")])
+        }
         let copyPath = "\(file.path).\(offset).broken"
         if fileSystem.fileExists(copyPath) { try fileSystem.remove(copyPath) }
         let copy = try fileSystem.open(copyPath, create: true)
