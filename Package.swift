@@ -12,6 +12,8 @@ let cLibraries: [Target] = [
 
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "pulse-ledger",
@@ -27,20 +29,37 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/vapor/console-kit", from: "4.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.20.0"),
     ],
     targets: cLibraries + [
         .target(name: "Ledger", dependencies: ["CLZ4", "CSQLite", logging], path: "Sources/Ledger"),
-        .executableTarget(name: "LedgerIngest", dependencies: ["Ledger", argumentParser, logging], path: "Sources/Ingest/Main"),
+        // Metrics endpoint, JSON logs and service plumbing shared by ledger-ingest and ledger-projector.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                logging, metrics, serviceLifecycle,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ],
+            path: "Sources/Tools/ServiceKit"),
+        .target(name: "Ingest", dependencies: ["Ledger", "ServiceKit", "CRDKafka", logging, metrics, serviceLifecycle], path: "Sources/Ingest/Core"),
+        .executableTarget(name: "LedgerIngest", dependencies: ["Ingest", "ServiceKit", argumentParser, logging], path: "Sources/Ingest/Main"),
+        .target(name: "Projector", dependencies: ["Ledger", "ServiceKit", "CLibPQ", logging, metrics, serviceLifecycle], path: "Sources/Projector/Core"),
         .executableTarget(
-            name: "LedgerProjector", dependencies: ["Ledger", argumentParser, logging], path: "Sources/Projector/Main"),
+            name: "LedgerProjector", dependencies: ["Projector", "ServiceKit", argumentParser, logging], path: "Sources/Projector/Main"),
         .executableTarget(
             name: "LedgerTool",
             dependencies: [
-                "Ledger", argumentParser, logging,
+                "Ledger", "Ingest", "Projector", argumentParser, logging,
                 .product(name: "ConsoleKitTerminal", package: "console-kit"),
             ],
             path: "Sources/Tools/LedgerTool"),
         .executableTarget(name: "LedgerBench", dependencies: ["Ledger", argumentParser], path: "Sources/Tools/Benchmarks"),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger"], path: "Tests/LedgerTests"),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Ledger"], path: "Tests/IngestTests"),
+        .testTarget(name: "ProjectorTests", dependencies: ["Projector", "Ledger"], path: "Tests/ProjectorTests"),
     ]
 )

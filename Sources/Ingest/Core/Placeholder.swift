@@ -1,0 +1,1 @@
+// The Kafka side of ledger-ingest; see IngestService.swift.

@@ -1,0 +1,1 @@
+// The warehouse side; see ProjectorService.swift.
