@@ -1,1 +1,0 @@
-// The Kafka side of ledger-ingest; see IngestService.swift.

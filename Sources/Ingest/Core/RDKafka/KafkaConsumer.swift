@@ -1,0 +1,209 @@
+import CRDKafka
+import Ledger
+import Logging
+
+/// One message as librdkafka delivered it. The key and value point into librdkafka's buffer and are valid only
+/// inside the closure given to `KafkaConsumer.consumeBatch`: copy what must outlive it.
+public struct KafkaMessageView {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var timestampMilliseconds: Int64?
+    public var key: UnsafeRawBufferPointer?
+    /// nil for a Kafka null value (a tombstone).
+    public var value: UnsafeRawBufferPointer?
+    /// Set when this is not a message but a per-partition event or error (EOF, out of range, …).
+    public var error: KafkaError?
+}
+
+/// What to do when the group coordinator hands over or takes back partitions. Both run synchronously on the
+/// consuming thread, inside `consumeBatch`.
+public struct RebalanceHandlers {
+    /// Returns where each assigned partition starts: an offset, or `kafkaOffsetBeginning`.
+    public var assigned: ([TopicPartition]) throws -> [TopicPartition: Int64]
+    /// Called before partitions are released: finish, make durable and commit everything consumed from them.
+    public var revoking: ([TopicPartition]) throws -> Void
+
+    public init(assigned: @escaping ([TopicPartition]) throws -> [TopicPartition: Int64], revoking: @escaping ([TopicPartition]) throws -> Void) {
+        self.assigned = assigned
+        self.revoking = revoking
+    }
+}
+
+/// A librdkafka high-level consumer. Owns its `rd_kafka_t` (closed and destroyed in `deinit`); not thread-safe:
+/// one thread consumes, and its blocking calls must stay off Swift's cooperative pool.
+public final class KafkaConsumer {
+    private let handle: OpaquePointer
+    private let queue: OpaquePointer
+    private let context: ConsumerContext
+    private var closed = false
+
+    final class ConsumerContext: KafkaCallbackContext {
+        var handlers: RebalanceHandlers?
+        /// An error a rebalance handler threw inside the C callback, rethrown by `consumeBatch`.
+        var handlerError: (any Error)?
+        var assignment: Set<TopicPartition> = []
+    }
+
+    /// Creates the consumer. `properties` are librdkafka's (bootstrap.servers, group.id, -X overrides); automatic
+    /// commit and offset store are forced off: offsets are committed only after the ledger fsync.
+    public init(properties: [String: String], logger: Logger, handlers: RebalanceHandlers) throws {
+        var settings = properties
+        settings["enable.auto.commit"] = "false"
+        settings["enable.auto.offset.store"] = "false"
+        settings["auto.offset.reset"] = settings["auto.offset.reset"] ?? "error"
+        settings["enable.partition.eof"] = "false"
+        let conf = try KafkaConfiguration.make(settings)
+        context = ConsumerContext(logger: logger)
+        context.handlers = handlers
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
+        installLogCallback(conf)
+        rd_kafka_conf_set_error_cb(conf) { _, code, reason, opaque in
+            guard let opaque else { return }
+            let context = Unmanaged<KafkaCallbackContext>.fromOpaque(opaque).takeUnretainedValue()
+            context.reportedErrors.append(KafkaError(rd_kafka_resp_err_t(code), reason.map { String(cString: $0) }))
+        }
+        rd_kafka_conf_set_rebalance_cb(conf) { handle, code, list, opaque in
+            guard let handle, let list, let opaque else { return }
+            Unmanaged<ConsumerContext>.fromOpaque(opaque).takeUnretainedValue().rebalance(handle, code, list)
+        }
+        handle = try KafkaConfiguration.createHandle(RD_KAFKA_CONSUMER, conf: conf)
+        rd_kafka_poll_set_consumer(handle)
+        queue = rd_kafka_queue_get_consumer(handle)
+    }
+
+    deinit {
+        if !closed { rd_kafka_consumer_close(handle) }
+        rd_kafka_queue_destroy(queue)
+        rd_kafka_destroy(handle)
+    }
+
+    public func subscribe(_ topics: [String]) throws {
+        let list = makePartitionList(topics.map { ($0, Int32(RD_KAFKA_PARTITION_UA), 0) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let code = rd_kafka_subscribe(handle, list)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("topics", topics.joined(separator: ","))]) }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for up to `maxMessages` messages and hands each to `body`. Rebalance
+    /// callbacks run inside this call. Returns how many messages (and events) were delivered.
+    @discardableResult
+    public func consumeBatch(maxMessages: Int, timeoutMilliseconds: Int, _ body: (KafkaMessageView) throws -> Void) throws -> Int {
+        var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: maxMessages)
+        let count = rd_kafka_consume_batch_queue(queue, Int32(timeoutMilliseconds), &messages, maxMessages)
+        defer { for index in 0..<max(count, 0) { rd_kafka_message_destroy(messages[index]) } }
+        if let error = context.handlerError {
+            context.handlerError = nil
+            throw error
+        }
+        guard count >= 0 else { throw KafkaError(rd_kafka_last_error(), nil, [("call", "rd_kafka_consume_batch_queue")]) }
+        for index in 0..<count { try body(view(of: messages[index]!.pointee)) }
+        return count
+    }
+
+    private func view(of message: rd_kafka_message_t) -> KafkaMessageView {
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(withUnsafePointer(to: message) { $0 }, &timestampType)
+        return KafkaMessageView(
+            topic: message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+            partition: message.partition, offset: message.offset,
+            timestampMilliseconds: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp,
+            key: message.key.map { UnsafeRawBufferPointer(start: $0, count: message.key_len) },
+            value: message.payload.map { UnsafeRawBufferPointer(start: $0, count: message.len) },
+            error: message.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(message.err, nil, [("partition", "\(message.partition)"), ("offset", "\(message.offset)")]))
+    }
+
+    /// Commits "next offset to read" for each partition. Synchronous commits wait for the coordinator.
+    public func commit(_ nextOffsets: [TopicPartition: Int64], synchronous: Bool) throws {
+        guard !nextOffsets.isEmpty else { return }
+        let list = makePartitionList(nextOffsets.sorted { $0.key < $1.key }.map { ($0.key.topic, $0.key.partition, $0.value) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let code = rd_kafka_commit(handle, list, synchronous ? 0 : 1)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_commit")]) }
+    }
+
+    /// The group's committed offsets for `partitions` (`kafkaOffsetInvalid` where none).
+    public func committedOffsets(_ partitions: [TopicPartition], timeoutMilliseconds: Int = 10_000) throws -> [TopicPartition: Int64] {
+        let list = makePartitionList(partitions.map { ($0.topic, $0.partition, kafkaOffsetInvalid) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let code = rd_kafka_committed(handle, list, Int32(timeoutMilliseconds))
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_committed")]) }
+        return Dictionary(uniqueKeysWithValues: Ingest.partitions(of: list).map { (TopicPartition(topic: $0.topic, partition: $0.partition), $0.offset) })
+    }
+
+    /// The low and high watermarks librdkafka last saw in fetch responses (no broker round trip).
+    public func cachedWatermarks(_ partition: TopicPartition) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        guard rd_kafka_get_watermark_offsets(handle, partition.topic, partition.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
+    }
+
+    /// The low and high watermarks, asked of the partition leader.
+    public func queryWatermarks(_ partition: TopicPartition, timeoutMilliseconds: Int = 10_000) throws -> (low: Int64, high: Int64) {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let code = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition, &low, &high, Int32(timeoutMilliseconds))
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("partition", "\(partition)")]) }
+        return (low, high)
+    }
+
+    /// Moves consumption of an assigned partition to `offset`.
+    public func seek(_ partition: TopicPartition, to offset: Int64, timeoutMilliseconds: Int = 10_000) throws {
+        let list = makePartitionList([(partition.topic, partition.partition, offset)])
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_seek_partitions(handle, list, Int32(timeoutMilliseconds)) {
+            let kafkaError = KafkaError(rd_kafka_error_code(error), String(cString: rd_kafka_error_string(error)), [("partition", "\(partition)")])
+            rd_kafka_error_destroy(error)
+            throw kafkaError
+        }
+    }
+
+    /// Partitions currently assigned to this consumer.
+    public var assignment: Set<TopicPartition> { context.assignment }
+
+    /// Errors librdkafka reported (error_cb) since the last call.
+    public func takeReportedErrors() -> [KafkaError] {
+        defer { context.reportedErrors.removeAll() }
+        return context.reportedErrors
+    }
+
+    /// Leaves the group: the revoke handler runs (finish, fsync, commit) and partitions are released.
+    public func close() throws {
+        guard !closed else { return }
+        closed = true
+        let code = rd_kafka_consumer_close(handle)
+        if let error = context.handlerError {
+            context.handlerError = nil
+            throw error
+        }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_consumer_close")]) }
+    }
+}
+
+extension KafkaConsumer.ConsumerContext {
+    /// The rebalance callback: ask the handler where assigned partitions start, or let it finish revoked ones.
+    /// A handler error is kept for `consumeBatch` to rethrow; on revoke the partitions are released regardless,
+    /// since the process is about to stop without committing.
+    func rebalance(_ handle: OpaquePointer, _ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let given = Ingest.partitions(of: list).map { TopicPartition(topic: $0.topic, partition: $0.partition) }
+        if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            do {
+                let starts = try handlers?.assigned(given) ?? [:]
+                for index in 0..<Int(list.pointee.cnt) {
+                    let partition = given[index]
+                    list.pointee.elems[index].offset = starts[partition] ?? kafkaOffsetBeginning
+                }
+                assignment.formUnion(given)
+                rd_kafka_assign(handle, list)
+            } catch {
+                handlerError = error
+                rd_kafka_assign(handle, nil)
+            }
+        } else {
+            do { try handlers?.revoking(given) } catch { handlerError = error }
+            assignment.subtract(given)
+            rd_kafka_assign(handle, nil)
+        }
+    }
+}
