@@ -31,6 +31,8 @@ public final class LedgerWriter {
     public private(set) var nextLSN: UInt64
     /// The last LSN that is fsynced and published (0 for an empty ledger).
     public private(set) var durableLSN: UInt64
+    /// Segment bytes this writer has written since it opened (frames, footers and headers of new segments).
+    public private(set) var bytesWritten: Int64 = 0
     /// Bytes a torn tail lost when this writer opened (0 almost always).
     public let recoveredTruncatedBytes: Int64
 
@@ -172,6 +174,7 @@ public final class LedgerWriter {
         let frameBytes = try encodeFrame(firstLSN: firstLSN)
         let offset = segment.row.byteLength
         try segment.file.write(frameBytes.bytes, at: offset)
+        bytesWritten += Int64(frameBytes.bytes.count)
         unpublished.frames.append(FrameRow(firstLSN: firstLSN, segmentFirstLSN: segment.row.firstLSN, byteOffset: offset,
                                            recordCount: UInt32(pendingFrameRecords), storedBytes: UInt32(frameBytes.storedLength),
                                            rawBytes: UInt32(payload.count), crc: frameBytes.crc))
@@ -217,6 +220,7 @@ public final class LedgerWriter {
         let row = segment.row
         let footer = SegmentFooter(frameCount: UInt32(row.frameCount), firstLSN: row.firstLSN, recordCount: row.recordCount, digest: row.digest)
         try segment.file.write(footer.encoded(), at: row.byteLength)
+        bytesWritten += Int64(SegmentFormat.footerBytes)
         try segment.file.sync()
         segment.row.sealed = true
         segment.row.byteLength += Int64(SegmentFormat.footerBytes)

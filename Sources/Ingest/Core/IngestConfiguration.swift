@@ -1,0 +1,70 @@
+import Ledger
+
+/// Everything ledger-ingest needs to run, from flags and environment (see `LedgerIngest`'s options).
+public struct IngestConfiguration: Sendable {
+    public var brokers: String
+    public var topic: String
+    public var deadLetterTopic: String
+    public var group: String
+    public var ledgerDirectory: String
+    /// librdkafka properties from `-X key=value` (SASL, TLS, tuning); they override the defaults below.
+    public var clientProperties: [String: String]
+    /// Continue past offsets deleted by retention, recording the gap in the ledger, instead of stopping.
+    public var allowGaps: Bool
+    public var batchMessagesMax: Int
+    public var batchWaitMilliseconds: Int
+    /// Hidden, for fault tests: a `FaultPlan` specification for the ledger's file layer.
+    public var faultPlan: FaultPlan?
+
+    public init(brokers: String, topic: String = "transactions", deadLetterTopic: String = "transactions.dlq", group: String = "ledger-ingest",
+                ledgerDirectory: String, clientProperties: [String: String] = [:], allowGaps: Bool = false,
+                batchMessagesMax: Int = IngestLimits.batchMessagesMax, batchWaitMilliseconds: Int = IngestLimits.batchWaitMilliseconds, faultPlan: FaultPlan? = nil) {
+        self.brokers = brokers
+        self.topic = topic
+        self.deadLetterTopic = deadLetterTopic
+        self.group = group
+        self.ledgerDirectory = ledgerDirectory
+        self.clientProperties = clientProperties
+        self.allowGaps = allowGaps
+        self.batchMessagesMax = batchMessagesMax
+        self.batchWaitMilliseconds = batchWaitMilliseconds
+        self.faultPlan = faultPlan
+    }
+
+    /// The consumer's librdkafka properties: ours, then the operator's `-X` overrides.
+    var consumerProperties: [String: String] {
+        var properties = ["bootstrap.servers": brokers, "group.id": group, "client.id": "ledger-ingest",
+                          "session.timeout.ms": "10000", "max.poll.interval.ms": "300000",
+                          "fetch.wait.max.ms": "\(batchWaitMilliseconds)", "queued.max.messages.kbytes": "\(IngestLimits.fetchQueueKilobytesMax)"]
+        properties.merge(clientProperties) { $1 }
+        return properties
+    }
+
+    /// The dead-letter producer's: acknowledged by all in-sync replicas, idempotent (no duplicates on retry).
+    var deadLetterProperties: [String: String] {
+        var properties = ["bootstrap.servers": brokers, "client.id": "ledger-ingest-dlq", "acks": "all", "enable.idempotence": "true",
+                          "linger.ms": "5", "message.timeout.ms": "\(IngestLimits.deadLetterDeliveryMilliseconds)"]
+        properties.merge(clientProperties.filter { !Self.consumerOnly.contains($0.key) }) { $1 }
+        return properties
+    }
+
+    private static let consumerOnly: Set<String> = ["group.id", "auto.offset.reset", "enable.auto.commit", "session.timeout.ms",
+                                                     "max.poll.interval.ms", "fetch.wait.max.ms", "queued.max.messages.kbytes", "group.instance.id"]
+}
+
+/// The bounds of the ingest loop, each with its unit and the reason for its value.
+public enum IngestLimits {
+    /// Most messages taken from librdkafka per batch, i.e. per fsync. Large enough to amortise the fsync over
+    /// thousands of messages under load; equal to the ledger's group-commit bound.
+    public static let batchMessagesMax = Limits.groupCommitRecordsMax
+    /// Longest a batch waits to fill before it is made durable: bounds the latency group commit adds.
+    public static let batchWaitMilliseconds = Limits.groupCommitIntervalMilliseconds
+    /// librdkafka's prefetch queue per partition, in KiB: bounds memory while the ledger catches up.
+    public static let fetchQueueKilobytesMax = 65_536
+    /// Longest a dead-letter message may stay unacknowledged before the batch fails (and nothing is committed).
+    public static let deadLetterDeliveryMilliseconds = 30_000
+    /// How long `flush` waits for dead-letter acknowledgements before the batch is declared failed.
+    public static let deadLetterFlushMilliseconds = 35_000
+    /// Longest the assignment handler waits for the group's committed offsets (they are advisory).
+    public static let committedOffsetsWaitMilliseconds = 5_000
+}

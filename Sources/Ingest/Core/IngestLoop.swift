@@ -1,0 +1,203 @@
+import Foundation
+import Ledger
+import Logging
+
+/// An error that stops ledger-ingest: nothing past the last successful fsync has been committed to Kafka.
+public struct IngestError: Error, CustomStringConvertible {
+    public let message: String
+    public let context: [(String, String)]
+
+    public var description: String {
+        message + (context.isEmpty ? "" : " (" + context.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + ")")
+    }
+}
+
+/// The consume → validate → append → (dead-letter acknowledged) → fsync → commit cycle. Runs on one dedicated
+/// thread: librdkafka and fsync block, and must not hold a thread of Swift's cooperative pool.
+///
+/// Order within a batch, and why:
+/// 1. every message is appended to the ledger (not yet durable); rejected and conflicting ones are also queued
+///    to the dead-letter topic;
+/// 2. the dead-letter producer is flushed: all acknowledged (acks=all) or the batch fails;
+/// 3. the ledger commits: one fsync, then the durable LSN and watermarks are published;
+/// 4. only then are the Kafka offsets committed.
+/// A crash anywhere before 4 re-delivers the batch: the ledger skips what it made durable (exactly once per
+/// offset), and the dead-letter topic may receive a message twice (at least once; its headers carry the
+/// source coordinates to deduplicate on).
+final class IngestLoop {
+    private let configuration: IngestConfiguration
+    private let logger: Logger
+    private let appender: LedgerAppender
+    private let deadLetters: KafkaProducer
+    private var consumer: KafkaConsumer!
+    private let metrics = IngestMetrics()
+    /// The next offset to commit per partition, for messages consumed since the last commit.
+    private var uncommitted: [TopicPartition: Int64] = [:]
+    private var bytesDurable: Int64 = 0
+    private let stopRequested: StopFlag
+
+    init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopFlag) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.stopRequested = stopRequested
+        var options = LedgerOptions(logger: logger)
+        if let plan = configuration.faultPlan { options.fileSystem = FaultInjectingFileSystem(plan: plan) }
+        appender = LedgerAppender(writer: try LedgerWriter(directory: configuration.ledgerDirectory, options: options))
+        deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
+        let handlers = RebalanceHandlers(assigned: { [unowned self] in try self.startOffsets(for: $0) },
+                                         revoking: { [unowned self] in try self.partitionsRevoked($0) })
+        consumer = try KafkaConsumer(properties: configuration.consumerProperties, logger: logger, handlers: handlers)
+        metrics.durableLSN.record(Int64(appender.writer.durableLSN))
+    }
+
+    /// Consumes until a stop is requested, then makes everything durable, commits and leaves the group.
+    func run() throws {
+        try consumer.subscribe([configuration.topic])
+        logger.info("ingest.started", metadata: ["kafka.topic": "\(configuration.topic)", "kafka.group": "\(configuration.group)",
+                                                 "ledger.durable_lsn": "\(appender.writer.durableLSN)"])
+        metrics.up.record(1)
+        while !stopRequested.isSet {
+            try consumer.consumeBatch(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { message in
+                try handle(message)
+            }
+            reportClientErrors()
+            try commitBatch()
+            updateLag()
+        }
+        try commitBatch()
+        try consumer.close()
+        metrics.up.record(0)
+        logger.info("ingest.stopped", metadata: ["ledger.durable_lsn": "\(appender.writer.durableLSN)"])
+    }
+
+    private func handle(_ message: KafkaMessageView) throws {
+        if let error = message.error { return try handleEvent(error, message) }
+        metrics.consumed.increment()
+        let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        let source = SourceCoordinates(topic: message.topic, partition: message.partition, offset: message.offset,
+                                       kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
+        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: Self.nowMicroseconds())
+        switch outcome {
+        case .appended(_, let kind, let rejection):
+            metrics.appended(kind).increment()
+            if let rejection { try sendToDeadLetters(message, rejection) }
+        case .alreadyRecorded:
+            metrics.skippedAlreadyRecorded.increment()
+        }
+        uncommitted[partition] = message.offset + 1
+    }
+
+    /// Produces a refused message to the dead-letter topic, value and key unchanged, with the reason in headers.
+    private func sendToDeadLetters(_ message: KafkaMessageView, _ rejection: Rejection) throws {
+        metrics.rejected(rejection.reason).increment()
+        metrics.deadLetters.increment()
+        try deadLetters.produce(topic: configuration.deadLetterTopic, key: message.key.map { Array($0) }, value: message.value.map { Array($0) }, headers: [
+            ("reason", Array(rejection.reason.code.utf8)), ("field", Array(rejection.field.utf8)),
+            ("source.topic", Array(message.topic.utf8)), ("source.partition", Array(String(message.partition).utf8)),
+            ("source.offset", Array(String(message.offset).utf8)), ("validator.version", Array(String(MessageValidator.version).utf8)),
+        ])
+    }
+
+    /// Dead letters acknowledged, then one fsync, then the offsets: the order that makes a commit safe.
+    private func commitBatch() throws {
+        guard !uncommitted.isEmpty else { return }
+        try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let durable = try appender.commit()
+        metrics.fsyncSeconds.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+        metrics.durableLSN.record(Int64(durable))
+        metrics.batches.increment()
+        recordBytesWritten()
+        do {
+            try consumer.commit(uncommitted, synchronous: true)
+        } catch {
+            // Not fatal: the ledger, not Kafka, decides where consumption resumes; the next batch commits again.
+            metrics.commitFailures.increment()
+            logger.warning("ingest.offset_commit_failed", metadata: ["kafka.error": "\(error)"])
+            return
+        }
+        for (partition, next) in uncommitted { metrics.watermark(partition).record(next - 1) }
+        uncommitted.removeAll(keepingCapacity: true)
+    }
+
+    /// Where each newly assigned partition starts: after the ledger's durable watermark, or at the group's
+    /// committed offset if that is further (another ledger consumed up to there), or at the beginning.
+    private func startOffsets(for partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
+        let committed = (try? consumer.committedOffsets(partitions, timeoutMilliseconds: IngestLimits.committedOffsetsWaitMilliseconds)) ?? [:]
+        var starts: [TopicPartition: Int64] = [:]
+        for partition in partitions {
+            let afterLedger = try appender.writer.watermark(partition).map { $0 + 1 }
+            let group = committed[partition].flatMap { $0 >= 0 ? $0 : nil }
+            let start = [afterLedger, group].compactMap { $0 }.max() ?? kafkaOffsetBeginning
+            if afterLedger != group {
+                logger.info("ingest.assignment.offsets_differ", metadata: [
+                    "kafka.partition": "\(partition)", "ledger.next_offset": "\(afterLedger.map(String.init) ?? "none")",
+                    "kafka.committed_offset": "\(group.map(String.init) ?? "none")", "ingest.start_offset": "\(start)",
+                ])
+            }
+            starts[partition] = start
+        }
+        logger.info("ingest.partitions_assigned", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
+        return starts
+    }
+
+    /// Before partitions go to another consumer: everything consumed is made durable and committed.
+    private func partitionsRevoked(_ partitions: [TopicPartition]) throws {
+        try commitBatch()
+        logger.info("ingest.partitions_revoked", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
+    }
+
+    /// Per-partition events: an offset out of range means data was deleted before it was ingested.
+    private func handleEvent(_ error: KafkaError, _ message: KafkaMessageView) throws {
+        metrics.brokerError(error.name).increment()
+        guard error.isOffsetOutOfRange else {
+            logger.warning("ingest.consumer_event", metadata: ["kafka.error": "\(error)"])
+            return
+        }
+        let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        let expected = try appender.writer.watermark(partition).map { $0 + 1 } ?? 0
+        let low = try consumer.queryWatermarks(partition).low
+        metrics.outOfRange.increment()
+        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(expected)",
+                                                       "kafka.missing_through": "\(low - 1)", "kafka.earliest_available": "\(low)"])
+        guard configuration.allowGaps else {
+            throw IngestError(message: "offsets were deleted from the partition before they were ingested; restart with --allow-gaps to record the gap and continue from the earliest available offset",
+                              context: [("partition", "\(partition)"), ("missing", "\(expected)...\(low - 1)")])
+        }
+        if low > expected {
+            _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: expected, last: low - 1, ingestTimeMicroseconds: Self.nowMicroseconds())
+            uncommitted[partition] = low
+        }
+        try consumer.seek(partition, to: max(low, expected))
+    }
+
+    private func reportClientErrors() {
+        for error in consumer.takeReportedErrors() + deadLetters.takeReportedErrors() {
+            metrics.brokerError(error.name).increment()
+            logger.warning("ingest.broker_trouble", metadata: ["kafka.error": "\(error)"])
+        }
+    }
+
+    private func updateLag() {
+        for partition in consumer.assignment {
+            guard let marks = consumer.cachedWatermarks(partition), let next = (try? appender.writer.watermark(partition)).flatMap({ $0 }).map({ $0 + 1 }) else { continue }
+            metrics.lag(partition).record(max(0, marks.high - next))
+        }
+    }
+
+    private func recordBytesWritten() {
+        let total = appender.writer.bytesWritten
+        if total > bytesDurable { metrics.bytesWritten.increment(by: total - bytesDurable) }
+        bytesDurable = total
+    }
+
+    static func nowMicroseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+}
+
+/// A flag set from a signal or shutdown handler and read by the ingest thread.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}

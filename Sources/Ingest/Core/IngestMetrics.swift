@@ -1,0 +1,36 @@
+import Ledger
+import Metrics
+
+/// Every metric ledger-ingest exports. Names match the Grafana "Ledger Operations" dashboard and the log keys.
+struct IngestMetrics {
+    let consumed = Counter(label: "ingest_messages_consumed_total")
+    let skippedAlreadyRecorded = Counter(label: "ingest_messages_already_recorded_total")
+    let batches = Counter(label: "ingest_batches_total")
+    let fsyncSeconds = Timer(label: "ingest_fsync_seconds")
+    let bytesWritten = Counter(label: "ingest_ledger_bytes_written_total")
+    let durableLSN = Gauge(label: "ingest_ledger_durable_lsn")
+    let deadLetters = Counter(label: "ingest_dead_letters_total")
+    let outOfRange = Counter(label: "ingest_offset_out_of_range_total")
+    let commitFailures = Counter(label: "ingest_offset_commit_failures_total")
+    let up = Gauge(label: "ingest_up")
+
+    func appended(_ kind: RecordKind) -> Counter {
+        Counter(label: "ingest_records_appended_total", dimensions: [("kind", kind.description)])
+    }
+
+    func rejected(_ reason: RejectReason) -> Counter {
+        Counter(label: "ingest_rejected_total", dimensions: [("reason", reason.code)])
+    }
+
+    func brokerError(_ name: String) -> Counter {
+        Counter(label: "ingest_broker_errors_total", dimensions: [("error", name)])
+    }
+
+    func lag(_ partition: TopicPartition) -> Gauge {
+        Gauge(label: "ingest_consumer_lag_messages", dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")])
+    }
+
+    func watermark(_ partition: TopicPartition) -> Gauge {
+        Gauge(label: "ingest_ledger_watermark_offset", dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")])
+    }
+}
