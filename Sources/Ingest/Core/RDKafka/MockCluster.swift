@@ -4,7 +4,8 @@ import Logging
 /// librdkafka's mock cluster: a Kafka-protocol broker on 127.0.0.1 TCP ports, in this process's memory.
 /// For development and tests only: it keeps about 5 MiB / 100k message sets per partition and drops older data.
 /// Owns the hosting `rd_kafka_t` and the cluster; both destroyed in `deinit` (cluster first, as librdkafka requires).
-public final class MockCluster {
+/// `@unchecked Sendable`: librdkafka serialises every mock call onto the cluster's own thread.
+public final class MockCluster: @unchecked Sendable {
     private let host: OpaquePointer
     private let cluster: OpaquePointer
     private let context: KafkaCallbackContext

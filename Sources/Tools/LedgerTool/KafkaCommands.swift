@@ -1,0 +1,203 @@
+import ArgumentParser
+import Foundation
+import Ingest
+import Ledger
+import Logging
+
+struct DevBrokerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev-broker",
+        abstract: "Run a Kafka-protocol development broker on 127.0.0.1 (librdkafka's mock cluster). NOT for production: it keeps data in memory only.",
+        discussion: """
+            Creates the topic and its dead-letter topic, prints the bootstrap address as its first line, and runs until \
+            SIGTERM/SIGINT. It keeps at most about 5 MiB / 100k message sets per partition and drops older data, so size \
+            loads to it or use more partitions. Standard input takes fault-injection commands, one per line, each \
+            answered "ok" or "error: …":
+              down BROKER | up BROKER                 take a broker (1-based id) down or back up
+              errors API_KEY ERROR_NAME COUNT         fail the next COUNT requests of an API (e.g. errors 1 NOT_LEADER_FOR_PARTITION 5; 1 = Fetch, 8 = OffsetCommit)
+              rtt BROKER MILLISECONDS                 add round-trip time to a broker
+              clear API_KEY                           drop queued request errors
+            """)
+
+    @Option(help: "Partitions of the topic.") var partitions = 6
+    @Option(help: "Number of brokers in the cluster.") var brokers = 1
+    @Option(help: "Topic to create.") var topic = "transactions"
+    @Option(help: "Dead-letter topic to create.") var dlqTopic = "transactions.dlq"
+
+    func validate() throws {
+        guard (1...1000).contains(partitions) else { throw ValidationError("--partitions is 1...1000") }
+        guard (1...9).contains(brokers) else { throw ValidationError("--brokers is 1...9") }
+    }
+
+    func run() throws {
+        let logger = Logger(label: "dev-broker", factory: { StreamLogHandler.standardError(label: $0) })
+        let cluster = try MockCluster(brokers: brokers, logger: logger)
+        try cluster.createTopic(topic, partitions: partitions)
+        try cluster.createTopic(dlqTopic, partitions: partitions)
+        print(cluster.bootstrapServers)
+        fflush(nil)
+        printError("dev-broker: \(brokers) broker(s) at \(cluster.bootstrapServers); topics \(topic) and \(dlqTopic) with \(partitions) partitions; in memory only, not for production")
+        let signals = Self.waitForSignals()
+        let commands = Thread { Self.serveCommands(cluster) }
+        commands.start()
+        signals.wait()
+        withExtendedLifetime(cluster) {}
+    }
+
+    /// Blocks SIGTERM/SIGINT and returns a semaphore signalled when one arrives.
+    private static func waitForSignals() -> DispatchSemaphore {
+        let done = DispatchSemaphore(value: 0)
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            signalSources.append(source)
+        }
+        return done
+    }
+
+    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+
+    private static func serveCommands(_ cluster: MockCluster) {
+        while let line = readLine() {
+            let words = line.split(separator: " ").map(String.init)
+            guard !words.isEmpty else { continue }
+            do {
+                try apply(words, to: cluster)
+                print("ok")
+            } catch {
+                print("error: \(error)")
+            }
+            fflush(nil)
+        }
+    }
+
+    private static func apply(_ words: [String], to cluster: MockCluster) throws {
+        func number(_ index: Int) throws -> Int {
+            guard index < words.count, let value = Int(words[index]) else { throw ValidationError("expected a number at word \(index + 1)") }
+            return value
+        }
+        switch words[0] {
+        case "down": try cluster.setBroker(Int32(try number(1)), up: false)
+        case "up": try cluster.setBroker(Int32(try number(1)), up: true)
+        case "rtt": try cluster.setBrokerRoundTrip(Int32(try number(1)), milliseconds: try number(2))
+        case "clear": cluster.clearRequestErrors(apiKey: Int16(try number(1)))
+        case "errors":
+            guard words.count == 4 else { throw ValidationError("errors API_KEY ERROR_NAME COUNT") }
+            try cluster.pushRequestErrors(apiKey: Int16(try number(1)), errorName: words[2], count: try number(3))
+        default: throw ValidationError("unknown command \(words[0])")
+        }
+    }
+}
+
+struct ProduceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "produce",
+        abstract: "Produce the original producer's stream (or the lines of a file) to Kafka.",
+        discussion: "Random orders across customers and categories, about 5% above the fraud threshold; optionally salted with invalid messages (every rejection reason) and repeated order_ids (a quarter of them conflicting).")
+
+    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers = ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
+    @Option(help: "Topic.") var topic = "transactions"
+    @Option(help: "How many messages (ignored with --file).") var count = 1000
+    @Option(help: "Messages per second; 0 = as fast as possible.") var rate: Double = 0
+    @Option(help: "Fraction of invalid messages (0...1).") var invalidRatio: Double = 0
+    @Option(help: "Fraction of repeated order_ids (0...1).") var duplicateRatio: Double = 0
+    @Option(help: "Seed of the random stream.") var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
+    @Option(help: "Produce the lines of this file instead (- for standard input).") var file: String?
+    @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value")) var clientProperties: [String] = []
+
+    func validate() throws {
+        guard count >= 0, rate >= 0 else { throw ValidationError("--count and --rate are zero or more") }
+        guard (0...1).contains(invalidRatio), (0...1).contains(duplicateRatio), invalidRatio + duplicateRatio <= 1 else {
+            throw ValidationError("--invalid-ratio and --duplicate-ratio are fractions whose sum is at most 1")
+        }
+    }
+
+    func run() throws {
+        var properties = ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true", "linger.ms": "5", "client.id": "ledger-tool-produce"]
+        for item in clientProperties {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("-X expects key=value") }
+            properties[parts[0]] = parts[1]
+        }
+        let producer = try KafkaProducer(properties: properties, logger: Logger(label: "produce", factory: { StreamLogHandler.standardError(label: $0) }))
+        let progress = ProgressReporter(title: "Producing", unit: "messages")
+        let started = Date()
+        var produced = 0
+        try forEachMessage { value in
+            try producer.produce(topic: topic, key: nil, value: value)
+            produced += 1
+            if produced % 1000 == 0 {
+                producer.poll()
+                progress.update(done: produced, fraction: file == nil && count > 0 ? Double(produced) / Double(count) : nil)
+            }
+            if rate > 0 {
+                let due = started.addingTimeInterval(Double(produced) / rate)
+                let wait = due.timeIntervalSinceNow
+                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+            }
+        }
+        try producer.flush(timeoutMilliseconds: 60_000)
+        progress.finish(succeeded: true)
+        let seconds = Date().timeIntervalSince(started)
+        print("produced \(grouped(produced)) messages to \(topic) in \(decimal(seconds))s (\(grouped(Int(Double(produced) / max(seconds, 0.001))))/s), all acknowledged")
+    }
+
+    private func forEachMessage(_ body: ([UInt8]?) throws -> Void) throws {
+        if let file {
+            let reader = try LineReader(path: file, maximumLineBytes: 16 << 20)
+            while let line = try reader.next() { try body(Array(line.bytes)) }
+            return
+        }
+        var generator = MessageGenerator(seed: seed, invalidRatio: invalidRatio, duplicateRatio: duplicateRatio)
+        for _ in 0..<count { try body(generator.next().value) }
+    }
+}
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Where an order is: its accepted record's LSN, segment and source coordinates (and every repeat with --all).")
+
+    @Argument(help: "The order_id (UUID).") var orderID: String
+    @OptionGroup var ledger: LedgerDirectoryOptions
+    @Flag(help: "Also scan the whole ledger for duplicates and conflicts of this order.") var all = false
+    @Flag(help: "Machine-readable output.") var json = false
+
+    func run() throws {
+        guard let order = UUID(uuidString: orderID) else { throw ValidationError("not a UUID: \(orderID)") }
+        let reader = try LedgerReader(directory: ledger.directory)
+        var found: [(RecordDescription, String)] = []
+        if let lsn = try reader.acceptedLSN(of: order) {
+            found.append((RecordDescription(lsn: lsn, try reader.record(at: lsn)), try location(reader, lsn)))
+        }
+        if all { found += try scan(reader, order).filter { entry in !found.contains { $0.0.lsn == entry.0.lsn } } }
+        guard !found.isEmpty else {
+            printError("order \(order.uuidString.lowercased()) is not in the ledger at \(ledger.directory)")
+            throw ExitCode(1)
+        }
+        if json {
+            print(String(decoding: try stableJSONEncoder().encode(found.map(\.0)), as: UTF8.self))
+        } else {
+            for (record, place) in found { print("\(record.summary)\n    in \(place)") }
+        }
+    }
+
+    private func location(_ reader: LedgerReader, _ lsn: UInt64) throws -> String {
+        guard let place = try reader.location(of: lsn) else { return "unknown segment" }
+        return "\(place.segment), frame at byte \(place.byteOffset)"
+    }
+
+    private func scan(_ reader: LedgerReader, _ order: UUID) throws -> [(RecordDescription, String)] {
+        let cursor = reader.cursor()
+        var matches: [(RecordDescription, String)] = []
+        while true {
+            let batch = try cursor.next(maxRecords: 8192)
+            if batch.isEmpty { return matches }
+            for entry in batch where entry.record.transaction?.orderID == order {
+                matches.append((RecordDescription(lsn: entry.lsn, entry.record), try location(reader, entry.lsn)))
+            }
+        }
+    }
+}
