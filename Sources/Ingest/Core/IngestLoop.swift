@@ -87,14 +87,21 @@ final class IngestLoop {
         uncommitted[partition] = message.offset + 1
     }
 
-    /// Produces a refused message to the dead-letter topic, value and key unchanged, with the reason in headers.
+    /// Produces a refused message to the dead-letter topic with the reason in headers. The value goes unchanged
+    /// unless it is larger than `IngestLimits.deadLetterValueBytesMax` (an oversized message could never be
+    /// accepted by the topic and would stall ingest): then its first bytes go, marked truncated, exactly as the
+    /// ledger keeps them; the whole message is still in the source topic at the coordinates in the headers.
     private func sendToDeadLetters(_ message: KafkaMessageView, _ rejection: Rejection) throws {
         metrics.rejected(rejection.reason).increment()
         metrics.deadLetters.increment()
-        try deadLetters.produce(topic: configuration.deadLetterTopic, key: message.key.map { Array($0) }, value: message.value.map { Array($0) }, headers: [
+        let originalBytes = message.value?.count ?? 0
+        let truncated = originalBytes > IngestLimits.deadLetterValueBytesMax
+        let value = message.value.map { Array(truncated ? UnsafeRawBufferPointer(rebasing: $0.prefix(Limits.rejectedRawBytesKeptMax)) : $0) }
+        try deadLetters.produce(topic: configuration.deadLetterTopic, key: message.key.map { Array($0) }, value: value, headers: [
             ("reason", Array(rejection.reason.code.utf8)), ("field", Array(rejection.field.utf8)),
             ("source.topic", Array(message.topic.utf8)), ("source.partition", Array(String(message.partition).utf8)),
             ("source.offset", Array(String(message.offset).utf8)), ("validator.version", Array(String(MessageValidator.version).utf8)),
+            ("value.original_bytes", Array(String(originalBytes).utf8)), ("value.truncated", Array(String(truncated).utf8)),
         ])
     }
 

@@ -14,6 +14,8 @@ public struct KafkaMessageView {
     public var value: UnsafeRawBufferPointer?
     /// Set when this is not a message but a per-partition event or error (EOF, out of range, …).
     public var error: KafkaError?
+    /// The message headers, read only when `consumeBatch(includeHeaders: true)` asked for them.
+    public var headers: [(name: String, value: [UInt8])] = []
 }
 
 /// What to do when the group coordinator hands over or takes back partitions. Both run synchronously on the
@@ -73,6 +75,9 @@ public final class KafkaConsumer {
     }
 
     deinit {
+        // The handlers belong to the owner, which may already be gone (it owns us): leaving the group from here
+        // must not call back into it. Anything uncommitted is re-delivered, which the ledger skips.
+        context.handlers = nil
         if !closed { rd_kafka_consumer_close(handle) }
         rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(handle)
@@ -88,7 +93,7 @@ public final class KafkaConsumer {
     /// Waits up to `timeoutMilliseconds` for up to `maxMessages` messages and hands each to `body`. Rebalance
     /// callbacks run inside this call. Returns how many messages (and events) were delivered.
     @discardableResult
-    public func consumeBatch(maxMessages: Int, timeoutMilliseconds: Int, _ body: (KafkaMessageView) throws -> Void) throws -> Int {
+    public func consumeBatch(maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false, _ body: (KafkaMessageView) throws -> Void) throws -> Int {
         var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: maxMessages)
         let count = rd_kafka_consume_batch_queue(queue, Int32(timeoutMilliseconds), &messages, maxMessages)
         defer { for index in 0..<max(count, 0) { rd_kafka_message_destroy(messages[index]) } }
@@ -97,8 +102,27 @@ public final class KafkaConsumer {
             throw error
         }
         guard count >= 0 else { throw KafkaError(rd_kafka_last_error(), nil, [("call", "rd_kafka_consume_batch_queue")]) }
-        for index in 0..<count { try body(view(of: messages[index]!.pointee)) }
+        for index in 0..<count {
+            var message = view(of: messages[index]!.pointee)
+            if includeHeaders { message.headers = headers(of: messages[index]!) }
+            try body(message)
+        }
         return count
+    }
+
+    private func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [(name: String, value: [UInt8])] {
+        var list: OpaquePointer?
+        guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        var result: [(name: String, value: [UInt8])] = []
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            result.append((name.map { String(cString: $0) } ?? "", value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []))
+            index += 1
+        }
+        return result
     }
 
     private func view(of message: rd_kafka_message_t) -> KafkaMessageView {

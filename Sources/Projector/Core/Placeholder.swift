@@ -1,1 +1,0 @@
-// The warehouse side; see ProjectorService.swift.

@@ -1,0 +1,138 @@
+import Foundation
+
+/// Tuples in PostgreSQL's binary COPY format (`COPY … FROM STDIN (FORMAT binary)`; PostgreSQL manual, "COPY",
+/// section "Binary Format"). Binary, not text, because every value goes in exactly as the server stores it:
+/// no decimal or date parsing on the server, no escaping of tabs, newlines or backslashes in customer text.
+///
+///     header   11 bytes  "PGCOPY\n\xFF\r\n\0"
+///               4 bytes  flags: 0 (no OIDs)
+///               4 bytes  header extension length: 0
+///     tuple     2 bytes  field count, then for each field:
+///               4 bytes  value length in bytes, -1 for NULL (and then no value bytes)
+///               n bytes  the value in its type's binary send format
+///     trailer   2 bytes  -1
+///
+/// Every integer is big-endian. The value formats used here:
+///
+///     uuid         16 bytes, RFC 4122 order
+///     text/varchar UTF-8 bytes (no terminator)
+///     bytea        the bytes
+///     bool         1 byte, 0 or 1
+///     int4, int8   big-endian two's complement
+///     timestamptz  int8: microseconds since 2000-01-01 00:00:00 UTC
+///     numeric      int16 ndigits, int16 weight, int16 sign (0x0000 positive, 0x4000 negative), int16 dscale,
+///                  then ndigits int16 base-10000 digits, most significant first:
+///                  value = Σ digit[i] × 10000^(weight − i), shown with dscale fraction digits
+struct BinaryCopyBuffer {
+    private(set) var bytes: [UInt8] = []
+
+    static let signature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
+    /// 2000-01-01 00:00:00 UTC, PostgreSQL's epoch, in microseconds since the Unix epoch.
+    static let postgresEpochMicroseconds: Int64 = 946_684_800_000_000
+    private static let numericPositive: UInt16 = 0x0000
+    private static let numericNegative: UInt16 = 0x4000
+
+    var count: Int { bytes.count }
+
+    mutating func reserveCapacity(_ byteCount: Int) { bytes.reserveCapacity(byteCount) }
+    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
+    mutating func appendHeader() {
+        bytes.append(contentsOf: Self.signature)
+        appendRaw(Int32(0))
+        appendRaw(Int32(0))
+    }
+
+    mutating func appendTrailer() { appendRaw(Int16(-1)) }
+
+    mutating func beginTuple(fieldCount: Int) {
+        precondition((1...1600).contains(fieldCount), "a PostgreSQL row has 1 to 1600 columns")
+        appendRaw(Int16(fieldCount))
+    }
+
+    // MARK: Values
+
+    mutating func appendNull() { appendRaw(Int32(-1)) }
+
+    mutating func appendInt32(_ value: Int32) {
+        appendRaw(Int32(4))
+        appendRaw(value)
+    }
+
+    mutating func appendInt64(_ value: Int64) {
+        appendRaw(Int32(8))
+        appendRaw(value)
+    }
+
+    mutating func appendBool(_ value: Bool) {
+        appendRaw(Int32(1))
+        bytes.append(value ? 1 : 0)
+    }
+
+    mutating func appendUUID(_ value: UUID) {
+        appendRaw(Int32(16))
+        withUnsafeBytes(of: value.uuid) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func appendText(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            appendRaw(Int32(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    mutating func appendText(_ value: String?) {
+        guard let value else { return appendNull() }
+        appendText(value)
+    }
+
+    mutating func appendBytes(_ value: [UInt8]?) {
+        guard let value else { return appendNull() }
+        appendRaw(Int32(value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    /// A timestamptz from microseconds since the Unix epoch. The caller keeps it within
+    /// `ProjectorLimits.timestampMicrosecondsRange`, far inside what int8 and PostgreSQL hold.
+    mutating func appendTimestamp(microsecondsSinceUnixEpoch value: Int64) {
+        precondition(ProjectorLimits.timestampMicrosecondsRange.contains(value), "timestamp \(value) µs outside the warehouse's range")
+        appendInt64(value - Self.postgresEpochMicroseconds)
+    }
+
+    /// A numeric with scale 2 from an amount in hundredths (cents): 12345 → 123.45.
+    mutating func appendNumeric(cents: Int64) {
+        let magnitude = cents.magnitude
+        let integerPart = magnitude / 100
+        var integerDigitCount = 0
+        var remaining = integerPart
+        while remaining > 0 {
+            integerDigitCount += 1
+            remaining /= 10_000
+        }
+        // Int64's magnitude has at most 5 base-10000 integer digits, plus one for the two fraction digits.
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 6) { digits in
+            remaining = integerPart
+            for index in stride(from: integerDigitCount - 1, through: 0, by: -1) {
+                digits[index] = UInt16(remaining % 10_000)
+                remaining /= 10_000
+            }
+            // Two decimal fraction digits are the high half of one base-10000 digit: .45 → 4500.
+            digits[integerDigitCount] = UInt16(magnitude % 100) * 100
+            var count = integerDigitCount + 1
+            // Zero digits at the end carry no information (the server strips them too); the first integer
+            // digit is never zero by construction.
+            while count > 0 && digits[count - 1] == 0 { count -= 1 }
+            appendRaw(Int32(8 + 2 * count))
+            appendRaw(Int16(count))
+            appendRaw(count == 0 ? Int16(0) : Int16(integerDigitCount - 1))
+            appendRaw(cents < 0 ? Self.numericNegative : Self.numericPositive)
+            appendRaw(Int16(2))
+            for index in 0..<count { appendRaw(digits[index]) }
+        }
+    }
+
+    private mutating func appendRaw<Value: FixedWidthInteger>(_ value: Value) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+}

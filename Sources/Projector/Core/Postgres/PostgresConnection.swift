@@ -1,0 +1,234 @@
+import CLibPQ
+import Foundation
+import ServiceKit
+
+// The only folder of the Projector module that imports CLibPQ. Every libpq call goes through this file, which
+// sorts failures into "bug → precondition" and "fault → ProjectorError" and never lets a C type out.
+//
+// Ownership: a `PostgresConnection` owns its `PGconn` (created in `init`, released by `PQfinish` in `deinit` and
+// nowhere else); a `PostgresResult` owns one `PGresult` (released by `PQclear` in its `deinit`). Results never
+// outlive the call that produced them: their values are copied into Swift values first.
+
+/// The rows a statement returned, copied out of libpq as text (PostgreSQL's text output format).
+struct PostgresRows: Sendable {
+    let columns: [String]
+    let values: [[String?]]
+    /// Rows inserted, updated, deleted or copied, as the command tag reports it (0 for a plain SELECT).
+    let affectedRows: Int
+
+    var count: Int { values.count }
+
+    /// The value of `column` in row `row`; nil for SQL NULL. Asking for a column the statement did not select
+    /// is a bug in the caller.
+    func value(_ row: Int, _ column: String) -> String? {
+        guard let index = columns.firstIndex(of: column) else { preconditionFailure("no column \(column) in \(columns)") }
+        return values[row][index]
+    }
+
+    /// The first column of the first row, nil when there is no row or it is NULL.
+    var scalar: String? { values.first?.first ?? nil }
+}
+
+/// Owns one PGresult. Only this file creates them.
+private final class PostgresResult {
+    let handle: OpaquePointer?
+
+    init(_ handle: OpaquePointer?) { self.handle = handle }
+    deinit { PQclear(handle) }
+
+    var status: ExecStatusType { PQresultStatus(handle) }
+
+    func field(_ code: UInt8) -> String? {
+        PQresultErrorField(handle, Int32(code)).map { String(cString: $0) }
+    }
+
+    func rows() -> PostgresRows {
+        let columnCount = Int(PQnfields(handle))
+        let rowCount = Int(PQntuples(handle))
+        let columns = (0..<columnCount).map { String(cString: PQfname(handle, Int32($0))) }
+        var values: [[String?]] = []
+        values.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            values.append((0..<columnCount).map { column in
+                PQgetisnull(handle, Int32(row), Int32(column)) == 1 ? nil : String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
+            })
+        }
+        let tag = String(cString: PQcmdTuples(handle))
+        return PostgresRows(columns: columns, values: values, affectedRows: Int(tag) ?? 0)
+    }
+}
+
+/// One connection to PostgreSQL. Not thread-safe: one owner (the projection thread, or a tool's main thread)
+/// drives it. Blocking: keep it off the Swift concurrency pool.
+final class PostgresConnection {
+    private let handle: OpaquePointer
+    /// `user@host:port/database`, for logs. Never holds the password.
+    let target: String
+
+    /// Connects to `url` (a `postgres://` URL or a `key=value` connection string). libpq reads the password
+    /// from the URL, `PGPASSWORD` or `~/.pgpass`; it never reaches a log: failures show the redacted URL.
+    init(url: String, applicationName: String) throws {
+        // Keywords are applied in order and later ones win: the defaults come before `dbname` (which expands the
+        // URL) so the operator's URL can override them; client_encoding comes after, because every byte this
+        // code sends and reads is UTF-8.
+        let settings: [(String, String)] = [
+            ("application_name", applicationName),
+            ("connect_timeout", String(ProjectorLimits.connectTimeoutSeconds)),
+            // A server that vanished without closing the socket (host down, network cut) is noticed within
+            // ~25 s instead of the kernel's two hours.
+            ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
+            ("dbname", url),
+            ("client_encoding", "UTF8"),
+        ]
+        let keywords = settings.map { strdup($0.0) }
+        let values = settings.map { strdup($0.1) }
+        defer { (keywords + values).forEach { free($0) } }
+        let connection: OpaquePointer? = (keywords + [nil]).map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordPointers in
+            (values + [nil]).map { UnsafePointer($0) }.withUnsafeBufferPointer { valuePointers in
+                PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 1)
+            }
+        }
+        guard let connection else {
+            // libpq returns NULL only when it cannot allocate its connection object.
+            throw ProjectorError(.connectionFailed, "libpq could not allocate a connection", [("postgres", redactingSecrets(url))])
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(connection))
+            PQfinish(connection)
+            throw ProjectorError(.connectionFailed, "cannot connect to PostgreSQL", [("postgres", redactingSecrets(url)), ("cause", redactingSecrets(message))])
+        }
+        handle = connection
+        // Server notices ("relation already exists, skipping") would go to stderr unstructured: drop them.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        let host = PQhost(handle).map { String(cString: $0) } ?? "?"
+        let port = PQport(handle).map { String(cString: $0) } ?? "?"
+        let database = PQdb(handle).map { String(cString: $0) } ?? "?"
+        let user = PQuser(handle).map { String(cString: $0) } ?? "?"
+        target = "\(user)@\(host):\(port)/\(database)"
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// Whether the connection is still usable as far as libpq knows (it learns of a drop on the next call).
+    var isOK: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// The server's major version number, e.g. 15.
+    var serverMajorVersion: Int { Int(PQserverVersion(handle)) / 10_000 }
+
+    // MARK: Statements
+
+    /// Runs SQL without parameters: DDL, transaction control, a whole migration file (several statements).
+    func execute(_ sql: String) throws {
+        let result = PostgresResult(PQexec(handle, sql))
+        try check(result, sql: sql, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY])
+    }
+
+    /// Runs one statement with parameters `$1, $2, …` sent separately from the SQL text (text format; nil is
+    /// NULL). Values are never spliced into SQL.
+    @discardableResult
+    func query(_ sql: String, _ parameters: [String?] = []) throws -> PostgresRows {
+        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        let raw = copies.map { UnsafePointer($0) }.withUnsafeBufferPointer { pointers in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, pointers.baseAddress, nil, nil, 0)
+        }
+        let result = PostgresResult(raw)
+        try check(result, sql: sql, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK])
+        return result.rows()
+    }
+
+    // MARK: COPY
+
+    /// Runs `COPY … FROM STDIN (FORMAT binary)`: `body` appends tuples to the buffer and calls `flushIfFull`
+    /// as it goes, so memory stays bounded by `ProjectorLimits.copyChunkBytes`. Returns the rows copied. If
+    /// `body` throws, the COPY is aborted (the server fails the statement) and the error is rethrown.
+    @discardableResult
+    func copyIn(_ sql: String, _ body: (CopyInStream) throws -> Void) throws -> Int {
+        let start = PostgresResult(PQexec(handle, sql))
+        try check(start, sql: sql, expecting: [PGRES_COPY_IN])
+        let stream = CopyInStream(connection: self)
+        stream.buffer.appendHeader()
+        do {
+            try body(stream)
+            stream.buffer.appendTrailer()
+            try stream.flush()
+        } catch {
+            _ = PQputCopyEnd(handle, "aborted by the projector")
+            drainResults()
+            throw error
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else { throw connectionError(sql: sql) }
+        let end = PostgresResult(PQgetResult(handle))
+        drainResults()
+        try check(end, sql: sql, expecting: [PGRES_COMMAND_OK])
+        return end.rows().affectedRows
+    }
+
+    fileprivate func send(_ bytes: [UInt8], sql: String) throws {
+        let sent = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+        }
+        // 0 only happens on a non-blocking connection; this one blocks.
+        guard sent == 1 else { throw connectionError(sql: sql) }
+    }
+
+    /// Reads results until libpq says the command is complete (required before the next command).
+    private func drainResults() {
+        while let next = PQgetResult(handle) { PQclear(next) }
+    }
+
+    // MARK: Errors
+
+    private func check(_ result: PostgresResult, sql: String, expecting statuses: [ExecStatusType]) throws {
+        guard result.handle != nil else { throw connectionError(sql: sql) }
+        if statuses.contains(result.status) { return }
+        let failed = [PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE].contains(result.status)
+        precondition(failed, "statement \(Self.summary(sql)) returned status \(result.status.rawValue), not one of \(statuses.map(\.rawValue))")
+        guard let state = result.field(UInt8(ascii: "C")) else { throw connectionError(sql: sql) }
+        var context: [(String, String)] = [("sqlstate", state), ("statement", Self.summary(sql))]
+        if let detail = result.field(UInt8(ascii: "D")) { context.append(("detail", detail)) }
+        if let constraint = result.field(UInt8(ascii: "n")) { context.append(("constraint", constraint)) }
+        let message = result.field(UInt8(ascii: "M")) ?? Self.trimmed(PQerrorMessage(handle))
+        // A failure class that says the session is gone is a connection failure, whatever the statement.
+        let code: ProjectorError.Code = state.hasPrefix("08") || state.hasPrefix("57P") ? .connectionFailed : .postgres
+        throw ProjectorError(code, message, context)
+    }
+
+    private func connectionError(sql: String) -> ProjectorError {
+        ProjectorError(.connectionFailed, "the connection to PostgreSQL failed",
+                       [("postgres", target), ("cause", Self.trimmed(PQerrorMessage(handle))), ("statement", Self.summary(sql))])
+    }
+
+    /// The first line of a statement, short: enough to tell which one failed. Statements carry no values
+    /// (those are parameters), so this never shows data or secrets.
+    static func summary(_ sql: String) -> String {
+        let line = sql.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("--") } ?? ""
+        return line.count > 100 ? String(line.prefix(100)) + "…" : line
+    }
+
+    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+        message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+    }
+}
+
+/// The data side of one `COPY … FROM STDIN`: valid only inside `PostgresConnection.copyIn`'s body.
+final class CopyInStream {
+    private unowned let connection: PostgresConnection
+    var buffer = BinaryCopyBuffer()
+
+    fileprivate init(connection: PostgresConnection) {
+        self.connection = connection
+        buffer.reserveCapacity(ProjectorLimits.copyChunkBytes + 64 * 1024)
+    }
+
+    /// Sends the buffered bytes once there are at least `ProjectorLimits.copyChunkBytes` of them.
+    func flushIfFull() throws {
+        if buffer.count >= ProjectorLimits.copyChunkBytes { try flush() }
+    }
+
+    func flush() throws {
+        guard buffer.count > 0 else { return }
+        try connection.send(buffer.bytes, sql: "COPY")
+        buffer.removeAll()
+    }
+}

@@ -1,0 +1,57 @@
+/// Every bound the projector enforces, in one place, each with its unit in its name and the reason beside it.
+public enum ProjectorLimits {
+    // MARK: Batches
+
+    /// Rows of the warehouse carry a batch id naming the block of this many LSNs that holds them: block `k`
+    /// covers LSNs `k * batchLSNBlockSize + 1 ... (k + 1) * batchLSNBlockSize`. A pure function of the LSN, so
+    /// a replay, a restart at any point and a rebuild all give every row the same batch id. Changing it changes
+    /// every batch id: it is part of the warehouse's contract, not a tuning knob.
+    public static let batchLSNBlockSize: UInt64 = 4096
+    /// Most ledger records in one PostgreSQL transaction (the default of `--transaction-records`). Larger
+    /// transactions amortise the commit and the checkpoint update; 32 768 rows are ~8 MiB of COPY data, so memory
+    /// stays flat and a rolled-back transaction loses little work.
+    public static let transactionRecordsDefault = 32_768
+    /// The bounds of `--transaction-records`.
+    public static let transactionRecordsRange = 1...262_144
+    /// COPY data is handed to libpq in chunks of at least this many bytes: large enough that the per-call cost
+    /// vanishes, small enough that memory stays flat whatever the batch size.
+    public static let copyChunkBytes = 1 << 20
+
+    // MARK: Following the ledger
+
+    /// How long the projector sleeps when every ledger is fully projected before looking again. 100 ms keeps
+    /// new durable records well within the 1 s freshness goal at the cost of ten cheap SQLite reads a second.
+    public static let followPollIntervalMillisecondsDefault = 100
+    /// First wait after PostgreSQL (or the ledger) became unavailable; doubled after each failure.
+    public static let retryBackoffMillisecondsInitial = 100
+    /// Longest wait between two attempts: bounds how long after PostgreSQL returns the projector notices.
+    public static let retryBackoffMillisecondsMax = 5_000
+    /// libpq's `connect_timeout`: a connection attempt to an unreachable host gives up after this long, so a
+    /// shutdown request is never stuck behind a hanging connect for longer.
+    public static let connectTimeoutSeconds = 5
+    /// How often partitions ahead of need are (re)created while following.
+    public static let partitionMaintenanceIntervalSeconds = 3_600
+
+    // MARK: Partitions
+
+    /// Daily partitions exist from today up to this many days ahead before any row needs them.
+    public static let partitionDaysAhead = 7
+    /// A row dated further in the past than this gets no partition of its own: it goes to the DEFAULT partition
+    /// (nothing is ever refused). Ten years of daily partitions is 3 650 tables; beyond that a stray timestamp
+    /// would create one table per row.
+    public static let partitionDaysBehindMax = 3_660
+    /// A row dated further ahead than this goes to the DEFAULT partition too (a producer with a wrong clock).
+    public static let partitionDaysAheadMax = 31
+
+    // MARK: Values
+
+    /// The longest customer_id and product_category, in Unicode scalars: PostgreSQL's VARCHAR(50) counts
+    /// characters as code points.
+    public static let textFieldScalarsMax = 50
+    /// The warehouse keeps timestamps from year 1 to year 9999 (RFC 3339's range). PostgreSQL could hold more,
+    /// but nothing outside is a real transaction time.
+    public static let timestampMicrosecondsRange: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+    /// The longest schema name accepted for `--schema`, in bytes. PostgreSQL identifiers have at most 63 bytes;
+    /// the rebuild derives `<schema>__rebuild` and `<schema>__old_<unix seconds>` from it.
+    public static let schemaNameBytesMax = 40
+}

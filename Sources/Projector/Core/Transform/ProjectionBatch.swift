@@ -1,0 +1,182 @@
+import Foundation
+import Ledger
+
+/// What one PostgreSQL transaction writes: the rows of a contiguous LSN range of one ledger, and the new
+/// checkpoint (`lastLSN`). Every record in the range is accounted for: a row, a rejection, a gap, a quarantined
+/// record, or a duplicate (which the ledger keeps and the warehouse does not).
+struct ProjectionBatch: Sendable {
+    let ledgerID: UUID
+    /// The LSN after the previous checkpoint (the first record of the range).
+    let firstLSN: UInt64
+    /// The checkpoint this batch commits. `lastLSN == firstLSN - 1` for an empty batch.
+    var lastLSN: UInt64
+    var transactions: [TransactionRow] = []
+    var rejections: [RejectionRow] = []
+    var gaps: [GapRow] = []
+    var quarantined: [QuarantineRow] = []
+    var duplicatesSkipped = 0
+    /// When the last record of the range was ingested (for the lag in seconds).
+    var lastIngestMicroseconds: Int64?
+
+    var recordCount: UInt64 { lastLSN + 1 - firstLSN }
+    var isEmpty: Bool { lastLSN < firstLSN }
+}
+
+/// Why one record cannot become a warehouse row.
+struct UnprojectableRecord: Error, Sendable {
+    var reason: String
+    var detail: String
+}
+
+/// Turns ledger records into warehouse rows, checking each value against what the warehouse can hold.
+struct BatchBuilder {
+    let ledgerID: UUID
+    let rule: AmountRule
+    /// Whether an unprojectable record is set aside (`--quarantine`) instead of stopping the projector.
+    let quarantine: Bool
+
+    /// The batch for `entries` (consecutive LSNs). Without quarantine, an unprojectable record ends the batch
+    /// just before it and comes back as `stop`: the caller commits what precedes it, then stops with the error.
+    func build(_ entries: [LedgerEntry]) -> (batch: ProjectionBatch, stop: ProjectorError?) {
+        precondition(!entries.isEmpty, "a batch covers at least one record")
+        var batch = ProjectionBatch(ledgerID: ledgerID, firstLSN: entries[0].lsn, lastLSN: entries[0].lsn - 1)
+        batch.transactions.reserveCapacity(entries.count)
+        for entry in entries {
+            precondition(entry.lsn == batch.lastLSN + 1, "ledger entries arrive in LSN order without holes")
+            do {
+                try add(entry, to: &batch)
+            } catch let unprojectable as UnprojectableRecord {
+                guard quarantine else { return (batch, error(unprojectable, entry)) }
+                batch.quarantined.append(QuarantineRow(ledgerID: ledgerID, lsn: entry.lsn, kind: entry.record.kind.description,
+                                                       reason: "\(unprojectable.reason): \(unprojectable.detail)", source: entry.record.source))
+            } catch {
+                preconditionFailure("add throws only UnprojectableRecord, not \(error)")
+            }
+            batch.lastLSN = entry.lsn
+            batch.lastIngestMicroseconds = entry.record.ingestTimeMicroseconds
+        }
+        return (batch, nil)
+    }
+
+    private func error(_ unprojectable: UnprojectableRecord, _ entry: LedgerEntry) -> ProjectorError {
+        ProjectorError(.unprojectableRecord, "a ledger record cannot be projected (run with --quarantine to set such records aside)", [
+            ("ledger.id", ledgerID.uuidString.lowercased()), ("ledger.lsn", String(entry.lsn)), ("record.kind", entry.record.kind.description),
+            ("reason", unprojectable.reason), ("detail", unprojectable.detail),
+            ("source", "\(entry.record.source.topic)[\(entry.record.source.partition)]@\(entry.record.source.offset)"),
+        ])
+    }
+
+    private func add(_ entry: LedgerEntry, to batch: inout ProjectionBatch) throws {
+        let record = entry.record
+        try Self.checkText(record.source.topic, "source.topic", scalarsMax: nil)
+        switch record.body {
+        case .accepted(let transaction):
+            batch.transactions.append(try row(transaction, entry))
+        case .duplicate:
+            batch.duplicatesSkipped += 1
+        case .conflict(let transaction, let originalLSN):
+            batch.rejections.append(try conflictRow(transaction, originalLSN: originalLSN, entry))
+        case .rejected(let rejected):
+            batch.rejections.append(try rejectedRow(rejected, entry))
+        case .gap(let lastMissingOffset):
+            try Self.checkTimestamp(record.ingestTimeMicroseconds, "ingest_time")
+            batch.gaps.append(GapRow(topic: record.source.topic, partition: record.source.partition, firstOffset: record.source.offset,
+                                     lastOffset: lastMissingOffset, recordedMicroseconds: record.ingestTimeMicroseconds,
+                                     ledgerID: ledgerID, lsn: entry.lsn))
+        }
+    }
+
+    private func row(_ transaction: Transaction, _ entry: LedgerEntry) throws -> TransactionRow {
+        let cents = transaction.amount.rawValue
+        guard cents > 0 && cents <= Cents.maximum.rawValue else {
+            throw UnprojectableRecord(reason: "amount_out_of_range", detail: "amount \(transaction.amount) is not in 0.01...\(Cents.maximum)")
+        }
+        try Self.checkText(transaction.currency.code, "currency", scalarsMax: 3)
+        try Self.checkText(transaction.customerID, "customer_id", scalarsMax: ProjectorLimits.textFieldScalarsMax)
+        try Self.checkText(transaction.productCategory, "product_category", scalarsMax: ProjectorLimits.textFieldScalarsMax)
+        try Self.checkTimestamp(transaction.timestamp.microsecondsSinceEpoch, "timestamp")
+        return TransactionRow(
+            orderID: transaction.orderID, amountCents: cents, currency: transaction.currency.code,
+            taxCents: Transform.taxCents(amountCents: cents), totalCents: Transform.totalCents(amountCents: cents),
+            isFraudFlagged: rule.flags(amountCents: cents), customerID: transaction.customerID, productCategory: transaction.productCategory,
+            timestampMicroseconds: transaction.timestamp.microsecondsSinceEpoch, batchID: Transform.batchID(ledgerID: ledgerID, lsn: entry.lsn),
+            ledgerID: ledgerID, lsn: entry.lsn, source: entry.record.source, rulesVersion: rule.version)
+    }
+
+    private func rejectedRow(_ rejected: RejectedMessage, _ entry: LedgerEntry) throws -> RejectionRow {
+        try Self.checkText(rejected.rejection.field, "field", scalarsMax: nil)
+        var row = try baseRejection(entry, kind: .rejected, reason: rejected.rejection.reason.code, field: rejected.rejection.field)
+        row.rawBytes = rejected.rawBytes
+        row.rawText = rejected.rawBytes.flatMap(Self.storableText)
+        row.originalByteCount = Int32(clamping: rejected.originalByteCount)
+        return row
+    }
+
+    private func conflictRow(_ transaction: Transaction, originalLSN: UInt64, _ entry: LedgerEntry) throws -> RejectionRow {
+        var row = try baseRejection(entry, kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id")
+        // The ledger keeps a conflict's parsed content, not its bytes: show that content as JSON for the dashboards.
+        let text = Self.json(transaction)
+        row.rawText = Self.storableText(Array(text.utf8))
+        row.originalByteCount = Int32(clamping: text.utf8.count)
+        row.orderID = transaction.orderID
+        row.originalLSN = originalLSN
+        return row
+    }
+
+    private func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String) throws -> RejectionRow {
+        let record = entry.record
+        try Self.checkTimestamp(record.ingestTimeMicroseconds, "ingest_time")
+        // The Kafka timestamp is informational: one PostgreSQL cannot hold is left NULL rather than stopping.
+        let kafkaMicroseconds = record.source.kafkaTimestampMilliseconds.flatMap { milliseconds -> Int64? in
+            let (micro, overflow) = milliseconds.multipliedReportingOverflow(by: 1000)
+            return !overflow && ProjectorLimits.timestampMicrosecondsRange.contains(micro) ? micro : nil
+        }
+        return RejectionRow(kind: kind, reason: reason, field: field, source: record.source, receivedMicroseconds: record.ingestTimeMicroseconds,
+                            kafkaTimestampMicroseconds: kafkaMicroseconds, rawBytes: nil, rawText: nil, originalByteCount: 0, orderID: nil,
+                            originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: Transform.batchID(ledgerID: ledgerID, lsn: entry.lsn))
+    }
+
+    // MARK: Checks
+
+    /// PostgreSQL text cannot hold U+0000, and VARCHAR(n) counts code points.
+    static func checkText(_ text: String, _ field: String, scalarsMax: Int?) throws {
+        if text.utf8.contains(0) {
+            throw UnprojectableRecord(reason: "nul_in_text", detail: "\(field) contains U+0000, which PostgreSQL text cannot hold")
+        }
+        if let scalarsMax, text.unicodeScalars.count > scalarsMax {
+            throw UnprojectableRecord(reason: "text_too_long", detail: "\(field) has \(text.unicodeScalars.count) characters, more than \(scalarsMax)")
+        }
+    }
+
+    static func checkTimestamp(_ microseconds: Int64, _ field: String) throws {
+        guard ProjectorLimits.timestampMicrosecondsRange.contains(microseconds) else {
+            throw UnprojectableRecord(reason: "timestamp_out_of_range", detail: "\(field) \(microseconds) µs since 1970 is outside years 1...9999")
+        }
+    }
+
+    /// The bytes as text when they are valid UTF-8 without U+0000 (what a text column can hold), else nil.
+    static func storableText(_ bytes: [UInt8]) -> String? {
+        guard !bytes.contains(0) else { return nil }
+        return String(bytes: bytes, encoding: .utf8)
+    }
+
+    /// The conflicting message's content, as the producer's JSON would say it (amount as exact text).
+    static func json(_ transaction: Transaction) -> String {
+        func quoted(_ text: String) -> String {
+            var result = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": result += "\\\""
+                case "\\": result += "\\\\"
+                case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
+                default: result.unicodeScalars.append(scalar)
+                }
+            }
+            return result + "\""
+        }
+        return "{\"order_id\": \(quoted(transaction.orderID.uuidString.lowercased())), \"amount\": \(transaction.amount), "
+            + "\"currency\": \(quoted(transaction.currency.code)), "
+            + "\"timestamp\": \(quoted(UTCCalendar.format(microsecondsSinceEpoch: transaction.timestamp.microsecondsSinceEpoch))), "
+            + "\"customer_id\": \(quoted(transaction.customerID)), \"product_category\": \(quoted(transaction.productCategory))}"
+    }
+}

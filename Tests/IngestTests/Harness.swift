@@ -1,0 +1,214 @@
+import Foundation
+import Ingest
+import Ledger
+import Logging
+import Testing
+
+/// The directory holding the built products (ledger-tool, ledger-ingest): the test bundle's own directory.
+let productsDirectory: String = {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var directory = (executable as NSString).deletingLastPathComponent
+    while !FileManager.default.fileExists(atPath: directory + "/ledger-ingest") && directory.count > 1 {
+        directory = (directory as NSString).deletingLastPathComponent
+    }
+    return directory
+}()
+
+let quietLogger = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// A scratch directory, removed afterwards.
+final class Scratch {
+    let path: String
+    init(_ name: String = #function) {
+        path = NSTemporaryDirectory() + "pulse-ingest-tests/\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// `ledger-tool dev-broker` as a child process, driven through its standard input.
+final class DevBroker {
+    let process = Process()
+    let bootstrap: String
+    private let input = Pipe()
+    private let output = Pipe()
+    private var lines: [String] = []
+
+    init(partitions: Int, brokers: Int = 1) throws {
+        process.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-tool")
+        process.arguments = ["dev-broker", "--partitions", "\(partitions)", "--brokers", "\(brokers)"]
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var first = ""
+        while !first.hasSuffix("\n") {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard !byte.isEmpty else { throw TestFailure("dev-broker exited before printing its address") }
+            first += String(decoding: byte, as: UTF8.self)
+        }
+        bootstrap = first.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// Sends one fault-injection command and waits for "ok".
+    func command(_ text: String) throws {
+        input.fileHandleForWriting.write(Data((text + "\n").utf8))
+        var answer = ""
+        while !answer.hasSuffix("\n") {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard !byte.isEmpty else { break }
+            answer += String(decoding: byte, as: UTF8.self)
+        }
+        guard answer.hasPrefix("ok") else { throw TestFailure("dev-broker refused \(text): \(answer)") }
+    }
+}
+
+/// One `ledger-ingest` process.
+final class IngestProcess {
+    let process = Process()
+    let logPath: String
+
+    init(brokers: String, ledger: String, group: String = "ledger-ingest", metricsPort: Int = 0, extra: [String] = [], logPath: String) throws {
+        self.logPath = logPath
+        process.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-ingest")
+        process.arguments = ["--brokers", brokers, "--wal", ledger, "--group", group, "--metrics-port", "\(metricsPort)"] + extra
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardError = log
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, then the exit status.
+    func stop() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func waitForExit(timeoutSeconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What the test produced, to compare with what the ledger recorded.
+struct ProducedStream {
+    var count = 0
+    var intents: [MessageGenerator.Intent] = []
+}
+
+/// Produces `count` generated messages (acknowledged) and returns what was meant.
+func produce(_ brokers: String, count: Int, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.01, topic: String = "transactions") throws -> ProducedStream {
+    let producer = try KafkaProducer(properties: ["bootstrap.servers": brokers, "acks": "all", "linger.ms": "5"], logger: quietLogger)
+    var generator = MessageGenerator(seed: seed, invalidRatio: invalidRatio, duplicateRatio: duplicateRatio)
+    var stream = ProducedStream()
+    for _ in 0..<count {
+        let (value, intent) = generator.next()
+        try producer.produce(topic: topic, key: nil, value: value)
+        stream.intents.append(intent)
+        stream.count += 1
+    }
+    try producer.flush(timeoutMilliseconds: 60_000)
+    return stream
+}
+
+/// A consumer in its own group that only observes (watermarks, committed offsets of another group).
+func observer(_ brokers: String, group: String) throws -> KafkaConsumer {
+    try KafkaConsumer(properties: ["bootstrap.servers": brokers, "group.id": group], logger: quietLogger,
+                      handlers: RebalanceHandlers(assigned: { _ in [:] }, revoking: { _ in }))
+}
+
+/// The end offset of every partition of `topic`.
+func endOffsets(_ brokers: String, partitions: Int, topic: String = "transactions") throws -> [TopicPartition: Int64] {
+    let consumer = try observer(brokers, group: "observer-\(UUID().uuidString)")
+    var result: [TopicPartition: Int64] = [:]
+    for partition in 0..<partitions {
+        let key = TopicPartition(topic: topic, partition: Int32(partition))
+        result[key] = try consumer.queryWatermarks(key).high
+    }
+    return result
+}
+
+/// Every (partition, offset) in a ledger, with how often it appears, and the records.
+func ledgerEntries(_ directory: String) throws -> [LedgerEntry] {
+    let cursor = try LedgerReader(directory: directory).cursor()
+    var entries: [LedgerEntry] = []
+    while true {
+        let batch = try cursor.next(maxRecords: 10_000)
+        if batch.isEmpty { return entries }
+        entries += batch
+    }
+}
+
+/// Waits until the ledger's watermarks reach `ends` (every offset below the end recorded).
+func waitUntilCaughtUp(_ directories: [String], ends: [TopicPartition: Int64], timeoutSeconds: Double) throws {
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while Date() < deadline {
+        var reached: [TopicPartition: Int64] = [:]
+        for directory in directories where FileManager.default.fileExists(atPath: directory + "/index.sqlite") {
+            for (partition, mark) in try LedgerReader(directory: directory).watermarks() { reached[partition] = max(reached[partition] ?? -1, mark.offset + 1) }
+        }
+        if ends.allSatisfy({ $0.value == 0 || reached[$0.key] == $0.value }) { return }
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+    throw TestFailure("ledger did not catch up with \(ends) within \(timeoutSeconds)s")
+}
+
+/// Every message on the dead-letter topic: (source partition, source offset) → headers.
+func deadLetters(_ brokers: String, expectedAtLeast: Int) throws -> [String: [String: String]] {
+    let consumer = try KafkaConsumer(properties: ["bootstrap.servers": brokers, "group.id": "dlq-reader-\(UUID().uuidString)", "auto.offset.reset": "earliest"],
+                                     logger: quietLogger, handlers: RebalanceHandlers(assigned: { _ in [:] }, revoking: { _ in }))
+    try consumer.subscribe(["transactions.dlq"])
+    var found: [String: [String: String]] = [:]
+    var idleSince = Date()
+    while Date().timeIntervalSince(idleSince) < (found.count >= expectedAtLeast ? 2 : 15) {
+        let count = try consumer.consumeBatch(maxMessages: 1000, timeoutMilliseconds: 200, includeHeaders: true) { message in
+            guard message.error == nil else { return }
+            var headers: [String: String] = [:]
+            for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
+            found["\(headers["source.partition"] ?? "?")@\(headers["source.offset"] ?? "?")"] = headers
+        }
+        if count > 0 { idleSince = Date() }
+    }
+    return found
+}
+
+/// Asserts that each (partition, offset) below the end offsets is in the ledger(s) exactly once.
+func expectEachOffsetOnce(_ entries: [LedgerEntry], ends: [TopicPartition: Int64], sourceLocation: SourceLocation = #_sourceLocation) {
+    var seen: [TopicPartition: [Int64: Int]] = [:]
+    for entry in entries { seen[TopicPartition(topic: entry.record.source.topic, partition: entry.record.source.partition), default: [:]][entry.record.source.offset, default: 0] += 1 }
+    var missing = 0
+    var doubled = 0
+    for (partition, end) in ends {
+        for offset in 0..<end {
+            switch seen[partition]?[offset] ?? 0 {
+            case 0: missing += 1
+            case 1: break
+            default: doubled += 1
+            }
+        }
+    }
+    #expect(missing == 0, "offsets missing from the ledger", sourceLocation: sourceLocation)
+    #expect(doubled == 0, "offsets recorded more than once", sourceLocation: sourceLocation)
+    #expect(entries.count == ends.values.reduce(0, +), sourceLocation: sourceLocation)
+}

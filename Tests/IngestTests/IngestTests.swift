@@ -1,0 +1,172 @@
+import Foundation
+import Ingest
+import Ledger
+import Testing
+
+/// ledger-ingest against the development broker over TCP, as separate processes.
+@Suite(.serialized) struct IngestTests {
+    /// Invariants 1-3 under kill -9: each produced offset is in the ledger exactly once, the committed offsets
+    /// reach the end offsets, and every refused message is both in the ledger and on the dead-letter topic.
+    @Test func crashSafetyUnderRepeatedKillNine() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 8)
+        let stream = try produce(broker.bootstrap, count: 50_000, seed: 11)
+        let ledger = scratch.path + "/ledger"
+        var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        var kills = 0
+        while kills < 20 {
+            let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+            Thread.sleep(forTimeInterval: 0.5 + Double(random.next(below: 4500)) / 1000)
+            ingest.kill9()
+            kills += 1
+        }
+        let ends = try endOffsets(broker.bootstrap, partitions: 8)
+        #expect(ends.values.reduce(0, +) == Int64(stream.count))
+        let final = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 120)
+        #expect(final.stop() == 0)
+        let entries = try ledgerEntries(ledger)
+        expectEachOffsetOnce(entries, ends: ends)
+        let committed = try observer(broker.bootstrap, group: "ledger-ingest").committedOffsets(Array(ends.keys))
+        #expect(committed == ends, "committed offsets reach the end offsets")
+        let refused = entries.filter { $0.record.kind == .rejected || $0.record.kind == .conflict }
+        #expect(refused.count == stream.intents.filter { if case .invalid = $0 { true } else { false } }.count + entries.filter { $0.record.kind == .conflict }.count)
+        let letters = try deadLetters(broker.bootstrap, expectedAtLeast: refused.count)
+        let missing = refused.filter { letters["\($0.record.source.partition)@\($0.record.source.offset)"] == nil }
+        #expect(missing.isEmpty, "\(missing.count) refused messages are not on the dead-letter topic")
+        #expect(try LedgerMaintenance.verify(directory: ledger).isConsistent)
+    }
+
+    /// Request errors and a broker down for a while: ingest retries, loses nothing, doubles nothing, and says so.
+    @Test func brokerTroubleIsRiddenOut() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 4, brokers: 3)
+        _ = try produce(broker.bootstrap, count: 10_000, seed: 12)
+        let ledger = scratch.path + "/ledger"
+        let port = 19_400 + Int(getpid() % 500)
+        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, metricsPort: port, extra: ["--log-format", "json"], logPath: scratch.path + "/ingest.log")
+        Thread.sleep(forTimeInterval: 4)
+        try broker.command("errors 1 NOT_LEADER_OR_FOLLOWER 30")  // Fetch
+        try broker.command("errors 8 COORDINATOR_NOT_AVAILABLE 5")  // OffsetCommit
+        try broker.command("down 2")
+        _ = try produce(broker.bootstrap, count: 10_000, seed: 13)
+        Thread.sleep(forTimeInterval: 3)
+        try broker.command("up 2")
+        let ends = try endOffsets(broker.bootstrap, partitions: 4)
+        try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 120)
+        let metrics = try String(contentsOf: URL(string: "http://127.0.0.1:\(port)/metrics")!, encoding: .utf8)
+        #expect(ingest.stop() == 0)
+        expectEachOffsetOnce(try ledgerEntries(ledger), ends: ends)
+        let troubleCounted = metrics.split(separator: "\n").contains { line in
+            (line.hasPrefix("ingest_broker_errors_total") || line.hasPrefix("ingest_offset_commit_failures_total")) && !line.hasSuffix(" 0")
+        }
+        #expect(troubleCounted, "broker trouble shows in the metrics")
+        #expect(ingest.log.contains("ingest.broker_trouble") || ingest.log.contains("ingest.offset_commit_failed") || ingest.log.contains("kafka.client.log"))
+    }
+
+    /// A second consumer joins the group mid-stream and leaves again: partitions move between two ledgers and
+    /// back, and no offset is lost or recorded twice.
+    @Test func rebalanceLosesAndDoublesNothing() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 6)
+        _ = try produce(broker.bootstrap, count: 15_000, seed: 14)
+        let first = scratch.path + "/first"
+        let second = scratch.path + "/second"
+        let a = try IngestProcess(brokers: broker.bootstrap, ledger: first, logPath: scratch.path + "/a.log")
+        Thread.sleep(forTimeInterval: 4)
+        let bootstrap = broker.bootstrap
+        let producing = Thread { _ = try? produce(bootstrap, count: 15_000, seed: 15) }
+        producing.start()
+        let b = try IngestProcess(brokers: broker.bootstrap, ledger: second, logPath: scratch.path + "/b.log")
+        Thread.sleep(forTimeInterval: 8)
+        #expect(b.stop() == 0)
+        Thread.sleep(forTimeInterval: 2)
+        let ends = try endOffsets(broker.bootstrap, partitions: 6)
+        try waitUntilCaughtUp([first, second], ends: ends, timeoutSeconds: 120)
+        #expect(a.stop() == 0)
+        #expect(ends.values.reduce(0, +) == 30_000)
+        let firstEntries = try ledgerEntries(first)
+        let secondEntries = FileManager.default.fileExists(atPath: second + "/index.sqlite") ? try ledgerEntries(second) : []
+        expectEachOffsetOnce(firstEntries + secondEntries, ends: ends)
+        #expect(b.log.contains("ingest.partitions_assigned"), "the second consumer took part")
+    }
+
+    /// Every rejection reason reaches the dead-letter topic with its headers; oversized, invalid UTF-8, empty and
+    /// null values are handled without a crash.
+    @Test func badInputGoesToTheDeadLetterTopic() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 1)
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": broker.bootstrap, "message.max.bytes": "4000000"], logger: quietLogger)
+        let valid = #"{"order_id": "6f1c9a0e-8a8b-4c3e-9a57-6f2d1b0c9e11", "amount": 150.99, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_1", "product_category": "books"}"#
+        let cases: [(value: [UInt8]?, reason: String, field: String)] = [
+            (nil, "value_null", ""), ([], "value_empty", ""),
+            ([UInt8](repeating: 0x20, count: 2 << 20), "message_too_large", ""), ([0x7B, 0xC3, 0x28, 0x7D], "invalid_utf8", ""),
+            (Array("{".utf8), "invalid_json", ""), (Array("[1]".utf8), "not_an_object", ""),
+            (Array(valid.replacingOccurrences(of: "\"books\"}", with: "\"books\", \"amount\": 1}").utf8), "duplicate_key", "amount"),
+            (Array(valid.replacingOccurrences(of: "}", with: ", \"coupon\": 1}").utf8), "unknown_field", "coupon"),
+            (Array(valid.replacingOccurrences(of: ", \"currency\": \"USD\"", with: "").utf8), "missing_field", "currency"),
+            (Array(valid.replacingOccurrences(of: "150.99", with: "\"150.99\"").utf8), "wrong_type", "amount"),
+            (Array(valid.replacingOccurrences(of: "6f1c9a0e", with: "6f1c9a0g").utf8), "invalid_order_id", "order_id"),
+            (Array(valid.replacingOccurrences(of: "150.99", with: "1.5e2").utf8), "invalid_amount", "amount"),
+            (Array(valid.replacingOccurrences(of: "150.99", with: "0.00").utf8), "amount_not_positive", "amount"),
+            (Array(valid.replacingOccurrences(of: "150.99", with: "150.999").utf8), "amount_too_precise", "amount"),
+            (Array(valid.replacingOccurrences(of: "150.99", with: "10000000000.00").utf8), "amount_too_large", "amount"),
+            (Array(valid.replacingOccurrences(of: "USD", with: "XYZ").utf8), "unknown_currency", "currency"),
+            (Array(valid.replacingOccurrences(of: "2024-01-15", with: "2023-02-29").utf8), "invalid_timestamp", "timestamp"),
+            (Array(valid.replacingOccurrences(of: "10:30:00Z", with: "10:30:00").utf8), "timestamp_without_zone", "timestamp"),
+            (Array(valid.replacingOccurrences(of: "cust_1", with: "").utf8), "empty_field", "customer_id"),
+            (Array(valid.replacingOccurrences(of: "books", with: String(repeating: "b", count: 51)).utf8), "field_too_long", "product_category"),
+            (Array(valid.utf8), "", ""),
+            (Array(valid.replacingOccurrences(of: "cust_1", with: "cust_2").utf8), "conflicting_duplicate", "order_id"),
+        ]
+        for item in cases { try producer.produce(topic: "transactions", partition: 0, key: nil, value: item.value) }
+        try producer.flush(timeoutMilliseconds: 30_000)
+        let ledger = scratch.path + "/ledger"
+        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        do {
+            try waitUntilCaughtUp([ledger], ends: [TopicPartition(topic: "transactions", partition: 0): Int64(cases.count)], timeoutSeconds: 60)
+        } catch {
+            Issue.record("ingest log:\n\(ingest.log.prefix(6000))")
+            throw error
+        }
+        #expect(ingest.stop() == 0)
+        let letters = try deadLetters(broker.bootstrap, expectedAtLeast: cases.count - 1)
+        for (offset, item) in cases.enumerated() where !item.reason.isEmpty {
+            let headers = letters["0@\(offset)"]
+            #expect(headers?["reason"] == item.reason, "offset \(offset)")
+            #expect(headers?["field"] == item.field, "offset \(offset) \(item.reason)")
+            #expect(headers?["source.topic"] == "transactions" && headers?["validator.version"] == String(MessageValidator.version))
+        }
+        #expect(letters.count == cases.count - 1)
+        let kinds = try ledgerEntries(ledger).map(\.record.kind)
+        #expect(kinds.filter { $0 == .rejected }.count == cases.count - 2 && kinds.contains(.conflict) && kinds.contains(.accepted))
+    }
+
+    /// An fsync failure stops the process, and the committed offsets never pass the last successful fsync.
+    @Test func fsyncFailureStopsWithoutCommitting() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 2)
+        _ = try produce(broker.bootstrap, count: 5_000, seed: 16)
+        let ledger = scratch.path + "/ledger"
+        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, extra: ["--inject-fault", "fsync=2"], logPath: scratch.path + "/ingest.log")
+        Thread.sleep(forTimeInterval: 4)
+        _ = try produce(broker.bootstrap, count: 5_000, seed: 17)
+        let status = ingest.waitForExit(timeoutSeconds: 60)
+        #expect(status != nil && status != 0, "the process stops with an error")
+        #expect(ingest.log.contains("fsync"))
+        let partitions = (0..<2).map { TopicPartition(topic: "transactions", partition: Int32($0)) }
+        let committed = try observer(broker.bootstrap, group: "ledger-ingest").committedOffsets(partitions)
+        let durable = try LedgerReader(directory: ledger).watermarks()
+        for partition in partitions {
+            let committedOffset = committed[partition] ?? -1
+            let durableNext = (durable[partition]?.offset).map { $0 + 1 } ?? 0
+            #expect(committedOffset <= durableNext, "\(partition): committed \(committedOffset) passes durable \(durableNext)")
+        }
+        // After the fault, a restart resumes at the durable watermark and finishes the job.
+        let ends = try endOffsets(broker.bootstrap, partitions: 2)
+        let restarted = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 60)
+        #expect(restarted.stop() == 0)
+        expectEachOffsetOnce(try ledgerEntries(ledger), ends: ends)
+    }
+}
