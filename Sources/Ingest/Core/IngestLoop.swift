@@ -31,8 +31,11 @@ final class IngestLoop {
     private let deadLetters: KafkaProducer
     private var consumer: KafkaConsumer!
     private let metrics = IngestMetrics()
-    /// The next offset to commit per partition, for messages consumed since the last commit.
-    private var uncommitted: [TopicPartition: Int64] = [:]
+    /// The next offset per partition for messages consumed since the last fsync (not yet durable).
+    private var pending: [TopicPartition: Int64] = [:]
+    /// The next offset per partition for durable messages whose offsets are not yet committed to Kafka.
+    private var committable: [TopicPartition: Int64] = [:]
+    private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
     private let stopRequested: StopFlag
 
@@ -61,11 +64,18 @@ final class IngestLoop {
                 try handle(message)
             }
             reportClientErrors()
-            try commitBatch()
+            try makeDurable()
+            commitOffsets(force: false)
             updateLag()
         }
-        try commitBatch()
-        try consumer.close()
+        try makeDurable()
+        commitOffsets(force: true)
+        do {
+            try consumer.close()
+        } catch let error as KafkaError {
+            // Everything is durable; leaving the group cleanly is a courtesy to the other members.
+            logger.warning("ingest.close_failed", metadata: ["kafka.error": "\(error)"])
+        }
         metrics.up.record(0)
         logger.info("ingest.stopped", metadata: ["ledger.durable_lsn": "\(appender.writer.durableLSN)"])
     }
@@ -84,7 +94,7 @@ final class IngestLoop {
         case .alreadyRecorded:
             metrics.skippedAlreadyRecorded.increment()
         }
-        uncommitted[partition] = message.offset + 1
+        pending[partition] = message.offset + 1
     }
 
     /// Produces a refused message to the dead-letter topic with the reason in headers. The value goes unchanged
@@ -105,9 +115,9 @@ final class IngestLoop {
         ])
     }
 
-    /// Dead letters acknowledged, then one fsync, then the offsets: the order that makes a commit safe.
-    private func commitBatch() throws {
-        guard !uncommitted.isEmpty else { return }
+    /// Dead letters acknowledged, then one fsync: after this, the consumed offsets may be committed.
+    private func makeDurable() throws {
+        guard !pending.isEmpty else { return }
         try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds)
         let started = DispatchTime.now().uptimeNanoseconds
         let durable = try appender.commit()
@@ -115,16 +125,27 @@ final class IngestLoop {
         metrics.durableLSN.record(Int64(durable))
         metrics.batches.increment()
         recordBytesWritten()
+        committable.merge(pending) { max($0, $1) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Commits durable offsets at most every `IngestLimits.offsetCommitIntervalMilliseconds` (or now, when
+    /// forced before partitions are released). Failures are not fatal: the ledger, not Kafka, decides where
+    /// consumption resumes; the offsets stay queued for the next attempt.
+    private func commitOffsets(force: Bool) {
+        let now = DispatchTime.now()
+        let interval = UInt64(IngestLimits.offsetCommitIntervalMilliseconds) * 1_000_000
+        guard !committable.isEmpty, force || now.uptimeNanoseconds - lastCommitAttempt.uptimeNanoseconds >= interval else { return }
+        lastCommitAttempt = now
         do {
-            try consumer.commit(uncommitted, synchronous: true)
+            try consumer.commit(committable, synchronous: true)
         } catch {
-            // Not fatal: the ledger, not Kafka, decides where consumption resumes; the next batch commits again.
             metrics.commitFailures.increment()
             logger.warning("ingest.offset_commit_failed", metadata: ["kafka.error": "\(error)"])
             return
         }
-        for (partition, next) in uncommitted { metrics.watermark(partition).record(next - 1) }
-        uncommitted.removeAll(keepingCapacity: true)
+        for (partition, next) in committable { metrics.watermark(partition).record(next - 1) }
+        committable.removeAll(keepingCapacity: true)
     }
 
     /// Where each newly assigned partition starts: after the ledger's durable watermark, or at the group's
@@ -150,7 +171,9 @@ final class IngestLoop {
 
     /// Before partitions go to another consumer: everything consumed is made durable and committed.
     private func partitionsRevoked(_ partitions: [TopicPartition]) throws {
-        try commitBatch()
+        try makeDurable()
+        commitOffsets(force: true)
+        committable = committable.filter { !partitions.contains($0.key) }
         logger.info("ingest.partitions_revoked", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
     }
 
@@ -173,7 +196,7 @@ final class IngestLoop {
         }
         if low > expected {
             _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: expected, last: low - 1, ingestTimeMicroseconds: Self.nowMicroseconds())
-            uncommitted[partition] = low
+            pending[partition] = low
         }
         try consumer.seek(partition, to: max(low, expected))
     }

@@ -65,6 +65,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            logger.critical("ingest.exiting", metadata: ["ingest.error": "\(error)"])
             throw ExitCode(1)
         }
     }

@@ -47,7 +47,7 @@ struct StatsCommand: ParsableCommand {
 
 struct RebuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rebuild", abstract: "Rebuild derived state from the ledger.", subcommands: [RebuildIndexCommand.self])
+        commandName: "rebuild", abstract: "Rebuild derived state from the ledger.", subcommands: [RebuildIndexCommand.self, RebuildWarehouseCommand.self])
 }
 
 struct RebuildIndexCommand: ParsableCommand {

@@ -54,9 +54,15 @@ public struct MetricsEndpoint: Service {
             }
         }
         logger.info("service.metrics.listening", metadata: ["http.port": "\(port)"])
+        let stopping = Mutex(false)
         try await withGracefulShutdownHandler {
-            try await server.run()
+            do {
+                try await server.run()
+            } catch where stopping.withLock({ $0 }) {
+                // The listening socket closed because we asked it to: a clean stop, not a failure.
+            }
         } onGracefulShutdown: {
+            stopping.withLock { $0 = true }
             Task { await server.stop() }
         }
     }
