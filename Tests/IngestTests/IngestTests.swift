@@ -182,3 +182,40 @@ import Testing
         expectEachOffsetOnce(try ledgerEntries(ledger), ends: ends)
     }
 }
+
+/// Offsets deleted by retention before they were ingested: stop loudly by default; with --allow-gaps, record the
+/// gap in the ledger and go on from the earliest offset still there.
+@Suite(.serialized) struct RetentionGapTests {
+    @Test func deletedOffsetsStopIngestUnlessGapsAreAllowed() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 1)
+        let ledger = scratch.path + "/ledger"
+        _ = try produce(broker.bootstrap, count: 1_000, seed: 21, invalidRatio: 0, duplicateRatio: 0)
+        let partition = TopicPartition(topic: "transactions", partition: 0)
+        let first = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        try waitUntilCaughtUp([ledger], ends: [partition: 1_000], timeoutSeconds: 60)
+        #expect(first.stop() == 0)
+        // The dev broker keeps about 5 MiB per partition: 40k more messages push offset 1000 out.
+        _ = try produce(broker.bootstrap, count: 40_000, seed: 22, invalidRatio: 0, duplicateRatio: 0)
+        let low = try observer(broker.bootstrap, group: "gap-observer").queryWatermarks(partition).low
+        try #require(low > 1_000, "the broker dropped the oldest data (log start \(low))")
+
+        let refused = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
+        let status = refused.waitForExit(timeoutSeconds: 60)
+        #expect(status != nil && status != 0, "ingest stops instead of skipping offsets")
+        #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
+        #expect(try LedgerReader(directory: ledger).durableLSN() == 1_000)
+
+        let allowed = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
+        try waitUntilCaughtUp([ledger], ends: [partition: 41_000], timeoutSeconds: 90)
+        #expect(allowed.stop() == 0)
+        let entries = try ledgerEntries(ledger)
+        let gaps = entries.filter { $0.record.kind == .gap }
+        #expect(gaps.count == 1)
+        if case .gap(let last) = gaps.first?.record.body {
+            #expect(gaps.first?.record.source.offset == 1_000 && last == low - 1)
+        }
+        #expect(entries.count == 1_000 + 1 + Int(41_000 - low))
+        #expect(offsetsRecordedTwice(entries) == 0)
+    }
+}

@@ -156,7 +156,8 @@ final class IngestLoop {
         for partition in partitions {
             let afterLedger = try appender.writer.watermark(partition).map { $0 + 1 }
             let group = committed[partition].flatMap { $0 >= 0 ? $0 : nil }
-            let start = [afterLedger, group].compactMap { $0 }.max() ?? kafkaOffsetBeginning
+            var start = [afterLedger, group].compactMap { $0 }.max() ?? kafkaOffsetBeginning
+            if let afterLedger, start == afterLedger { start = try skipDeletedOffsets(partition, next: afterLedger) }
             if afterLedger != group {
                 logger.info("ingest.assignment.offsets_differ", metadata: [
                     "kafka.partition": "\(partition)", "ledger.next_offset": "\(afterLedger.map(String.init) ?? "none")",
@@ -177,7 +178,7 @@ final class IngestLoop {
         logger.info("ingest.partitions_revoked", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
     }
 
-    /// Per-partition events: an offset out of range means data was deleted before it was ingested.
+    /// Per-partition events: an offset out of range means data was deleted while it waited to be ingested.
     private func handleEvent(_ error: KafkaError, _ message: KafkaMessageView) throws {
         metrics.brokerError(error.name).increment()
         guard error.isOffsetOutOfRange else {
@@ -185,20 +186,34 @@ final class IngestLoop {
             return
         }
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
-        let expected = try appender.writer.watermark(partition).map { $0 + 1 } ?? 0
+        let resume = try skipDeletedOffsets(partition, next: try nextOffset(partition) ?? 0)
+        var starts: [TopicPartition: Int64] = [:]
+        for assigned in consumer.assignment { starts[assigned] = try nextOffset(assigned) ?? kafkaOffsetBeginning }
+        starts[partition] = resume
+        try consumer.reassign(starts)
+    }
+
+    /// The next offset this ledger needs from `partition`: after what was consumed, or after its watermark.
+    private func nextOffset(_ partition: TopicPartition) throws -> Int64? {
+        try pending[partition] ?? committable[partition] ?? appender.writer.watermark(partition).map { $0 + 1 }
+    }
+
+    /// When the partition no longer holds offset `next` (deleted by retention before it was ingested): stop,
+    /// or with --allow-gaps record the missing range as a gap and return the earliest offset still there.
+    private func skipDeletedOffsets(_ partition: TopicPartition, next: Int64) throws -> Int64 {
         let low = try consumer.queryWatermarks(partition).low
+        guard low > next else { return next }
         metrics.outOfRange.increment()
-        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(expected)",
+        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(next)",
                                                        "kafka.missing_through": "\(low - 1)", "kafka.earliest_available": "\(low)"])
         guard configuration.allowGaps else {
             throw IngestError(message: "offsets were deleted from the partition before they were ingested; restart with --allow-gaps to record the gap and continue from the earliest available offset",
-                              context: [("partition", "\(partition)"), ("missing", "\(expected)...\(low - 1)")])
+                              context: [("partition", "\(partition)"), ("missing", "\(next)...\(low - 1)")])
         }
-        if low > expected {
-            _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: expected, last: low - 1, ingestTimeMicroseconds: Self.nowMicroseconds())
-            pending[partition] = low
-        }
-        try consumer.seek(partition, to: max(low, expected))
+        _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: next, last: low - 1, ingestTimeMicroseconds: Self.nowMicroseconds())
+        pending[partition] = low
+        try makeDurable()
+        return low
     }
 
     private func reportClientErrors() {

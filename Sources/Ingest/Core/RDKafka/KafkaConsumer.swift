@@ -183,6 +183,17 @@ public final class KafkaConsumer {
         }
     }
 
+    /// Replaces the assignment with the same partitions starting at `offsets` (others from librdkafka's stored
+    /// position would be unknown, so every assigned partition must be given). Used to move past a partition in
+    /// the error state that an out-of-range offset leaves it in, which a seek does not clear.
+    public func reassign(_ offsets: [TopicPartition: Int64]) throws {
+        precondition(Set(offsets.keys) == context.assignment, "reassign names exactly the assigned partitions")
+        let list = makePartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key.topic, $0.key.partition, $0.value) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let code = rd_kafka_assign(handle, list)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_assign")]) }
+    }
+
     /// Partitions currently assigned to this consumer.
     public var assignment: Set<TopicPartition> { context.assignment }
 
