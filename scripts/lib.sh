@@ -22,3 +22,107 @@ ensure_packages() {
   fi
   command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.x, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
 }
+
+# PostgreSQL for the tests, the demo and the benchmarks: a throwaway cluster in .scratch/postgres-<pid>, owned by
+# the `postgres` user (the server refuses to run as root), listening on 127.0.0.1 and a free port. Creates the
+# database `pulse`, its owner role `pulse_owner` (the projector's role: it owns the warehouse schema) and the
+# SELECT-only role `grafana_reader`, with fresh random passwords. Exports PULSE_TEST_POSTGRES_URL (owner),
+# PULSE_TEST_POSTGRES_READER_URL (reader), and PULSE_TEST_POSTGRES_DATA / _BIN / _LOG (the restart test drives
+# pg_ctl with them). Does nothing when PULSE_TEST_POSTGRES_URL is already set (a server you provide).
+# Optional first argument "durable" keeps fsync on (benchmarks); tests run with fsync off, which is safe here:
+# the tests crash processes and restart the server, never the machine.
+postgres_bin=/usr/lib/postgresql/15/bin
+postgres_dir=""
+
+start_postgres() {
+  if [ -n "${PULSE_TEST_POSTGRES_URL:-}" ]; then log "using the PostgreSQL in PULSE_TEST_POSTGRES_URL"; return 0; fi
+  if [ ! -x "$postgres_bin/initdb" ]; then
+    log "installing postgresql-15"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
+  fi
+  mkdir -p "$repo_root/.scratch"
+  postgres_dir="$repo_root/.scratch/postgres-$$"
+  rm -rf "$postgres_dir" && mkdir -p "$postgres_dir"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$postgres_dir"; chmod o+x "$repo_root/.scratch"; fi
+  as_postgres "$postgres_bin/initdb" -D "$postgres_dir/data" -U postgres --encoding=UTF8 --locale=C --auth-local=trust \
+    --auth-host=scram-sha-256 --no-sync >"$postgres_dir/initdb.log" 2>&1 || { cat "$postgres_dir/initdb.log" >&2; return 1; }
+  local durable="off"
+  [ "${1:-}" = "durable" ] && durable="on"
+  local port attempt
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    as_postgres tee "$postgres_dir/data/postgresql.auto.conf" >/dev/null <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$postgres_dir'
+fsync = $durable
+full_page_writes = $durable
+synchronous_commit = $durable
+max_wal_size = '4GB'
+shared_buffers = '256MB'
+CONF
+    as_postgres "$postgres_bin/pg_ctl" -D "$postgres_dir/data" -l "$postgres_dir/server.log" -w -t 30 start >/dev/null && break
+    [ "$attempt" -lt 5 ] || { tail -20 "$postgres_dir/server.log" >&2; return 1; }
+  done
+  local owner_password reader_password
+  owner_password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  reader_password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  "$postgres_bin/psql" -q -h "$postgres_dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 >/dev/null <<SQL
+CREATE ROLE pulse_owner LOGIN PASSWORD '$owner_password';
+CREATE ROLE grafana_reader LOGIN PASSWORD '$reader_password';
+CREATE DATABASE pulse OWNER pulse_owner;
+ALTER ROLE grafana_reader SET search_path = warehouse;
+SQL
+  export PULSE_TEST_POSTGRES_URL="postgres://pulse_owner:$owner_password@127.0.0.1:$port/pulse"
+  export PULSE_TEST_POSTGRES_READER_URL="postgres://grafana_reader:$reader_password@127.0.0.1:$port/pulse"
+  export PULSE_TEST_POSTGRES_DATA="$postgres_dir/data" PULSE_TEST_POSTGRES_BIN="$postgres_bin" PULSE_TEST_POSTGRES_LOG="$postgres_dir/server.log"
+  log "PostgreSQL 15 on 127.0.0.1:$port (data in $postgres_dir)"
+}
+
+# Stops the cluster start_postgres started and deletes it. Safe to call twice, or without a cluster.
+stop_postgres() {
+  [ -n "$postgres_dir" ] || return 0
+  as_postgres "$postgres_bin/pg_ctl" -D "$postgres_dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$postgres_dir"
+  postgres_dir=""
+  unset PULSE_TEST_POSTGRES_URL PULSE_TEST_POSTGRES_READER_URL PULSE_TEST_POSTGRES_DATA PULSE_TEST_POSTGRES_BIN PULSE_TEST_POSTGRES_LOG
+}
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A TCP port nobody listens on right now (bash's /dev/tcp fails to connect to a free port).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
+  done
+}
+
+# Starts `ledger-tool dev-broker` (librdkafka's mock cluster) in the background and exports DEV_BROKERS.
+# $1 = path of ledger-tool, $2 = partitions. The broker lives until stop_dev_broker (or the shell exits).
+start_dev_broker() {
+  local tool="$1" partitions="${2:-6}"
+  local out="$repo_root/.scratch/dev-broker.out"
+  mkdir -p "$repo_root/.scratch"
+  : > "$out"
+  # stdin stays open (sleep) so the broker keeps listening for fault-injection commands.
+  (sleep 100000 | "$tool" dev-broker --partitions "$partitions" > "$out" 2> "$repo_root/.scratch/dev-broker.err") &
+  disown
+  for _ in $(seq 1 100); do
+    [ -s "$out" ] && break
+    sleep 0.1
+  done
+  DEV_BROKERS="$(head -1 "$out")"
+  [ -n "$DEV_BROKERS" ] || { echo "dev-broker did not start; see .scratch/dev-broker.err" >&2; return 1; }
+  export DEV_BROKERS
+}
+
+stop_dev_broker() {
+  pkill -TERM -f "ledger-tool dev-broker" 2>/dev/null || true
+  pkill -f "sleep 100000" 2>/dev/null || true
+}
