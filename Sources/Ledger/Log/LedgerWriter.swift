@@ -47,6 +47,10 @@ public final class LedgerWriter {
     private var pendingFrameRecords = 0
     private var unpublished = IndexBatch()
     private var pendingOrders: [UUID: (lsn: UInt64, transaction: Transaction)] = [:]
+    /// Every accepted order_id, so a new order needs no index query.
+    private var orderFilter = OrderFilter()
+    /// Published watermarks, cached: the per-message check must not query SQLite.
+    private var publishedWatermarks: [TopicPartition: Watermark] = [:]
     private var failure: LedgerError?
 
     private struct OpenSegment {
@@ -84,7 +88,16 @@ public final class LedgerWriter {
             segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
             try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0))
         }
+        try loadCaches()
         options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
+    }
+
+    /// Fills the in-memory order filter and watermarks from the index (after recovery, so they are complete).
+    private func loadCaches() throws {
+        publishedWatermarks = try index.watermarks()
+        var filter = OrderFilter(expectedOrders: try index.recordCounts()[RecordCountKey(kind: RecordKind.accepted.rawValue, reason: 0)] ?? 0)
+        try index.forEachAcceptedOrder { filter.insert($0) }
+        orderFilter = filter
     }
 
     /// Opens the index, or replaces it when it belongs to another ledger or schema (it is only a cache).
@@ -128,7 +141,10 @@ public final class LedgerWriter {
         nextLSN += 1
         unpublished.note(record, lsn: lsn)
         segment.row.note(record)
-        if case .accepted(let transaction) = record.body { pendingOrders[transaction.orderID] = (lsn, transaction) }
+        if case .accepted(let transaction) = record.body {
+            pendingOrders[transaction.orderID] = (lsn, transaction)
+            orderFilter.insert(transaction.orderID)
+        }
         return lsn
     }
 
@@ -144,6 +160,7 @@ public final class LedgerWriter {
             unpublished.segments = [segment.row]
             unpublished.durableLSN = nextLSN - 1
             try index.publish(unpublished)
+            publishedWatermarks.merge(unpublished.watermarks) { $1 }
             durableLSN = nextLSN - 1
             unpublished = IndexBatch()
             pendingOrders.removeAll(keepingCapacity: true)
@@ -154,13 +171,13 @@ public final class LedgerWriter {
 
     /// The highest source offset recorded for a partition, including records not yet committed.
     public func watermark(_ key: TopicPartition) throws -> Int64? {
-        if let pending = unpublished.watermarks[key] { return pending.offset }
-        return try index.watermark(key)?.offset
+        (unpublished.watermarks[key] ?? publishedWatermarks[key])?.offset
     }
 
     /// The accepted record for `orderID`: its LSN, and its transaction when it is not yet published (published
     /// ones give their content digest; the caller reads the record to compare).
     func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, pending: Transaction?, contentDigest: Int64)? {
+        guard orderFilter.mightContain(orderID) else { return nil }
         if let pending = pendingOrders[orderID] { return (pending.lsn, pending.transaction, pending.transaction.contentDigest) }
         return try index.acceptedOrder(orderID).map { ($0.lsn, nil, $0.contentDigest) }
     }

@@ -4,9 +4,15 @@ import Ledger
 
 /// Benchmarks of the ledger core, each next to a physical limit measured in the same run. Prints a Markdown table.
 @main
+struct LedgerBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger-bench", abstract: "Benchmarks of Pulse Ledger, each next to a limit measured in the same run.",
+        subcommands: [LedgerBench.self, LatencyBench.self], defaultSubcommand: LedgerBench.self)
+}
+
 struct LedgerBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ledger-bench", abstract: "Measure the ledger core against raw write+fsync, the lz4 CLI and a 64 MiB recovery.")
+        commandName: "ledger", abstract: "Measure the ledger core against raw write+fsync, the lz4 CLI and a 64 MiB recovery.")
 
     @Option(help: "Messages in the append and read benchmarks.") var records = 1_000_000
     @Option(help: "Scratch directory (removed afterwards).") var scratch = NSTemporaryDirectory() + "pulse-ledger-bench"
@@ -34,13 +40,19 @@ struct LedgerBench: ParsableCommand {
         let directory = scratch + "/append"
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory))
         let started = Date()
+        var commitSeconds = 0.0
         for (number, message) in messages.enumerated() {
             let source = SourceCoordinates(topic: "transactions", partition: Int32(number % 3), offset: Int64(number / 3), kafkaTimestampMilliseconds: 1_705_314_600_000)
             _ = try message.withUnsafeBytes { try appender.append(value: $0, source: source, ingestTimeMicroseconds: 1_705_314_700_000_000 + Int64(number)) }
-            if (number + 1) % Limits.groupCommitRecordsMax == 0 { try appender.commit() }
+            if (number + 1) % Limits.groupCommitRecordsMax == 0 {
+                let commitStarted = Date()
+                try appender.commit()
+                commitSeconds += Date().timeIntervalSince(commitStarted)
+            }
         }
         try appender.commit()
         let seconds = Date().timeIntervalSince(started)
+        FileHandle.standardError.write(Data("append \(seconds - commitSeconds)s, commit (frame write, fsync, index publish) \(commitSeconds)s\n".utf8))
         let rawSeconds = try rawWriteAndSync(messages)
         let ledgerRate = Double(messages.count) / seconds
         let rawRate = Double(messages.count) / rawSeconds
