@@ -43,6 +43,8 @@ public enum RejectReason: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case fieldTooLong = 20
     /// A duplicate order_id with different content: kept in the ledger as a conflict, sent to the dead-letter topic.
     case conflictingDuplicate = 21
+    /// A text field holds a control character (U+0000–U+001F or U+007F), e.g. an escaped NUL.
+    case controlCharacter = 22
 
     /// The stable text code, as it appears in dead-letter headers, the warehouse and the dashboards.
     public var code: String {
@@ -68,6 +70,7 @@ public enum RejectReason: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .emptyField: "empty_field"
         case .fieldTooLong: "field_too_long"
         case .conflictingDuplicate: "conflicting_duplicate"
+        case .controlCharacter: "control_character"
         }
     }
 

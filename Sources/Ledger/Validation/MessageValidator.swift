@@ -386,6 +386,9 @@ enum FieldChecks {
         var scalarCount = 0
         for byte in bytes where byte & 0xC0 != 0x80 { scalarCount += 1 }
         guard scalarCount <= Limits.textFieldCharactersMax else { throw Rejection(.fieldTooLong, field: field.key) }
+        // Control characters (escaped in the JSON, e.g. "\u0000") are no part of an identifier, and PostgreSQL
+        // text cannot hold NUL at all: refuse them here rather than fail in the warehouse.
+        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw Rejection(.controlCharacter, field: field.key) }
         return String(decoding: bytes, as: UTF8.self)
     }
 }
