@@ -57,6 +57,8 @@ public enum LedgerMaintenance {
         public var indexBytes: Int64
         public var counts: [(kind: RecordKind, reason: RejectReason?, count: Int)]
         public var watermarks: [TopicPartition: Watermark]
+        /// First and last ingest time of any record, in microseconds since the epoch.
+        public var ingestTimeRange: ClosedRange<Int64>?
         public var bytesPerRecord: Double { durableLSN == 0 ? 0 : Double(segmentBytes) / Double(durableLSN) }
     }
 
@@ -69,7 +71,10 @@ public enum LedgerMaintenance {
         let durable = try reader.durableLSN()
         return Stats(ledgerID: reader.ledgerID, durableLSN: durable, firstLSN: durable > 0 ? 1 : nil, segments: segments.count,
                      segmentBytes: segments.reduce(0) { $0 + $1.byteLength }, indexBytes: indexBytes,
-                     counts: try reader.recordCounts(), watermarks: try reader.watermarks())
+                     counts: try reader.recordCounts(), watermarks: try reader.watermarks(),
+                     ingestTimeRange: segments.compactMap(\.ingestTimeRange).reduce(nil) { total, range in
+                         total.map { min($0.lowerBound, range.lowerBound)...max($0.upperBound, range.upperBound) } ?? range
+                     })
     }
 
     public static let quietLogger = Logger(label: "pulse.ledger", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -19,9 +19,14 @@ struct LatencyBench: ParsableCommand {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let producer = try KafkaProducer(properties: ["bootstrap.servers": brokers, "acks": "all", "linger.ms": "1"], logger: logger)
         let reader = try LedgerReader(directory: directory)
+        var generator = MessageGenerator(seed: 99)
+        // Warm-up: the producer's first messages wait for metadata and its idempotence handshake; leave them out.
+        let before = try reader.durableLSN()
+        for _ in 0..<100 { try producer.produce(topic: "transactions", key: nil, value: generator.valid()) }
+        try producer.flush(timeoutMilliseconds: 30_000)
+        while try reader.durableLSN() < before + 100 { Thread.sleep(forTimeInterval: 0.01) }
         let cursor = reader.cursor(from: try reader.durableLSN() + 1)
         let total = Int(rate * seconds)
-        var generator = MessageGenerator(seed: 99)
         var latencies: [Int64] = []
         latencies.reserveCapacity(total)
         let started = Date()

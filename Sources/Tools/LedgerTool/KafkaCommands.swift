@@ -41,7 +41,10 @@ struct DevBrokerCommand: ParsableCommand {
         let commands = Thread { Self.serveCommands(cluster) }
         commands.start()
         signals.wait()
-        withExtendedLifetime(cluster) {}
+        // Everything lives in memory: exit at once. Destroying the cluster waits for client connections to
+        // wind down, which a signalled shutdown should not.
+        printError("dev-broker: stopping")
+        withExtendedLifetime(cluster) { Glibc.exit(0) }
     }
 
     /// Blocks SIGTERM/SIGINT and returns a semaphore signalled when one arrives.

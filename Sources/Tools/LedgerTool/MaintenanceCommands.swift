@@ -35,6 +35,10 @@ struct StatsCommand: ParsableCommand {
         print("  LSN range        \(stats.firstLSN.map { "\($0)...\(stats.durableLSN)" } ?? "empty")")
         print("  segments         \(stats.segments), \(grouped(stats.segmentBytes)) bytes; index \(grouped(stats.indexBytes)) bytes")
         print("  bytes per record \(decimal(stats.bytesPerRecord))")
+        if let range = stats.ingestTimeRange {
+            let seconds = Double(range.upperBound - range.lowerBound) / 1e6
+            print("  ingest time      \(RFC3339.format(microsecondsSinceEpoch: range.lowerBound)) ... \(RFC3339.format(microsecondsSinceEpoch: range.upperBound)) (\(decimal(seconds, digits: 3)) s)")
+        }
         for entry in stats.counts {
             let name = entry.reason.map { "\(entry.kind) \($0.code)" } ?? entry.kind.description
             print("  \(name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(grouped(entry.count))")

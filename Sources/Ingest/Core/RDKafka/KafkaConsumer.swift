@@ -103,7 +103,7 @@ public final class KafkaConsumer {
         }
         guard count >= 0 else { throw KafkaError(rd_kafka_last_error(), nil, [("call", "rd_kafka_consume_batch_queue")]) }
         for index in 0..<count {
-            var message = view(of: messages[index]!.pointee)
+            var message = view(of: messages[index]!)
             if includeHeaders { message.headers = headers(of: messages[index]!) }
             try body(message)
         }
@@ -125,9 +125,12 @@ public final class KafkaConsumer {
         return result
     }
 
-    private func view(of message: rd_kafka_message_t) -> KafkaMessageView {
+    /// The view of one message. librdkafka's accessors (timestamp, headers) need the pointer it handed out, not
+    /// a copy of the struct: it finds its own bookkeeping around that address.
+    private func view(of pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessageView {
+        let message = pointer.pointee
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(withUnsafePointer(to: message) { $0 }, &timestampType)
+        let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
         return KafkaMessageView(
             topic: message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
             partition: message.partition, offset: message.offset,
