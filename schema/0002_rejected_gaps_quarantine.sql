@@ -2,7 +2,7 @@
 
 -- Every message the ledger refused (kind 'rejected': invalid bytes, with reason and field) or recorded as a
 -- conflicting duplicate (kind 'conflict': same order_id, different content), for the dashboards. One row per
--- Kafka offset, across ledgers, like order_keys.
+-- Kafka offset, across ledgers and across tables: message_keys holds its offset too.
 CREATE TABLE rejected_messages (
     source_topic        text        NOT NULL,
     source_partition    integer     NOT NULL,
@@ -24,9 +24,11 @@ CREATE TABLE rejected_messages (
     lsn                 bigint      NOT NULL,
     batch_id            varchar(50) NOT NULL,
     processed_at        timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source_topic, source_partition, source_offset)
+    PRIMARY KEY (source_partition, source_offset, source_topic)
 );
 CREATE INDEX idx_rejected_received_at ON rejected_messages (received_at);
+-- `ledger-tool trace` finds the conflicts of an order through this (conflicts are rare: the index is small).
+CREATE INDEX idx_rejected_order_id ON rejected_messages (order_id) WHERE order_id IS NOT NULL;
 
 -- Offsets Kafka deleted (retention) before ledger-ingest could consume them: recorded so every offset is
 -- accounted for.
@@ -39,7 +41,7 @@ CREATE TABLE ledger_gaps (
     ledger_id        uuid        NOT NULL,
     lsn              bigint      NOT NULL,
     processed_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source_topic, source_partition, first_offset)
+    PRIMARY KEY (source_partition, first_offset, source_topic)
 );
 
 -- Records the projector could not turn into rows and set aside because the operator chose --quarantine

@@ -26,12 +26,17 @@ public struct ProjectorError: Error, Sendable, CustomStringConvertible {
         public static let checkpointMoved = Code("checkpoint_moved")
         /// The ledger directory has no index yet (ledger-ingest has not started). Retried.
         public static let ledgerUnavailable = Code("ledger_unavailable")
+        /// Another projector holds this ledger's lock for this warehouse schema. Retried: this one takes over
+        /// when the other stops (a standby).
+        public static let ledgerBusy = Code("ledger_busy")
         /// Reading the ledger failed (corruption, I/O): the `LedgerError` is in the context.
         public static let ledger = Code("ledger")
         /// `--verify` found a day whose warehouse digest differs from the ledger's.
         public static let verificationFailed = Code("verification_failed")
         /// An argument from the operator makes no sense.
         public static let invalidArgument = Code("invalid_argument")
+        /// A batch was rolled back because the batch before it (same ledger) failed; the earlier error says why.
+        public static let batchCancelled = Code("batch_cancelled")
         /// The rebuild was interrupted before the swap; the live warehouse is untouched.
         public static let interrupted = Code("interrupted")
     }
@@ -56,7 +61,7 @@ public struct ProjectorError: Error, Sendable, CustomStringConvertible {
     /// down, a lock or serialization conflict, resources exhausted, or the ledger is not there yet.
     public var isTransient: Bool {
         switch code {
-        case .connectionFailed, .ledgerUnavailable, .checkpointMoved: return true
+        case .connectionFailed, .ledgerUnavailable, .ledgerBusy, .checkpointMoved, .batchCancelled: return true
         case .postgres: return sqlState.map(Self.isTransientSQLState) ?? false
         default: return false
         }

@@ -17,6 +17,13 @@ public enum ProjectorLimits {
     /// vanishes, small enough that memory stays flat whatever the batch size.
     public static let copyChunkBytes = 1 << 20
 
+    /// Connections that load batches at once (each also a thread of this process and a backend process of
+    /// PostgreSQL). Two keep both cores of a small machine busy: while one batch is copied, the next is already
+    /// being copied on the other connection; each commits only after its predecessor of the same ledger did,
+    /// so checkpoints still move in order. Exactly two, not more: with two batches in flight a cross-ledger key
+    /// wait and an in-process predecessor wait can never form a cycle (see LoadPipeline).
+    public static let loadConnections = 2
+
     // MARK: Following the ledger
 
     /// How long the projector sleeps when every ledger is fully projected before looking again. 100 ms keeps

@@ -164,10 +164,8 @@ final class PostgresConnection {
         return end.rows().affectedRows
     }
 
-    fileprivate func send(_ bytes: [UInt8], sql: String) throws {
-        let sent = bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
-        }
+    fileprivate func send(_ bytes: UnsafeRawBufferPointer, sql: String) throws {
+        let sent = PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
         // 0 only happens on a non-blocking connection; this one blocks.
         guard sent == 1 else { throw connectionError(sql: sql) }
     }
@@ -214,11 +212,10 @@ final class PostgresConnection {
 /// The data side of one `COPY … FROM STDIN`: valid only inside `PostgresConnection.copyIn`'s body.
 final class CopyInStream {
     private unowned let connection: PostgresConnection
-    var buffer = BinaryCopyBuffer()
+    var buffer = BinaryCopyBuffer(capacity: ProjectorLimits.copyChunkBytes + 64 * 1024)
 
     fileprivate init(connection: PostgresConnection) {
         self.connection = connection
-        buffer.reserveCapacity(ProjectorLimits.copyChunkBytes + 64 * 1024)
     }
 
     /// Sends the buffered bytes once there are at least `ProjectorLimits.copyChunkBytes` of them.
@@ -228,7 +225,7 @@ final class CopyInStream {
 
     func flush() throws {
         guard buffer.count > 0 else { return }
-        try connection.send(buffer.bytes, sql: "COPY")
+        try connection.send(buffer.written, sql: "COPY")
         buffer.removeAll()
     }
 }

@@ -29,7 +29,7 @@ public struct WarehouseSchema: Sendable, Hashable, CustomStringConvertible {
     func table(_ table: String) -> String { quoted + "." + Self.quote(table) }
 
     var transactions: String { table("transactions") }
-    var orderKeys: String { table("order_keys") }
+    var messageKeys: String { table("message_keys") }
     var checkpoints: String { table("projector_checkpoints") }
     var rejectedMessages: String { table("rejected_messages") }
     var ledgerGaps: String { table("ledger_gaps") }

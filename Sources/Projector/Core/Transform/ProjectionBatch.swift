@@ -34,10 +34,20 @@ struct BatchBuilder {
     let rule: AmountRule
     /// Whether an unprojectable record is set aside (`--quarantine`) instead of stopping the projector.
     let quarantine: Bool
+    /// `Transform.batchID` for the block being built, kept because formatting it per row was the projector's
+    /// hottest path (a UUID and a block number to text for every one of millions of rows).
+    private var batchIDs: BatchIDs
+
+    init(ledgerID: UUID, rule: AmountRule, quarantine: Bool) {
+        self.ledgerID = ledgerID
+        self.rule = rule
+        self.quarantine = quarantine
+        batchIDs = BatchIDs(ledgerID: ledgerID)
+    }
 
     /// The batch for `entries` (consecutive LSNs). Without quarantine, an unprojectable record ends the batch
     /// just before it and comes back as `stop`: the caller commits what precedes it, then stops with the error.
-    func build(_ entries: [LedgerEntry]) -> (batch: ProjectionBatch, stop: ProjectorError?) {
+    mutating func build(_ entries: [LedgerEntry]) -> (batch: ProjectionBatch, stop: ProjectorError?) {
         precondition(!entries.isEmpty, "a batch covers at least one record")
         var batch = ProjectionBatch(ledgerID: ledgerID, firstLSN: entries[0].lsn, lastLSN: entries[0].lsn - 1)
         batch.transactions.reserveCapacity(entries.count)
@@ -60,13 +70,13 @@ struct BatchBuilder {
 
     private func error(_ unprojectable: UnprojectableRecord, _ entry: LedgerEntry) -> ProjectorError {
         ProjectorError(.unprojectableRecord, "a ledger record cannot be projected (run with --quarantine to set such records aside)", [
-            ("ledger.id", ledgerID.uuidString.lowercased()), ("ledger.lsn", String(entry.lsn)), ("record.kind", entry.record.kind.description),
+            ("ledger.id", ledgerID.text), ("ledger.lsn", String(entry.lsn)), ("record.kind", entry.record.kind.description),
             ("reason", unprojectable.reason), ("detail", unprojectable.detail),
             ("source", "\(entry.record.source.topic)[\(entry.record.source.partition)]@\(entry.record.source.offset)"),
         ])
     }
 
-    private func add(_ entry: LedgerEntry, to batch: inout ProjectionBatch) throws {
+    private mutating func add(_ entry: LedgerEntry, to batch: inout ProjectionBatch) throws {
         let record = entry.record
         try Self.checkText(record.source.topic, "source.topic", scalarsMax: nil)
         switch record.body {
@@ -86,7 +96,7 @@ struct BatchBuilder {
         }
     }
 
-    private func row(_ transaction: Transaction, _ entry: LedgerEntry) throws -> TransactionRow {
+    private mutating func row(_ transaction: Transaction, _ entry: LedgerEntry) throws -> TransactionRow {
         let cents = transaction.amount.rawValue
         guard cents > 0 && cents <= Cents.maximum.rawValue else {
             throw UnprojectableRecord(reason: "amount_out_of_range", detail: "amount \(transaction.amount) is not in 0.01...\(Cents.maximum)")
@@ -99,11 +109,11 @@ struct BatchBuilder {
             orderID: transaction.orderID, amountCents: cents, currency: transaction.currency.code,
             taxCents: Transform.taxCents(amountCents: cents), totalCents: Transform.totalCents(amountCents: cents),
             isFraudFlagged: rule.flags(amountCents: cents), customerID: transaction.customerID, productCategory: transaction.productCategory,
-            timestampMicroseconds: transaction.timestamp.microsecondsSinceEpoch, batchID: Transform.batchID(ledgerID: ledgerID, lsn: entry.lsn),
+            timestampMicroseconds: transaction.timestamp.microsecondsSinceEpoch, batchID: batchIDs.id(lsn: entry.lsn),
             ledgerID: ledgerID, lsn: entry.lsn, source: entry.record.source, rulesVersion: rule.version)
     }
 
-    private func rejectedRow(_ rejected: RejectedMessage, _ entry: LedgerEntry) throws -> RejectionRow {
+    private mutating func rejectedRow(_ rejected: RejectedMessage, _ entry: LedgerEntry) throws -> RejectionRow {
         try Self.checkText(rejected.rejection.field, "field", scalarsMax: nil)
         var row = try baseRejection(entry, kind: .rejected, reason: rejected.rejection.reason.code, field: rejected.rejection.field)
         row.rawBytes = rejected.rawBytes
@@ -112,7 +122,7 @@ struct BatchBuilder {
         return row
     }
 
-    private func conflictRow(_ transaction: Transaction, originalLSN: UInt64, _ entry: LedgerEntry) throws -> RejectionRow {
+    private mutating func conflictRow(_ transaction: Transaction, originalLSN: UInt64, _ entry: LedgerEntry) throws -> RejectionRow {
         var row = try baseRejection(entry, kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id")
         // The ledger keeps a conflict's parsed content, not its bytes: show that content as JSON for the dashboards.
         let text = Self.json(transaction)
@@ -123,7 +133,7 @@ struct BatchBuilder {
         return row
     }
 
-    private func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String) throws -> RejectionRow {
+    private mutating func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String) throws -> RejectionRow {
         let record = entry.record
         try Self.checkTimestamp(record.ingestTimeMicroseconds, "ingest_time")
         // The Kafka timestamp is informational: one PostgreSQL cannot hold is left NULL rather than stopping.
@@ -133,18 +143,26 @@ struct BatchBuilder {
         }
         return RejectionRow(kind: kind, reason: reason, field: field, source: record.source, receivedMicroseconds: record.ingestTimeMicroseconds,
                             kafkaTimestampMicroseconds: kafkaMicroseconds, rawBytes: nil, rawText: nil, originalByteCount: 0, orderID: nil,
-                            originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: Transform.batchID(ledgerID: ledgerID, lsn: entry.lsn))
+                            originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: batchIDs.id(lsn: entry.lsn))
     }
 
     // MARK: Checks
 
     /// PostgreSQL text cannot hold U+0000, and VARCHAR(n) counts code points.
     static func checkText(_ text: String, _ field: String, scalarsMax: Int?) throws {
-        if text.utf8.contains(0) {
+        // One pass over the UTF-8 bytes (this runs for every text of every row): a scalar starts at every byte
+        // that is not a continuation byte (10xxxxxx), and U+0000 is the byte 0.
+        var scalars = 0
+        var hasNUL = false
+        for byte in text.utf8 {
+            scalars += byte & 0xC0 == 0x80 ? 0 : 1
+            hasNUL = hasNUL || byte == 0
+        }
+        if hasNUL {
             throw UnprojectableRecord(reason: "nul_in_text", detail: "\(field) contains U+0000, which PostgreSQL text cannot hold")
         }
-        if let scalarsMax, text.unicodeScalars.count > scalarsMax {
-            throw UnprojectableRecord(reason: "text_too_long", detail: "\(field) has \(text.unicodeScalars.count) characters, more than \(scalarsMax)")
+        if let scalarsMax, scalars > scalarsMax {
+            throw UnprojectableRecord(reason: "text_too_long", detail: "\(field) has \(scalars) characters, more than \(scalarsMax)")
         }
     }
 
@@ -176,7 +194,25 @@ struct BatchBuilder {
         }
         return "{\"order_id\": \(quoted(transaction.orderID.uuidString.lowercased())), \"amount\": \(transaction.amount), "
             + "\"currency\": \(quoted(transaction.currency.code)), "
-            + "\"timestamp\": \(quoted(UTCCalendar.format(microsecondsSinceEpoch: transaction.timestamp.microsecondsSinceEpoch))), "
+            + "\"timestamp\": \(quoted(RFC3339.format(microsecondsSinceEpoch: transaction.timestamp.microsecondsSinceEpoch))), "
             + "\"customer_id\": \(quoted(transaction.customerID)), \"product_category\": \(quoted(transaction.productCategory))}"
+    }
+}
+
+/// `Transform.batchID`, formatted once per LSN block instead of once per row.
+struct BatchIDs {
+    private let ledgerID: UUID
+    private var block = UInt64.max
+    private var current = ""
+
+    init(ledgerID: UUID) { self.ledgerID = ledgerID }
+
+    mutating func id(lsn: UInt64) -> String {
+        let lsnBlock = (lsn - 1) / ProjectorLimits.batchLSNBlockSize
+        if lsnBlock != block {
+            block = lsnBlock
+            current = Transform.batchID(ledgerID: ledgerID, lsn: lsn)
+        }
+        return current
     }
 }

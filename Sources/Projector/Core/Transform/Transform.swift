@@ -41,7 +41,7 @@ public enum Transform {
     /// it fits the original VARCHAR(50).
     public static func batchID(ledgerID: UUID, lsn: UInt64) -> String {
         precondition(lsn >= 1, "LSNs start at 1")
-        return hex(ledgerID) + "-" + String((lsn - 1) / ProjectorLimits.batchLSNBlockSize)
+        return ledgerID.text.replacingOccurrences(of: "-", with: "") + "-" + String((lsn - 1) / ProjectorLimits.batchLSNBlockSize)
     }
 
     /// The first and last LSN of the block a batch id names.
@@ -49,15 +49,11 @@ public enum Transform {
         let size = ProjectorLimits.batchLSNBlockSize
         return (block * size + 1)...(block * size + size)
     }
-
-    static func hex(_ id: UUID) -> String {
-        id.uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-    }
 }
 
 // MARK: Rows
 
-/// A row of `transactions` (and its key in `order_keys`).
+/// A row of `transactions` (and its key in `message_keys`).
 struct TransactionRow: Sendable, Hashable {
     var orderID: UUID
     var amountCents: Int64
@@ -114,4 +110,9 @@ struct QuarantineRow: Sendable, Hashable {
     var kind: String
     var reason: String
     var source: SourceCoordinates
+}
+
+extension UUID {
+    /// Lower-case text, as PostgreSQL prints uuids: the form used in logs, errors and batch ids.
+    var text: String { uuidString.lowercased() }
 }

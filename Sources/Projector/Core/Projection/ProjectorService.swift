@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import ServiceKit
+import ServiceLifecycle
+
+/// ledger-projector as a ServiceLifecycle `Service`. The projection loop blocks (libpq, file reads), so it runs
+/// on a thread of its own, off the Swift concurrency pool. Graceful shutdown (SIGTERM, SIGINT) or cancellation
+/// asks it to stop: the transaction in flight commits (or rolls back on error), then `run` returns.
+public struct ProjectorService: Service {
+    private let configuration: ProjectorConfiguration
+    private let health: HealthCheck
+    private let logger: Logger
+
+    public init(configuration: ProjectorConfiguration, health: HealthCheck, logger: Logger) {
+        self.configuration = configuration
+        self.health = health
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let stop = StopSignal()
+        let configuration = configuration
+        let health = health
+        let logger = logger
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await Self.onOwnThread {
+                    try ProjectionLoop(configuration: configuration, stop: stop, health: health, logger: logger).run()
+                }
+            } onCancel: {
+                stop.request()
+            }
+        } onGracefulShutdown: {
+            logger.info("projector.stopping")
+            stop.request()
+        }
+    }
+
+    private static func onOwnThread(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.name = "ledger-projector"
+            thread.start()
+        }
+    }
+}
+
+extension ProjectorService {
+    /// Projects until every ledger's durable records are in the warehouse, on the calling thread, then returns
+    /// (what `ledger-projector --exit-when-caught-up` does, without the metrics endpoint). Blocks.
+    public static func runUntilCaughtUp(configuration: ProjectorConfiguration, logger: Logger) throws {
+        var configuration = configuration
+        configuration.exitWhenCaughtUp = true
+        try ProjectionLoop(configuration: configuration, stop: StopSignal(), health: HealthCheck(), logger: logger).run()
+    }
+}

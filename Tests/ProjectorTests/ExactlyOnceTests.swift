@@ -1,0 +1,177 @@
+import Foundation
+import Ledger
+@testable import Projector
+import Testing
+
+extension Warehouse {
+    /// Invariants 3 and 4 under crashes: each order and offset once, rows and checkpoint never apart.
+    @Suite struct ExactlyOnce {
+        /// The real binary, killed with SIGKILL 25 times at random moments while ledger-ingest's stand-in keeps
+        /// appending (60 000 messages with invalid ones, duplicates and conflicts). After every kill the warehouse
+        /// holds exactly the ledger's records up to its checkpoint; at the end it equals the oracle computed from
+        /// the generated JSON, and the very same rows (batch ids included) as one uninterrupted projection.
+        @Test func exactlyOnceUnderRepeatedKillNine() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 2024, invalidRatio: 0.03, duplicateRatio: 0.03)
+                try ledger.append(2_000)
+                let writer = Background {
+                    for _ in 0..<58 {
+                        try ledger.append(1_000, commitEvery: 250)
+                        Thread.sleep(forTimeInterval: 0.08)
+                    }
+                }
+                let connection = try TestPostgres.connect()
+                let arguments = ["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                                 "--transaction-records", "1500", "--poll-interval-ms", "20", "--log-format", "text"]
+                var random = SplitMix64(seed: 99)
+                var observations: [(checkpoint: UInt64, rows: Int, rejections: Int)] = []
+                for round in 0..<25 {
+                    let projector = try ProjectorProcess(arguments, stderrPath: scratch.file("projector-\(round).log"))
+                    Thread.sleep(forTimeInterval: Double(150 + random.next(below: 450)) / 1000)
+                    projector.killNine()
+                    // One statement, one snapshot: checkpoint and row counts as of the same instant.
+                    let snapshot = try connection.query("""
+                        SELECT (SELECT coalesce(max(last_lsn), 0) FROM \(schema.checkpoints)) AS checkpoint,
+                               (SELECT count(*) FROM \(schema.transactions)) AS rows, (SELECT count(*) FROM \(schema.rejectedMessages)) AS rejections
+                        """)
+                    observations.append((UInt64(snapshot.value(0, "checkpoint")!)!, Int(snapshot.value(0, "rows")!)!, Int(snapshot.value(0, "rejections")!)!))
+                }
+                try writer.join()
+                let final = try ProjectorProcess(arguments + ["--exit-when-caught-up"], stderrPath: scratch.file("final.log"))
+                #expect(final.wait(seconds: 120) == 0, "\(final.stderr.suffix(800))")
+
+                // After every kill: rows and rejections are exactly those of the ledger up to the checkpoint.
+                for (round, seen) in observations.enumerated() {
+                    #expect(seen.rows == ledger.rowsThrough[Int(seen.checkpoint)] && seen.rejections == ledger.rejectionsThrough[Int(seen.checkpoint)],
+                            "kill \(round): checkpoint \(seen.checkpoint) with \(seen.rows) rows and \(seen.rejections) rejections")
+                }
+                let advancing = zip(observations, observations.dropFirst()).filter { $1.checkpoint > $0.checkpoint }.count
+                #expect(advancing >= 15, "the kills interrupted a projector at work (\(advancing) of 24 rounds advanced)")
+                #expect(observations.last!.checkpoint < ledger.durableLSN || advancing > 0)
+
+                try expectWarehouseMatches(ledger, schema: schema, connection: connection)
+                // Replays changed nothing: the same rows as one uninterrupted projection, batch ids included.
+                let killed = try connection.contentDigest(schema)
+                try TestPostgres.withSchema { clean in
+                    try projectInProcess([ledger.directory], into: clean)
+                    #expect(try connection.contentDigest(clean) == killed)
+                }
+            }
+        }
+
+        /// PostgreSQL stopped (immediate mode: a crash) and started again while the projector follows a growing
+        /// ledger: it retries, keeps its place, and loses and doubles nothing; SIGTERM then exits 0.
+        @Test func postgresRestartedMidStream() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 77)
+                try ledger.append(2_000)
+                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                                                      "--transaction-records", "2000", "--poll-interval-ms", "50", "--log-format", "text"],
+                                                     stderrPath: scratch.file("projector.log"))
+                let writer = Background {
+                    for _ in 0..<30 {
+                        try ledger.append(500, commitEvery: 100)
+                        Thread.sleep(forTimeInterval: 0.1)
+                    }
+                }
+                Thread.sleep(forTimeInterval: 1.0)
+                try TestPostgres.restart(downFor: 2.0)
+                try writer.join()
+                let caughtUp = eventually(seconds: 60) { try TestPostgres.connect().checkpoint(schema, ledger.ledgerID) == ledger.durableLSN }
+                #expect(caughtUp, "\(projector.stderr.suffix(800))")
+                #expect(projector.terminate() == 0, "SIGTERM is a graceful stop")
+                #expect(projector.stderr.contains("projector.postgres.unavailable"), "the outage was noticed and ridden out")
+                try expectWarehouseMatches(ledger, schema: schema, connection: try TestPostgres.connect())
+            }
+        }
+
+        /// Two ingest instances recorded the same Kafka offsets in two ledgers (a crash between fsync and offset
+        /// commit, then a rebalance). The warehouse holds each order and each offset once, whichever ledger is
+        /// projected first, with the same per-day digest.
+        @Test func offsetsRecordedByTwoLedgersAreProjectedOnce() throws {
+            let scratch = Scratch()
+            let first = try GeneratedLedger(directory: scratch.file("a"), seed: 5, invalidRatio: 0.04, duplicateRatio: 0.04)
+            let second = try GeneratedLedger(directory: scratch.file("b"), seed: 6)
+            let messages = first.generate(6_000)
+            try first.append(Array(messages[0..<4_000]), fromOffset: 1)
+            try second.append(Array(messages[3_000..<6_000]), fromOffset: 3_001)
+            var oracle = Oracle()
+            for message in messages { oracle.note(message.value, message.intent) }
+            let invalidOffsets = messages.indices.filter { if case .invalid = messages[$0].intent { true } else { false } }.map { String($0 + 1) }
+            var digests: [[String: Oracle.Day]] = []
+            for order in [[first.directory, second.directory], [second.directory, first.directory]] {
+                try TestPostgres.withSchema { schema in
+                    for directory in order { try projectInProcess([directory], into: schema) }
+                    let connection = try TestPostgres.connect()
+                    let duplicates = try connection.duplicates(schema)
+                    #expect(duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0)
+                    let orders = try connection.query("SELECT order_id::text FROM \(schema.transactions)")
+                    #expect(Set(orders.values.map { $0[0]! }) == oracle.orderIDs)
+                    let rejected = try connection.query("SELECT source_offset FROM \(schema.rejectedMessages) WHERE kind = 'rejected' ORDER BY source_offset")
+                    #expect(rejected.values.map { $0[0]! } == invalidOffsets.sorted { Int($0)! < Int($1)! })
+                    #expect(try connection.integer("SELECT count(DISTINCT ledger_id) FROM \(schema.transactions)") == 2)
+                    // The offsets both ledgers recorded belong to whichever was projected first.
+                    let firstLedger = order[0] == first.directory ? first.ledgerID : second.ledgerID
+                    #expect(try connection.query("""
+                        SELECT DISTINCT ledger_id FROM \(schema.messageKeys) WHERE source_offset BETWEEN 3001 AND 4000
+                        """).values == [[firstLedger.uuidString.lowercased()]])
+                    digests.append(try connection.dailyDigest(schema))
+                }
+            }
+            #expect(digests.allSatisfy { $0 == oracle.days })
+        }
+
+        /// Under a steady 2 000 records/s, each commit of the ledger is in the warehouse within 1 s; /metrics and
+        /// /healthz answer meanwhile.
+        @Test func newRecordsReachTheWarehouseWithinOneSecond() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 8)
+                try ledger.append(100)
+                let port = try freePort()
+                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                                                      "--metrics-port", String(port)], stderrPath: scratch.file("projector.log"))
+                defer { _ = projector.terminate() }
+                let connection = try TestPostgres.connect()
+                #expect(eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                var latencies: [Double] = []
+                for _ in 0..<40 {
+                    try ledger.append(200, commitEvery: 200)
+                    let committed = Date()
+                    let target = ledger.durableLSN
+                    #expect(eventually(seconds: 5) { try connection.checkpoint(schema, ledger.ledgerID) >= target })
+                    latencies.append(Date().timeIntervalSince(committed))
+                    Thread.sleep(forTimeInterval: max(0, 0.1 - Date().timeIntervalSince(committed)))
+                }
+                let sorted = latencies.sorted()
+                print("projector freshness: median \(Int(sorted[sorted.count / 2] * 1000)) ms, max \(Int(sorted.last! * 1000)) ms over \(sorted.count) commits")
+                #expect(sorted.last! < 1.0, "slowest commit took \(sorted.last!) s to reach the warehouse")
+                let metrics = try httpGet(port: port, path: "/metrics")
+                #expect(metrics.status == 200)
+                for name in ["projector_rows_projected_total", "projector_batches_total", "projector_copy_seconds", "projector_lag_lsn", "projector_lag_seconds",
+                             "projector_checkpoint_lsn"] {
+                    #expect(metrics.body.contains(name), "/metrics has \(name)")
+                }
+                #expect(metrics.body.contains("projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"))
+                #expect(try httpGet(port: port, path: "/healthz").status == 200)
+                try expectWarehouseMatches(ledger, schema: schema, connection: connection)
+            }
+        }
+    }
+}
+
+/// The warehouse holds exactly what the oracle says for `ledger`: per-day count and sums, fraud count, the same
+/// orders, the rejections, each order and offset once, and the checkpoint at the ledger's end.
+func expectWarehouseMatches(_ ledger: GeneratedLedger, schema: WarehouseSchema, connection: PostgresConnection,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+    #expect(try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN, sourceLocation: sourceLocation)
+    let days = try connection.dailyDigest(schema)
+    #expect(days == ledger.oracle.days, "per-day digests: \(days.count) days in the warehouse, \(ledger.oracle.days.count) expected", sourceLocation: sourceLocation)
+    let duplicates = try connection.duplicates(schema)
+    #expect(duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0, "\(duplicates)", sourceLocation: sourceLocation)
+    #expect(try connection.integer("SELECT count(*) FROM \(schema.rejectedMessages)") == ledger.oracle.rejected, sourceLocation: sourceLocation)
+    let orders = try connection.query("SELECT order_id::text FROM \(schema.transactions)")
+    #expect(Set(orders.values.map { $0[0]! }) == ledger.oracle.orderIDs, sourceLocation: sourceLocation)
+}

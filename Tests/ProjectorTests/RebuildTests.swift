@@ -1,0 +1,142 @@
+import Foundation
+import Ledger
+@testable import Projector
+import Testing
+
+extension Warehouse {
+    /// Invariant 5, rebuild equals incremental, and the rebuild's promises: --until, --verify, atomic swap,
+    /// an interrupted rebuild leaves the live warehouse untouched.
+    @Suite struct Rebuild {
+        private func options(_ ledger: GeneratedLedger, _ schema: WarehouseSchema, limit: WarehouseRebuild.Limit? = nil, verify: Bool = true) throws -> WarehouseRebuild.Options {
+            WarehouseRebuild.Options(ledgerDirectories: [ledger.directory], postgresURL: try TestPostgres.url(), schema: schema, limit: limit, verify: verify)
+        }
+
+        /// Incremental projection (small transactions, a projector that follows and is running during the swap)
+        /// and a rebuild (large transactions) give identical rows, batch ids included; the running projector
+        /// notices the swap and goes on in the new schema.
+        @Test func rebuildEqualsIncremental() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 31)
+                try ledger.append(20_000)
+                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                                                      "--transaction-records", "700", "--poll-interval-ms", "20", "--log-format", "text"],
+                                                     stderrPath: scratch.file("projector.log"))
+                defer { _ = projector.terminate() }
+                let connection = try TestPostgres.connect()
+                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                let incremental = try connection.contentDigest(schema)
+                var progressCalls = 0
+                let report = try WarehouseRebuild(options: try options(ledger, schema), logger: quietLogger).run(progress: { done, total in
+                    progressCalls += 1
+                    #expect(done <= total && total == ledger.durableLSN)
+                })
+                #expect(report.records == ledger.durableLSN && report.rows == ledger.oracle.orderIDs.count && report.rejections == ledger.oracle.rejected)
+                #expect(report.verifiedDays == ledger.oracle.days.count && progressCalls >= 1)
+                #expect(try connection.contentDigest(schema) == incremental, "rebuild equals incremental, row for row")
+                #expect(try connection.integer("SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1", [schema.name + "\\_\\_%"]) == 0, "no shadow or retired schema left")
+                // The projector, still running, carries on in the swapped-in schema.
+                try ledger.append(3_000)
+                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN }, "\(projector.stderr.suffix(800))")
+                try expectWarehouseMatches(ledger, schema: schema, connection: connection)
+                #expect(projector.stderr.contains("projector.checkpoint.moved"), "the projector saw the swap")
+            }
+        }
+
+        /// --until LSN and --until TIMESTAMP give the warehouse as of that point: exactly the oracle of the first
+        /// part of the stream.
+        @Test(arguments: ["lsn", "timestamp", "timestamp between records"])
+        func rebuildUntilGivesTheWarehouseAsOfThatPoint(limitKind: String) throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 41)
+                try ledger.append(7_000)
+                let cut = ledger.durableLSN
+                let oracleAtCut = ledger.oracle
+                try ledger.append(5_000)
+                let ingestedAtCut = GeneratedLedger.ingestMicroseconds(offset: Int64(cut))
+                let limit: WarehouseRebuild.Limit = switch limitKind {
+                case "lsn": .lsn(cut)
+                case "timestamp": .ingestedBy(microsecondsSinceEpoch: ingestedAtCut)
+                default: .ingestedBy(microsecondsSinceEpoch: ingestedAtCut + 999)
+                }
+                let report = try WarehouseRebuild(options: try options(ledger, schema, limit: limit), logger: quietLogger).run()
+                #expect(report.ledgers.map(\.lastLSN) == [cut])
+                let connection = try TestPostgres.connect()
+                #expect(try connection.checkpoint(schema, ledger.ledgerID) == cut)
+                #expect(try connection.dailyDigest(schema) == oracleAtCut.days)
+                #expect(try connection.integer("SELECT count(*) FROM \(schema.rejectedMessages)") == oracleAtCut.rejected)
+                // A projector started afterwards resumes from the rebuilt checkpoint and completes the warehouse.
+                try projectInProcess([ledger.directory], into: schema)
+                try expectWarehouseMatches(ledger, schema: schema, connection: connection)
+            }
+        }
+
+        /// A rebuild stopped before its swap (signal, crash, error) leaves the live warehouse exactly as it was; the
+        /// next rebuild discards the leftover shadow and succeeds.
+        @Test func anInterruptedRebuildLeavesTheLiveWarehouseUntouched() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 51)
+                try ledger.append(6_000)
+                try projectInProcess([ledger.directory], into: schema)
+                let connection = try TestPostgres.connect()
+                let before = try connection.contentDigest(schema)
+                var options = try options(ledger, schema)
+                options.transactionRecords = 1_000
+                var batches = 0
+                let error = #expect(throws: ProjectorError.self) {
+                    try WarehouseRebuild(options: options, logger: quietLogger).run(shouldStop: {
+                        batches += 1
+                        return batches > 3
+                    })
+                }
+                #expect(error?.code == .interrupted)
+                #expect(try connection.contentDigest(schema) == before, "live warehouse untouched")
+                #expect(try connection.integer("SELECT count(*) FROM \(schema.rebuildShadow.transactions)") == 3_000 - ledger.rejectionsThrough[3_000]
+                        - (3_000 - ledger.rowsThrough[3_000] - ledger.rejectionsThrough[3_000]), "the shadow holds the three batches done")
+                let report = try WarehouseRebuild(options: options, logger: quietLogger).run()
+                #expect(report.records == ledger.durableLSN)
+                #expect(try connection.contentDigest(schema) == before)
+                #expect(try connection.integer("SELECT count(*) FROM pg_namespace WHERE nspname = $1", [schema.rebuildShadow.name]) == 0)
+            }
+        }
+
+        @Test func verificationComparesEveryDayBothWays() {
+            var day = DayDigest()
+            day.transactions = 2
+            day.amountCents = 300
+            var other = day
+            other.taxCents = 1
+            let first = UTCCalendar.Day("2024-01-01")!
+            let second = UTCCalendar.Day("2024-01-02")!
+            #expect(WarehouseDigest.differences(expected: [first: day], found: [first: day]).isEmpty)
+            #expect(WarehouseDigest.differences(expected: [first: day], found: [first: other]).count == 1)
+            #expect(WarehouseDigest.differences(expected: [first: day], found: [first: day, second: day]) == ["2024-01-02: ledger says \(DayDigest()); warehouse has \(day)"])
+            #expect(WarehouseDigest.differences(expected: [first: day, second: DayDigest()], found: [first: day]).isEmpty, "an emptied day is no day")
+        }
+
+        /// `ledger-tool trace --postgres` shows the order's warehouse row, and its conflicting duplicates.
+        @Test func traceShowsTheWarehouseRowOfAnOrder() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try HandLedger(directory: scratch.file("ledger"))
+                let transaction = HandLedger.transaction(7, cents: 123_456, microseconds: microseconds(2024, 2, 29, 18, 30))
+                let lsn = try ledger.accept(transaction)
+                var changed = transaction
+                changed.amount = Cents(rawValue: 1)
+                try ledger.append(.conflict(changed, originalLSN: lsn))
+                try ledger.close()
+                try projectInProcess([ledger.directory], into: schema)
+                let lines = try WarehouseLookup.describe(orderID: transaction.orderID, postgresURL: try TestPostgres.url(), schema: schema)
+                let text = lines.joined(separator: "\n")
+                for fact in ["\(schema.name).transactions:", "transactions_p20240229", "1234.56", "104.94", "1339.50", "2024-02-29 18:30:00+00",
+                             "\(schema.name).rejected_messages:", "conflicting_duplicate"] {
+                    #expect(text.contains(fact), "trace shows \(fact):\n\(text)")
+                }
+                let missing = try WarehouseLookup.describe(orderID: HandLedger.orderID(999), postgresURL: try TestPostgres.url(), schema: schema)
+                #expect(missing.count == 1 && missing[0].contains("no row"))
+            }
+        }
+    }
+}
