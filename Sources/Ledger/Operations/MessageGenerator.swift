@@ -11,7 +11,8 @@ public struct MessageGenerator {
     public var duplicateRatio: Double
     private var random: SplitMix64
     private var recent: [[UInt8]] = []
-    private var clockMicroseconds: Int64
+    /// The time the next valid message is stamped with (plus a random 0-2 s step), microseconds since the epoch.
+    public var clockMicroseconds: Int64
 
     /// A message and what the generator meant it to be, so tests can build an oracle.
     public enum Intent: Sendable, Hashable {

@@ -108,6 +108,7 @@ struct ProduceCommand: ParsableCommand {
     @Option(help: "Fraction of repeated order_ids (0...1).") var duplicateRatio: Double = 0
     @Option(help: "Seed of the random stream.") var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
     @Option(help: "Produce the lines of this file instead (- for standard input).") var file: String?
+    @Flag(help: "Stamp orders with generated times from 2024-01-15 (reproducible) instead of the current time.") var fixedClock = false
     @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value")) var clientProperties: [String] = []
 
     func validate() throws {
@@ -154,7 +155,11 @@ struct ProduceCommand: ParsableCommand {
             return
         }
         var generator = MessageGenerator(seed: seed, invalidRatio: invalidRatio, duplicateRatio: duplicateRatio)
-        for _ in 0..<count { try body(generator.next().value) }
+        for _ in 0..<count {
+            // Like the original producer: an order is stamped with the time it is sent (dashboards show "now").
+            if !fixedClock { generator.clockMicroseconds = Int64(Date().timeIntervalSince1970 * 1_000_000) }
+            try body(generator.next().value)
+        }
     }
 }
 
