@@ -118,13 +118,17 @@ struct ProducedStream {
 }
 
 /// Produces `count` generated messages (acknowledged) and returns what was meant.
-func produce(_ brokers: String, count: Int, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.01, topic: String = "transactions") throws -> ProducedStream {
+/// Messages go round-robin over `partitions`, so that no partition outgrows the development broker's ~5 MiB
+/// (it drops the oldest data of a full partition) and none stays empty.
+func produce(_ brokers: String, count: Int, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.01, topic: String = "transactions",
+             partitions: Int? = nil) throws -> ProducedStream {
     let producer = try KafkaProducer(properties: ["bootstrap.servers": brokers, "acks": "all", "linger.ms": "5"], logger: quietLogger)
+    let partitionCount = try partitions ?? observer(brokers, group: "counter-\(UUID().uuidString)").partitionCount(topic)
     var generator = MessageGenerator(seed: seed, invalidRatio: invalidRatio, duplicateRatio: duplicateRatio)
     var stream = ProducedStream()
     for _ in 0..<count {
         let (value, intent) = generator.next()
-        try producer.produce(topic: topic, key: nil, value: value)
+        try producer.produce(topic: topic, partition: Int32(stream.count % partitionCount), key: nil, value: value)
         stream.intents.append(intent)
         stream.count += 1
     }

@@ -27,6 +27,7 @@ import Testing
         #expect(final.stop() == 0)
         let entries = try ledgerEntries(ledger)
         expectEachOffsetOnce(entries, ends: ends)
+        #expect(ends.values.allSatisfy { $0 > 0 }, "every partition got messages")
         let committed = try observer(broker.bootstrap, group: "ledger-ingest").committedOffsets(Array(ends.keys))
         #expect(committed == ends, "committed offsets reach the end offsets")
         let refused = entries.filter { $0.record.kind == .rejected || $0.record.kind == .conflict }

@@ -206,6 +206,29 @@ extension Warehouse {
     }
 }
 
+extension Warehouse {
+    @Suite struct Secrets {
+        /// A wrong password: the projector keeps retrying (an operator may fix the role), reports unhealthy, and
+        /// never writes the password anywhere, not in its configuration log nor in libpq's error.
+        @Test func passwordsAreNeverLogged() throws {
+            let scratch = Scratch()
+            let url = try TestPostgres.url()
+            let secret = "not-the-password-\(UUID().uuidString.prefix(8))"
+            let wrong = url.replacingOccurrences(of: #"://([^:]+):[^@]*@"#, with: "://$1:\(secret)@", options: .regularExpression)
+            try #require(wrong != url && wrong.contains(secret))
+            let ledger = try HandLedger(directory: scratch.file("ledger"))
+            try ledger.close()
+            let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", wrong, "--log-level", "debug"], stderrPath: scratch.file("stderr"))
+            Thread.sleep(forTimeInterval: 1.5)
+            #expect(projector.terminate() == 0)
+            let log = projector.stderr
+            #expect(log.contains("projector.postgres.unavailable") && log.contains("password authentication failed"), "\(log.suffix(600))")
+            #expect(log.contains(":***@"), "the URL is logged redacted")
+            #expect(!log.contains(secret))
+        }
+    }
+}
+
 /// PostgreSQL's timestamptz text in UTC ("2024-05-01 10:04:00+00", optionally with a fraction) as microseconds.
 func microsecondsFromPostgres(_ text: String) -> Int64 {
     let iso = text.replacingOccurrences(of: " ", with: "T").replacingOccurrences(of: "+00", with: "Z")

@@ -19,8 +19,8 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("wal"), help: ArgumentHelp("A ledger directory; repeat for several ledgers (env LEDGER_WAL_DIR, comma-separated).", valueName: "DIR"))
     var ledgerDirectories: [String] = env("LEDGER_WAL_DIR").map { $0.split(separator: ",").map(String.init) } ?? ["./ledger"]
-    @Option(name: .customLong("postgres"), help: ArgumentHelp("The warehouse: postgres://user:password@host:port/database (env DATABASE_URL). The password is never logged.", valueName: "URL"))
-    var postgresURL = env("DATABASE_URL") ?? ""
+    @Option(name: .customLong("postgres"), help: ArgumentHelp("The warehouse: postgres://user:password@host:port/database (env DATABASE_URL; prefer it, or ~/.pgpass, to an argument that ps shows). The password is never logged.", valueName: "URL"))
+    var postgres: String?
     @Option(help: "The warehouse schema (env WAREHOUSE_SCHEMA).") var schema = env("WAREHOUSE_SCHEMA") ?? WarehouseSchema.defaultName
     @Option(help: "The SELECT-only role granted read access to the schema; empty to grant nothing (env WAREHOUSE_READER_ROLE).")
     var readerRole = env("WAREHOUSE_READER_ROLE") ?? "grafana_reader"
@@ -33,6 +33,10 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
     @Option(help: "Port of /metrics and /healthz, 0 to disable (env METRICS_PORT).") var metricsPort = Int(env("METRICS_PORT") ?? "") ?? 9465
     @Option(help: "Log format: json or text (env LOG_FORMAT).") var logFormat = env("LOG_FORMAT") ?? "json"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).") var logLevel = env("LOG_LEVEL") ?? "info"
+
+    /// `--postgres`, else DATABASE_URL. Read here rather than as the option's default value, which --help would
+    /// print, password included.
+    var postgresURL: String { postgres ?? env("DATABASE_URL") ?? "" }
 
     func validate() throws {
         guard !postgresURL.isEmpty else { throw ValidationError("give the warehouse with --postgres URL or DATABASE_URL") }

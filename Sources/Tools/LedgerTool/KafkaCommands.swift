@@ -119,7 +119,9 @@ struct ProduceCommand: ParsableCommand {
     }
 
     func run() throws {
-        var properties = ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true", "linger.ms": "5", "client.id": "ledger-tool-produce"]
+        // Keyless messages go to a random partition each (not "sticky" batches), so partitions fill evenly.
+        var properties = ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true", "linger.ms": "5", "client.id": "ledger-tool-produce",
+                          "sticky.partitioning.linger.ms": "0"]
         for item in clientProperties {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("-X expects key=value") }
@@ -171,6 +173,7 @@ struct TraceCommand: ParsableCommand {
     @Argument(help: "The order_id (UUID).") var orderID: String
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Flag(help: "Also scan the whole ledger for duplicates and conflicts of this order.") var all = false
+    @Option(help: "Also show the warehouse row: a PostgreSQL URL (or env DATABASE_URL with --postgres env).") var postgres: String?
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() throws {
@@ -189,6 +192,10 @@ struct TraceCommand: ParsableCommand {
             print(String(decoding: try stableJSONEncoder().encode(found.map(\.0)), as: UTF8.self))
         } else {
             for (record, place) in found { print("\(record.summary)\n    in \(place)") }
+        }
+        if let postgres {
+            let url = postgres == "env" ? (ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "") : postgres
+            for line in try warehouseTraceLines(orderID: order, postgresURL: url) { print(line) }
         }
     }
 

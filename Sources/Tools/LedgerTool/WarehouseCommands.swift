@@ -7,7 +7,10 @@ import Projector
 /// `--postgres URL` and `--schema NAME`, shared by the warehouse commands.
 struct WarehouseOptions: ParsableArguments {
     @Option(name: .customLong("postgres"), help: ArgumentHelp("The warehouse: postgres://user:password@host:port/database (env DATABASE_URL).", valueName: "URL"))
-    var postgresURL = ProcessInfo.processInfo.environment["DATABASE_URL"] ?? ""
+    var postgres: String?
+    /// `--postgres`, else DATABASE_URL. Read here rather than as the option's default value, which --help would
+    /// print, password included.
+    var postgresURL: String { postgres ?? ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "" }
     @Option(help: "The warehouse schema (env WAREHOUSE_SCHEMA).")
     var schema = ProcessInfo.processInfo.environment["WAREHOUSE_SCHEMA"] ?? WarehouseSchema.defaultName
     @Option(help: "The SELECT-only role granted read access; empty to grant nothing (env WAREHOUSE_READER_ROLE).")

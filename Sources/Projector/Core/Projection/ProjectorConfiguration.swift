@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// What `ledger-projector` was asked to do.
 public struct ProjectorConfiguration: Sendable {
@@ -33,4 +34,16 @@ public struct ProjectorConfiguration: Sendable {
         self.pollIntervalMilliseconds = pollIntervalMilliseconds
         self.exitWhenCaughtUp = exitWhenCaughtUp
     }
+}
+
+extension ProjectorConfiguration: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Without the password: ServiceLifecycle logs its services' descriptions (at debug level), and this
+    /// configuration travels inside `ProjectorService`.
+    public var description: String {
+        "ProjectorConfiguration(ledgers: \(ledgerDirectories), postgres: \(redactingSecrets(postgresURL)), schema: \(schema), "
+            + "readerRole: \(readerRole ?? "none"), quarantine: \(quarantine), transactionRecords: \(transactionRecords), "
+            + "pollIntervalMilliseconds: \(pollIntervalMilliseconds), exitWhenCaughtUp: \(exitWhenCaughtUp))"
+    }
+
+    public var debugDescription: String { description }
 }

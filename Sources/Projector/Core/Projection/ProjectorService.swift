@@ -45,6 +45,11 @@ public struct ProjectorService: Service {
     }
 }
 
+extension ProjectorService: CustomStringConvertible {
+    /// ServiceLifecycle logs this when it starts and stops the service: never the password.
+    public var description: String { "ProjectorService(\(configuration))" }
+}
+
 extension ProjectorService {
     /// Projects until every ledger's durable records are in the warehouse, on the calling thread, then returns
     /// (what `ledger-projector --exit-when-caught-up` does, without the metrics endpoint). Blocks.

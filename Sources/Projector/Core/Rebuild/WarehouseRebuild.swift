@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import Logging
+import ServiceKit
 
 /// `ledger-tool rebuild warehouse`: the whole warehouse rebuilt from the ledger into a shadow schema, optionally
 /// verified day by day against the ledger, then swapped in atomically.
@@ -211,4 +212,14 @@ public final class WarehouseRebuild {
         logger.info("rebuild.swapped", metadata: ["warehouse.schema": "\(options.schema)", "warehouse.retired": "\(liveExists ? retired.name : "none")"])
         if liveExists { try connection.execute("DROP SCHEMA \(retired.quoted) CASCADE") }
     }
+}
+
+extension WarehouseRebuild.Options: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Without the password, should anything ever log these options.
+    public var description: String {
+        "WarehouseRebuild.Options(ledgers: \(ledgerDirectories), postgres: \(redactingSecrets(postgresURL)), schema: \(schema), "
+            + "limit: \(limit.map { "\($0)" } ?? "none"), verify: \(verify))"
+    }
+
+    public var debugDescription: String { description }
 }
