@@ -60,7 +60,7 @@ public enum IngestLimits {
     /// Longest a batch waits to fill before it is made durable: bounds the latency group commit adds.
     public static let batchWaitMilliseconds = Limits.groupCommitIntervalMilliseconds
     /// librdkafka's prefetch queue per partition, in KiB: bounds memory while the ledger catches up.
-    public static let fetchQueueKilobytesMax = 65_536
+    public static let fetchQueueKilobytesMax = 16_384
     /// Longest a dead-letter message may stay unacknowledged before the batch fails (and nothing is committed).
     public static let deadLetterDeliveryMilliseconds = 30_000
     /// How long `flush` waits for dead-letter acknowledgements before the batch is declared failed.
