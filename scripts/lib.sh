@@ -42,10 +42,12 @@ start_postgres() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
   fi
-  mkdir -p "$repo_root/.scratch"
-  postgres_dir="$repo_root/.scratch/postgres-$$"
-  rm -rf "$postgres_dir" && mkdir -p "$postgres_dir"
-  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$postgres_dir"; chmod o+x "$repo_root/.scratch"; fi
+  # The cluster lives under the system's temporary directory, not in the checkout: the postgres user must be
+  # able to reach it, and a checkout may sit below directories only its owner can enter (a CI clone in a
+  # mktemp directory, a home directory).
+  postgres_dir="$(mktemp -d "${TMPDIR:-/tmp}/pulse-ledger-postgres-XXXXXX")"
+  chmod 0755 "$postgres_dir"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$postgres_dir"; fi
   as_postgres "$postgres_bin/initdb" -D "$postgres_dir/data" -U postgres --encoding=UTF8 --locale=C --auth-local=trust \
     --auth-host=scram-sha-256 --no-sync >"$postgres_dir/initdb.log" 2>&1 || { cat "$postgres_dir/initdb.log" >&2; return 1; }
   local durable="off"

@@ -87,12 +87,20 @@ final class LedgerIndex {
                                .integer(Int64(row.recordCount)), .integer(Int64(row.storedBytes)), .integer(Int64(row.rawBytes)), .integer(Int64(row.crc))])
             }
             let order = try statement("INSERT INTO orders VALUES(?, ?, ?)")
-            for row in batch.orders {
+            // In key order: each B-tree leaf is then visited once per batch, in sequence, instead of at random.
+            for row in batch.orders.sorted(by: { Self.blobOrder($0.orderID) < Self.blobOrder($1.orderID) }) {
                 try withUnsafeBytes(of: row.orderID.uuid) { try order.run(blob: $0, Int64(row.lsn), row.contentDigest) }
             }
             try publishWatermarks(batch.watermarks)
             try publishCounts(batch.counts)
             try setMeta("durable_lsn", String(batch.durableLSN))
+        }
+    }
+
+    /// A UUID as SQLite orders its 16-byte blob (memcmp): the bytes read as two big-endian integers.
+    private static func blobOrder(_ orderID: UUID) -> (UInt64, UInt64) {
+        withUnsafeBytes(of: orderID.uuid) {
+            (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         }
     }
 
