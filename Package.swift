@@ -63,3 +63,13 @@ let package = Package(
         .testTarget(name: "ProjectorTests", dependencies: ["Projector", "Ledger"], path: "Tests/ProjectorTests"),
     ]
 )
+
+// libFuzzer targets (scripts/fuzz; build flags in shared/design/TOOLCHAIN.md). Products, so `--product` builds them.
+package.products += [
+    .executable(name: "fuzz-validator", targets: ["FuzzValidator"]),
+    .executable(name: "fuzz-segment", targets: ["FuzzSegment"]),
+]
+package.targets += [
+    .executableTarget(name: "FuzzValidator", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Validator"),
+    .executableTarget(name: "FuzzSegment", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Segment"),
+]

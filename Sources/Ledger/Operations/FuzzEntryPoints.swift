@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Entry points for the fuzz targets (`Sources/Tools/Fuzz`); never called by the services.
+///
+/// They reach the segment format's internal decoders without `@testable import` (which would need the Ledger
+/// module built with `-enable-testing`). Every function must return normally on any input: a trap is a bug in
+/// a decoder.
+public enum FuzzEntryPoints {
+    /// Feeds `bytes` to every decoder of the segment format: the record codec (as a decompressed payload, for a
+    /// few expected counts), the frame header, footer and segment header decoders, and a `SegmentScanner` run
+    /// over the bytes written to a temporary file (one per process), decoding every frame's records and, after
+    /// damage, searching for a later self-consistent frame as recovery does.
+    /// Returns a count of what decoded, so that the calls cannot be optimised away.
+    public static func decodeSegmentBytes(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var decoded = 0
+        for expectedCount in [1, 2, 8, 64] {
+            if case .success(let records) = RecordCodec.decodeAll(bytes, expectedCount: expectedCount) { decoded += records.count }
+        }
+        if bytes.count >= SegmentFormat.frameHeaderBytes, case .success = FrameHeader.decode(bytes) { decoded += 1 }
+        if case .success = SegmentFooter.decode(bytes) { decoded += 1 }
+        // The scanner starts by decoding the same header and stops if it is invalid: skip the file I/O then.
+        guard case .success = SegmentHeader.decode(bytes) else { return decoded }
+        return decoded + 1 + scanAsSegmentFile(bytes)
+    }
+
+    /// The scratch file the scanner reads: one per process, so that parallel fuzzing jobs do not share it. In
+    /// /dev/shm (memory) when it exists, since rewriting a file on a disk-backed /tmp costs block I/O on every
+    /// input. On Linux its name is removed at once and the scanner opens it as /proc/self/fd/N, so that nothing
+    /// is left behind, even when the fuzzer stops on a crash.
+    private static let scratch: (descriptor: Int32, path: String) = {
+        let path = (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/pulse-ledger-fuzz-\(getpid()).seg"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        precondition(descriptor >= 0, "cannot create the fuzz scratch file \(path)")
+        #if os(Linux)
+        unlink(path)
+        return (descriptor, "/proc/self/fd/\(descriptor)")
+        #else
+        return (descriptor, path)
+        #endif
+    }()
+
+    /// Writes `bytes` to the scratch file and scans it to the end or the first damage; returns the records decoded.
+    private static func scanAsSegmentFile(_ bytes: UnsafeRawBufferPointer) -> Int {
+        precondition(ftruncate(scratch.descriptor, 0) == 0, "cannot truncate the fuzz scratch file")
+        var written = 0
+        while written < bytes.count {
+            let result = pwrite(scratch.descriptor, bytes.baseAddress! + written, bytes.count - written, off_t(written))
+            precondition(result > 0 || errno == EINTR, "cannot write the fuzz scratch file")
+            if result > 0 { written += result }
+        }
+
+        // An invalid segment header throws from init; other errors are I/O errors, which the fuzzer cannot cause.
+        guard let file = try? PosixFileSystem().openForReading(scratch.path),
+              let scanner = try? SegmentScanner(file: file)
+        else { return 0 }
+        var decoded = 0
+        while let step = try? scanner.next() {
+            switch step {
+            case .frame(let frame):
+                if case .success(let records) = frame.decodeRecords() { decoded += records.count }
+            case .sealed, .end, .damaged:
+                if case .damaged(let offset, _) = step { _ = try? scanner.selfConsistentFrameExists(after: offset) }
+                return decoded
+            }
+        }
+        return decoded
+    }
+}
