@@ -93,7 +93,8 @@ stop_postgres() {
 }
 
 as_postgres() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /: the postgres user may not be allowed into the current directory (every path given is absolute).
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # A TCP port nobody listens on right now (bash's /dev/tcp fails to connect to a free port).
