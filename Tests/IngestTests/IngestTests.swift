@@ -220,3 +220,36 @@ import Testing
         #expect(offsetsRecordedTwice(entries) == 0)
     }
 }
+
+/// `ledger-tool dlq replay`: a message an older validator refused is re-validated, produced again, ingested as
+/// accepted; replaying it a second time records a duplicate, never a second transaction.
+@Suite(.serialized) struct DeadLetterReplayTests {
+    @Test func replayAfterAFixAddsEachOrderOnce() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 1)
+        let ledger = scratch.path + "/ledger"
+        let valid = Array(#"{"order_id": "0b7e1a52-4c1e-4b8a-9d9a-1f0e2d3c4b5a", "amount": 12.50, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_7", "product_category": "books"}"#.utf8)
+        do {
+            // As if an older validator had refused it: a rejected record holding a message valid today.
+            let writer = try LedgerWriter(directory: ledger)
+            let rejected = RejectedMessage(rejection: Rejection(.unknownCurrency, field: "currency"), rawBytes: valid, originalByteCount: valid.count)
+            try writer.append(Record(source: SourceCoordinates(topic: "transactions-2023", partition: 0, offset: 0), ingestTimeMicroseconds: 0, body: .rejected(rejected)))
+            try writer.commit()
+        }
+        for round in 1...2 {
+            let replay = Process()
+            replay.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-tool")
+            replay.arguments = ["dlq", "replay", "--wal", ledger, "--brokers", broker.bootstrap, "--reason", "unknown_currency"]
+            replay.standardOutput = FileHandle.nullDevice
+            try replay.run()
+            replay.waitUntilExit()
+            #expect(replay.terminationStatus == 0, "replay round \(round)")
+        }
+        _ = try produce(broker.bootstrap, count: 1, seed: 31, invalidRatio: 0, duplicateRatio: 0)
+        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        try waitUntilCaughtUp([ledger], ends: [TopicPartition(topic: "transactions", partition: 0): 3], timeoutSeconds: 60)
+        #expect(ingest.stop() == 0)
+        let kinds = try ledgerEntries(ledger).filter { $0.record.transaction?.customerID == "cust_7" }.map(\.record.kind)
+        #expect(kinds == [.accepted, .duplicate])
+    }
+}

@@ -6,7 +6,7 @@ struct LedgerTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-tool",
         abstract: "Operate a Pulse Ledger: import, inspect, verify and rebuild the write-ahead log.",
-        subcommands: [ImportCommand.self, GenerateCommand.self, DevBrokerCommand.self, ProduceCommand.self, TraceCommand.self, InspectCommand.self, VerifyCommand.self, StatsCommand.self, RebuildCommand.self, MigrateCommand.self])
+        subcommands: [ImportCommand.self, GenerateCommand.self, DeadLetterCommand.self, DevBrokerCommand.self, ProduceCommand.self, TraceCommand.self, InspectCommand.self, VerifyCommand.self, StatsCommand.self, RebuildCommand.self, MigrateCommand.self])
 }
 
 /// The `--wal DIR` option shared by every command that works on a ledger directory.
