@@ -141,7 +141,9 @@ final class SegmentScanner {
             var candidate = SegmentFormat.alignmentBytes
             while candidate + SegmentFormat.frameHeaderBytes <= bytes.count {
                 let head = UnsafeRawBufferPointer(rebasing: bytes[candidate..<candidate + SegmentFormat.frameHeaderBytes])
-                if case .success(let frameHeader) = FrameHeader.decode(head), candidate + frameHeader.totalBytes <= bytes.count {
+                // Most offsets are not a frame: test the magic before `decode`, which describes failures in text.
+                if head.loadUnaligned(as: UInt32.self).littleEndian == SegmentFormat.frameMagic,
+                   case .success(let frameHeader) = FrameHeader.decode(head), candidate + frameHeader.totalBytes <= bytes.count {
                     let payloadStart = candidate + SegmentFormat.frameHeaderBytes
                     let stored = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + Int(frameHeader.storedLength)])
                     if FrameHeader.computeCRC(headerBytes: head, storedPayload: stored) == frameHeader.crc { return offset + Int64(candidate) }

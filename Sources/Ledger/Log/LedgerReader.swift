@@ -89,10 +89,11 @@ public final class LedgerCursor {
         return entries
     }
 
-    /// Reads the frame holding `lsn`. At the end of a segment (sealed, or open but grown since the scanner
-    /// looked) it reopens through the index once; a durable LSN that is still not there is corruption.
+    /// Reads the frame holding `lsn`. A scanner knows the file's size from when it opened, so at the end of a
+    /// segment (sealed, or open but grown since) or at a frame that seemed to run past the end (written after
+    /// the scanner looked), it reopens through the index once; a durable LSN still not readable is corruption.
     private func loadFrame(holding lsn: UInt64) throws {
-        for _ in 0..<2 {
+        for attempt in 0..<2 {
             if scanner == nil { try open(at: lsn) }
             guard let scanner else { preconditionFailure("open sets the scanner") }
             switch try scanner.next() {
@@ -101,6 +102,8 @@ public final class LedgerCursor {
                 bufferedFirstLSN = frame.header.firstLSN
                 return
             case .sealed, .end:
+                self.scanner = nil
+            case .damaged where attempt == 0:
                 self.scanner = nil
             case .damaged(let offset, let violation):
                 throw violation.error(path: scanner.file.path, offset: Int(offset), [("lsn", String(lsn))])
