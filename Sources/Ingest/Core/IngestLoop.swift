@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import Logging
+import ServiceKit
 
 /// An error that stops ledger-ingest: nothing past the last successful fsync has been committed to Kafka.
 public struct IngestError: Error, CustomStringConvertible {
@@ -37,9 +38,9 @@ final class IngestLoop {
     private var committable: [TopicPartition: Int64] = [:]
     private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
-    private let stopRequested: StopFlag
+    private let stopRequested: StopSignal
 
-    init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopFlag) throws {
+    init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopSignal) throws {
         self.configuration = configuration
         self.logger = logger
         self.stopRequested = stopRequested
@@ -59,7 +60,7 @@ final class IngestLoop {
         logger.info("ingest.started", metadata: ["kafka.topic": "\(configuration.topic)", "kafka.group": "\(configuration.group)",
                                                  "ledger.durable_lsn": "\(appender.writer.durableLSN)"])
         metrics.up.record(1)
-        while !stopRequested.isSet {
+        while !stopRequested.isRequested {
             try consumer.consumeBatch(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { message in
                 try handle(message)
             }
@@ -237,12 +238,4 @@ final class IngestLoop {
     }
 
     static func nowMicroseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
-}
-
-/// A flag set from a signal or shutdown handler and read by the ingest thread.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }

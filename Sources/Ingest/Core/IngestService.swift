@@ -18,41 +18,24 @@ public struct IngestService: Service {
     }
 
     public func run() async throws {
-        let stop = StopFlag()
+        let stop = StopSignal()
         let configuration = self.configuration
         let logger = self.logger
         let health = self.health
         do {
             try await withGracefulShutdownHandler {
-                try await runOnDedicatedThread {
+                try await runOnDedicatedThread(named: "ledger-ingest") {
                     let loop = try IngestLoop(configuration: configuration, logger: logger, stopRequested: stop)
                     health.set(.healthy)
                     try loop.run()
                 }
             } onGracefulShutdown: {
-                stop.set()
+                stop.request()
             }
         } catch {
             health.set(.unhealthy("\(error)"))
             logger.critical("ingest.failed", metadata: ["ingest.error": "\(error)"])
             throw error
         }
-    }
-}
-
-/// Runs blocking work (librdkafka, fsync) on its own thread and waits for it without blocking the pool.
-func runOnDedicatedThread(_ body: @escaping @Sendable () throws -> Void) async throws {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        let thread = Thread {
-            do {
-                try body()
-                continuation.resume()
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-        thread.name = "ledger-ingest"
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 }

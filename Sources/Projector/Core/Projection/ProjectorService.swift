@@ -24,7 +24,7 @@ public struct ProjectorService: Service {
         let logger = logger
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
-                try await Self.onOwnThread {
+                try await runOnDedicatedThread(named: "ledger-projector") {
                     try ProjectionLoop(configuration: configuration, stop: stop, health: health, logger: logger).run()
                 }
             } onCancel: {
@@ -36,13 +36,6 @@ public struct ProjectorService: Service {
         }
     }
 
-    private static func onOwnThread(_ body: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
-            thread.name = "ledger-projector"
-            thread.start()
-        }
-    }
 }
 
 extension ProjectorService: CustomStringConvertible {

@@ -2,19 +2,21 @@ import Foundation
 
 /// A one-way "please stop" for a loop running on its own thread: set from a signal handler task or a
 /// cancellation handler, checked between batches, and waking any sleep at once.
-final class StopSignal: @unchecked Sendable {
+public final class StopSignal: @unchecked Sendable {
     // @unchecked: every access to `requested` holds `condition`'s lock.
     private let condition = NSCondition()
     private var requested = false
 
-    func request() {
+    public init() {}
+
+    public func request() {
         condition.lock()
         requested = true
         condition.broadcast()
         condition.unlock()
     }
 
-    var isRequested: Bool {
+    public var isRequested: Bool {
         condition.lock()
         defer { condition.unlock() }
         return requested
@@ -22,11 +24,22 @@ final class StopSignal: @unchecked Sendable {
 
     /// Sleeps up to `milliseconds`, returning early when a stop is requested. Returns whether one was.
     @discardableResult
-    func wait(milliseconds: Int) -> Bool {
+    public func wait(milliseconds: Int) -> Bool {
         let deadline = Date().addingTimeInterval(Double(milliseconds) / 1000)
         condition.lock()
         defer { condition.unlock() }
         while !requested && condition.wait(until: deadline) {}
         return requested
+    }
+}
+
+/// Runs blocking work (librdkafka, fsync, libpq) on a thread of its own and waits for it without holding a thread
+/// of Swift's cooperative pool. Shared by ledger-ingest and ledger-projector.
+public func runOnDedicatedThread(named name: String, _ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = name
+        thread.stackSize = 8 << 20
+        thread.start()
     }
 }
