@@ -135,11 +135,6 @@ final class LedgerIndex {
 
     // MARK: Queries
 
-    func watermark(_ key: TopicPartition) throws -> Watermark? {
-        try statement("SELECT last_offset, last_lsn FROM watermarks WHERE topic = ? AND partition = ?")
-            .query([.text(key.topic), .integer(Int64(key.partition))]) { Watermark(offset: $0.integer(0), lsn: UInt64($0.integer(1))) }.first
-    }
-
     func watermarks() throws -> [TopicPartition: Watermark] {
         let rows = try statement("SELECT topic, partition, last_offset, last_lsn FROM watermarks").query([]) {
             (TopicPartition(topic: $0.text(0), partition: Int32($0.integer(1))), Watermark(offset: $0.integer(2), lsn: UInt64($0.integer(3))))
@@ -272,8 +267,6 @@ struct IndexBatch {
     var watermarks: [TopicPartition: Watermark] = [:]
     var counts: [RecordCountKey: Int] = [:]
     var durableLSN: UInt64 = 0
-
-    var isEmpty: Bool { segments.isEmpty && frames.isEmpty }
 
     /// Adds what `record` at `lsn` tells the index.
     mutating func note(_ record: Record, lsn: UInt64) {

@@ -70,9 +70,6 @@ public final class FaultInjectingFileSystem: FileSystem {
         self.plan = plan
     }
 
-    /// How many faults were injected so far (writes and fsyncs).
-    public var operationsSeen: (syncs: Int, writes: Int) { counters.withLock { ($0.syncs, $0.writes) } }
-
     public func open(_ path: String, create: Bool) throws -> any LedgerFile {
         try wrap(base.open(path, create: create))
     }

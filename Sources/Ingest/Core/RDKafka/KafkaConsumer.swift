@@ -187,17 +187,6 @@ public final class KafkaConsumer {
         return Int(metadata.pointee.topics[0].partition_cnt)
     }
 
-    /// Moves consumption of an assigned partition to `offset`.
-    public func seek(_ partition: TopicPartition, to offset: Int64, timeoutMilliseconds: Int = 10_000) throws {
-        let list = makePartitionList([(partition.topic, partition.partition, offset)])
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        if let error = rd_kafka_seek_partitions(handle, list, Int32(timeoutMilliseconds)) {
-            let kafkaError = KafkaError(rd_kafka_error_code(error), String(cString: rd_kafka_error_string(error)), [("partition", "\(partition)")])
-            rd_kafka_error_destroy(error)
-            throw kafkaError
-        }
-    }
-
     /// Replaces the assignment with the same partitions starting at `offsets` (others from librdkafka's stored
     /// position would be unknown, so every assigned partition must be given). Used to move past a partition in
     /// the error state that an out-of-range offset leaves it in, which a seek does not clear.
