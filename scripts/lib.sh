@@ -108,14 +108,19 @@ free_port() {
 
 # Starts `ledger-tool dev-broker` (librdkafka's mock cluster) in the background and exports DEV_BROKERS.
 # $1 = path of ledger-tool, $2 = partitions. The broker lives until stop_dev_broker (or the shell exits).
+# Its standard input is a FIFO this shell holds open: fault-injection commands go to fd $dev_broker_stdin
+# (e.g. `echo "down 1" >&"$dev_broker_stdin"`).
+dev_broker_pid=""
 start_dev_broker() {
   local tool="$1" partitions="${2:-6}"
-  local out="$repo_root/.scratch/dev-broker.out"
+  local out="$repo_root/.scratch/dev-broker.out" fifo="$repo_root/.scratch/dev-broker.stdin"
   mkdir -p "$repo_root/.scratch"
   : > "$out"
-  # stdin stays open (sleep) so the broker keeps listening for fault-injection commands.
-  (sleep 100000 | "$tool" dev-broker --partitions "$partitions" > "$out" 2> "$repo_root/.scratch/dev-broker.err") &
+  rm -f "$fifo" && mkfifo "$fifo"
+  "$tool" dev-broker --partitions "$partitions" < "$fifo" > "$out" 2> "$repo_root/.scratch/dev-broker.err" &
+  dev_broker_pid=$!
   disown
+  exec {dev_broker_stdin}> "$fifo"
   for _ in $(seq 1 100); do
     [ -s "$out" ] && break
     sleep 0.1
@@ -125,7 +130,11 @@ start_dev_broker() {
   export DEV_BROKERS
 }
 
+# Stops the broker start_dev_broker started (by its process id: other brokers on the machine are left alone).
 stop_dev_broker() {
-  pkill -TERM -f "ledger-tool dev-broker" 2>/dev/null || true
-  pkill -f "sleep 100000" 2>/dev/null || true
+  [ -n "$dev_broker_pid" ] || return 0
+  kill -TERM "$dev_broker_pid" 2>/dev/null || true
+  exec {dev_broker_stdin}>&- 2>/dev/null || true
+  rm -f "$repo_root/.scratch/dev-broker.stdin"
+  dev_broker_pid=""
 }
