@@ -36,4 +36,13 @@ public enum Limits {
     /// Longest a caller should hold appended records before committing, in milliseconds: the bound on the
     /// latency that group commit adds to a message.
     public static let groupCommitIntervalMilliseconds = 20
+
+    // MARK: Order index
+
+    /// Accepted orders the writer holds in memory (about 50 bytes each) before it inserts them into the SQLite
+    /// order index, in key order, in one transaction. The order index is a B-tree keyed by random UUIDs: an
+    /// insert batch of n orders rewrites up to n of its leaves, so inserting per group commit (8,192 orders)
+    /// rewrote nearly every leaf per commit. Fewer, larger batches write each leaf once per batch. Segment
+    /// seals and clean closes publish earlier; recovery re-derives unpublished orders from the segments.
+    public static let orderIndexBatchOrdersMax = 262_144
 }

@@ -88,7 +88,7 @@ extension LedgerWriter {
             try append(Sample.record(number))
             if (number + 1) % perCommit == 0 { try commit() }
         }
-        try commit()
+        try close()
     }
 }
 

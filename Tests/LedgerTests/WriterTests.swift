@@ -163,6 +163,38 @@ import Testing
         #expect(try readAll(directory.path).count == 61)
     }
 
+    /// Orders reach the SQLite order index in batches (`Limits.orderIndexBatchOrdersMax`): one that is durable
+    /// but not yet indexed is found by the writer, by a reader and, after a crash, by recovery; verify accepts
+    /// the lagging index, and a clean close completes it.
+    @Test func durableOrdersNotYetIndexedAreFoundEverywhere() throws {
+        let directory = ScratchDirectory()
+        do {
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0)) == .accepted)
+            try appender.commit()
+            #expect(try appender.writer.index.ordersLSN() == 0, "one order is far below a batch: not indexed yet")
+            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0)) == .duplicate)
+            #expect(try kind(appender.append(value: Sample.json(1, amount: "2.00"), source: Sample.source(offset: 2), ingestTimeMicroseconds: 0)) == .conflict)
+            try appender.commit()
+            #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(1)) == 1)
+            #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(2)) == nil)
+            // The writer goes away without close, as in a crash.
+        }
+        #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
+        let live: [String]
+        do {
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+            #expect(try appender.writer.index.ordersLSN() == 3, "recovery indexed the orders the crash left in memory")
+            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0)) == .duplicate)
+            #expect(try kind(appender.append(value: Sample.json(2), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0)) == .accepted)
+            try appender.close()
+            #expect(try appender.writer.index.ordersLSN() == 5)
+            live = try appender.writer.index.dump()
+        }
+        _ = try LedgerMaintenance.rebuildIndex(directory: directory.path)
+        #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump() == live)
+    }
+
     private func kind(_ outcome: AppendOutcome) throws -> RecordKind {
         guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
         return kind

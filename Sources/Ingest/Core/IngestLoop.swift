@@ -71,6 +71,7 @@ final class IngestLoop {
         }
         try makeDurable()
         commitOffsets(force: true)
+        try appender.close()
         do {
             try consumer.close()
         } catch let error as KafkaError {

@@ -54,6 +54,13 @@ public final class LedgerAppender {
     @discardableResult
     public func commit() throws -> UInt64 { try writer.commit() }
 
+    /// Commits and completes the order index (a clean stop); returns the durable LSN.
+    @discardableResult
+    public func close() throws -> UInt64 {
+        try writer.close()
+        return writer.durableLSN
+    }
+
     /// accepted, duplicate (same content as the accepted record) or conflict (different content).
     private func classify(_ transaction: Transaction) throws -> RecordBody {
         guard let original = try writer.acceptedOrder(transaction.orderID) else { return .accepted(transaction) }

@@ -7,15 +7,19 @@ import Foundation
 /// `ledger-tool rebuild index` recreates it identically, and recovery re-derives whatever a crash kept from
 /// being published. It is written only after the segment bytes it describes are fsynced; its `durable_lsn` is
 /// what readers trust as the end of the durable prefix.
+///
+/// The order index lags: orders are inserted in batches of up to `Limits.orderIndexBatchOrdersMax` (meta
+/// `orders_lsn` says through which LSN it is complete). The writer holds the rest in memory; a reader looks for
+/// them in the records after `orders_lsn`; recovery inserts them on the next open.
 final class LedgerIndex {
     static let fileName = "index.sqlite"
     /// Bumped when the tables change; an index of another version is rebuilt from the segments.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
     /// SQLite's page cache per connection, in KiB. The order index is a B-tree keyed by random UUIDs: every
     /// insert touches a random leaf, so a cache that holds the inner pages and many leaves saves a read per insert.
     static let pageCacheKibibytes = 128 << 10
-    /// WAL pages before SQLite checkpoints them into the database file. Each group commit dirties thousands of
-    /// order-index leaves; checkpointing less often writes a leaf touched by several commits once.
+    /// WAL pages before SQLite checkpoints them into the database file. Each order batch dirties thousands of
+    /// order-index leaves; checkpointing less often writes a leaf touched by several batches once.
     static let checkpointPages = 32_768
 
     let database: SQLiteDatabase
@@ -75,6 +79,9 @@ final class LedgerIndex {
 
     func ledgerID() throws -> UUID? { try meta("ledger_id").flatMap { UUID(uuidString: $0) } }
 
+    /// The LSN through which every accepted order is in the order index (0 for an empty ledger).
+    func ordersLSN() throws -> UInt64 { try meta("orders_lsn").flatMap { UInt64($0) } ?? 0 }
+
     // MARK: Publishing
 
     /// Writes one batch of durable facts and the new durable LSN in one SQLite transaction.
@@ -94,6 +101,7 @@ final class LedgerIndex {
             try publishWatermarks(batch.watermarks)
             try publishCounts(batch.counts)
             try setMeta("durable_lsn", String(batch.durableLSN))
+            if let ordersLSN = batch.ordersLSN { try setMeta("orders_lsn", String(ordersLSN)) }
         }
     }
 
@@ -187,11 +195,15 @@ final class LedgerIndex {
     }
 
     /// Every row of every table as text, in a fixed order: two indexes are identical iff their dumps are equal.
-    func dump() throws -> [String] {
+    /// With `ordersThrough`, only orders up to that LSN are listed and `orders_lsn` is left out: the form in
+    /// which an index whose order batch is still unpublished compares with a rebuilt one.
+    func dump(ordersThrough: UInt64? = nil) throws -> [String] {
         var lines: [String] = []
-        for (table, order) in [("meta", "key"), ("segments", "first_lsn"), ("frames", "first_lsn"), ("watermarks", "topic, partition"),
-                               ("orders", "order_id"), ("record_counts", "kind, reason")] {
-            let select = try database.prepare("SELECT * FROM \(table) ORDER BY \(order)")
+        let ordersFilter = ordersThrough.map { "WHERE lsn <= \($0)" } ?? ""
+        let metaFilter = ordersThrough == nil ? "" : "WHERE key <> 'orders_lsn'"
+        for (table, filter, order) in [("meta", metaFilter, "key"), ("segments", "", "first_lsn"), ("frames", "", "first_lsn"),
+                                       ("watermarks", "", "topic, partition"), ("orders", ordersFilter, "order_id"), ("record_counts", "", "kind, reason")] {
+            let select = try database.prepare("SELECT * FROM \(table) \(filter) ORDER BY \(order)")
             lines += try select.query([]) { row in table + "|" + (0..<row.columnCount).map { row.description($0) }.joined(separator: "|") }
         }
         return lines
@@ -267,8 +279,10 @@ struct IndexBatch {
     var watermarks: [TopicPartition: Watermark] = [:]
     var counts: [RecordCountKey: Int] = [:]
     var durableLSN: UInt64 = 0
+    /// When set, `orders` completes the order index through this LSN.
+    var ordersLSN: UInt64?
 
-    /// Adds what `record` at `lsn` tells the index.
+    /// Adds what `record` at `lsn` tells the index, except its order (`noteOrder`).
     mutating func note(_ record: Record, lsn: UInt64) {
         let key = TopicPartition(topic: record.source.topic, partition: record.source.partition)
         let lastOffset: Int64
@@ -277,9 +291,11 @@ struct IndexBatch {
         var reason: UInt8 = 0
         if case .rejected(let rejected) = record.body { reason = rejected.rejection.reason.rawValue }
         counts[RecordCountKey(kind: record.kind.rawValue, reason: reason), default: 0] += 1
-        if case .accepted(let transaction) = record.body {
-            orders.append((transaction.orderID, lsn, transaction.contentDigest))
-        }
+    }
+
+    /// Adds the order of an accepted record to the order index batch.
+    mutating func noteOrder(_ record: Record, lsn: UInt64) {
+        if case .accepted(let transaction) = record.body { orders.append((transaction.orderID, lsn, transaction.contentDigest)) }
     }
 }
 

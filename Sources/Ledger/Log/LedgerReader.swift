@@ -41,8 +41,17 @@ public final class LedgerReader {
         }
     }
 
-    /// The LSN of the accepted record for `orderID`, if any.
-    public func acceptedLSN(of orderID: UUID) throws -> UInt64? { try index.acceptedOrder(orderID)?.lsn }
+    /// The LSN of the accepted record for `orderID`, if any: from the order index, or else from the durable
+    /// records the writer has not yet inserted into it (at most `Limits.orderIndexBatchOrdersMax` orders).
+    public func acceptedLSN(of orderID: UUID) throws -> UInt64? {
+        if let indexed = try index.acceptedOrder(orderID) { return indexed.lsn }
+        let cursor = cursor(from: try index.ordersLSN() + 1)
+        while true {
+            let entries = try cursor.next(maxRecords: 16_384)
+            if entries.isEmpty { return nil }
+            if let found = entries.first(where: { $0.record.kind == .accepted && $0.record.transaction?.orderID == orderID }) { return found.lsn }
+        }
+    }
 
     /// The durable record at `lsn`.
     public func record(at lsn: UInt64) throws -> Record {

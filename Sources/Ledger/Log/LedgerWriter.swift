@@ -46,7 +46,12 @@ public final class LedgerWriter {
     private var verification: [UInt8] = []
     private var pendingFrameRecords = 0
     private var unpublished = IndexBatch()
-    private var pendingOrders: [UUID: (lsn: UInt64, transaction: Transaction)] = [:]
+    /// Accepted orders appended since the last commit, with their content (compared without reading a frame).
+    private var uncommittedOrders: [UUID: (lsn: UInt64, transaction: Transaction)] = [:]
+    /// Accepted orders that are durable but not yet in the SQLite order index (`Limits.orderIndexBatchOrdersMax`).
+    private var unindexedOrders: [UUID: (lsn: UInt64, contentDigest: Int64)] = [:]
+    /// The LSN through which the SQLite order index is complete.
+    private var indexedOrdersLSN: UInt64 = 0
     /// Every accepted order_id, so a new order needs no index query.
     private var orderFilter = OrderFilter()
     /// Published watermarks, cached: the per-message check must not query SQLite.
@@ -86,8 +91,9 @@ public final class LedgerWriter {
             nextLSN = 1
             try index.setMeta("ledger_id", ledgerID.uuidString)
             segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
-            try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0))
+            try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0, ordersLSN: 0))
         }
+        indexedOrdersLSN = durableLSN
         try loadCaches()
         options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
     }
@@ -142,14 +148,15 @@ public final class LedgerWriter {
         unpublished.note(record, lsn: lsn)
         segment.row.note(record)
         if case .accepted(let transaction) = record.body {
-            pendingOrders[transaction.orderID] = (lsn, transaction)
+            uncommittedOrders[transaction.orderID] = (lsn, transaction)
             orderFilter.insert(transaction.orderID)
         }
         return lsn
     }
 
     /// Makes everything appended durable: writes the open frame, fsyncs the segment once, then publishes the
-    /// durable LSN, watermarks and order index in one SQLite transaction. Returns the durable LSN.
+    /// durable LSN and watermarks in one SQLite transaction (with the batch of orders held in memory, when it is
+    /// full or the segment is about to be sealed). Returns the durable LSN.
     @discardableResult
     public func commit() throws -> UInt64 {
         try ensureUsable()
@@ -159,14 +166,50 @@ public final class LedgerWriter {
             try segment.file.sync()
             unpublished.segments = [segment.row]
             unpublished.durableLSN = nextLSN - 1
+            moveCommittedOrders()
+            let sealing = segment.row.byteLength >= Int64(options.segmentBytesTarget)
+            let indexingOrders = sealing || unindexedOrders.count >= Limits.orderIndexBatchOrdersMax
+            if indexingOrders { takeUnindexedOrders(into: &unpublished) }
+            let started = DispatchTime.now().uptimeNanoseconds
             try index.publish(unpublished)
+            if indexingOrders { logOrdersIndexed(unpublished.orders.count, since: started) }
             publishedWatermarks.merge(unpublished.watermarks) { $1 }
             durableLSN = nextLSN - 1
             unpublished = IndexBatch()
-            pendingOrders.removeAll(keepingCapacity: true)
-            if segment.row.byteLength >= Int64(options.segmentBytesTarget) { try rotate() }
+            if sealing { try rotate() }
         }
         return durableLSN
+    }
+
+    /// Commits, then completes the order index, so that the index equals one rebuilt from the segments. Call it
+    /// on a clean stop; after a crash, the next open re-derives the missing orders from the segments instead.
+    public func close() throws {
+        try commit()
+        guard indexedOrdersLSN < durableLSN else { return }
+        try failing {
+            var batch = IndexBatch(durableLSN: durableLSN)
+            takeUnindexedOrders(into: &batch)
+            try index.publish(batch)
+        }
+    }
+
+    private func logOrdersIndexed(_ count: Int, since started: UInt64) {
+        let milliseconds = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
+        options.logger.info("ledger.orders_indexed", metadata: ["ledger.orders": "\(count)", "ledger.orders_lsn": "\(indexedOrdersLSN)", "ledger.publish_ms": "\(milliseconds)"])
+    }
+
+    private func moveCommittedOrders() {
+        for (orderID, order) in uncommittedOrders { unindexedOrders[orderID] = (order.lsn, order.transaction.contentDigest) }
+        uncommittedOrders.removeAll(keepingCapacity: true)
+    }
+
+    /// Hands every durable order held in memory to `batch`, which then completes the order index through the
+    /// durable LSN. A failed publish stops the writer (fail-stop), so the in-memory copy may go before it.
+    private func takeUnindexedOrders(into batch: inout IndexBatch) {
+        batch.orders = unindexedOrders.map { ($0.key, $0.value.lsn, $0.value.contentDigest) }
+        batch.ordersLSN = nextLSN - 1
+        unindexedOrders.removeAll(keepingCapacity: true)
+        indexedOrdersLSN = nextLSN - 1
     }
 
     /// The highest source offset recorded for a partition, including records not yet committed.
@@ -174,11 +217,12 @@ public final class LedgerWriter {
         (unpublished.watermarks[key] ?? publishedWatermarks[key])?.offset
     }
 
-    /// The accepted record for `orderID`: its LSN, and its transaction when it is not yet published (published
-    /// ones give their content digest; the caller reads the record to compare).
+    /// The accepted record for `orderID`: its LSN, and its transaction when it is not yet committed (durable ones
+    /// give their content digest; the caller reads the record to compare).
     func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, pending: Transaction?, contentDigest: Int64)? {
         guard orderFilter.mightContain(orderID) else { return nil }
-        if let pending = pendingOrders[orderID] { return (pending.lsn, pending.transaction, pending.transaction.contentDigest) }
+        if let pending = uncommittedOrders[orderID] { return (pending.lsn, pending.transaction, pending.transaction.contentDigest) }
+        if let durable = unindexedOrders[orderID] { return (durable.lsn, nil, durable.contentDigest) }
         return try index.acceptedOrder(orderID).map { ($0.lsn, nil, $0.contentDigest) }
     }
 

@@ -7,7 +7,7 @@ import Logging
 /// |------------------------------|--------------------------------------------------------------|--------------------------------------|
 /// | `emptyDirectory`             | no segment                                                   | create segment 1 (new ledger id)     |
 /// | `leftoverTemporaryFile`      | `*.seg.tmp` from a crash during segment creation             | remove it                            |
-/// | `indexBehind`                | valid frames past the index's durable LSN                    | index them (catch up)                |
+/// | `indexBehind`                | valid frames past the index's durable LSN or `orders_lsn`    | index them (catch up)                |
 /// | `indexMissing`               | no index, or another ledger's, or another schema version     | rebuild it from every segment        |
 /// | `indexAhead`                 | index durable LSN beyond the last valid record               | stop: durable data is missing        |
 /// | `tornTail`                   | last segment ends in damage, no self-consistent frame after, | keep a `.broken` copy of the tail,   |
@@ -37,6 +37,7 @@ struct Recovery {
     func run() throws -> Outcome? {
         let segments = try SegmentFiles.list(directory, fileSystem: fileSystem)
         let indexDurableLSN = try index.durableLSN()
+        let marks = IndexMarks(durableLSN: indexDurableLSN, ordersLSN: min(try index.ordersLSN(), indexDurableLSN))
         guard !segments.isEmpty else {
             guard indexDurableLSN == 0 else {
                 throw LedgerError(.corruption, "the index says records are durable but there is no segment", [("path", directory), ("durable_lsn", String(indexDurableLSN))])
@@ -50,7 +51,7 @@ struct Recovery {
         var ledgerID: UUID?
         for (position, segment) in segments.enumerated() {
             let isLast = position == segments.count - 1
-            var result = try recoverSegment(segment.path, isLast: isLast, known: known[segment.firstLSN], indexDurableLSN: indexDurableLSN, batch: &batch)
+            var result = try recoverSegment(segment.path, isLast: isLast, known: known[segment.firstLSN], marks: marks, batch: &batch)
             try checkChain(result.row, header: result.header, previous: previous, ledgerID: &ledgerID, path: segment.path)
             truncated += result.truncatedBytes
             result.row.fileName = SegmentFormat.fileName(firstLSN: result.row.firstLSN)
@@ -62,9 +63,16 @@ struct Recovery {
             throw LedgerError(.corruption, "the index says more records are durable than the segments hold (indexAhead)", [("path", directory), ("durable_lsn", String(indexDurableLSN)), ("last_lsn_on_disk", String(last.lastLSN))])
         }
         batch.durableLSN = last.lastLSN
+        batch.ordersLSN = last.lastLSN
         if try index.ledgerID() == nil { try index.setMeta("ledger_id", ledgerID!.uuidString) }
         try index.publish(batch)
         return Outcome(ledgerID: ledgerID!, lastSegment: last, lastSegmentSealed: last.sealed, truncatedBytes: truncated)
+    }
+
+    /// How far the index was published: everything through `durableLSN`, orders through `ordersLSN`.
+    private struct IndexMarks {
+        var durableLSN: UInt64
+        var ordersLSN: UInt64
     }
 
     private struct SegmentResult {
@@ -74,11 +82,12 @@ struct Recovery {
     }
 
     /// Checks one segment. A sealed segment the index already knows is checked cheaply (header and footer);
-    /// any other is scanned frame by frame, and records past the durable LSN are added to `batch`.
-    private func recoverSegment(_ path: String, isLast: Bool, known: SegmentRow?, indexDurableLSN: UInt64, batch: inout IndexBatch) throws -> SegmentResult {
+    /// any other is scanned frame by frame, and records past the durable LSN (orders past `orders_lsn`) are added
+    /// to `batch`.
+    private func recoverSegment(_ path: String, isLast: Bool, known: SegmentRow?, marks: IndexMarks, batch: inout IndexBatch) throws -> SegmentResult {
         let file = try readOnly ? fileSystem.openForReading(path) : fileSystem.open(path, create: false)
         let scanner = try SegmentScanner(file: file)
-        if let known, known.sealed, known.byteLength == scanner.fileSize, known.lastLSN <= indexDurableLSN,
+        if let known, known.sealed, known.byteLength == scanner.fileSize, known.lastLSN <= marks.ordersLSN,
            try sealedFooterMatches(known, scanner: scanner) {
             return SegmentResult(header: scanner.header, row: known)
         }
@@ -93,9 +102,10 @@ struct Recovery {
                 for (index, record) in records.enumerated() {
                     let lsn = frame.header.firstLSN + UInt64(index)
                     row.note(record)
-                    if lsn > indexDurableLSN { batch.note(record, lsn: lsn) }
+                    if lsn > marks.durableLSN { batch.note(record, lsn: lsn) }
+                    if lsn > marks.ordersLSN { batch.noteOrder(record, lsn: lsn) }
                 }
-                if frame.header.lastLSN > indexDurableLSN {
+                if frame.header.lastLSN > marks.durableLSN {
                     batch.frames.append(FrameRow(firstLSN: frame.header.firstLSN, segmentFirstLSN: row.firstLSN, byteOffset: frame.offset,
                                                  recordCount: frame.header.recordCount, storedBytes: frame.header.storedLength,
                                                  rawBytes: frame.header.rawLength, crc: frame.header.crc))
@@ -115,7 +125,7 @@ struct Recovery {
                 return SegmentResult(header: scanner.header, row: row)
             case .damaged(let offset, let violation):
                 guard isLast else { throw violation.error(path: path, offset: Int(offset), [("segment", String(row.firstLSN)), ("case", "damageInSealedSegment")]) }
-                let dropped = try repairTornTail(file: file, scanner: scanner, at: offset, violation: violation, expectedLSN: row.lastLSN + 1, indexDurableLSN: indexDurableLSN)
+                let dropped = try repairTornTail(file: file, scanner: scanner, at: offset, violation: violation, expectedLSN: row.lastLSN + 1, indexDurableLSN: marks.durableLSN)
                 return SegmentResult(header: scanner.header, row: row, truncatedBytes: dropped)
             }
         }

@@ -50,7 +50,7 @@ struct LedgerBench: ParsableCommand {
                 commitSeconds += Date().timeIntervalSince(commitStarted)
             }
         }
-        try appender.commit()
+        try appender.close()
         let seconds = Date().timeIntervalSince(started)
         FileHandle.standardError.write(Data("append \(seconds - commitSeconds)s, commit (frame write, fsync, index publish) \(commitSeconds)s\n".utf8))
         let rawSeconds = try rawWriteAndSync(messages)

@@ -25,7 +25,7 @@ struct ImportCommand: ParsableCommand {
         var summary = ImportSummary()
         do {
             try importLines(reader, topic: topic, appender: appender, progress: progress, summary: &summary)
-            summary.durableLSN = try appender.commit()
+            summary.durableLSN = try appender.close()
             progress.finish(succeeded: true)
         } catch {
             progress.finish(succeeded: false)
