@@ -57,7 +57,7 @@ let package = Package(
                 .product(name: "ConsoleKitTerminal", package: "console-kit"),
             ],
             path: "Sources/Tools/LedgerTool"),
-        .executableTarget(name: "LedgerBench", dependencies: ["Ledger", "Ingest", argumentParser, logging], path: "Sources/Tools/Benchmarks"),
+        .executableTarget(name: "LedgerBench", dependencies: ["Ledger", "Ingest", "Projector", argumentParser, logging], path: "Sources/Tools/Benchmarks"),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger"], path: "Tests/LedgerTests"),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Ledger"], path: "Tests/IngestTests"),
         .testTarget(name: "ProjectorTests", dependencies: ["Projector", "Ledger"], path: "Tests/ProjectorTests"),

@@ -72,6 +72,10 @@ public enum IngestLimits {
     /// to resume), so they need not follow every fsync; a librdkafka consumer group also cannot rebalance while
     /// commits are continuously in flight.
     public static let offsetCommitIntervalMilliseconds = 250
+    /// Longest an offset commit waits for the group coordinator. A commit that times out stays queued for the
+    /// next attempt; at shutdown the offsets are left uncommitted, which is safe (the ledger's watermarks, not
+    /// Kafka's commits, decide where consumption resumes).
+    public static let offsetCommitWaitMilliseconds = 5_000
     /// Longest the assignment handler waits for the group's committed offsets (they are advisory).
     public static let committedOffsetsWaitMilliseconds = 5_000
 }

@@ -140,7 +140,7 @@ final class IngestLoop {
         guard !committable.isEmpty, force || now.uptimeNanoseconds - lastCommitAttempt.uptimeNanoseconds >= interval else { return }
         lastCommitAttempt = now
         do {
-            try consumer.commit(committable, synchronous: true)
+            try consumer.commit(committable, timeoutMilliseconds: IngestLimits.offsetCommitWaitMilliseconds)
         } catch {
             metrics.commitFailures.increment()
             logger.warning("ingest.offset_commit_failed", metadata: ["kafka.error": "\(error)"])

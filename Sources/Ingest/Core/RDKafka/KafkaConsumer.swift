@@ -140,13 +140,24 @@ public final class KafkaConsumer {
             error: message.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(message.err, nil, [("partition", "\(message.partition)"), ("offset", "\(message.offset)")]))
     }
 
-    /// Commits "next offset to read" for each partition. Synchronous commits wait for the coordinator.
-    public func commit(_ nextOffsets: [TopicPartition: Int64], synchronous: Bool) throws {
+    /// Commits "next offset to read" for each partition and waits at most `timeoutMilliseconds` for the group
+    /// coordinator's answer. (librdkafka's synchronous `rd_kafka_commit` waits without bound while no
+    /// coordinator is reachable, which kept a stopping ingest from ever exiting with the broker gone.)
+    public func commit(_ nextOffsets: [TopicPartition: Int64], timeoutMilliseconds: Int) throws {
         guard !nextOffsets.isEmpty else { return }
         let list = makePartitionList(nextOffsets.sorted { $0.key < $1.key }.map { ($0.key.topic, $0.key.partition, $0.value) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let code = rd_kafka_commit(handle, list, synchronous ? 0 : 1)
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_commit")]) }
+        guard let results = rd_kafka_queue_new(handle) else { throw KafkaError(client: "rd_kafka_queue_new failed") }
+        // librdkafka keeps its own reference to the queue: an answer arriving after the timeout is dropped safely.
+        defer { rd_kafka_queue_destroy(results) }
+        let code = rd_kafka_commit_queue(handle, list, results, nil, nil)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_commit_queue")]) }
+        guard let event = rd_kafka_queue_poll(results, Int32(timeoutMilliseconds)) else {
+            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, "the group coordinator did not answer the offset commit", [("timeout_ms", String(timeoutMilliseconds))])
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let outcome = rd_kafka_event_error(event)
+        guard outcome == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(outcome, nil, [("call", "rd_kafka_commit_queue")]) }
     }
 
     /// The group's committed offsets for `partitions` (`kafkaOffsetInvalid` where none).
