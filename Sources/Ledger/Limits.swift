@@ -39,10 +39,12 @@ public enum Limits {
 
     // MARK: Order index
 
-    /// Accepted orders the writer holds in memory (about 50 bytes each) before it inserts them into the SQLite
-    /// order index, in key order, in one transaction. The order index is a B-tree keyed by random UUIDs: an
-    /// insert batch of n orders rewrites up to n of its leaves, so inserting per group commit (8,192 orders)
-    /// rewrote nearly every leaf per commit. Fewer, larger batches write each leaf once per batch. Segment
-    /// seals and clean closes publish earlier; recovery re-derives unpublished orders from the segments.
-    public static let orderIndexBatchOrdersMax = 262_144
+    /// Accepted orders the writer holds in memory (about 60 bytes each) before it inserts them into the SQLite
+    /// order index as one batch sorted by key (see `OrderIndexBacklog`). The index is a B-tree keyed by random
+    /// UUIDs: inserting per group commit (8,192 orders) rewrote nearly every leaf at every commit; a larger
+    /// batch rewrites each leaf about once. Larger is cheaper per order but holds more in memory and leaves
+    /// more for recovery to re-insert after a crash (at most two batches: one waiting, one being inserted).
+    public static let orderIndexBatchOrdersMax = 131_072
+    /// Commits over which one order batch is inserted, a key range each: no commit stalls for a whole batch.
+    public static let orderIndexSlicesPerBatch = 16
 }

@@ -83,12 +83,12 @@ enum Sample {
 
 extension LedgerWriter {
     /// Appends records `range` (as `Sample.record`) and commits every `perCommit` records.
-    func appendSamples(_ range: Range<Int>, perCommit: Int = 100) throws {
+    func appendSamples(_ range: Range<Int>, perCommit: Int = 100, close closing: Bool = true) throws {
         for number in range {
             try append(Sample.record(number))
             if (number + 1) % perCommit == 0 { try commit() }
         }
-        try close()
+        if closing { try close() } else { try commit() }
     }
 }
 

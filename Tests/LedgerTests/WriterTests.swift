@@ -195,6 +195,42 @@ import Testing
         #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump() == live)
     }
 
+    /// A batch of orders spread over several commits, interrupted by a crash halfway: every order is still
+    /// found, recovery re-inserts the batch (some of it twice, harmlessly), and the index equals a rebuilt one.
+    @Test func anOrderBatchInterruptedHalfwayIsCompletedByRecovery() throws {
+        let directory = ScratchDirectory()
+        var options = LedgerOptions()
+        options.orderIndexBatchOrders = 64
+        let halfOfTheSlices = Limits.orderIndexSlicesPerBatch / 2
+        func accept(_ appender: LedgerAppender, _ numbers: Range<Int>) throws {
+            for number in numbers {
+                _ = try appender.append(value: Sample.json(number), source: Sample.source(offset: Int64(number)), ingestTimeMicroseconds: 0)
+                try appender.commit()
+            }
+        }
+        do {
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path, options: options))
+            let sliceOrders = 64 / Limits.orderIndexSlicesPerBatch
+            func indexedOrders() throws -> Int { try appender.writer.index.dump().filter { $0.hasPrefix("orders|") }.count }
+            try accept(appender, 0..<64)
+            #expect(try indexedOrders() == sliceOrders, "the commit that fills the batch carries its first slice")
+            try accept(appender, 64..<(64 + halfOfTheSlices - 1))
+            #expect(try indexedOrders() == sliceOrders * halfOfTheSlices, "half of the batch's slices are in")
+            #expect(try appender.writer.index.ordersLSN() == 0, "orders_lsn moves only with the last slice")
+            // The writer goes away without close, as in a crash.
+        }
+        do {
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path, options: options))
+            #expect(try appender.writer.index.ordersLSN() == appender.writer.durableLSN)
+            for number in [0, 33, 63, 64 + halfOfTheSlices - 2] {
+                let outcome = try appender.append(value: Sample.json(number), source: Sample.source(offset: 1_000 + Int64(number)), ingestTimeMicroseconds: 0)
+                #expect(try kind(outcome) == .duplicate, "order \(number)")
+            }
+            try appender.close()
+        }
+        #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
+    }
+
     private func kind(_ outcome: AppendOutcome) throws -> RecordKind {
         guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
         return kind

@@ -93,9 +93,10 @@ final class LedgerIndex {
                 try frame.run([.integer(Int64(row.firstLSN)), .integer(Int64(row.segmentFirstLSN)), .integer(row.byteOffset),
                                .integer(Int64(row.recordCount)), .integer(Int64(row.storedBytes)), .integer(Int64(row.rawBytes)), .integer(Int64(row.crc))])
             }
-            let order = try statement("INSERT INTO orders VALUES(?, ?, ?)")
+            // OR IGNORE: recovery re-inserts the orders of a batch a crash interrupted (OrderIndexBacklog).
+            let order = try statement("INSERT OR IGNORE INTO orders VALUES(?, ?, ?)")
             // In key order: each B-tree leaf is then visited once per batch, in sequence, instead of at random.
-            for row in batch.orders.sorted(by: { Self.blobOrder($0.orderID) < Self.blobOrder($1.orderID) }) {
+            for row in batch.orders.sorted(by: { Self.keyOrder($0.orderID) < Self.keyOrder($1.orderID) }) {
                 try withUnsafeBytes(of: row.orderID.uuid) { try order.run(blob: $0, Int64(row.lsn), row.contentDigest) }
             }
             try publishWatermarks(batch.watermarks)
@@ -106,7 +107,7 @@ final class LedgerIndex {
     }
 
     /// A UUID as SQLite orders its 16-byte blob (memcmp): the bytes read as two big-endian integers.
-    private static func blobOrder(_ orderID: UUID) -> (UInt64, UInt64) {
+    static func keyOrder(_ orderID: UUID) -> (UInt64, UInt64) {
         withUnsafeBytes(of: orderID.uuid) {
             (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         }
@@ -275,7 +276,7 @@ struct FrameRow: Hashable {
 struct IndexBatch {
     var segments: [SegmentRow] = []
     var frames: [FrameRow] = []
-    var orders: [(orderID: UUID, lsn: UInt64, contentDigest: Int64)] = []
+    var orders: [IndexedOrder] = []
     var watermarks: [TopicPartition: Watermark] = [:]
     var counts: [RecordCountKey: Int] = [:]
     var durableLSN: UInt64 = 0

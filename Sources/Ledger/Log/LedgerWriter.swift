@@ -9,6 +9,8 @@ public struct LedgerOptions: Sendable {
     public var logger: Logger
     /// Discard the index on open and rebuild it from the segments (`ledger-tool rebuild index`).
     public var discardIndex = false
+    /// Orders per order-index batch (`Limits.orderIndexBatchOrdersMax`); tests make batches small.
+    public var orderIndexBatchOrders = Limits.orderIndexBatchOrdersMax
 
     public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
                 logger: Logger = LedgerMaintenance.quietLogger) {
@@ -48,8 +50,8 @@ public final class LedgerWriter {
     private var unpublished = IndexBatch()
     /// Accepted orders appended since the last commit, with their content (compared without reading a frame).
     private var uncommittedOrders: [UUID: (lsn: UInt64, transaction: Transaction)] = [:]
-    /// Accepted orders that are durable but not yet in the SQLite order index (`Limits.orderIndexBatchOrdersMax`).
-    private var unindexedOrders: [UUID: (lsn: UInt64, contentDigest: Int64)] = [:]
+    /// Accepted orders that are durable but not yet in the SQLite order index.
+    private var unindexedOrders: OrderIndexBacklog
     /// The LSN through which the SQLite order index is complete.
     private var indexedOrdersLSN: UInt64 = 0
     /// Every accepted order_id, so a new order needs no index query.
@@ -68,6 +70,7 @@ public final class LedgerWriter {
         let fileSystem = options.fileSystem
         try fileSystem.makeDirectory(directory)
         lock = try LedgerMaintenance.takeLock(directory, fileSystem: fileSystem)
+        unindexedOrders = OrderIndexBacklog(batchOrders: options.orderIndexBatchOrders)
         if options.discardIndex { try LedgerIndex.remove(directory: directory, fileSystem: fileSystem) }
         for leftover in try SegmentFiles.removeTemporaryFiles(directory, fileSystem: fileSystem) {
             options.logger.warning("ledger.recovery.temporary_file_removed", metadata: ["ledger.path": "\(directory)/\(leftover)"])
@@ -155,8 +158,8 @@ public final class LedgerWriter {
     }
 
     /// Makes everything appended durable: writes the open frame, fsyncs the segment once, then publishes the
-    /// durable LSN and watermarks in one SQLite transaction (with the batch of orders held in memory, when it is
-    /// full or the segment is about to be sealed). Returns the durable LSN.
+    /// durable LSN and watermarks in one SQLite transaction, with a slice of the order batch being inserted (see
+    /// `OrderIndexBacklog`). Returns the durable LSN.
     @discardableResult
     public func commit() throws -> UInt64 {
         try ensureUsable()
@@ -167,16 +170,15 @@ public final class LedgerWriter {
             unpublished.segments = [segment.row]
             unpublished.durableLSN = nextLSN - 1
             moveCommittedOrders()
-            let sealing = segment.row.byteLength >= Int64(options.segmentBytesTarget)
-            let indexingOrders = sealing || unindexedOrders.count >= Limits.orderIndexBatchOrdersMax
-            if indexingOrders { takeUnindexedOrders(into: &unpublished) }
-            let started = DispatchTime.now().uptimeNanoseconds
+            let slice = unindexedOrders.nextSlice(durableLSN: nextLSN - 1)
+            unpublished.orders = slice?.orders ?? []
+            unpublished.ordersLSN = slice?.completeThrough
             try index.publish(unpublished)
-            if indexingOrders { logOrdersIndexed(unpublished.orders.count, since: started) }
+            if let complete = slice?.completeThrough { ordersIndexed(through: complete) }
             publishedWatermarks.merge(unpublished.watermarks) { $1 }
             durableLSN = nextLSN - 1
             unpublished = IndexBatch()
-            if sealing { try rotate() }
+            if segment.row.byteLength >= Int64(options.segmentBytesTarget) { try rotate() }
         }
         return durableLSN
     }
@@ -187,29 +189,19 @@ public final class LedgerWriter {
         try commit()
         guard indexedOrdersLSN < durableLSN else { return }
         try failing {
-            var batch = IndexBatch(durableLSN: durableLSN)
-            takeUnindexedOrders(into: &batch)
-            try index.publish(batch)
+            try index.publish(IndexBatch(orders: unindexedOrders.drain(), durableLSN: durableLSN, ordersLSN: durableLSN))
+            ordersIndexed(through: durableLSN)
         }
     }
 
-    private func logOrdersIndexed(_ count: Int, since started: UInt64) {
-        let milliseconds = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
-        options.logger.info("ledger.orders_indexed", metadata: ["ledger.orders": "\(count)", "ledger.orders_lsn": "\(indexedOrdersLSN)", "ledger.publish_ms": "\(milliseconds)"])
+    private func ordersIndexed(through lsn: UInt64) {
+        indexedOrdersLSN = lsn
+        options.logger.debug("ledger.orders_indexed", metadata: ["ledger.orders_lsn": "\(lsn)"])
     }
 
     private func moveCommittedOrders() {
-        for (orderID, order) in uncommittedOrders { unindexedOrders[orderID] = (order.lsn, order.transaction.contentDigest) }
+        for (orderID, order) in uncommittedOrders { unindexedOrders.add(orderID, lsn: order.lsn, contentDigest: order.transaction.contentDigest) }
         uncommittedOrders.removeAll(keepingCapacity: true)
-    }
-
-    /// Hands every durable order held in memory to `batch`, which then completes the order index through the
-    /// durable LSN. A failed publish stops the writer (fail-stop), so the in-memory copy may go before it.
-    private func takeUnindexedOrders(into batch: inout IndexBatch) {
-        batch.orders = unindexedOrders.map { ($0.key, $0.value.lsn, $0.value.contentDigest) }
-        batch.ordersLSN = nextLSN - 1
-        unindexedOrders.removeAll(keepingCapacity: true)
-        indexedOrdersLSN = nextLSN - 1
     }
 
     /// The highest source offset recorded for a partition, including records not yet committed.
