@@ -26,9 +26,11 @@ public enum ProjectorLimits {
 
     // MARK: Following the ledger
 
-    /// How long the projector sleeps when every ledger is fully projected before looking again. 100 ms keeps
-    /// new durable records well within the 1 s freshness goal at the cost of ten cheap SQLite reads a second.
-    public static let followPollIntervalMillisecondsDefault = 100
+    /// How long the projector sleeps when every ledger is fully projected before looking again. Under load the
+    /// projector is caught up after nearly every batch, so this sleep is paid by almost every record: at 100 ms
+    /// it was most of the produce → warehouse latency (p50 221 ms, p99 349 ms at 50k msgs/s); at 10 ms that is
+    /// p50 66 ms, p99 114 ms, for a hundred reads a second of one SQLite row (microseconds each).
+    public static let followPollIntervalMillisecondsDefault = 10
     /// First wait after PostgreSQL (or the ledger) became unavailable; doubled after each failure.
     public static let retryBackoffMillisecondsInitial = 100
     /// Longest wait between two attempts: bounds how long after PostgreSQL returns the projector notices.
