@@ -35,7 +35,8 @@ public struct IngestConfiguration: Sendable {
     var consumerProperties: [String: String] {
         var properties = ["bootstrap.servers": brokers, "group.id": group, "client.id": "ledger-ingest",
                           "session.timeout.ms": "10000", "max.poll.interval.ms": "300000",
-                          "fetch.wait.max.ms": "\(batchWaitMilliseconds)", "queued.max.messages.kbytes": "\(IngestLimits.fetchQueueKilobytesMax)"]
+                          "fetch.wait.max.ms": "\(batchWaitMilliseconds)", "queued.max.messages.kbytes": "\(IngestLimits.fetchQueueKilobytesMax)",
+                          "queued.min.messages": "\(IngestLimits.fetchQueueMessagesMax)"]
         properties.merge(clientProperties) { $1 }
         return properties
     }
@@ -59,8 +60,15 @@ public enum IngestLimits {
     public static let batchMessagesMax = Limits.groupCommitRecordsMax
     /// Longest a batch waits to fill before it is made durable: bounds the latency group commit adds.
     public static let batchWaitMilliseconds = Limits.groupCommitIntervalMilliseconds
-    /// librdkafka's prefetch queue per partition, in KiB: bounds memory while the ledger catches up.
-    public static let fetchQueueKilobytesMax = 16_384
+    /// librdkafka's prefetch queue, in KiB (for the high-level consumer one queue for all partitions): bounds
+    /// memory while the ledger catches up. Large on purpose: librdkafka 2.0.2 stops fetching when the queue is
+    /// full and does not wake when it drains, but at its next timer, about 500 ms later (a later release added
+    /// `fetch.queue.backoff.ms` for this). With 16 MiB, catching up on a backlog was ~0.3 s of work then ~0.5 s
+    /// of waiting, over and over (130k msgs/s); with 64 MiB the queue rarely fills (220k–370k msgs/s).
+    public static let fetchQueueKilobytesMax = 65_536
+    /// librdkafka's prefetch threshold in messages (`queued.min.messages`), for the same reason: above the
+    /// kilobyte bound for messages of this system's size, so that bound is the one that applies.
+    public static let fetchQueueMessagesMax = 1_000_000
     /// Longest a dead-letter message may stay unacknowledged before the batch fails (and nothing is committed).
     public static let deadLetterDeliveryMilliseconds = 30_000
     /// How long `flush` waits for dead-letter acknowledgements before the batch is declared failed.

@@ -3,8 +3,9 @@ import Foundation
 /// One row of the order index: an accepted order, its LSN and its content digest.
 typealias IndexedOrder = (orderID: UUID, lsn: UInt64, contentDigest: Int64)
 
-/// Durable accepted orders that are not yet (all) in the SQLite order index, and the batch of them being
-/// inserted. The writer's in-memory half of the order index.
+/// Accepted orders that are not yet (all) in the SQLite order index, and the batch of them being inserted: the
+/// writer's in-memory half of the order index. It holds appended orders too; a batch is only taken right after
+/// an fsync, when every order held is durable.
 ///
 /// Why batches: the order index is a B-tree keyed by random UUIDs, so n inserts rewrite up to n of its leaves
 /// (4 KiB each). Inserting per group commit rewrote nearly every leaf at every commit; a batch of
@@ -17,7 +18,7 @@ typealias IndexedOrder = (orderID: UUID, lsn: UInt64, contentDigest: Int64)
 struct OrderIndexBacklog {
     /// Orders that make a batch.
     let batchOrders: Int
-    /// Every durable order after the index's `orders_lsn`, including those of the batch being inserted.
+    /// Every order after the index's `orders_lsn`, including those of the batch being inserted.
     private var orders: [UUID: (lsn: UInt64, contentDigest: Int64)] = [:]
     /// The batch being inserted, sorted as SQLite orders the keys, and how far it got.
     private var batch: [IndexedOrder] = []
@@ -27,6 +28,8 @@ struct OrderIndexBacklog {
     init(batchOrders: Int) {
         precondition(batchOrders > 0, "an order batch holds at least one order")
         self.batchOrders = batchOrders
+        // Up to two batches are held (one filling while one is inserted): no rehashing on the way.
+        orders.reserveCapacity(2 * batchOrders + Limits.groupCommitRecordsMax)
     }
 
     subscript(orderID: UUID) -> (lsn: UInt64, contentDigest: Int64)? { orders[orderID] }

@@ -48,10 +48,11 @@ public final class LedgerWriter {
     private var verification: [UInt8] = []
     private var pendingFrameRecords = 0
     private var unpublished = IndexBatch()
-    /// Accepted orders appended since the last commit, with their content (compared without reading a frame).
-    private var uncommittedOrders: [UUID: (lsn: UInt64, transaction: Transaction)] = [:]
-    /// Accepted orders that are durable but not yet in the SQLite order index.
+    /// Accepted orders not yet in the SQLite order index (appended, or durable but waiting for their batch).
     private var unindexedOrders: OrderIndexBacklog
+    /// The transaction of each record appended since the last commit (nil for other kinds), by LSN - durableLSN
+    /// - 1: a repeated order_id is compared with a not yet durable original without reading a frame.
+    private var uncommittedTransactions: [Transaction?] = []
     /// The LSN through which the SQLite order index is complete.
     private var indexedOrdersLSN: UInt64 = 0
     /// Every accepted order_id, so a new order needs no index query.
@@ -150,10 +151,13 @@ public final class LedgerWriter {
         nextLSN += 1
         unpublished.note(record, lsn: lsn)
         segment.row.note(record)
+        var accepted: Transaction?
         if case .accepted(let transaction) = record.body {
-            uncommittedOrders[transaction.orderID] = (lsn, transaction)
+            unindexedOrders.add(transaction.orderID, lsn: lsn, contentDigest: transaction.contentDigest)
             orderFilter.insert(transaction.orderID)
+            accepted = transaction
         }
+        uncommittedTransactions.append(accepted)
         return lsn
     }
 
@@ -169,7 +173,7 @@ public final class LedgerWriter {
             try segment.file.sync()
             unpublished.segments = [segment.row]
             unpublished.durableLSN = nextLSN - 1
-            moveCommittedOrders()
+            uncommittedTransactions.removeAll(keepingCapacity: true)
             let slice = unindexedOrders.nextSlice(durableLSN: nextLSN - 1)
             unpublished.orders = slice?.orders ?? []
             unpublished.ordersLSN = slice?.completeThrough
@@ -199,11 +203,6 @@ public final class LedgerWriter {
         options.logger.debug("ledger.orders_indexed", metadata: ["ledger.orders_lsn": "\(lsn)"])
     }
 
-    private func moveCommittedOrders() {
-        for (orderID, order) in uncommittedOrders { unindexedOrders.add(orderID, lsn: order.lsn, contentDigest: order.transaction.contentDigest) }
-        uncommittedOrders.removeAll(keepingCapacity: true)
-    }
-
     /// The highest source offset recorded for a partition, including records not yet committed.
     public func watermark(_ key: TopicPartition) throws -> Int64? {
         (unpublished.watermarks[key] ?? publishedWatermarks[key])?.offset
@@ -213,8 +212,10 @@ public final class LedgerWriter {
     /// give their content digest; the caller reads the record to compare).
     func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, pending: Transaction?, contentDigest: Int64)? {
         guard orderFilter.mightContain(orderID) else { return nil }
-        if let pending = uncommittedOrders[orderID] { return (pending.lsn, pending.transaction, pending.transaction.contentDigest) }
-        if let durable = unindexedOrders[orderID] { return (durable.lsn, nil, durable.contentDigest) }
+        if let held = unindexedOrders[orderID] {
+            let uncommitted = held.lsn > durableLSN ? uncommittedTransactions[Int(held.lsn - durableLSN - 1)] : nil
+            return (held.lsn, uncommitted, held.contentDigest)
+        }
         return try index.acceptedOrder(orderID).map { ($0.lsn, nil, $0.contentDigest) }
     }
 
