@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "Ledger", "Ingest", "Projector", argumentParser, logging,
                 .product(name: "ConsoleKitTerminal", package: "console-kit"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
             ],
             path: "Sources/Tools/LedgerTool"),
         .executableTarget(name: "LedgerBench", dependencies: ["Ledger", "Ingest", "Projector", argumentParser, logging], path: "Sources/Tools/Benchmarks"),

@@ -34,9 +34,9 @@ final class DevBroker {
     private let output = Pipe()
     private var lines: [String] = []
 
-    init(partitions: Int, brokers: Int = 1) throws {
+    init(partitions: Int, brokers: Int = 1, port: UInt16? = nil) throws {
         process.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-tool")
-        process.arguments = ["dev-broker", "--partitions", "\(partitions)", "--brokers", "\(brokers)"]
+        process.arguments = ["dev-broker", "--partitions", "\(partitions)", "--brokers", "\(brokers)"] + (port.map { ["--port", "\($0)"] } ?? [])
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -134,6 +134,19 @@ func produce(_ brokers: String, count: Int, seed: UInt64, invalidRatio: Double =
     }
     try producer.flush(timeoutMilliseconds: 60_000)
     return stream
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+func freePort() throws -> UInt16 {
+    let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(probe) }
+    var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0 }
+    }
+    guard bound else { throw TestFailure("no free port") }
+    return UInt16(bigEndian: address.sin_port)
 }
 
 /// A consumer in its own group that only observes (watermarks, committed offsets of another group).

@@ -186,6 +186,18 @@ import Testing
 
 /// Offsets deleted by retention before they were ingested: stop loudly by default; with --allow-gaps, record the
 /// gap in the ledger and go on from the earliest offset still there.
+/// `dev-broker --port P`: the bootstrap address is fixed, and clients reach the cluster through it.
+@Suite struct DevBrokerPortTests {
+    @Test func aFixedBootstrapPortServesProducersAndConsumers() throws {
+        let port = try freePort()
+        let broker = try DevBroker(partitions: 2, port: port)
+        #expect(broker.bootstrap == "127.0.0.1:\(port)")
+        _ = try produce(broker.bootstrap, count: 200, seed: 3, partitions: 2)
+        let ends = try endOffsets(broker.bootstrap, partitions: 2)
+        #expect(ends.values.reduce(0, +) == 200)
+    }
+}
+
 @Suite(.serialized) struct RetentionGapTests {
     @Test func deletedOffsetsStopIngestUnlessGapsAreAllowed() throws {
         let scratch = Scratch()

@@ -19,6 +19,7 @@ struct DevBrokerCommand: ParsableCommand {
               clear API_KEY                           drop queued request errors
             """)
 
+    @Option(help: "Fixed bootstrap port on 127.0.0.1, relayed to the first broker (default: the port the mock cluster picks).") var port: UInt16?
     @Option(help: "Partitions of the topic.") var partitions = 6
     @Option(help: "Number of brokers in the cluster.") var brokers = 1
     @Option(help: "Topic to create.") var topic = "transactions"
@@ -34,9 +35,17 @@ struct DevBrokerCommand: ParsableCommand {
         let cluster = try MockCluster(brokers: brokers, logger: logger)
         try cluster.createTopic(topic, partitions: partitions)
         try cluster.createTopic(dlqTopic, partitions: partitions)
-        print(cluster.bootstrapServers)
+        var bootstrap = cluster.bootstrapServers
+        if let port {
+            // A client that goes away mid-write must not kill the broker.
+            signal(SIGPIPE, SIG_IGN)
+            let forwarder = try BootstrapForwarder(port: port, target: String(bootstrap.split(separator: ",")[0]))
+            forwarder.start()
+            bootstrap = "127.0.0.1:\(port)"
+        }
+        print(bootstrap)
         fflush(nil)
-        printError("dev-broker: \(brokers) broker(s) at \(cluster.bootstrapServers); topics \(topic) and \(dlqTopic) with \(partitions) partitions; in memory only, not for production")
+        printError("dev-broker: \(brokers) broker(s) at \(cluster.bootstrapServers), bootstrap \(bootstrap); topics \(topic) and \(dlqTopic) with \(partitions) partitions; in memory only, not for production")
         let signals = Self.waitForSignals()
         let commands = Thread { Self.serveCommands(cluster) }
         commands.start()
