@@ -84,6 +84,10 @@ public enum IngestLimits {
     /// next attempt; at shutdown the offsets are left uncommitted, which is safe (the ledger's watermarks, not
     /// Kafka's commits, decide where consumption resumes).
     public static let offsetCommitWaitMilliseconds = 5_000
+    /// Longest a stopping ingest waits, once the ledger is durable and closed, for its last offset commit and
+    /// for leaving the group (each bounded by librdkafka only loosely when no coordinator answers), in seconds.
+    /// Under Kubernetes' default 30 s termination grace period.
+    public static let stopGraceSeconds = 20
     /// Longest the assignment handler waits for the group's committed offsets (they are advisory).
     public static let committedOffsetsWaitMilliseconds = 5_000
 }

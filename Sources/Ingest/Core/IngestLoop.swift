@@ -70,16 +70,32 @@ final class IngestLoop {
             updateLag()
         }
         try makeDurable()
-        commitOffsets(force: true)
         try appender.close()
+        // Everything is durable and indexed. What is left (the last offset commit, leaving the group) is
+        // advisory, and must not keep a stopping process alive while the cluster does not answer.
+        let watchdog = exitAfterGracePeriod()
+        commitOffsets(force: true)
         do {
             try consumer.close()
         } catch let error as KafkaError {
-            // Everything is durable; leaving the group cleanly is a courtesy to the other members.
+            // Leaving the group cleanly is a courtesy to the other members.
             logger.warning("ingest.close_failed", metadata: ["kafka.error": "\(error)"])
         }
+        watchdog.cancel()
         metrics.up.record(0)
         logger.info("ingest.stopped", metadata: ["ledger.durable_lsn": "\(appender.writer.durableLSN)"])
+    }
+
+    /// Ends the process with status 0 if committing and leaving the group outlast
+    /// `IngestLimits.stopGraceSeconds`: the ledger is durable and closed, and it decides where the next start
+    /// resumes, so nothing is lost; librdkafka's close can wait much longer for a coordinator that is gone.
+    private func exitAfterGracePeriod() -> DispatchWorkItem {
+        let exit = DispatchWorkItem { [logger] in
+            logger.warning("ingest.stop.kafka_unresponsive", metadata: ["ingest.grace_seconds": "\(IngestLimits.stopGraceSeconds)"])
+            Glibc._exit(0)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(IngestLimits.stopGraceSeconds), execute: exit)
+        return exit
     }
 
     private func handle(_ message: KafkaMessageView) throws {
