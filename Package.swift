@@ -74,3 +74,9 @@ package.targets += [
     .executableTarget(name: "FuzzValidator", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Validator"),
     .executableTarget(name: "FuzzSegment", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Segment"),
 ]
+
+// The fault campaign's driver (scripts/chaos). It depends on no target of the package: it drives the built
+// binaries as processes and judges them against an oracle of what was produced, so it never shares code with
+// what it checks.
+package.products += [.executable(name: "ledger-chaos", targets: ["LedgerChaos"])]
+package.targets += [.executableTarget(name: "LedgerChaos", dependencies: [argumentParser], path: "Sources/Tools/Chaos")]

@@ -119,9 +119,12 @@ struct ProduceCommand: ParsableCommand {
     @Option(help: "Produce the lines of this file instead (- for standard input).") var file: String?
     @Flag(help: "Stamp orders with generated times from 2024-01-15 (reproducible) instead of the current time.") var fixedClock = false
     @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value")) var clientProperties: [String] = []
+    @Option(help: ArgumentHelp("Write one JSON line per acknowledged message to FILE: its partition, offset, what the generator meant it to be and its value (an oracle for fault tests).", valueName: "FILE"))
+    var record: String?
 
     func validate() throws {
         guard count >= 0, rate >= 0 else { throw ValidationError("--count and --rate are zero or more") }
+        guard record == nil || file == nil else { throw ValidationError("--record needs the generated stream (not --file): only the generator knows what each message is meant to be") }
         guard (0...1).contains(invalidRatio), (0...1).contains(duplicateRatio), invalidRatio + duplicateRatio <= 1 else {
             throw ValidationError("--invalid-ratio and --duplicate-ratio are fractions whose sum is at most 1")
         }
@@ -136,15 +139,19 @@ struct ProduceCommand: ParsableCommand {
             guard parts.count == 2 else { throw ValidationError("-X expects key=value") }
             properties[parts[0]] = parts[1]
         }
-        let producer = try KafkaProducer(properties: properties, logger: Logger(label: "produce", factory: { StreamLogHandler.standardError(label: $0) }))
+        let producer = try KafkaProducer(properties: properties, logger: Logger(label: "produce", factory: { StreamLogHandler.standardError(label: $0) }),
+                                         recordsDeliveries: record != nil)
+        let recorder = try record.map { try DeliveryRecorder(path: $0) }
         let progress = ProgressReporter(title: "Producing", unit: "messages")
         let started = Date()
         var produced = 0
-        try forEachMessage { value in
-            try producer.produce(topic: topic, key: nil, value: value)
+        try forEachMessage { value, intent in
+            recorder?.sent(tag: produced, value: value, intent: intent)
+            try producer.produce(topic: topic, key: nil, value: value, tag: produced)
             produced += 1
             if produced % 1000 == 0 {
                 producer.poll()
+                try recorder?.write(producer.takeDeliveries())
                 progress.update(done: produced, fraction: file == nil && count > 0 ? Double(produced) / Double(count) : nil)
             }
             if rate > 0 {
@@ -154,22 +161,26 @@ struct ProduceCommand: ParsableCommand {
             }
         }
         try producer.flush(timeoutMilliseconds: 60_000)
+        try recorder?.write(producer.takeDeliveries())
+        try recorder?.close()
         progress.finish(succeeded: true)
         let seconds = Date().timeIntervalSince(started)
         print("produced \(grouped(produced)) messages to \(topic) in \(decimal(seconds))s (\(grouped(Int(Double(produced) / max(seconds, 0.001))))/s), all acknowledged")
     }
 
-    private func forEachMessage(_ body: ([UInt8]?) throws -> Void) throws {
+    /// Each message's value and, for the generated stream, what the generator meant it to be.
+    private func forEachMessage(_ body: ([UInt8]?, MessageGenerator.Intent?) throws -> Void) throws {
         if let file {
             let reader = try LineReader(path: file, maximumLineBytes: 16 << 20)
-            while let line = try reader.next() { try body(Array(line.bytes)) }
+            while let line = try reader.next() { try body(Array(line.bytes), nil) }
             return
         }
         var generator = MessageGenerator(seed: seed, invalidRatio: invalidRatio, duplicateRatio: duplicateRatio)
         for _ in 0..<count {
             // Like the original producer: an order is stamped with the time it is sent (dashboards show "now").
             if !fixedClock { generator.clockMicroseconds = Int64(Date().timeIntervalSince1970 * 1_000_000) }
-            try body(generator.next().value)
+            let message = generator.next()
+            try body(message.value, message.intent)
         }
     }
 }

@@ -11,12 +11,24 @@ public final class KafkaProducer {
     final class ProducerContext: KafkaCallbackContext {
         var delivered = 0
         var failures: [KafkaError] = []
+        /// Kept only when the owner asked for them (`recordsDeliveries`): the fault campaign's oracle.
+        var recordsDeliveries = false
+        var deliveries: [Delivery] = []
+    }
+
+    /// Where the broker put one acknowledged message; `tag` is the number the caller gave `produce`.
+    public struct Delivery: Sendable, Hashable {
+        public var tag: Int
+        public var partition: Int32
+        public var offset: Int64
     }
 
     /// `properties` are librdkafka's; for the dead-letter topic pass `acks=all` and `enable.idempotence=true`.
-    public init(properties: [String: String], logger: Logger) throws {
+    /// With `recordsDeliveries`, each acknowledged message's partition and offset are kept for `takeDeliveries`.
+    public init(properties: [String: String], logger: Logger, recordsDeliveries: Bool = false) throws {
         let conf = try KafkaConfiguration.make(properties)
         context = ProducerContext(logger: logger)
+        context.recordsDeliveries = recordsDeliveries
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         installLogCallback(conf)
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
@@ -24,6 +36,10 @@ public final class KafkaProducer {
             let context = Unmanaged<ProducerContext>.fromOpaque(opaque).takeUnretainedValue()
             if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 context.delivered += 1
+                if context.recordsDeliveries {
+                    let tag = Int(bitPattern: message.pointee._private)
+                    context.deliveries.append(Delivery(tag: tag, partition: message.pointee.partition, offset: message.pointee.offset))
+                }
             } else {
                 context.failures.append(KafkaError(message.pointee.err, nil, [("partition", "\(message.pointee.partition)")]))
             }
@@ -42,23 +58,23 @@ public final class KafkaProducer {
     }
 
     /// Queues one message (copied by librdkafka). `partition` nil lets the partitioner choose (by key).
-    /// Waits, serving delivery reports, while librdkafka's local queue is full.
-    public func produce(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])] = []) throws {
+    /// Waits, serving delivery reports, while librdkafka's local queue is full. `tag` comes back in its `Delivery`.
+    public func produce(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])] = [], tag: Int = 0) throws {
         while true {
-            let code = enqueue(topic: topic, partition: partition, key: key, value: value, headers: headers)
+            let code = enqueue(topic: topic, partition: partition, key: key, value: value, headers: headers, tag: tag)
             if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
             guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw KafkaError(code, nil, [("topic", topic)]) }
             rd_kafka_poll(handle, 10)
         }
     }
 
-    private func enqueue(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])]) -> rd_kafka_resp_err_t {
+    private func enqueue(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])], tag: Int) -> rd_kafka_resp_err_t {
         let list = rd_kafka_headers_new(headers.count)!
         for (name, bytes) in headers { bytes.withUnsafeBytes { _ = rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) } }
         let code: rd_kafka_resp_err_t = topic.withCString { topicName in
             withOptionalBytes(key) { keyBytes in
                 withOptionalBytes(value) { valueBytes in
-                    var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 6)
+                    var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
                     fields[0].vtype = RD_KAFKA_VTYPE_TOPIC
                     fields[0].u.cstr = topicName
                     fields[1].vtype = RD_KAFKA_VTYPE_PARTITION
@@ -73,6 +89,9 @@ public final class KafkaProducer {
                     fields[4].u.mem.size = keyBytes?.count ?? 0
                     fields[5].vtype = RD_KAFKA_VTYPE_HEADERS
                     fields[5].u.headers = list
+                    // The per-message opaque: the delivery report hands it back as `_private`.
+                    fields[6].vtype = RD_KAFKA_VTYPE_OPAQUE
+                    fields[6].u.ptr = UnsafeMutableRawPointer(bitPattern: tag)
                     guard let error = rd_kafka_produceva(handle, fields, fields.count) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
                     defer { rd_kafka_error_destroy(error) }
                     return rd_kafka_error_code(error)
@@ -99,6 +118,12 @@ public final class KafkaProducer {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(code, "messages still unacknowledged after \(timeoutMilliseconds) ms", [("in_flight", "\(rd_kafka_outq_len(handle))")])
         }
+    }
+
+    /// The deliveries recorded since the last call (only with `recordsDeliveries`), in acknowledgement order.
+    public func takeDeliveries() -> [Delivery] {
+        defer { context.deliveries.removeAll() }
+        return context.deliveries
     }
 
     /// Messages acknowledged by the broker so far.

@@ -1,0 +1,194 @@
+import Foundation
+
+/// One line of the verdict: what was expected, what was found, and a few examples when they differ.
+struct Check {
+    var name: String
+    var expected: String
+    var found: String
+    var passed: Bool
+    var examples: [String] = []
+
+    /// "Nothing of this kind": passes when `violations` is empty.
+    static func none<Item>(_ name: String, _ violations: [Item], describe: (Item) -> String = { "\($0)" }) -> Check {
+        Check(name: name, expected: "0", found: "\(violations.count)", passed: violations.isEmpty, examples: violations.prefix(5).map(describe))
+    }
+
+    /// A figure reported for information (allowed to be anything).
+    static func info(_ name: String, _ found: String, expected: String = "any") -> Check {
+        Check(name: name, expected: expected, found: found, passed: true)
+    }
+}
+
+/// Compares what the pipeline holds after the run with the oracle. Pure: everything it needs is passed in.
+struct Verdict {
+    let oracle: Oracle
+    let ledgers: [LedgerContents]
+    let warehouse: WarehouseContents
+    let deadLetters: DeadLetters
+    let findings: [Finding]
+    let producerFailures: [(name: String, status: Int32?)]
+    let drained: Bool
+    let finalProjectorStatus: Int32?
+
+    var singleLedger: Bool { ledgers.count == 1 }
+
+    var checks: [Check] {
+        producerChecks + ledgers.flatMap(ledgerChecks) + coverageChecks + warehouseChecks + rejectedChecks + deadLetterChecks + serviceChecks
+    }
+
+    // MARK: What was produced
+
+    private var producerChecks: [Check] {
+        [
+            Check.info("messages produced and acknowledged", "\(oracle.produced.count) (\(oracle.invalid.count) invalid, \(oracle.orders.count) orders, \(oracle.conflictingOrders.count) with a conflicting repeat)"),
+            Check.none("producer: offsets acknowledged twice", oracle.reportedTwice),
+            Check.none("producer runs that did not exit 0", producerFailures) { "\($0.name): \($0.status.map(String.init) ?? "did not finish")" },
+        ]
+    }
+
+    // MARK: Each ledger
+
+    private func ledgerChecks(_ ledger: LedgerContents) -> [Check] {
+        let label = "ledger \(ledger.name):"
+        var perOffset: [Offset: Int] = [:]
+        for record in ledger.records { perOffset[record.offset, default: 0] += 1 }
+        let acceptedByOrder = Dictionary(grouping: ledger.records.filter { $0.kind == "accepted" }, by: { $0.orderID ?? "" })
+        return [
+            Check.info("\(label) records", "\(ledger.records.count)"),
+            Check.none("\(label) offsets recorded more than once", perOffset.filter { $0.value > 1 }.keys.sorted()),
+            Check.none("\(label) offsets never produced", Set(perOffset.keys).subtracting(oracle.produced.keys).sorted()),
+            Check.none("\(label) gap records (data deleted before ingest)", ledger.records.filter { $0.kind == "gap" }.map(\.offset)),
+            Check.none("\(label) orders accepted more than once", acceptedByOrder.filter { $0.value.count > 1 }.keys.sorted()),
+            Check.none("\(label) invalid messages not rejected with the intended reason", invalidMisclassified(ledger)),
+            Check.none("\(label) generated orders recorded as rejected", ledger.records.filter { $0.kind == "rejected" && oracle.orderAt[$0.offset] != nil }.map(\.offset)),
+            Check.none("\(label) repeats classified against the wrong content", repeatsMisclassified(ledger, acceptedByOrder)),
+            Check(name: "\(label) ledger-tool verify", expected: "exit 0", found: "exit \(ledger.verifyStatus)", passed: ledger.verifyStatus == 0 && ledger.inspectError == nil,
+                  examples: [ledger.verifyOutput] + (ledger.inspectError.map { ["inspect: \($0)"] } ?? [])),
+        ]
+    }
+
+    private func invalidMisclassified(_ ledger: LedgerContents) -> [String] {
+        ledger.records.compactMap { record in
+            guard let intended = oracle.invalid[record.offset] else { return nil }
+            return record.kind == "rejected" && record.reason == intended ? nil : "\(record.offset): meant \(intended), recorded \(record.kind) \(record.reason ?? "")"
+        }
+    }
+
+    /// Within a ledger, an order's duplicates carry the accepted record's content and its conflicts another one;
+    /// a duplicate or conflict with no accepted record in the same ledger is wrong too.
+    private func repeatsMisclassified(_ ledger: LedgerContents, _ acceptedByOrder: [String: [LedgerContents.Record]]) -> [String] {
+        ledger.records.compactMap { record in
+            guard record.kind == "duplicate" || record.kind == "conflict", let orderID = record.orderID else { return nil }
+            guard let accepted = acceptedByOrder[orderID]?.first, let order = oracle.orders[orderID],
+                  let acceptedContent = content(of: accepted.offset, in: order), let ownContent = content(of: record.offset, in: order) else {
+                return "\(record.offset): \(record.kind) of order \(orderID), which this ledger never accepted"
+            }
+            let sameContent = acceptedContent == ownContent
+            return (record.kind == "duplicate") == sameContent ? nil : "\(record.offset): \(record.kind), but its content is \(sameContent ? "the same as" : "different from") the accepted \(accepted.offset)"
+        }
+    }
+
+    private func content(of offset: Offset, in order: Oracle.Order) -> Data? {
+        order.offsetsByContent.first { $0.value.contains(offset) }?.key
+    }
+
+    // MARK: Every produced offset, across ledgers
+
+    private var ledgerOffsets: [Set<Offset>] { ledgers.map { Set($0.records.map(\.offset)) } }
+
+    private var conflictOffsets: Set<Offset> {
+        Set(ledgers.flatMap { $0.records.filter { $0.kind == "conflict" }.map(\.offset) })
+    }
+
+    private var coverageChecks: [Check] {
+        let union = ledgerOffsets.reduce(into: Set<Offset>()) { $0.formUnion($1) }
+        let missing = Set(oracle.produced.keys).subtracting(union).sorted()
+        let acceptedOrders = Set(ledgers.flatMap { $0.records.filter { $0.kind == "accepted" }.compactMap(\.orderID) })
+        let conflictedOrders = Set(conflictOffsets.compactMap { oracle.orderAt[$0] })
+        let silentConflicts = oracle.conflictingOrders.keys.filter { !conflictedOrders.contains($0) }.sorted()
+        var checks = [
+            Check.none(singleLedger ? "produced offsets missing from the ledger" : "produced offsets in neither ledger", missing),
+            Check.none("produced orders accepted by no ledger", Set(oracle.orders.keys).subtracting(acceptedOrders).sorted()),
+        ]
+        if singleLedger {
+            checks.append(Check.none("orders produced with two contents and no conflict recorded", silentConflicts))
+        } else {
+            checks.append(Check.info("offsets recorded by both ledgers (rebalances; the projector deduplicates)", "\(ledgerOffsets[0].intersection(ledgerOffsets[1]).count)"))
+            checks.append(Check.info("orders with two contents accepted in different ledgers, so no conflict recorded", "\(silentConflicts.count)"))
+        }
+        return checks
+    }
+
+    // MARK: The warehouse
+
+    private var warehouseChecks: [Check] {
+        let expectedDays = oracle.days
+        var checks: [Check] = Set(expectedDays.keys).union(warehouse.days.keys).sorted().map { day in
+            let expected = expectedDays[day] ?? DayDigest(), found = warehouse.days[day] ?? DayDigest()
+            return Check(name: "warehouse \(day): rows, sum(amount), fraud flagged", expected: expected.text, found: found.text, passed: expected == found)
+        }
+        let rowsByOrder = Dictionary(grouping: warehouse.rows, by: \.orderID)
+        checks += [
+            Check.none("warehouse: duplicate order_id", rowsByOrder.filter { $0.value.count > 1 }.keys.sorted()),
+            Check.none("warehouse: produced orders missing", Set(oracle.orders.keys).subtracting(rowsByOrder.keys).sorted()),
+            Check.none("warehouse: orders never produced", Set(rowsByOrder.keys).subtracting(oracle.orders.keys).sorted()),
+            Check.none("warehouse: rows whose amount differs from the order's", warehouse.rows.filter { row in
+                oracle.orders[row.orderID].map { $0.amountCents != row.amountCents } ?? false
+            }.map(\.orderID)),
+            Check.none("warehouse: rows whose source offset does not carry that order", warehouse.rows.filter { row in
+                oracle.orders[row.orderID].map { !$0.offsets.contains(row.offset) } ?? false
+            }.map { "\($0.orderID) at \($0.offset)" }),
+        ]
+        return checks
+    }
+
+    private var rejectedChecks: [Check] {
+        let invalidMissing = oracle.invalid.filter { offset, reason in
+            guard let row = warehouse.rejected[offset] else { return true }
+            return row.kind != "rejected" || row.reason != reason
+        }.keys.sorted()
+        let ledgerConflicts = conflictOffsets
+        let conflictRows = Set(warehouse.rejected.filter { $0.value.kind == "conflict" }.keys)
+        var checks = [
+            Check.none("rejected_messages: invalid messages missing (or another reason)", invalidMissing),
+            Check.none("rejected_messages: rows for valid messages", warehouse.rejected.filter { $0.value.kind == "rejected" && oracle.invalid[$0.key] == nil }.keys.sorted()),
+            Check.none("rejected_messages: conflict rows no ledger recorded", conflictRows.subtracting(ledgerConflicts).sorted()),
+        ]
+        let conflictsNotInWarehouse = ledgerConflicts.subtracting(conflictRows).sorted()
+        if singleLedger {
+            checks.append(Check.none("rejected_messages: conflicts of the ledger missing", conflictsNotInWarehouse))
+        } else {
+            checks.append(Check.info("conflicts at offsets the other ledger projected first (kept there)", "\(conflictsNotInWarehouse.count)"))
+        }
+        return checks
+    }
+
+    // MARK: The dead-letter topic
+
+    private var deadLetterChecks: [Check] {
+        let bySource = Dictionary(grouping: deadLetters.letters, by: \.source)
+        let invalidMissing = oracle.invalid.filter { offset, reason in !(bySource[offset] ?? []).contains { $0.reason == reason } }.keys.sorted()
+        let refused = Set(oracle.invalid.keys).union(conflictOffsets)
+        let unexpected = Set(bySource.keys).subtracting(refused).sorted()
+        let conflictsMissing = conflictOffsets.filter { !(bySource[$0] ?? []).contains { $0.reason == "conflicting_duplicate" } }.sorted()
+        return [
+            Check.none("dead letters: invalid messages missing (or another reason)", invalidMissing),
+            Check.none("dead letters: for messages no ledger refused", unexpected),
+            Check.none("dead letters: conflicts recorded in a ledger but not on the topic", conflictsMissing),
+            Check.none("dead letters: without source headers", Array(repeating: "letter", count: deadLetters.malformed)),
+            Check.info("dead letters delivered more than once (at least once; consumers deduplicate on source headers)", "\(deadLetters.letters.count - bySource.count)"),
+        ]
+    }
+
+    // MARK: The services
+
+    static let findingKinds = ["services exited on their own", "SIGTERM stops that did not exit 0", "file faults that did not stop ingest with an error", "torn tails not repaired"]
+
+    private var serviceChecks: [Check] {
+        Self.findingKinds.map { kind in Check.none(kind, findings.filter { $0.check == kind }.map(\.detail)) } + [
+            Check(name: "ledgers caught up with every produced offset", expected: "yes", found: drained ? "yes" : "no", passed: drained),
+            Check(name: "final ledger-projector --exit-when-caught-up", expected: "exit 0", found: finalProjectorStatus.map { "exit \($0)" } ?? "did not finish",
+                  passed: finalProjectorStatus == 0),
+        ]
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Ingest
+import Ledger
+
+/// `ledger-tool produce --record FILE`: one JSON line per acknowledged message, written as the delivery reports
+/// arrive, so a fault test can build its oracle from what was really produced rather than from the system under
+/// test. A line: `{"partition":3,"offset":41,"seq":250,"intent":"invalid","reason":"value_null"}`, with `value`
+/// (base64) unless the Kafka value was null. `intent` is the generator's: valid, duplicate, conflict or invalid
+/// (with the reason it meant to provoke). Messages never acknowledged have no line.
+final class DeliveryRecorder {
+    struct Line: Encodable {
+        var partition: Int32
+        var offset: Int64
+        var seq: Int
+        var intent: String
+        var reason: String?
+        var value: String?
+    }
+
+    private let path: String
+    private let handle: FileHandle
+    private let encoder = JSONEncoder()
+    /// Messages sent and not yet acknowledged, by tag; bounded by librdkafka's queue (queue.buffering.max.messages).
+    private var inFlight: [Int: (value: [UInt8]?, intent: MessageGenerator.Intent?)] = [:]
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw RecordError("cannot create the delivery record \(path)")
+        }
+        self.path = path
+        self.handle = handle
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    func sent(tag: Int, value: [UInt8]?, intent: MessageGenerator.Intent?) {
+        inFlight[tag] = (value, intent)
+    }
+
+    func write(_ deliveries: [KafkaProducer.Delivery]) throws {
+        guard !deliveries.isEmpty else { return }
+        var text = Data()
+        for delivery in deliveries {
+            guard let message = inFlight.removeValue(forKey: delivery.tag) else {
+                throw RecordError("delivery report for message \(delivery.tag), which was not sent or was already acknowledged")
+            }
+            let (intent, reason) = Self.describe(message.intent)
+            text += try encoder.encode(Line(partition: delivery.partition, offset: delivery.offset, seq: delivery.tag, intent: intent, reason: reason,
+                                            value: message.value.map { Data($0).base64EncodedString() }))
+            text.append(0x0A)
+        }
+        try handle.write(contentsOf: text)
+    }
+
+    func close() throws {
+        try handle.synchronize()
+        try handle.close()
+        guard inFlight.isEmpty else { throw RecordError("\(inFlight.count) message(s) were never acknowledged (see \(path))") }
+    }
+
+    private static func describe(_ intent: MessageGenerator.Intent?) -> (String, String?) {
+        switch intent {
+        case .valid: ("valid", nil)
+        case .duplicate: ("duplicate", nil)
+        case .conflict: ("conflict", nil)
+        case .invalid(let reason): ("invalid", reason.code)
+        case nil: ("unknown", nil)
+        }
+    }
+}
+
+/// A delivery record that cannot be written or does not add up.
+struct RecordError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
