@@ -24,10 +24,16 @@ public struct IngestService: Service {
         let health = self.health
         do {
             try await withGracefulShutdownHandler {
-                try await runOnDedicatedThread(named: "ledger-ingest") {
-                    let loop = try IngestLoop(configuration: configuration, logger: logger, stopRequested: stop)
-                    health.set(.healthy)
-                    try loop.run()
+                // Cancellation comes when another service of the group fails (the metrics port is taken): the
+                // loop must then stop as on SIGTERM, or it would run on, deaf to signals.
+                try await withTaskCancellationHandler {
+                    try await runOnDedicatedThread(named: "ledger-ingest") {
+                        let loop = try IngestLoop(configuration: configuration, logger: logger, stopRequested: stop)
+                        health.set(.healthy)
+                        try loop.run()
+                    }
+                } onCancel: {
+                    stop.request()
                 }
             } onGracefulShutdown: {
                 stop.request()
