@@ -69,10 +69,29 @@ import Testing
             let copies = try FileManager.default.contentsOfDirectory(atPath: copy.path).filter { $0.hasSuffix(".broken") }
             #expect(copies.count == (cut > lastFrameStart ? 1 : 0))
         }
-        // Uncut, the unpublished frame is whole and valid: recovery keeps it (it was never acknowledged, and
-        // keeping a valid record is never wrong).
+        // Uncut, the unpublished frame reads back whole and valid, but its fsync failed, so nothing says the disk
+        // holds it: the writer's UNDURABLE marker makes recovery drop it too (framesAfterAFailedFsyncAreDropped…).
         try FileManager.default.removeItem(atPath: directory.file("LOCK"))
-        #expect(try LedgerWriter(directory: directory.path).durableLSN == 9)
+        #expect(try LedgerWriter(directory: directory.path).durableLSN == 6)
+    }
+
+    /// A tail torn twice at the same offset (nothing became durable in between) keeps both tails' copies.
+    @Test func tornTailTwiceAtTheSameOffsetKeepsBothCopies() throws {
+        let directory = ScratchDirectory()
+        try LedgerWriter(directory: directory.path).appendSamples(0..<10)
+        let path = try directory.segments().last!
+        let size = try fileSize(path)
+        let tails = [Data(repeating: 0xAB, count: 100), Data(repeating: 0xCD, count: 37)]
+        for tail in tails {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: tail)
+            try handle.close()
+            #expect(try LedgerWriter(directory: directory.path).durableLSN == 10)
+            #expect(try fileSize(path) == size)
+        }
+        let copies = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".broken") }
+        #expect(Set(try copies.map { try Data(contentsOf: URL(fileURLWithPath: directory.file($0))) }) == Set(tails))
     }
 
     @Test func damageBeforeValidFrame() throws {

@@ -20,6 +20,31 @@ import Testing
         #expect(throws: LedgerError.self) { try writer.commit() }
     }
 
+    /// After a failed fsync the frames written since the last good one may read back intact from the page cache
+    /// while the disk lacks them: the next open drops them (keeping a copy) instead of publishing them as it
+    /// does a crash's unpublished tail. The control: without the UNDURABLE marker they would be published.
+    @Test func framesAfterAFailedFsyncAreDroppedNotPublished() throws {
+        let directory = ScratchDirectory()
+        do {
+            let faults = FaultInjectingFileSystem(plan: FaultPlan(failingSyncNumber: 2))
+            let writer = try LedgerWriter(directory: directory.path, options: LedgerOptions(fileSystem: faults))
+            try writer.appendSamples(0..<10)
+            for number in 10..<20 { try writer.append(Sample.record(number)) }
+            #expect(throws: LedgerError.self) { try writer.commit() }
+        }
+        let control = try directory.copy("control")
+        try FileManager.default.removeItem(atPath: control.file(UndurableMarker.fileName))
+        #expect(try LedgerWriter(directory: control.path).durableLSN == 20, "the frames read back intact")
+        let error = try #require(throws: LedgerError.self) { try LedgerMaintenance.verify(directory: directory.path) }
+        #expect(error.message.contains("undurableTail"))
+        let reopened = try LedgerWriter(directory: directory.path)
+        #expect(reopened.durableLSN == 10)
+        #expect(reopened.recoveredTruncatedBytes > 0)
+        #expect(!FileManager.default.fileExists(atPath: directory.file(UndurableMarker.fileName)))
+        try reopened.appendSamples(10..<20)
+        #expect(try readAll(directory.path).map(\.record) == (0..<20).map { Sample.record($0) })
+    }
+
     @Test(arguments: [FaultPlan.WriteFault.ioError, .diskFull, .shortWrite])
     func writeFailureIsFatalAndPublishesNothing(fault: FaultPlan.WriteFault) throws {
         let directory = ScratchDirectory()

@@ -300,6 +300,18 @@ public final class LedgerWriter {
 
     // MARK: Failure
 
+    /// Leaves the `UNDURABLE` marker, so that the next open drops whatever this writer wrote after its last
+    /// good fsync instead of trusting it (see `UndurableMarker`).
+    private func markUndurable() {
+        do {
+            try UndurableMarker.write(directory, durableLSN: durableLSN, fileSystem: options.fileSystem)
+        } catch {
+            options.logger.critical("ledger.writer.undurable_marker_failed", metadata: [
+                "ledger.path": "\(directory)", "ledger.durable_lsn": "\(durableLSN)", "ledger.error": "\(error)",
+            ])
+        }
+    }
+
     private func ensureUsable() throws {
         if let failure {
             throw LedgerError(.writerFailed, "the ledger writer failed earlier and accepts nothing until reopened", [("cause", failure.description)])
@@ -314,6 +326,7 @@ public final class LedgerWriter {
         } catch let error as LedgerError {
             failure = error
             options.logger.error("ledger.writer.failed", metadata: ["ledger.error": "\(error)"])
+            markUndurable()
             throw error
         }
     }

@@ -18,6 +18,8 @@ import Logging
 /// | `unsealedMiddleSegment`      | a segment without footer followed by another segment         | stop                                 |
 /// | `brokenChain`                | header's previous digest ≠ previous segment's digest         | stop                                 |
 /// | `sealedLastSegment`          | crash between sealing a segment and creating the next        | create the next segment              |
+/// | `undurableTail`              | an `UNDURABLE` marker: a write or fsync failed after LSN N   | drop the frames after N (keep a      |
+/// |                              | (the page cache cannot be trusted after a failed fsync)      | `.broken` copy), remove the marker   |
 struct Recovery {
     let directory: String
     let fileSystem: any FileSystem
@@ -37,7 +39,14 @@ struct Recovery {
     func run() throws -> Outcome? {
         let segments = try SegmentFiles.list(directory, fileSystem: fileSystem)
         let indexDurableLSN = try index.durableLSN()
-        let marks = IndexMarks(durableLSN: indexDurableLSN, ordersLSN: min(try index.ordersLSN(), indexDurableLSN))
+        let undurableAfter = try UndurableMarker.read(directory, fileSystem: fileSystem).map { max($0, indexDurableLSN) }
+        if let undurableAfter, readOnly {
+            throw LedgerError(.corruption, "a writer's write or fsync failed after this LSN; the records after it are not trusted (undurableTail)", [
+                ("path", directory + "/" + UndurableMarker.fileName), ("durable_lsn", String(undurableAfter)),
+                ("repair", "opening the ledger for writing (ledger-ingest, ledger-tool rebuild index) drops them, keeping a copy"),
+            ])
+        }
+        let marks = IndexMarks(durableLSN: indexDurableLSN, ordersLSN: min(try index.ordersLSN(), indexDurableLSN), undurableAfter: undurableAfter)
         guard !segments.isEmpty else {
             guard indexDurableLSN == 0 else {
                 throw LedgerError(.corruption, "the index says records are durable but there is no segment", [("path", directory), ("durable_lsn", String(indexDurableLSN))])
@@ -65,14 +74,27 @@ struct Recovery {
         batch.durableLSN = last.lastLSN
         batch.ordersLSN = last.lastLSN
         if try index.ledgerID() == nil { try index.setMeta("ledger_id", ledgerID!.uuidString) }
+        if !readOnly { try syncSegments(holding: batch.frames) }
         try index.publish(batch)
+        if undurableAfter != nil, !readOnly { try UndurableMarker.remove(directory, fileSystem: fileSystem) }
         return Outcome(ledgerID: ledgerID!, lastSegment: last, lastSegmentSealed: last.sealed, truncatedBytes: truncated)
     }
 
-    /// How far the index was published: everything through `durableLSN`, orders through `ordersLSN`.
+    /// How far the index was published: everything through `durableLSN`, orders through `ordersLSN`; and, after
+    /// a failed write or fsync, the last LSN whose frames can be trusted.
     private struct IndexMarks {
         var durableLSN: UInt64
         var ordersLSN: UInt64
+        var undurableAfter: UInt64?
+    }
+
+    /// Frames past the index's durable LSN come from a writer that stopped before publishing them, perhaps
+    /// before its fsync (a killed process leaves them in the page cache, not yet on disk). They are made
+    /// durable before they are published; a segment without such frames costs an fsync with nothing to write.
+    private func syncSegments(holding frames: [FrameRow]) throws {
+        for firstLSN in Set(frames.map(\.segmentFirstLSN)).sorted() {
+            try fileSystem.open(SegmentFiles.path(directory, firstLSN: firstLSN), create: false).sync()
+        }
     }
 
     private struct SegmentResult {
@@ -98,6 +120,11 @@ struct Recovery {
         while true {
             switch try scanner.next() {
             case .frame(let frame):
+                if let trusted = marks.undurableAfter, frame.header.firstLSN > trusted {
+                    let dropped = try truncateKeepingCopy(file, at: frame.offset, size: scanner.fileSize, event: "ledger.recovery.undurable_tail_dropped",
+                                                          reason: ["ledger.durable_lsn": "\(trusted)"])
+                    return SegmentResult(header: scanner.header, row: row, truncatedBytes: dropped)
+                }
                 let records = try frame.records(path: path)
                 for (index, record) in records.enumerated() {
                     let lsn = frame.header.firstLSN + UInt64(index)
@@ -140,6 +167,18 @@ struct Recovery {
         return footer.digest == known.digest && footer.recordCount == known.recordCount && footer.firstLSN == known.firstLSN
     }
 
+    /// `NNN.seg.OFFSET.broken`, or `NNN.seg.OFFSET.K.broken` if that exists: a tail torn again at the same offset
+    /// (nothing became durable in between, found by the fault campaign) must not replace the first tail's copy.
+    private func freeCopyPath(_ path: String, offset: Int64) -> String {
+        var candidate = "\(path).\(offset).broken"
+        var number = 2
+        while fileSystem.fileExists(candidate) {
+            candidate = "\(path).\(offset).\(number).broken"
+            number += 1
+        }
+        return candidate
+    }
+
     /// The torn-tail rule: only damage past the durable LSN, with no self-consistent frame after it, in the last
     /// segment, is a tail that a crash tore. Anything else is corruption and stops recovery.
     private func repairTornTail(file: any LedgerFile, scanner: SegmentScanner, at offset: Int64, violation: FormatViolation, expectedLSN: UInt64, indexDurableLSN: UInt64) throws -> Int64 {
@@ -154,18 +193,24 @@ struct Recovery {
         if readOnly {
             throw violation.error(path: file.path, offset: Int(offset), context + [("case", "tornTail"), ("bytes", String(dropped)), ("repair", "opening the ledger for writing truncates it")])
         }
-        let copyPath = "\(file.path).\(offset).broken"
-        if fileSystem.fileExists(copyPath) { try fileSystem.remove(copyPath) }
+        return try truncateKeepingCopy(file, at: offset, size: scanner.fileSize, event: "ledger.recovery.torn_tail_truncated",
+                                       reason: ["ledger.check": "\(violation.check)"])
+    }
+
+    /// Copies the bytes from `offset` to the end into a `.broken` file beside the segment, truncates the segment
+    /// there, makes both durable and logs `event`. Returns the bytes dropped.
+    private func truncateKeepingCopy(_ file: any LedgerFile, at offset: Int64, size: Int64, event: Logger.Message, reason: Logger.Metadata) throws -> Int64 {
+        let dropped = size - offset
+        let copyPath = freeCopyPath(file.path, offset: offset)
         let copy = try fileSystem.open(copyPath, create: true)
         try copy.write(try file.read(count: Int(dropped), at: offset), at: 0)
         try copy.sync()
         try file.truncate(to: offset)
         try file.sync()
         try fileSystem.syncDirectory(directory)
-        logger.warning("ledger.recovery.torn_tail_truncated", metadata: [
-            "ledger.path": "\(file.path)", "ledger.offset": "\(offset)", "ledger.bytes_dropped": "\(dropped)",
-            "ledger.copy": "\(copyPath)", "ledger.check": "\(violation.check)",
-        ])
+        logger.warning(event, metadata: reason.merging([
+            "ledger.path": "\(file.path)", "ledger.offset": "\(offset)", "ledger.bytes_dropped": "\(dropped)", "ledger.copy": "\(copyPath)",
+        ]) { $1 })
         return dropped
     }
 
