@@ -176,6 +176,9 @@ final class IngestLoop {
             let group = committed[partition].flatMap { $0 >= 0 ? $0 : nil }
             var start = [afterLedger, group].compactMap { $0 }.max() ?? kafkaOffsetBeginning
             if let afterLedger, start == afterLedger { start = try skipDeletedOffsets(partition, next: afterLedger) }
+            // A predecessor killed between its fsync and its offset commit left the group behind the ledger. If
+            // nothing more arrives on this partition, no batch would ever commit it: commit the ledger's position.
+            if let afterLedger, afterLedger > group ?? kafkaOffsetBeginning { committable[partition] = max(committable[partition] ?? 0, afterLedger) }
             if afterLedger != group {
                 logger.info("ingest.assignment.offsets_differ", metadata: [
                     "kafka.partition": "\(partition)", "ledger.next_offset": "\(afterLedger.map(String.init) ?? "none")",
