@@ -157,8 +157,10 @@ final class PosixFile: LedgerFile {
 
     func lockExclusively() throws {
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            let code: LedgerError.Code = errno == EWOULDBLOCK ? .locked : .io
-            throw Syscall.error(code, "flock", path, errno: errno)
+            let failure = errno
+            guard failure == EWOULDBLOCK else { throw Syscall.error(.io, "flock", path, errno: failure) }
+            throw LedgerError(.locked, "another process holds this ledger (ledger-ingest, or a ledger-tool command that writes or verifies it); stop it first",
+                              [("path", path), ("errno", String(failure))])
         }
     }
 }

@@ -27,6 +27,13 @@ private func deadLetters(_ directory: String, reason: String?) throws -> [Ledger
     }
 }
 
+/// A misspelled --reason would silently choose nothing: refuse it, listing the codes.
+private func validateReasonCode(_ reason: String?) throws {
+    if let reason, RejectReason(code: reason) == nil {
+        throw ValidationError("unknown reason code \(reason); codes: \(RejectReason.allCases.map(\.code).joined(separator: ", "))")
+    }
+}
+
 private func reasonCode(_ record: Record) -> String {
     if case .rejected(let rejected) = record.body { return rejected.rejection.reason.code }
     return RejectReason.conflictingDuplicate.code
@@ -39,9 +46,7 @@ struct DeadLetterListCommand: ParsableCommand {
     @Option(help: "Only this reason code (e.g. unknown_currency); lists every message.") var reason: String?
     @Flag(help: "Machine-readable output (with --reason).") var json = false
 
-    func validate() throws {
-        if let reason, RejectReason(code: reason) == nil { throw ValidationError("unknown reason code \(reason); codes: \(RejectReason.allCases.map(\.code).joined(separator: ", "))") }
-    }
+    func validate() throws { try validateReasonCode(reason) }
 
     func run() throws {
         let letters = try deadLetters(ledger.directory, reason: reason)
@@ -78,6 +83,8 @@ struct DeadLetterReplayCommand: ParsableCommand {
     @Option(help: "Only dead letters with this reason code.") var reason: String?
     @Option(parsing: .upToNextOption, help: "Only these LSNs.") var lsn: [UInt64] = []
     @Flag(help: "Show what would be replayed without producing anything.") var dryRun = false
+
+    func validate() throws { try validateReasonCode(reason) }
 
     func run() throws {
         let chosen = try deadLetters(ledger.directory, reason: reason).filter { lsn.isEmpty || lsn.contains($0.lsn) }

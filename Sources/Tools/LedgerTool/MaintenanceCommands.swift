@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Logging
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,7 +65,10 @@ struct RebuildIndexCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let durable = try LedgerMaintenance.rebuildIndex(directory: ledger.directory)
+        // Recovery runs as on any open: what it repairs (a torn tail, an undurable tail) is said on stderr.
+        var logger = Logger(label: "ledger-tool", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = .warning
+        let durable = try LedgerMaintenance.rebuildIndex(directory: ledger.directory, options: LedgerOptions(logger: logger))
         print("index rebuilt: durable LSN \(durable) in \(decimal(Date().timeIntervalSince(started)))s")
     }
 }
