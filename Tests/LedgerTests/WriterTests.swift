@@ -45,6 +45,18 @@ import Testing
         #expect(try readAll(directory.path).map(\.record) == (0..<20).map { Sample.record($0) })
     }
 
+    /// The index's WAL reaches the database file through the background checkpoint, not inside a commit: the
+    /// database file grows while the writer is open, though no commit came near SQLite's automatic threshold.
+    @Test func theIndexIsCheckpointedInTheBackground() throws {
+        let directory = ScratchDirectory()
+        let writer = try LedgerWriter(directory: directory.path)
+        let before = try fileSize(directory.file(LedgerIndex.fileName))
+        try writer.appendSamples(0..<2_000, perCommit: 100, close: false)
+        Thread.sleep(forTimeInterval: Double(LedgerIndex.checkpointIntervalMilliseconds) * 2.5 / 1000)
+        #expect(try fileSize(directory.file(LedgerIndex.fileName)) > before)
+        withExtendedLifetime(writer) {}
+    }
+
     @Test(arguments: [FaultPlan.WriteFault.ioError, .diskFull, .shortWrite])
     func writeFailureIsFatalAndPublishesNothing(fault: FaultPlan.WriteFault) throws {
         let directory = ScratchDirectory()

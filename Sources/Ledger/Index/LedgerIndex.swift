@@ -18,9 +18,11 @@ final class LedgerIndex {
     /// SQLite's page cache per connection, in KiB. The order index is a B-tree keyed by random UUIDs: every
     /// insert touches a random leaf, so a cache that holds the inner pages and many leaves saves a read per insert.
     static let pageCacheKibibytes = 128 << 10
-    /// WAL pages before SQLite checkpoints them into the database file. Each order batch dirties thousands of
-    /// order-index leaves; checkpointing less often writes a leaf touched by several batches once.
-    static let checkpointPages = 32_768
+    /// How often the writer's `IndexCheckpointer` copies the WAL into the database file, in milliseconds.
+    static let checkpointIntervalMilliseconds = 1_000
+    /// WAL pages (4 KiB) after which SQLite checkpoints inside a commit, on the committing thread: a backstop
+    /// for when `IndexCheckpointer` falls behind (1 GiB), not the normal path.
+    static let checkpointBackstopPages = 262_144
 
     let database: SQLiteDatabase
     private var statements: [String: SQLiteStatement] = [:]
@@ -29,7 +31,7 @@ final class LedgerIndex {
         database = try SQLiteDatabase(path: path)
         // WAL journal: readers (projector, ledger-tool) never block the writer. synchronous=NORMAL: a power cut
         // may lose the last published batch, which recovery re-derives from the fsynced segments.
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-\(Self.pageCacheKibibytes); PRAGMA wal_autocheckpoint=\(Self.checkpointPages);")
+        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-\(Self.pageCacheKibibytes); PRAGMA wal_autocheckpoint=\(Self.checkpointBackstopPages);")
         try createSchema()
     }
 

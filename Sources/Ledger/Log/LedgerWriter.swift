@@ -40,6 +40,8 @@ public final class LedgerWriter {
 
     private let options: LedgerOptions
     let index: LedgerIndex
+    /// Checkpoints the index's WAL off the committing thread, once the writer is open; stopped with the writer.
+    private var checkpointer: IndexCheckpointer?
     private let lock: any LedgerFile
     private var segment: OpenSegment
     private var payload = ByteWriter(capacity: Limits.frameRawBytesMax)
@@ -99,6 +101,7 @@ public final class LedgerWriter {
         }
         indexedOrdersLSN = durableLSN
         try loadCaches()
+        checkpointer = IndexCheckpointer(path: directory + "/" + LedgerIndex.fileName, logger: options.logger)
         options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
     }
 
@@ -297,6 +300,8 @@ public final class LedgerWriter {
                              digest: previousDigest, createdAtMicroseconds: header.createdAtMicroseconds)
         return OpenSegment(file: file, row: row)
     }
+
+    deinit { checkpointer?.stop() }
 
     // MARK: Failure
 
