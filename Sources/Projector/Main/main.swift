@@ -46,6 +46,11 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             throw ValidationError("--transaction-records is \(ProjectorLimits.transactionRecordsRange.lowerBound)...\(ProjectorLimits.transactionRecordsRange.upperBound)")
         }
         guard pollIntervalMilliseconds > 0 else { throw ValidationError("--poll-interval-ms is positive") }
+        // Following, a ledger directory may appear later (ledger-ingest creates it); a one-off run over a directory
+        // that is not there would report "caught up" having projected nothing.
+        if exitWhenCaughtUp, let missing = ledgerDirectories.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+            throw ValidationError("no ledger directory at \(missing) (--exit-when-caught-up projects what is there and stops)")
+        }
         guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format is json or text") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical") }
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port is 0...65535") }
