@@ -18,25 +18,14 @@ public struct IngestService: Service {
     }
 
     public func run() async throws {
-        let stop = StopSignal()
         let configuration = self.configuration
         let logger = self.logger
         let health = self.health
         do {
-            try await withGracefulShutdownHandler {
-                // Cancellation comes when another service of the group fails (the metrics port is taken): the
-                // loop must then stop as on SIGTERM, or it would run on, deaf to signals.
-                try await withTaskCancellationHandler {
-                    try await runOnDedicatedThread(named: "ledger-ingest") {
-                        let loop = try IngestLoop(configuration: configuration, logger: logger, stopRequested: stop)
-                        health.set(.healthy)
-                        try loop.run()
-                    }
-                } onCancel: {
-                    stop.request()
-                }
-            } onGracefulShutdown: {
-                stop.request()
+            try await runStoppable(named: "ledger-ingest") { stop in
+                let loop = try IngestLoop(configuration: configuration, logger: logger, stopRequested: stop)
+                health.set(.healthy)
+                try loop.run()
             }
         } catch {
             health.set(.unhealthy("\(error)"))

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 
 /// A one-way "please stop" for a loop running on its own thread: set from a signal handler task or a
 /// cancellation handler, checked between batches, and waking any sleep at once.
@@ -41,5 +42,24 @@ public func runOnDedicatedThread(named name: String, _ body: @escaping @Sendable
         thread.name = name
         thread.stackSize = 8 << 20
         thread.start()
+    }
+}
+
+/// Runs a blocking loop on a thread of its own (`runOnDedicatedThread`) and hands it the `StopSignal` it
+/// checks. The signal is raised on graceful shutdown (SIGTERM/SIGINT; `onShutdown` runs first) and on
+/// cancellation (another service of the group failed, e.g. its port was taken): a loop that heard only one of
+/// the two ran on, deaf to the other. Shared by ledger-ingest and ledger-projector.
+public func runStoppable(named name: String, onShutdown: @escaping @Sendable () -> Void = {},
+                         _ body: @escaping @Sendable (StopSignal) throws -> Void) async throws {
+    let stop = StopSignal()
+    try await withGracefulShutdownHandler {
+        try await withTaskCancellationHandler {
+            try await runOnDedicatedThread(named: name) { try body(stop) }
+        } onCancel: {
+            stop.request()
+        }
+    } onGracefulShutdown: {
+        onShutdown()
+        stop.request()
     }
 }

@@ -18,21 +18,11 @@ public struct ProjectorService: Service {
     }
 
     public func run() async throws {
-        let stop = StopSignal()
         let configuration = configuration
         let health = health
         let logger = logger
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
-                try await runOnDedicatedThread(named: "ledger-projector") {
-                    try ProjectionLoop(configuration: configuration, stop: stop, health: health, logger: logger).run()
-                }
-            } onCancel: {
-                stop.request()
-            }
-        } onGracefulShutdown: {
-            logger.info("projector.stopping")
-            stop.request()
+        try await runStoppable(named: "ledger-projector", onShutdown: { logger.info("projector.stopping") }) { stop in
+            try ProjectionLoop(configuration: configuration, stop: stop, health: health, logger: logger).run()
         }
     }
 
