@@ -292,8 +292,13 @@ import Testing
 
     /// The metric labels declared in a source folder (swift-metrics `label: "…"`), excluding loggers.
     static func declaredMetrics(under folder: String) throws -> Set<String> {
+        try metricLabels(under: folder, matching: #"(Counter|Gauge|Timer|Recorder|Meter|FloatingPointCounter)\(label: "([a-z_:][a-z0-9_:]*)""#)
+    }
+
+    /// The second capture group of `pattern` in every Swift file below `folder`.
+    static func metricLabels(under folder: String, matching pattern: String) throws -> Set<String> {
         var names: Set<String> = []
-        let expression = try NSRegularExpression(pattern: #"(Counter|Gauge|Timer|Recorder|Meter|FloatingPointCounter)\(label: "([a-z_:][a-z0-9_:]*)""#)
+        let expression = try NSRegularExpression(pattern: pattern)
         let enumerator = FileManager.default.enumerator(atPath: root + "/" + folder)
         while let file = enumerator?.nextObject() as? String {
             guard file.hasSuffix(".swift") else { continue }
@@ -319,17 +324,7 @@ import Testing
     /// The metric labels Sources/Ingest declares with dimensions (created on first use: absent from /metrics
     /// until their event happens, e.g. a broker error).
     static func dimensionedMetrics(under folder: String) throws -> Set<String> {
-        var names: Set<String> = []
-        let expression = try NSRegularExpression(pattern: #"(Counter|Gauge|Timer|Recorder)\(label: "([a-z_:][a-z0-9_:]*)", dimensions:"#)
-        let enumerator = FileManager.default.enumerator(atPath: root + "/" + folder)
-        while let file = enumerator?.nextObject() as? String {
-            guard file.hasSuffix(".swift") else { continue }
-            let text = try String(contentsOfFile: root + "/" + folder + "/" + file, encoding: .utf8)
-            for match in expression.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
-                names.insert(String(text[Range(match.range(at: 2), in: text)!]))
-            }
-        }
-        return names
+        try metricLabels(under: folder, matching: #"(Counter|Gauge|Timer|Recorder)\(label: "([a-z_:][a-z0-9_:]*)", dimensions:"#)
     }
 
     /// A real ledger-ingest, consuming a dev-broker's topic that `ledger-tool produce` filled (with invalid and
