@@ -55,8 +55,6 @@ public final class LedgerWriter {
     /// The transaction of each record appended since the last commit (nil for other kinds), by LSN - durableLSN
     /// - 1: a repeated order_id is compared with a not yet durable original without reading a frame.
     private var uncommittedTransactions: [Transaction?] = []
-    /// The LSN through which the SQLite order index is complete.
-    private var indexedOrdersLSN: UInt64 = 0
     /// Every accepted order_id, so a new order needs no index query.
     private var orderFilter = OrderFilter()
     /// Published watermarks, cached: the per-message check must not query SQLite.
@@ -99,7 +97,6 @@ public final class LedgerWriter {
             segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
             try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0, ordersLSN: 0))
         }
-        indexedOrdersLSN = durableLSN
         try loadCaches()
         checkpointer = IndexCheckpointer(path: directory + "/" + LedgerIndex.fileName, logger: options.logger)
         options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
@@ -181,7 +178,7 @@ public final class LedgerWriter {
             unpublished.orders = slice?.orders ?? []
             unpublished.ordersLSN = slice?.completeThrough
             try index.publish(unpublished)
-            if let complete = slice?.completeThrough { ordersIndexed(through: complete) }
+            if let complete = slice?.completeThrough { logOrdersIndexed(through: complete) }
             publishedWatermarks.merge(unpublished.watermarks) { $1 }
             durableLSN = nextLSN - 1
             unpublished = IndexBatch()
@@ -194,15 +191,14 @@ public final class LedgerWriter {
     /// on a clean stop; after a crash, the next open re-derives the missing orders from the segments instead.
     public func close() throws {
         try commit()
-        guard indexedOrdersLSN < durableLSN else { return }
+        guard try index.ordersLSN() < durableLSN else { return }
         try failing {
             try index.publish(IndexBatch(orders: unindexedOrders.drain(), durableLSN: durableLSN, ordersLSN: durableLSN))
-            ordersIndexed(through: durableLSN)
+            logOrdersIndexed(through: durableLSN)
         }
     }
 
-    private func ordersIndexed(through lsn: UInt64) {
-        indexedOrdersLSN = lsn
+    private func logOrdersIndexed(through lsn: UInt64) {
         options.logger.debug("ledger.orders_indexed", metadata: ["ledger.orders_lsn": "\(lsn)"])
     }
 
