@@ -58,7 +58,8 @@ public enum IngestLimits {
     /// Most messages taken from librdkafka per batch, i.e. per fsync. Large enough to amortise the fsync over
     /// thousands of messages under load; equal to the ledger's group-commit bound.
     public static let batchMessagesMax = Limits.groupCommitRecordsMax
-    /// Longest a batch waits to fill before it is made durable: bounds the latency group commit adds.
+    /// Longest an idle consumer waits for a first message before it looks again at stop requests, offset commits
+    /// and lag. A batch never waits to fill: it is whatever was queued when the previous fsync ended.
     public static let batchWaitMilliseconds = Limits.groupCommitIntervalMilliseconds
     /// librdkafka's prefetch queue, in KiB (for the high-level consumer one queue for all partitions): bounds
     /// memory while the ledger catches up. Large on purpose: librdkafka 2.0.2 stops fetching when the queue is

@@ -90,13 +90,23 @@ public final class KafkaConsumer {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("topics", topics.joined(separator: ","))]) }
     }
 
-    /// Waits up to `timeoutMilliseconds` for up to `maxMessages` messages and hands each to `body`. Rebalance
-    /// callbacks run inside this call. Returns how many messages (and events) were delivered.
+    /// Hands `body` every message already queued, up to `maxMessages`; when none is queued, first waits up to
+    /// `timeoutMilliseconds` for one. It never waits for a batch to fill: whatever arrived while the caller was
+    /// busy (appending, fsyncing) is the batch, so a batch costs no latency beyond the work before it (group commit
+    /// without a timer). Rebalance callbacks run inside this call. Returns how many messages (and events) were
+    /// delivered.
     @discardableResult
     public func consumeBatch(maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false, _ body: (KafkaMessageView) throws -> Void) throws -> Int {
+        precondition(maxMessages > 0, "a batch holds at least one message")
         var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: maxMessages)
-        let count = rd_kafka_consume_batch_queue(queue, Int32(timeoutMilliseconds), &messages, maxMessages)
-        defer { for index in 0..<max(count, 0) { rd_kafka_message_destroy(messages[index]) } }
+        let count = messages.withUnsafeMutableBufferPointer { buffer in
+            let queued = rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress, maxMessages)
+            guard queued == 0, let first = rd_kafka_consume_queue(queue, Int32(timeoutMilliseconds)) else { return queued }
+            buffer[0] = first
+            let more = maxMessages > 1 ? rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress! + 1, maxMessages - 1) : 0
+            return more < 0 ? more : 1 + more
+        }
+        defer { for index in 0..<maxMessages { if let message = messages[index] { rd_kafka_message_destroy(message) } } }
         if let error = context.handlerError {
             context.handlerError = nil
             throw error
