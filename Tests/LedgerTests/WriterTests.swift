@@ -268,6 +268,34 @@ import Testing
         #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
     }
 
+    /// A batch is split into key ranges of about equal size without sorting it: every order lands in exactly one
+    /// range, the ranges follow each other in key order, and time-ordered UUIDs (one shared prefix) split as
+    /// evenly as random ones.
+    @Test(arguments: [false, true])
+    func orderBatchesSplitIntoEvenKeyRanges(timeOrdered: Bool) throws {
+        var generator = SystemRandomNumberGenerator()
+        let batch: [IndexedOrder] = (0..<50_000).map { number in
+            var bytes = withUnsafeBytes(of: UUID().uuid) { Array($0) }
+            if timeOrdered {
+                // A UUIDv7-like key: a millisecond clock in the first bytes, random bits after.
+                withUnsafeBytes(of: (UInt64(1_764_000_000_000) + UInt64(number / 10)).bigEndian) { bytes.replaceSubrange(0..<8, with: $0) }
+            }
+            let uuid = bytes.withUnsafeBytes { $0.loadUnaligned(as: uuid_t.self) }
+            return (UUID(uuid: uuid), UInt64(number + 1), Int64.random(in: .min ... .max, using: &generator))
+        }
+        let ranges = OrderIndexBacklog.keyRanges(batch.shuffled(), count: Limits.orderIndexSlicesPerBatch)
+        #expect(ranges.count == Limits.orderIndexSlicesPerBatch)
+        #expect(Set(ranges.joined().map(\.orderID)) == Set(batch.map(\.orderID)))
+        #expect(ranges.joined().count == batch.count)
+        let even = batch.count / Limits.orderIndexSlicesPerBatch
+        for range in ranges { #expect(abs(range.count - even) < even / 3, "range of \(range.count) orders, even is \(even)") }
+        for (lower, upper) in zip(ranges, ranges.dropFirst()) {
+            let highestBelow = lower.map { LedgerIndex.keyOrder($0.orderID) }.max(by: <)!
+            let lowestAbove = upper.map { LedgerIndex.keyOrder($0.orderID) }.min(by: <)!
+            #expect(highestBelow < lowestAbove)
+        }
+    }
+
     private func kind(_ outcome: AppendOutcome) throws -> RecordKind {
         guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
         return kind

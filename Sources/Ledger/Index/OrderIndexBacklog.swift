@@ -11,18 +11,17 @@ typealias IndexedOrder = (orderID: UUID, lsn: UInt64, contentDigest: Int64)
 /// (4 KiB each). Inserting per group commit rewrote nearly every leaf at every commit; a batch of
 /// `Limits.orderIndexBatchOrdersMax` orders, sorted by key, rewrites each leaf about once per batch.
 /// Why slices: one large batch in one transaction stalls the commit that carries it (a quarter of a second on
-/// a ledger of a million orders). The sorted batch is instead spread over `Limits.orderIndexSlicesPerBatch`
-/// consecutive commits, slice k holding the k-th key range: each commit pays a fraction, and each leaf is still
-/// written about once per batch. `orders_lsn` moves only when the last slice is in, so a reader or recovery that
+/// a ledger of a million orders). The batch is instead spread over `Limits.orderIndexSlicesPerBatch`
+/// consecutive commits, slice k holding the k-th key range (`keyRanges`): each commit pays a fraction, and each
+/// leaf is still written about once per batch. `orders_lsn` moves only when the last slice is in, so a reader or recovery that
 /// trusts it never misses an order; a slice inserted twice (recovery after a crash mid-batch) is harmless.
 struct OrderIndexBacklog {
     /// Orders that make a batch.
     let batchOrders: Int
-    /// Every order after the index's `orders_lsn`, including those of the batch being inserted.
+    /// Every order after the index's `orders_lsn`, except those of the batch's ranges already inserted.
     private var orders: [UUID: (lsn: UInt64, contentDigest: Int64)] = [:]
-    /// The batch being inserted, sorted as SQLite orders the keys, and how far it got.
-    private var batch: [IndexedOrder] = []
-    private var batchInserted = 0
+    /// The key ranges of the batch being inserted that are not yet in, in key order.
+    private var batchRanges: ArraySlice<[IndexedOrder]> = []
     private var batchThroughLSN: UInt64 = 0
 
     init(batchOrders: Int) {
@@ -38,30 +37,51 @@ struct OrderIndexBacklog {
         orders[orderID] = (lsn, contentDigest)
     }
 
-    /// What the next commit inserts: nothing until a batch is full, then one slice per commit. `completeThrough`
-    /// is set with the last slice: the LSN through which the index then holds every order.
+    /// What the next commit inserts: nothing until a batch is full, then one key range per commit (unsorted:
+    /// `LedgerIndex.publish` sorts it). `completeThrough` is set with the last range: the LSN through which the
+    /// index then holds every order. An order leaves the backlog with its range: the index has it once the
+    /// commit that carries it is published, and a failed publish ends the writer.
     mutating func nextSlice(durableLSN: UInt64) -> (orders: [IndexedOrder], completeThrough: UInt64?)? {
-        if batch.isEmpty {
+        if batchRanges.isEmpty {
             guard orders.count >= batchOrders else { return nil }
-            batch = orders.map { ($0.key, $0.value.lsn, $0.value.contentDigest) }.sorted { LedgerIndex.keyOrder($0.orderID) < LedgerIndex.keyOrder($1.orderID) }
-            batchInserted = 0
+            let batch = orders.map { ($0.key, $0.value.lsn, $0.value.contentDigest) }
+            batchRanges = Self.keyRanges(batch, count: Limits.orderIndexSlicesPerBatch)[...]
             batchThroughLSN = durableLSN
         }
-        let sliceCount = (batch.count + Limits.orderIndexSlicesPerBatch - 1) / Limits.orderIndexSlicesPerBatch
-        let end = min(batch.count, batchInserted + sliceCount)
-        let slice = Array(batch[batchInserted..<end])
-        batchInserted = end
-        guard batchInserted == batch.count else { return (slice, nil) }
-        for order in batch { orders.removeValue(forKey: order.orderID) }
-        batch = []
-        return (slice, batchThroughLSN)
+        let slice = batchRanges.removeFirst()
+        for order in slice { orders.removeValue(forKey: order.orderID) }
+        return (slice, batchRanges.isEmpty ? batchThroughLSN : nil)
     }
+
+    /// Splits `batch` into `count` key ranges of about equal size, in key order, each in no particular order.
+    /// Why not sort the batch: sorting 131,072 orders stalled the commit that took the batch by tens of
+    /// milliseconds. The range bounds are quantiles of a sample, so skewed keys (time-ordered UUIDs) split evenly
+    /// too; each range is sorted when its commit inserts it.
+    static func keyRanges(_ batch: [IndexedOrder], count: Int) -> [[IndexedOrder]] {
+        let step = max(1, batch.count / (count * sampleOrdersPerRange))
+        let sample = stride(from: 0, to: batch.count, by: step).map { LedgerIndex.keyOrder(batch[$0].orderID) }.sorted(by: <)
+        let bounds = (1..<count).map { sample[$0 * sample.count / count] }
+        var ranges = [[IndexedOrder]](repeating: [], count: count)
+        for order in batch {
+            let key = LedgerIndex.keyOrder(order.orderID)
+            var low = 0, high = bounds.count
+            while low < high {
+                let middle = (low + high) / 2
+                if bounds[middle] <= key { low = middle + 1 } else { high = middle }
+            }
+            ranges[low].append(order)
+        }
+        return ranges
+    }
+
+    /// Keys sampled per range to place the range bounds: 64 per range puts each bound within a few percent.
+    private static let sampleOrdersPerRange = 64
 
     /// Every order held, for a clean close: the index is then complete through the durable LSN.
     mutating func drain() -> [IndexedOrder] {
         let all = orders.map { ($0.key, $0.value.lsn, $0.value.contentDigest) }
         orders.removeAll()
-        batch = []
+        batchRanges = []
         return all
     }
 }
