@@ -10,8 +10,6 @@ struct OrderFilter {
     /// Bits per expected order: 10 bits and 7 hashes give about 1% false positives.
     static let bitsPerOrder = 10
     static let hashCount = 7
-    /// The first filter's capacity in orders; later ones double.
-    static let initialCapacityOrders = 1 << 20
 
     private struct Layer {
         var bits: [UInt64]
@@ -23,7 +21,7 @@ struct OrderFilter {
     private var layers: [Layer] = []
 
     init(expectedOrders: Int = 0) {
-        addLayer(capacity: max(Self.initialCapacityOrders, expectedOrders * 2))
+        addLayer(capacity: max(Limits.orderFilterOrdersInitial, expectedOrders * 2))
     }
 
     private mutating func addLayer(capacity: Int) {

@@ -56,7 +56,7 @@ public final class LedgerWriter {
     /// - 1: a repeated order_id is compared with a not yet durable original without reading a frame.
     private var uncommittedTransactions: [Transaction?] = []
     /// Every accepted order_id, so a new order needs no index query.
-    private var orderFilter = OrderFilter()
+    private var orderFilter: OrderFilter
     /// Published watermarks, cached: the per-message check must not query SQLite.
     private var publishedWatermarks: [TopicPartition: Watermark] = [:]
     private var failure: LedgerError?
@@ -79,6 +79,7 @@ public final class LedgerWriter {
         index = try Self.openIndex(directory, options: options)
         let recovery = Recovery(directory: directory, fileSystem: fileSystem, index: index, logger: options.logger)
         let outcome = try recovery.run()
+        orderFilter = try Self.loadOrderFilter(index)
         self.directory = directory
         self.options = options
         recoveredTruncatedBytes = outcome?.truncatedBytes ?? 0
@@ -97,17 +98,16 @@ public final class LedgerWriter {
             segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
             try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0, ordersLSN: 0))
         }
-        try loadCaches()
+        publishedWatermarks = try index.watermarks()
         checkpointer = IndexCheckpointer(path: directory + "/" + LedgerIndex.fileName, logger: options.logger)
         options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
     }
 
-    /// Fills the in-memory order filter and watermarks from the index (after recovery, so they are complete).
-    private func loadCaches() throws {
-        publishedWatermarks = try index.watermarks()
+    /// The in-memory order filter, filled from the index (after recovery, so that it is complete).
+    private static func loadOrderFilter(_ index: LedgerIndex) throws -> OrderFilter {
         var filter = OrderFilter(expectedOrders: try index.recordCounts()[RecordCountKey(kind: RecordKind.accepted.rawValue, reason: 0)] ?? 0)
         try index.forEachAcceptedOrder { filter.insert($0) }
-        orderFilter = filter
+        return filter
     }
 
     /// Opens the index, or replaces it when it belongs to another ledger or schema (it is only a cache).
