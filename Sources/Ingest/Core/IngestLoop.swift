@@ -38,6 +38,9 @@ final class IngestLoop {
     private var committable: [TopicPartition: Int64] = [:]
     private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
+    /// When the batch being handled was received: the ingest time of each of its records (one clock read per
+    /// batch; all of a batch's messages arrive in the same call).
+    private var batchReceivedMicroseconds: Int64?
     private let stopRequested: StopSignal
 
     init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopSignal) throws {
@@ -61,6 +64,7 @@ final class IngestLoop {
                                                  "ledger.durable_lsn": "\(appender.writer.durableLSN)"])
         metrics.up.record(1)
         while !stopRequested.isRequested {
+            batchReceivedMicroseconds = nil
             try consumer.consumeBatch(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { message in
                 try handle(message)
             }
@@ -104,7 +108,9 @@ final class IngestLoop {
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
         let source = SourceCoordinates(topic: message.topic, partition: message.partition, offset: message.offset,
                                        kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
-        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: Self.nowMicroseconds())
+        let received = batchReceivedMicroseconds ?? Self.nowMicroseconds()
+        batchReceivedMicroseconds = received
+        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: received)
         switch outcome {
         case .appended(_, let kind, let rejection):
             metrics.appended(kind).increment()

@@ -2,40 +2,49 @@ import Foundation
 
 /// An in-memory Bloom filter over every accepted order_id, so that the common case (a new order) never asks
 /// SQLite. A "maybe" is confirmed against the index; a "no" is certain. Grows by adding filters, each sized for
-/// twice the previous, so the false-positive rate stays near `falsePositiveRate` as the ledger grows.
+/// twice the previous, so the false-positive rate stays near 1% as the ledger grows.
 ///
-/// Why written here: no package in the dependency set provides a Bloom filter; this is the textbook
-/// double-hashing construction (Kirsch & Mitzenmacher 2006).
+/// Cache-blocked (Putze, Sanders & Singler 2007): an order's bits all lie in one 64-byte block, so an insert or
+/// a lookup costs one cache miss instead of `hashCount`. The filter is tens of MiB (`Limits.orderFilterOrdersInitial`);
+/// with its bits spread over the whole array, it took 12% of ingest's time in cache misses.
+///
+/// Why written here: no package in the dependency set provides a Bloom filter.
 struct OrderFilter {
-    /// Bits per expected order: 10 bits and 7 hashes give about 1% false positives.
+    /// Bits per expected order: 10 bits and 7 hashes in 512-bit blocks give about 1% false positives.
     static let bitsPerOrder = 10
     static let hashCount = 7
+    /// 64-bit words per block: one 64-byte cache line.
+    static let wordsPerBlock = 8
 
     private struct Layer {
-        var bits: [UInt64]
+        var words: [UInt64]
         var capacity: Int
         var count = 0
-        var bitCount: UInt64 { UInt64(bits.count) * 64 }
+        var blockCount: UInt64 { UInt64(words.count / OrderFilter.wordsPerBlock) }
     }
 
     private var layers: [Layer] = []
 
-    init(expectedOrders: Int = 0) {
-        addLayer(capacity: max(Limits.orderFilterOrdersInitial, expectedOrders * 2))
+    /// Sized for twice `expectedOrders` (the orders already in the ledger), and at least `capacityOrders`.
+    init(expectedOrders: Int = 0, capacityOrders: Int = Limits.orderFilterOrdersInitial) {
+        addLayer(capacity: max(capacityOrders, expectedOrders * 2))
     }
 
     private mutating func addLayer(capacity: Int) {
-        let words = (capacity * Self.bitsPerOrder + 63) / 64
-        layers.append(Layer(bits: [UInt64](repeating: 0, count: words), capacity: capacity))
+        let blocks = (capacity * Self.bitsPerOrder + 511) / 512
+        layers.append(Layer(words: [UInt64](repeating: 0, count: blocks * Self.wordsPerBlock), capacity: capacity))
     }
 
     mutating func insert(_ orderID: UUID) {
         if layers[layers.count - 1].count >= layers[layers.count - 1].capacity { addLayer(capacity: layers[layers.count - 1].capacity * 2) }
         let (first, second) = Self.hashes(orderID)
         let last = layers.count - 1
-        for index in 0..<UInt64(Self.hashCount) {
-            let bit = (first &+ index &* second) % layers[last].bitCount
-            layers[last].bits[Int(bit / 64)] |= 1 << (bit % 64)
+        let base = Self.blockStart(first, layers[last].blockCount)
+        layers[last].words.withUnsafeMutableBufferPointer { words in
+            for index in 0..<Self.hashCount {
+                let bit = Self.bit(second, index)
+                words[base + (bit >> 6)] |= 1 << (bit & 63)
+            }
         }
         layers[last].count += 1
     }
@@ -44,17 +53,30 @@ struct OrderFilter {
     func mightContain(_ orderID: UUID) -> Bool {
         let (first, second) = Self.hashes(orderID)
         return layers.contains { layer in
-            (0..<UInt64(Self.hashCount)).allSatisfy { index in
-                let bit = (first &+ index &* second) % layer.bitCount
-                return layer.bits[Int(bit / 64)] & (1 << (bit % 64)) != 0
+            let base = Self.blockStart(first, layer.blockCount)
+            return layer.words.withUnsafeBufferPointer { words in
+                (0..<Self.hashCount).allSatisfy { index in
+                    let bit = Self.bit(second, index)
+                    return words[base + (bit >> 6)] & (1 << (bit & 63)) != 0
+                }
             }
         }
+    }
+
+    /// The first word of the block `hash` picks, by multiply-high (Lemire's range reduction): no division.
+    private static func blockStart(_ hash: UInt64, _ blockCount: UInt64) -> Int {
+        Int(hash.multipliedFullWidth(by: blockCount).high) * wordsPerBlock
+    }
+
+    /// The `index`-th bit within a block: 9 bits of the second hash each (7 × 9 = 63 bits).
+    private static func bit(_ hash: UInt64, _ index: Int) -> Int {
+        Int((hash >> UInt64(9 * index)) & 511)
     }
 
     /// Two 64-bit hashes of the UUID's bytes, mixed (SplitMix64's finalizer) so that non-random UUIDs spread too.
     private static func hashes(_ orderID: UUID) -> (UInt64, UInt64) {
         let (high, low) = withUnsafeBytes(of: orderID.uuid) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-        return (mix(high ^ 0x9E37_79B9_7F4A_7C15), mix(low &+ high) | 1)
+        return (mix(high ^ 0x9E37_79B9_7F4A_7C15), mix(low &+ high))
     }
 
     private static func mix(_ value: UInt64) -> UInt64 {

@@ -61,7 +61,11 @@ struct OrderIndexBacklog {
         let step = max(1, batch.count / (count * sampleOrdersPerRange))
         let sample = stride(from: 0, to: batch.count, by: step).map { LedgerIndex.keyOrder(batch[$0].orderID) }.sorted(by: <)
         let bounds = (1..<count).map { sample[$0 * sample.count / count] }
-        var ranges = [[IndexedOrder]](repeating: [], count: count)
+        var ranges = (0..<count).map { _ in
+            var range: [IndexedOrder] = []
+            range.reserveCapacity(batch.count / count + batch.count / (4 * count))
+            return range
+        }
         for order in batch {
             let key = LedgerIndex.keyOrder(order.orderID)
             var low = 0, high = bounds.count
