@@ -65,8 +65,11 @@ public enum IngestLimits {
     /// memory while the ledger catches up. Large on purpose: librdkafka 2.0.2 stops fetching when the queue is
     /// full and does not wake when it drains, but at its next timer, about 500 ms later (a later release added
     /// `fetch.queue.backoff.ms` for this). With 16 MiB, catching up on a backlog was ~0.3 s of work then ~0.5 s
-    /// of waiting, over and over (130k msgs/s); with 64 MiB the queue rarely fills (220k–370k msgs/s).
-    public static let fetchQueueKilobytesMax = 65_536
+    /// of waiting, over and over (130k msgs/s). With 64 MiB, a backlog of 300k messages (~62 MiB) filled it in
+    /// one run of three (a stall in the middle: 0.55–0.6× kcat instead of 0.8×). 256 MiB holds ~1.2M messages of
+    /// this system's size; a longer backlog pays one stall per 256 MiB (~3 s of work), and memory during
+    /// catch-up is bounded by it. Steady ingest keeps the queue near empty.
+    public static let fetchQueueKilobytesMax = 262_144
     /// librdkafka's prefetch threshold in messages (`queued.min.messages`), for the same reason: above the
     /// kilobyte bound for messages of this system's size, so that bound is the one that applies.
     public static let fetchQueueMessagesMax = 1_000_000

@@ -65,8 +65,9 @@ final class IngestLoop {
         metrics.up.record(1)
         while !stopRequested.isRequested {
             batchReceivedMicroseconds = nil
-            try consumer.consumeBatch(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { message in
-                try handle(message)
+            try consumer.consumeMessages(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { messages in
+                let validations = BatchValidation.validate(messages.map(\.value))
+                for (message, validation) in zip(messages, validations) { try handle(message, validation) }
             }
             reportClientErrors()
             try makeDurable()
@@ -102,7 +103,8 @@ final class IngestLoop {
         return exit
     }
 
-    private func handle(_ message: KafkaMessageView) throws {
+    /// `validation` is the message's `MessageValidator` result (computed with the rest of its batch).
+    private func handle(_ message: KafkaMessageView, _ validation: Result<Transaction, Rejection>) throws {
         if let error = message.error { return try handleEvent(error, message) }
         metrics.consumed.increment()
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
@@ -110,7 +112,7 @@ final class IngestLoop {
                                        kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
         let received = batchReceivedMicroseconds ?? Self.nowMicroseconds()
         batchReceivedMicroseconds = received
-        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: received)
+        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: received, validation: validation)
         switch outcome {
         case .appended(_, let kind, let rejection):
             metrics.appended(kind).increment()

@@ -20,13 +20,16 @@ public final class LedgerAppender {
     }
 
     /// Records one message. `value` nil is a Kafka null value. The record is durable only after `commit`.
-    public func append(value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64) throws -> AppendOutcome {
+    /// `validation` is `MessageValidator.validate(value)` when the caller already ran it (ledger-ingest validates a
+    /// batch on several cores); nil validates here.
+    public func append(value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64,
+                       validation: Result<Transaction, Rejection>? = nil) throws -> AppendOutcome {
         let partition = TopicPartition(topic: source.topic, partition: source.partition)
         if let watermark = try writer.watermark(partition), source.offset <= watermark {
             return .alreadyRecorded(watermark: watermark)
         }
         let body: RecordBody
-        switch MessageValidator.validate(value) {
+        switch validation ?? MessageValidator.validate(value) {
         case .failure(let rejection):
             let raw = value.map { Array($0.prefix(Limits.rejectedRawBytesKeptMax)) }
             body = .rejected(RejectedMessage(rejection: rejection, rawBytes: raw, originalByteCount: value?.count ?? 0))

@@ -97,6 +97,14 @@ public final class KafkaConsumer {
     /// delivered.
     @discardableResult
     public func consumeBatch(maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false, _ body: (KafkaMessageView) throws -> Void) throws -> Int {
+        try consumeMessages(maxMessages: maxMessages, timeoutMilliseconds: timeoutMilliseconds, includeHeaders: includeHeaders) { messages in
+            for message in messages { try body(message) }
+        }
+    }
+
+    /// `consumeBatch`, handing the whole batch to `body` at once (in the order librdkafka delivered it).
+    @discardableResult
+    public func consumeMessages(maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false, _ body: ([KafkaMessageView]) throws -> Void) throws -> Int {
         precondition(maxMessages > 0, "a batch holds at least one message")
         var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: maxMessages)
         let count = messages.withUnsafeMutableBufferPointer { buffer in
@@ -112,11 +120,12 @@ public final class KafkaConsumer {
             throw error
         }
         guard count >= 0 else { throw KafkaError(rd_kafka_last_error(), nil, [("call", "rd_kafka_consume_batch_queue")]) }
-        for index in 0..<count {
-            var message = view(of: messages[index]!)
-            if includeHeaders { message.headers = headers(of: messages[index]!) }
-            try body(message)
+        let views = messages[0..<count].map { pointer in
+            var message = view(of: pointer!)
+            if includeHeaders { message.headers = headers(of: pointer!) }
+            return message
         }
+        try body(views)
         return count
     }
 
