@@ -7,7 +7,7 @@ import Ledger
 struct LedgerBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-bench", abstract: "Benchmarks of Pulse Ledger, each next to a limit measured in the same run.",
-        subcommands: [LedgerBench.self, LatencyBench.self], defaultSubcommand: LedgerBench.self)
+        subcommands: [LedgerBench.self, LatencyBench.self, PipelineBench.self], defaultSubcommand: LedgerBench.self)
 }
 
 struct LedgerBench: ParsableCommand {
