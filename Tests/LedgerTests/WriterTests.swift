@@ -296,6 +296,17 @@ import Testing
         }
     }
 
+    /// The order filter never forgets an order, also across the layers it adds as it fills, and says "maybe"
+    /// for about 1% of orders it never saw (each one costs an index query, not a wrong answer).
+    @Test func theOrderFilterHasNoFalseNegativesAndFewFalsePositives() {
+        var filter = OrderFilter(capacityOrders: 100_000)
+        let inserted = (0..<250_000).map { _ in UUID() }
+        for order in inserted { filter.insert(order) }
+        #expect(inserted.allSatisfy { filter.mightContain($0) }, "two layers: 100k (full), 200k (three quarters full)")
+        let falsePositives = (0..<100_000).filter { _ in filter.mightContain(UUID()) }.count
+        #expect(falsePositives < 2_500, "\(falsePositives) false positives in 100,000 (goal about 1% per full layer)")
+    }
+
     private func kind(_ outcome: AppendOutcome) throws -> RecordKind {
         guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
         return kind
