@@ -25,9 +25,15 @@ struct PipelineBench: ParsableCommand {
         let started = Date()
         let reader = try openWhenCreated(started: started)
         let probe = try CheckpointProbe(postgresURL: warehouse, schema: WarehouseSchema(schema), applicationName: "ledger-bench pipeline")
-        while try probe.projectedLSN(of: reader.ledgerID) < records {
+        // Until ledger-projector has migrated the warehouse its checkpoint table does not exist: errors are
+        // retried until the timeout, which reports the last one.
+        var lastError: (any Error)?
+        func projected() -> UInt64 {
+            do { return try probe.projectedLSN(of: reader.ledgerID) } catch { lastError = error; return 0 }
+        }
+        while projected() < records {
             guard Date().timeIntervalSince(started) < Self.timeoutSeconds else {
-                throw ValidationError("the warehouse did not reach \(records) records of the ledger in \(Int(Self.timeoutSeconds)) s")
+                throw ValidationError("the warehouse did not reach \(records) records of the ledger in \(Int(Self.timeoutSeconds)) s\(lastError.map { " (last error: \($0))" } ?? "")")
             }
             Thread.sleep(forTimeInterval: Self.pollIntervalMilliseconds / 1000)
         }
