@@ -38,9 +38,6 @@ final class IngestLoop {
     private var committable: [TopicPartition: Int64] = [:]
     private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
-    /// When the batch being handled was received: the ingest time of each of its records (one clock read per
-    /// batch; all of a batch's messages arrive in the same call).
-    private var batchReceivedMicroseconds: Int64?
     private let stopRequested: StopSignal
 
     init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopSignal) throws {
@@ -64,10 +61,11 @@ final class IngestLoop {
                                                  "ledger.durable_lsn": "\(appender.writer.durableLSN)"])
         metrics.up.record(1)
         while !stopRequested.isRequested {
-            batchReceivedMicroseconds = nil
             try consumer.consumeMessages(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { messages in
+                // The ingest time of every record of the batch: its messages arrived together.
+                let received = Self.nowMicroseconds()
                 let validations = BatchValidation.validate(messages.map(\.value))
-                for (message, validation) in zip(messages, validations) { try handle(message, validation) }
+                for (message, validation) in zip(messages, validations) { try handle(message, validation, receivedMicroseconds: received) }
             }
             reportClientErrors()
             try makeDurable()
@@ -104,15 +102,13 @@ final class IngestLoop {
     }
 
     /// `validation` is the message's `MessageValidator` result (computed with the rest of its batch).
-    private func handle(_ message: KafkaMessageView, _ validation: Result<Transaction, Rejection>) throws {
+    private func handle(_ message: KafkaMessageView, _ validation: Result<Transaction, Rejection>, receivedMicroseconds: Int64) throws {
         if let error = message.error { return try handleEvent(error, message) }
         metrics.consumed.increment()
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
         let source = SourceCoordinates(topic: message.topic, partition: message.partition, offset: message.offset,
                                        kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
-        let received = batchReceivedMicroseconds ?? Self.nowMicroseconds()
-        batchReceivedMicroseconds = received
-        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: received, validation: validation)
+        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
         switch outcome {
         case .appended(_, let kind, let rejection):
             metrics.appended(kind).increment()

@@ -9,12 +9,13 @@ typealias IndexedOrder = (orderID: UUID, lsn: UInt64, contentDigest: Int64)
 ///
 /// Why batches: the order index is a B-tree keyed by random UUIDs, so n inserts rewrite up to n of its leaves
 /// (4 KiB each). Inserting per group commit rewrote nearly every leaf at every commit; a batch of
-/// `Limits.orderIndexBatchOrdersMax` orders, sorted by key, rewrites each leaf about once per batch.
+/// `Limits.orderIndexBatchOrdersMax` orders, inserted in key order, rewrites each leaf about once per batch.
 /// Why slices: one large batch in one transaction stalls the commit that carries it (a quarter of a second on
 /// a ledger of a million orders). The batch is instead spread over `Limits.orderIndexSlicesPerBatch`
 /// consecutive commits, slice k holding the k-th key range (`keyRanges`): each commit pays a fraction, and each
-/// leaf is still written about once per batch. `orders_lsn` moves only when the last slice is in, so a reader or recovery that
-/// trusts it never misses an order; a slice inserted twice (recovery after a crash mid-batch) is harmless.
+/// leaf is still written about once per batch. `orders_lsn` moves only when the last slice is in, so a reader
+/// or recovery that trusts it never misses an order; a slice inserted twice (recovery after a crash mid-batch)
+/// is harmless.
 struct OrderIndexBacklog {
     /// Orders that make a batch.
     let batchOrders: Int
