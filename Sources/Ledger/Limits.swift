@@ -46,7 +46,10 @@ public enum Limits {
     /// more for recovery to re-insert after a crash (at most two batches: one waiting, one being inserted).
     public static let orderIndexBatchOrdersMax = 131_072
     /// Commits over which one order batch is inserted, a key range each: no commit stalls for a whole batch.
-    public static let orderIndexSlicesPerBatch = 16
+    /// Since ingest commits as soon as its queue is drained (many small commits), 32 beat 16 in an A/B on the
+    /// same machine: durable append of 2M records 318k vs 297k records/s, ingest 414–455k vs 378–380k msgs/s,
+    /// and commits over 10 ms at 194k msgs/s down from ~220 to ~60 in 10 s.
+    public static let orderIndexSlicesPerBatch = 32
     /// Orders the writer's in-memory order filter (`OrderFilter`, 10 bits an order) is sized for when it opens,
     /// at least: 32M orders, 40 MiB, allocated and zeroed at once. Memory then stays flat while a ledger fills
     /// (about 3 minutes at ingest's maximum rate, or a 5-minute run at 100k msgs/s); past it, the filter adds a

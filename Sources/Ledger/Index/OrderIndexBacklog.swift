@@ -79,8 +79,10 @@ struct OrderIndexBacklog {
         return ranges
     }
 
-    /// Keys sampled per range to place the range bounds: 64 per range puts each bound within a few percent.
-    private static let sampleOrdersPerRange = 64
+    /// Keys sampled per range to place the range bounds: with 256, a range's size is off by about 6 % (one
+    /// standard deviation) from an even split; sorting the sample (8,192 keys for 32 ranges) takes under a
+    /// millisecond.
+    private static let sampleOrdersPerRange = 256
 
     /// Every order held, for a clean close: the index is then complete through the durable LSN.
     mutating func drain() -> [IndexedOrder] {
