@@ -16,8 +16,9 @@ enum BatchValidation {
     static let chunksPerCore = 8
 
     static func validate(_ values: [UnsafeRawBufferPointer?]) -> [Result<Transaction, Rejection>] {
-        let chunks = ProcessInfo.processInfo.activeProcessorCount * chunksPerCore
-        guard values.count >= parallelBatchMessagesMin, chunks > 1 else { return values.map(MessageValidator.validate) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard values.count >= parallelBatchMessagesMin, cores > 1 else { return values.map(MessageValidator.validate) }
+        let chunks = cores * chunksPerCore
         return Array(unsafeUninitializedCapacity: values.count) { output, initialized in
             // Each chunk initializes a disjoint range of `output`; concurrentPerform returns after every chunk.
             nonisolated(unsafe) let output = output
