@@ -16,6 +16,7 @@ struct DevBrokerCommand: ParsableCommand {
               down BROKER | up BROKER                 take a broker (1-based id) down or back up
               errors API_KEY ERROR_NAME COUNT         fail the next COUNT requests of an API (e.g. errors 1 NOT_LEADER_FOR_PARTITION 5; 1 = Fetch, 8 = OffsetCommit)
               rtt BROKER MILLISECONDS                 add round-trip time to a broker
+              leader TOPIC PARTITION BROKER           move a partition's leadership to a broker
               clear API_KEY                           drop queued request errors
             """)
 
@@ -95,6 +96,9 @@ struct DevBrokerCommand: ParsableCommand {
         case "up": try cluster.setBroker(Int32(try number(1)), up: true)
         case "rtt": try cluster.setBrokerRoundTrip(Int32(try number(1)), milliseconds: try number(2))
         case "clear": cluster.clearRequestErrors(apiKey: Int16(try number(1)))
+        case "leader":
+            guard words.count == 4 else { throw ValidationError("leader TOPIC PARTITION BROKER") }
+            try cluster.setPartitionLeader(topic: words[1], partition: Int32(try number(2)), broker: Int32(try number(3)))
         case "errors":
             guard words.count == 4 else { throw ValidationError("errors API_KEY ERROR_NAME COUNT") }
             try cluster.pushRequestErrors(apiKey: Int16(try number(1)), errorName: words[2], count: try number(3))

@@ -49,6 +49,12 @@ public final class MockCluster: @unchecked Sendable {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("broker", "\(id)")]) }
     }
 
+    /// Moves the leadership of `topic`'s `partition` to broker `id` (1-based), as a controller would after a failover.
+    public func setPartitionLeader(topic: String, partition: Int32, broker id: Int32) throws {
+        let code = rd_kafka_mock_partition_set_leader(cluster, topic, partition, id)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("topic", topic), ("partition", "\(partition)"), ("broker", "\(id)")]) }
+    }
+
     /// Adds `milliseconds` of round-trip time to every request of broker `id`.
     public func setBrokerRoundTrip(_ id: Int32, milliseconds: Int) throws {
         let code = rd_kafka_mock_broker_set_rtt(cluster, id, Int32(milliseconds))
