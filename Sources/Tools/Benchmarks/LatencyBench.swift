@@ -126,7 +126,8 @@ private struct LatencySeries {
         let sorted = latencies.sorted()
         let received = toIngest.sorted()
         func percentile(_ values: [Int64], _ fraction: Double) -> Int64 { values[min(values.count - 1, Int(Double(values.count) * fraction))] }
-        return "| \(stage) at \(grouped(rate)) msgs/s (\(grouped(Double(sorted.count))) messages) | p50 \(percentile(sorted, 0.5)) ms | p99 \(percentile(sorted, 0.99)) ms | max \(sorted.last!) ms | \(goal) |"
-            + " of which produce → received by ingest: p50 \(percentile(received, 0.5)) ms, p99 \(percentile(received, 0.99)) ms |"
+        return "| \(stage) at \(grouped(rate)) msgs/s (\(grouped(Double(sorted.count))) messages) "
+            + "| p50 \(percentile(sorted, 0.5)) ms, p99 \(percentile(sorted, 0.99)) ms, max \(sorted.last!) ms "
+            + "| of which until ingest received it: p50 \(percentile(received, 0.5)) ms, p99 \(percentile(received, 0.99)) ms |  | \(goal) |"
     }
 }
