@@ -123,6 +123,42 @@ extension Warehouse {
             #expect(digests.allSatisfy { $0 == oracle.days })
         }
 
+        /// Two ingest instances each accepted a version of the same order from different Kafka messages (each
+        /// ledger saw only its own). The warehouse keeps the version projected first; the other becomes a conflict
+        /// row, as in a single ledger, with original_lsn NULL (the original is in the other ledger). A repeat with
+        /// the same content is a duplicate: no row. Projecting again changes nothing.
+        @Test func anOrderAcceptedWithOtherContentByTwoLedgersIsAConflict() throws {
+            let scratch = Scratch()
+            let day = microseconds(2024, 1, 15, 10, 30)
+            let first = try HandLedger(directory: scratch.file("a"))
+            for (number, cents) in [(1, 2_500), (2, 1_000), (3, 500)] { try first.accept(HandLedger.transaction(number, cents: Int64(cents), microseconds: day)) }
+            try first.close()
+            let second = try HandLedger(directory: scratch.file("b"), firstOffset: 101)
+            try second.accept(HandLedger.transaction(1, cents: 9_900, microseconds: day))  // offset 101: order 1, other amount
+            try second.accept(HandLedger.transaction(2, cents: 1_000, microseconds: day))  // offset 102: order 2, same content
+            try second.accept(HandLedger.transaction(4, cents: 700, microseconds: day, customer: "cust_4"))  // offset 103
+            try second.close()
+            for (order, conflictOffset, keptAmount) in [([first, second], "101", "25.00"), ([second, first], "1", "99.00")] {
+                try TestPostgres.withSchema { schema in
+                    for _ in 0..<2 { for ledger in order { try projectInProcess([ledger.directory], into: schema) } }
+                    let connection = try TestPostgres.connect()
+                    let duplicates = try connection.duplicates(schema)
+                    #expect(duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0)
+                    #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == 4)
+                    #expect(try connection.query("SELECT amount::text FROM \(schema.transactions) WHERE order_id = $1", [HandLedger.orderID(1).uuidString]).scalar == keptAmount)
+                    let conflicts = try connection.query("""
+                        SELECT source_offset::text, kind, reason, field, order_id::text, original_lsn IS NULL, raw_text LIKE '%"amount": ' || $1 || '%',
+                               ledger_id::text, received_at = timestamptz '2026-01-01 00:00:00+00' + source_offset * interval '1 microsecond'
+                        FROM \(schema.rejectedMessages)
+                        """, [keptAmount == "25.00" ? "99.00" : "25.00"])
+                    let conflictLedger = conflictOffset == "101" ? second.ledgerID : first.ledgerID
+                    #expect(conflicts.values == [[conflictOffset, "conflict", "conflicting_duplicate", "order_id", HandLedger.orderID(1).uuidString.lowercased(),
+                                                  "t", "t", conflictLedger.uuidString.lowercased(), "t"]])
+                    #expect(try connection.integer("SELECT count(*) FROM \(schema.messageKeys)") == 5, "4 orders and the conflict; not the duplicate")
+                }
+            }
+        }
+
         /// Under a steady 2 000 records/s, each commit of the ledger is in the warehouse within 1 s; /metrics and
         /// /healthz answer meanwhile.
         @Test func newRecordsReachTheWarehouseWithinOneSecond() throws {

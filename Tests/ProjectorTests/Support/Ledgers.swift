@@ -140,11 +140,13 @@ struct Oracle {
 final class HandLedger {
     let directory: String
     private var writer: LedgerWriter?
-    private var offset: Int64 = 0
+    private var offset: Int64
     var topic = "transactions"
 
-    init(directory: String) throws {
+    /// `firstOffset`: the Kafka offset of the first record (a second ledger takes other offsets of the partition).
+    init(directory: String, firstOffset: Int64 = 1) throws {
         self.directory = directory
+        offset = firstOffset - 1
         let writer = try LedgerWriter(directory: directory)
         self.writer = writer
         ledgerID = writer.ledgerID

@@ -29,6 +29,9 @@ final class WarehouseLoader {
         var quarantined = 0
         /// Orders another ledger had already projected (deduplicating path only).
         var skippedOrderIDs: Set<UUID> = []
+        /// Of those, the ones this ledger accepted from another Kafka message with other content: recorded as
+        /// conflicts (counted in `rejectionsInserted` too).
+        var crossLedgerConflicts = 0
         var rejectionsSkipped = 0
         var deduplicated = false
         /// Time spent in COPY, for `projector_copy_seconds`.
@@ -119,8 +122,10 @@ final class WarehouseLoader {
     }
 
     /// Stages the batch, then inserts the keys it may have (ON CONFLICT DO NOTHING covers both keys) and only the
-    /// rows whose key went in.
+    /// rows whose key went in. An accepted record whose order is already in the warehouse from another Kafka
+    /// message with other content becomes a conflict row, as it would have in a single ledger.
     private func loadDeduplicating(_ batch: ProjectionBatch, into outcome: inout Outcome) throws {
+        var rejections = batch.rejections
         if !batch.transactions.isEmpty {
             try createStaging("projector_staging_transactions", like: schema.transactions, columns: CopyColumns.transactions)
             try copy(batch.transactions, into: "pg_temp.projector_staging_transactions", columns: CopyColumns.transactions, encode: CopyColumns.encodeTransaction)
@@ -139,10 +144,19 @@ final class WarehouseLoader {
             let insertedIDs = Set((0..<inserted.count).compactMap { inserted.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
             outcome.rowsInserted = insertedIDs.count
             outcome.skippedOrderIDs = Set(batch.transactions.map(\.orderID)).subtracting(insertedIDs)
+            let conflicts = try conflictingWithTheWarehouse(outcome.skippedOrderIDs)
+            let conflictRows = batch.transactions.filter { conflicts.contains($0.orderID) }.map(BatchBuilder.crossLedgerConflict)
+            outcome.crossLedgerConflicts = conflictRows.count
+            rejections += conflictRows
+            if !conflictRows.isEmpty {
+                logger.info("projector.batch.cross_ledger_conflicts", metadata: [
+                    "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)", "projector.conflicts": "\(conflictRows.count)",
+                ])
+            }
         }
-        if !batch.rejections.isEmpty {
+        if !rejections.isEmpty {
             try createStaging("projector_staging_rejections", like: schema.rejectedMessages, columns: CopyColumns.rejections)
-            try copy(batch.rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
+            try copy(rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
             outcome.rejectionsInserted = try connection.query("""
                 WITH keys AS (
                     INSERT INTO \(schema.messageKeys) (\(CopyColumns.messageKeys))
@@ -154,8 +168,27 @@ final class WarehouseLoader {
                 SELECT \(Self.qualified(CopyColumns.rejections, with: "s"))
                 FROM pg_temp.projector_staging_rejections s JOIN keys USING (source_topic, source_partition, source_offset)
                 """).affectedRows
-            outcome.rejectionsSkipped = batch.rejections.count - outcome.rejectionsInserted
+            outcome.rejectionsSkipped = rejections.count - outcome.rejectionsInserted
         }
+    }
+
+    /// Of the staged transactions whose order was skipped, those whose Kafka message the warehouse does not hold
+    /// yet and whose content differs from the warehouse's row of that order. (A message already there, projected
+    /// from another ledger, is the same message; a repeat with the same content is a duplicate, which the
+    /// warehouse does not keep.) The order's key in `message_keys` leads to its row's partition.
+    private func conflictingWithTheWarehouse(_ skipped: Set<UUID>) throws -> Set<UUID> {
+        guard !skipped.isEmpty else { return [] }
+        let found = try connection.query("""
+            SELECT s.order_id FROM pg_temp.projector_staging_transactions s
+            JOIN \(schema.messageKeys) k ON k.order_id = s.order_id
+            JOIN \(schema.transactions) t ON t.transaction_timestamp = k.transaction_timestamp AND t.ledger_id = k.ledger_id AND t.lsn = k.lsn
+            WHERE s.order_id = ANY($1::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM \(schema.messageKeys) m
+                              WHERE (m.source_partition, m.source_offset, m.source_topic) = (s.source_partition, s.source_offset, s.source_topic))
+              AND (t.amount, t.currency, t.transaction_timestamp, t.customer_id, t.product_category)
+                  IS DISTINCT FROM (s.amount, s.currency, s.transaction_timestamp, s.customer_id, s.product_category)
+            """, ["{" + skipped.map(\.uuidString).joined(separator: ",") + "}"])
+        return Set((0..<found.count).compactMap { found.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
     }
 
     /// "a, b" → "s.a, s.b".

@@ -44,7 +44,7 @@ final class ProjectorMetrics {
         ledger.rejected.increment(by: outcome.rejectionsInserted)
         ledger.duplicatesSkipped.increment(by: committed.batch.duplicatesSkipped)
         (outcome.deduplicated ? batchesDeduplicating : batchesDirect).increment()
-        deduplicated.increment(by: outcome.skippedOrderIDs.count + outcome.rejectionsSkipped)
+        deduplicated.increment(by: outcome.skippedOrderIDs.count - outcome.crossLedgerConflicts + outcome.rejectionsSkipped)
         quarantined.increment(by: outcome.quarantined)
         copySeconds.recordNanoseconds(Int64(outcome.copyNanoseconds))
     }

@@ -105,12 +105,14 @@ struct BatchBuilder {
         try Self.checkText(transaction.customerID, "customer_id", scalarsMax: ProjectorLimits.textFieldScalarsMax)
         try Self.checkText(transaction.productCategory, "product_category", scalarsMax: ProjectorLimits.textFieldScalarsMax)
         try Self.checkTimestamp(transaction.timestamp.microsecondsSinceEpoch, "timestamp")
+        try Self.checkTimestamp(entry.record.ingestTimeMicroseconds, "ingest_time")  // for a conflict row made from it
         return TransactionRow(
             orderID: transaction.orderID, amountCents: cents, currency: transaction.currency.code,
             taxCents: Transform.taxCents(amountCents: cents), totalCents: Transform.totalCents(amountCents: cents),
             isFraudFlagged: rule.flags(amountCents: cents), customerID: transaction.customerID, productCategory: transaction.productCategory,
             timestampMicroseconds: transaction.timestamp.microsecondsSinceEpoch, batchID: batchIDs.id(lsn: entry.lsn),
-            ledgerID: ledgerID, lsn: entry.lsn, source: entry.record.source, rulesVersion: rule.version)
+            ledgerID: ledgerID, lsn: entry.lsn, source: entry.record.source, rulesVersion: rule.version,
+            receivedMicroseconds: entry.record.ingestTimeMicroseconds)
     }
 
     private mutating func rejectedRow(_ rejected: RejectedMessage, _ entry: LedgerEntry) throws -> RejectionRow {
@@ -136,14 +138,33 @@ struct BatchBuilder {
     private mutating func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String) throws -> RejectionRow {
         let record = entry.record
         try Self.checkTimestamp(record.ingestTimeMicroseconds, "ingest_time")
-        // The Kafka timestamp is informational: one PostgreSQL cannot hold is left NULL rather than stopping.
-        let kafkaMicroseconds = record.source.kafkaTimestampMilliseconds.flatMap { milliseconds -> Int64? in
+        return RejectionRow(kind: kind, reason: reason, field: field, source: record.source, receivedMicroseconds: record.ingestTimeMicroseconds,
+                            kafkaTimestampMicroseconds: Self.kafkaMicroseconds(record.source), rawBytes: nil, rawText: nil, originalByteCount: 0,
+                            orderID: nil, originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: batchIDs.id(lsn: entry.lsn))
+    }
+
+    /// The Kafka timestamp in microseconds. It is informational: one PostgreSQL cannot hold is left NULL rather
+    /// than stopping.
+    private static func kafkaMicroseconds(_ source: SourceCoordinates) -> Int64? {
+        source.kafkaTimestampMilliseconds.flatMap { milliseconds -> Int64? in
             let (micro, overflow) = milliseconds.multipliedReportingOverflow(by: 1000)
             return !overflow && ProjectorLimits.timestampMicrosecondsRange.contains(micro) ? micro : nil
         }
-        return RejectionRow(kind: kind, reason: reason, field: field, source: record.source, receivedMicroseconds: record.ingestTimeMicroseconds,
-                            kafkaTimestampMicroseconds: kafkaMicroseconds, rawBytes: nil, rawText: nil, originalByteCount: 0, orderID: nil,
-                            originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: batchIDs.id(lsn: entry.lsn))
+    }
+
+    /// The conflict row for an accepted record whose order another ledger had already put in the warehouse with
+    /// other content (two ingest instances each accepted one version; see DESIGN.md, "Scaling out"). Like a
+    /// conflict its own ledger recorded, but `original_lsn` is NULL: the accepted version is in another ledger,
+    /// found through `order_id` in `transactions`.
+    static func crossLedgerConflict(_ row: TransactionRow) -> RejectionRow {
+        let transaction = Transaction(orderID: row.orderID, amount: Cents(rawValue: row.amountCents), currency: CurrencyCode(unchecked: row.currency),
+                                      timestamp: UTCTimestamp(microsecondsSinceEpoch: row.timestampMicroseconds), customerID: row.customerID,
+                                      productCategory: row.productCategory)
+        let text = json(transaction)
+        return RejectionRow(kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id", source: row.source,
+                            receivedMicroseconds: row.receivedMicroseconds, kafkaTimestampMicroseconds: kafkaMicroseconds(row.source), rawBytes: nil,
+                            rawText: storableText(Array(text.utf8)), originalByteCount: Int32(clamping: text.utf8.count), orderID: row.orderID,
+                            originalLSN: nil, ledgerID: row.ledgerID, lsn: row.lsn, batchID: row.batchID)
     }
 
     // MARK: Checks

@@ -69,6 +69,9 @@ struct TransactionRow: Sendable, Hashable {
     var lsn: UInt64
     var source: SourceCoordinates
     var rulesVersion: Int32
+    /// When ledger-ingest received the message: not a column of `transactions`, but `received_at` of the
+    /// conflict row the projector makes when another ledger accepted the same order with other content.
+    var receivedMicroseconds: Int64
 
     var day: UTCCalendar.Day { UTCCalendar.Day(microsecondsSinceEpoch: timestampMicroseconds) }
 }
