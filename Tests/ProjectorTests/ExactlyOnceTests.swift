@@ -125,8 +125,9 @@ extension Warehouse {
 
         /// Two ingest instances each accepted a version of the same order from different Kafka messages (each
         /// ledger saw only its own). The warehouse keeps the version projected first; the other becomes a conflict
-        /// row, as in a single ledger, with original_lsn NULL (the original is in the other ledger). A repeat with
-        /// the same content is a duplicate: no row. Projecting again changes nothing.
+        /// row, as in a single ledger, with original_lsn NULL (the original is in the other ledger), and so does a
+        /// duplicate of the other version. A repeat of the kept version is a duplicate: no row. With one record per
+        /// PostgreSQL transaction the duplicate's batch has no colliding key and takes the direct path.
         @Test func anOrderAcceptedWithOtherContentByTwoLedgersIsAConflict() throws {
             let scratch = Scratch()
             let day = microseconds(2024, 1, 15, 10, 30)
@@ -134,13 +135,16 @@ extension Warehouse {
             for (number, cents) in [(1, 2_500), (2, 1_000), (3, 500)] { try first.accept(HandLedger.transaction(number, cents: Int64(cents), microseconds: day)) }
             try first.close()
             let second = try HandLedger(directory: scratch.file("b"), firstOffset: 101)
-            try second.accept(HandLedger.transaction(1, cents: 9_900, microseconds: day))  // offset 101: order 1, other amount
+            let otherVersion = HandLedger.transaction(1, cents: 9_900, microseconds: day)
+            let otherVersionLSN = try second.accept(otherVersion)  // offset 101: order 1, other amount
             try second.accept(HandLedger.transaction(2, cents: 1_000, microseconds: day))  // offset 102: order 2, same content
             try second.accept(HandLedger.transaction(4, cents: 700, microseconds: day, customer: "cust_4"))  // offset 103
+            try second.append(.duplicate(otherVersion, originalLSN: otherVersionLSN))  // offset 104
             try second.close()
-            for (order, conflictOffset, keptAmount) in [([first, second], "101", "25.00"), ([second, first], "1", "99.00")] {
+            let cases = [([first, second], ["101", "104"], "25.00"), ([second, first], ["1"], "99.00")]
+            for ((order, conflictOffsets, keptAmount), recordsPerTransaction) in cases.flatMap({ item in [(item, 1), (item, 32_768)] }) {
                 try TestPostgres.withSchema { schema in
-                    for _ in 0..<2 { for ledger in order { try projectInProcess([ledger.directory], into: schema) } }
+                    for ledger in order { try projectInProcess([ledger.directory], into: schema, transactionRecords: recordsPerTransaction) }
                     let connection = try TestPostgres.connect()
                     let duplicates = try connection.duplicates(schema)
                     #expect(duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0)
@@ -149,12 +153,12 @@ extension Warehouse {
                     let conflicts = try connection.query("""
                         SELECT source_offset::text, kind, reason, field, order_id::text, original_lsn IS NULL, raw_text LIKE '%"amount": ' || $1 || '%',
                                ledger_id::text, received_at = timestamptz '2026-01-01 00:00:00+00' + source_offset * interval '1 microsecond'
-                        FROM \(schema.rejectedMessages)
+                        FROM \(schema.rejectedMessages) ORDER BY source_offset
                         """, [keptAmount == "25.00" ? "99.00" : "25.00"])
-                    let conflictLedger = conflictOffset == "101" ? second.ledgerID : first.ledgerID
-                    #expect(conflicts.values == [[conflictOffset, "conflict", "conflicting_duplicate", "order_id", HandLedger.orderID(1).uuidString.lowercased(),
-                                                  "t", "t", conflictLedger.uuidString.lowercased(), "t"]])
-                    #expect(try connection.integer("SELECT count(*) FROM \(schema.messageKeys)") == 5, "4 orders and the conflict; not the duplicate")
+                    let conflictLedger = keptAmount == "25.00" ? second.ledgerID : first.ledgerID
+                    #expect(conflicts.values == conflictOffsets.map { [$0, "conflict", "conflicting_duplicate", "order_id", HandLedger.orderID(1).uuidString.lowercased(),
+                                                                       "t", "t", conflictLedger.uuidString.lowercased(), "t"] })
+                    #expect(try connection.integer("SELECT count(*) FROM \(schema.messageKeys)") == 4 + conflictOffsets.count, "the orders and the conflicts; no duplicate")
                 }
             }
         }

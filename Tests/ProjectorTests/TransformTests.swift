@@ -126,7 +126,7 @@ struct BatchBuilderTests {
         let (batch, stop) = builder.build(entries)
         #expect(stop == nil)
         #expect(batch.firstLSN == 7 && batch.lastLSN == 12)
-        #expect(batch.transactions.count == 1 && batch.duplicatesSkipped == 1 && batch.gaps.count == 1)
+        #expect(batch.transactions.count == 1 && batch.duplicates.count == 1 && batch.gaps.count == 1)
         let row = try #require(batch.transactions.first)
         #expect(row.taxCents == 12_750 && row.totalCents == 162_750 && row.isFraudFlagged && row.rulesVersion == 1)
         #expect(row.batchID == "11111111222243338444555555555555-0" && row.source.offset == 107)

@@ -29,9 +29,10 @@ final class WarehouseLoader {
         var quarantined = 0
         /// Orders another ledger had already projected (deduplicating path only).
         var skippedOrderIDs: Set<UUID> = []
-        /// Of those, the ones this ledger accepted from another Kafka message with other content: recorded as
-        /// conflicts (counted in `rejectionsInserted` too).
-        var crossLedgerConflicts = 0
+        /// Of those, the ones whose warehouse row is another Kafka message with other content: made conflict rows.
+        var skippedOrdersInConflict = 0
+        /// Duplicates (in this ledger) of a version the warehouse does not hold, made conflict rows.
+        var duplicatesInConflict = 0
         var rejectionsSkipped = 0
         var deduplicated = false
         /// Time spent in COPY, for `projector_copy_seconds`.
@@ -119,11 +120,19 @@ final class WarehouseLoader {
         if !batch.rejections.isEmpty {
             outcome.rejectionsInserted = try copy(batch.rejections, into: schema.rejectedMessages, columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
         }
+        let conflicts = try conflictRows(contradicting: batch.duplicates, of: batch)
+        outcome.duplicatesInConflict = conflicts.count
+        if !conflicts.isEmpty {
+            try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)") { stream in
+                for row in conflicts { CopyColumns.encodeRejectionKey(row, into: &stream.buffer) }
+            }
+            outcome.rejectionsInserted += try copy(conflicts, into: schema.rejectedMessages, columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
+        }
     }
 
     /// Stages the batch, then inserts the keys it may have (ON CONFLICT DO NOTHING covers both keys) and only the
     /// rows whose key went in. An accepted record whose order is already in the warehouse from another Kafka
-    /// message with other content becomes a conflict row, as it would have in a single ledger.
+    /// message with other content becomes a conflict row, as it would have in a single ledger (`conflictRows`).
     private func loadDeduplicating(_ batch: ProjectionBatch, into outcome: inout Outcome) throws {
         var rejections = batch.rejections
         if !batch.transactions.isEmpty {
@@ -144,16 +153,13 @@ final class WarehouseLoader {
             let insertedIDs = Set((0..<inserted.count).compactMap { inserted.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
             outcome.rowsInserted = insertedIDs.count
             outcome.skippedOrderIDs = Set(batch.transactions.map(\.orderID)).subtracting(insertedIDs)
-            let conflicts = try conflictingWithTheWarehouse(outcome.skippedOrderIDs)
-            let conflictRows = batch.transactions.filter { conflicts.contains($0.orderID) }.map(BatchBuilder.crossLedgerConflict)
-            outcome.crossLedgerConflicts = conflictRows.count
-            rejections += conflictRows
-            if !conflictRows.isEmpty {
-                logger.info("projector.batch.cross_ledger_conflicts", metadata: [
-                    "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)", "projector.conflicts": "\(conflictRows.count)",
-                ])
-            }
+            let conflicts = try conflictRows(contradicting: batch.transactions.filter { outcome.skippedOrderIDs.contains($0.orderID) }, of: batch)
+            outcome.skippedOrdersInConflict = conflicts.count
+            rejections += conflicts
         }
+        let conflicts = try conflictRows(contradicting: batch.duplicates, of: batch)
+        outcome.duplicatesInConflict = conflicts.count
+        rejections += conflicts
         if !rejections.isEmpty {
             try createStaging("projector_staging_rejections", like: schema.rejectedMessages, columns: CopyColumns.rejections)
             try copy(rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
@@ -172,23 +178,51 @@ final class WarehouseLoader {
         }
     }
 
-    /// Of the staged transactions whose order was skipped, those whose Kafka message the warehouse does not hold
-    /// yet and whose content differs from the warehouse's row of that order. (A message already there, projected
-    /// from another ledger, is the same message; a repeat with the same content is a duplicate, which the
-    /// warehouse does not keep.) The order's key in `message_keys` leads to its row's partition.
-    private func conflictingWithTheWarehouse(_ skipped: Set<UUID>) throws -> Set<UUID> {
-        guard !skipped.isEmpty else { return [] }
+    /// Conflict rows for those of `candidates` (accepted or duplicate records of this ledger) whose order the
+    /// warehouse holds from another Kafka message with other content. With several ledgers each ingest instance
+    /// classifies a repeat against what it saw, so an order can be accepted in two versions, and a duplicate in
+    /// one ledger can repeat the version the warehouse did not keep; in one ledger either would have been a
+    /// conflict. The warehouse's row of an order is final once there, and a candidate's own ledger put its
+    /// version in at a lower LSN, so the answer does not depend on the order in which ledgers are projected.
+    private func conflictRows(contradicting candidates: [TransactionRow], of batch: ProjectionBatch) throws -> [RejectionRow] {
+        guard !candidates.isEmpty else { return [] }
+        let held = try warehouseVersions(of: candidates.map(\.orderID))
+        let rows = candidates.filter { row in
+            guard let version = held[row.orderID] else { return false }
+            return version.source != Self.sourceKey(row.source) && version.content != Self.content(row)
+        }.map(BatchBuilder.crossLedgerConflict)
+        if !rows.isEmpty {
+            logger.info("projector.batch.cross_ledger_conflicts", metadata: [
+                "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)", "projector.conflicts": "\(rows.count)",
+            ])
+        }
+        return rows
+    }
+
+    /// The Kafka message and the content of the warehouse's row of each of `orderIDs` that has one. The order's
+    /// key in `message_keys` leads to the row's partition.
+    private func warehouseVersions(of orderIDs: [UUID]) throws -> [UUID: (source: String, content: [String])] {
         let found = try connection.query("""
-            SELECT s.order_id FROM pg_temp.projector_staging_transactions s
-            JOIN \(schema.messageKeys) k ON k.order_id = s.order_id
+            SELECT k.order_id, k.source_topic, k.source_partition, k.source_offset, (t.amount * 100)::bigint AS cents, t.currency,
+                   (extract(epoch FROM t.transaction_timestamp) * 1000000)::bigint AS microseconds, t.customer_id, t.product_category
+            FROM \(schema.messageKeys) k
             JOIN \(schema.transactions) t ON t.transaction_timestamp = k.transaction_timestamp AND t.ledger_id = k.ledger_id AND t.lsn = k.lsn
-            WHERE s.order_id = ANY($1::uuid[])
-              AND NOT EXISTS (SELECT 1 FROM \(schema.messageKeys) m
-                              WHERE (m.source_partition, m.source_offset, m.source_topic) = (s.source_partition, s.source_offset, s.source_topic))
-              AND (t.amount, t.currency, t.transaction_timestamp, t.customer_id, t.product_category)
-                  IS DISTINCT FROM (s.amount, s.currency, s.transaction_timestamp, s.customer_id, s.product_category)
-            """, ["{" + skipped.map(\.uuidString).joined(separator: ",") + "}"])
-        return Set((0..<found.count).compactMap { found.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
+            WHERE k.order_id = ANY($1::uuid[])
+            """, ["{" + orderIDs.map(\.uuidString).joined(separator: ",") + "}"])
+        var versions: [UUID: (source: String, content: [String])] = [:]
+        for index in 0..<found.count {
+            func value(_ column: String) -> String { found.value(index, column) ?? "" }
+            guard let orderID = UUID(uuidString: value("order_id")) else { continue }
+            versions[orderID] = (value("source_topic") + "\u{0}" + value("source_partition") + "\u{0}" + value("source_offset"),
+                                 [value("cents"), value("currency"), value("microseconds"), value("customer_id"), value("product_category")])
+        }
+        return versions
+    }
+
+    private static func sourceKey(_ source: SourceCoordinates) -> String { "\(source.topic)\u{0}\(source.partition)\u{0}\(source.offset)" }
+
+    private static func content(_ row: TransactionRow) -> [String] {
+        [String(row.amountCents), row.currency, String(row.timestampMicroseconds), row.customerID, row.productCategory]
     }
 
     /// "a, b" → "s.a, s.b".

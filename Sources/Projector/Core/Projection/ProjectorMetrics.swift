@@ -42,9 +42,9 @@ final class ProjectorMetrics {
         let outcome = committed.outcome
         ledger.rows.increment(by: outcome.rowsInserted)
         ledger.rejected.increment(by: outcome.rejectionsInserted)
-        ledger.duplicatesSkipped.increment(by: committed.batch.duplicatesSkipped)
+        ledger.duplicatesSkipped.increment(by: committed.batch.duplicates.count - outcome.duplicatesInConflict)
         (outcome.deduplicated ? batchesDeduplicating : batchesDirect).increment()
-        deduplicated.increment(by: outcome.skippedOrderIDs.count - outcome.crossLedgerConflicts + outcome.rejectionsSkipped)
+        deduplicated.increment(by: outcome.skippedOrderIDs.count - outcome.skippedOrdersInConflict + outcome.rejectionsSkipped)
         quarantined.increment(by: outcome.quarantined)
         copySeconds.recordNanoseconds(Int64(outcome.copyNanoseconds))
     }

@@ -14,7 +14,9 @@ struct ProjectionBatch: Sendable {
     var rejections: [RejectionRow] = []
     var gaps: [GapRow] = []
     var quarantined: [QuarantineRow] = []
-    var duplicatesSkipped = 0
+    /// Records the ledger classified as duplicates: not rows, unless the warehouse holds their order in
+    /// another version (`WarehouseLoader`, several ledgers).
+    var duplicates: [TransactionRow] = []
     /// When the last record of the range was ingested (for the lag in seconds).
     var lastIngestMicroseconds: Int64?
 
@@ -82,8 +84,8 @@ struct BatchBuilder {
         switch record.body {
         case .accepted(let transaction):
             batch.transactions.append(try row(transaction, entry))
-        case .duplicate:
-            batch.duplicatesSkipped += 1
+        case .duplicate(let transaction, _):
+            batch.duplicates.append(try row(transaction, entry))
         case .conflict(let transaction, let originalLSN):
             batch.rejections.append(try conflictRow(transaction, originalLSN: originalLSN, entry))
         case .rejected(let rejected):
