@@ -186,11 +186,13 @@ final class WarehouseLoader {
     /// version in at a lower LSN, so the answer does not depend on the order in which ledgers are projected.
     private func conflictRows(contradicting candidates: [TransactionRow], of batch: ProjectionBatch) throws -> [RejectionRow] {
         guard !candidates.isEmpty else { return [] }
-        let held = try warehouseVersions(of: candidates.map(\.orderID))
-        let rows = candidates.filter { row in
-            guard let version = held[row.orderID] else { return false }
-            return version.source != Self.sourceKey(row.source) && version.content != Self.content(row)
-        }.map(BatchBuilder.crossLedgerConflict)
+        let keys = try warehouseKeys(of: candidates.map(\.orderID))
+        var rows: [RejectionRow] = []
+        for candidate in candidates {
+            // A row from this ledger is the version this ledger accepted (once), which its duplicates repeat.
+            guard let key = keys[candidate.orderID], key.ledgerID != candidate.ledgerID, key.source != Self.sourceKey(candidate.source) else { continue }
+            if try warehouseContent(of: key) != Self.content(candidate) { rows.append(BatchBuilder.crossLedgerConflict(candidate)) }
+        }
         if !rows.isEmpty {
             logger.info("projector.batch.cross_ledger_conflicts", metadata: [
                 "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)", "projector.conflicts": "\(rows.count)",
@@ -199,24 +201,43 @@ final class WarehouseLoader {
         return rows
     }
 
-    /// The Kafka message and the content of the warehouse's row of each of `orderIDs` that has one. The order's
-    /// key in `message_keys` leads to the row's partition.
-    private func warehouseVersions(of orderIDs: [UUID]) throws -> [UUID: (source: String, content: [String])] {
+    /// Where the warehouse's row of an order is, and which Kafka message it came from.
+    private struct RowKey {
+        var ledgerID: UUID
+        var lsn: String
+        var timestamp: String
+        var source: String
+    }
+
+    /// The `message_keys` entry of each of `orderIDs` the warehouse holds (one indexed lookup; no partition read).
+    private func warehouseKeys(of orderIDs: [UUID]) throws -> [UUID: RowKey] {
         let found = try connection.query("""
-            SELECT k.order_id, k.source_topic, k.source_partition, k.source_offset, (t.amount * 100)::bigint AS cents, t.currency,
-                   (extract(epoch FROM t.transaction_timestamp) * 1000000)::bigint AS microseconds, t.customer_id, t.product_category
-            FROM \(schema.messageKeys) k
-            JOIN \(schema.transactions) t ON t.transaction_timestamp = k.transaction_timestamp AND t.ledger_id = k.ledger_id AND t.lsn = k.lsn
-            WHERE k.order_id = ANY($1::uuid[])
+            SELECT order_id, ledger_id, lsn, transaction_timestamp, source_topic, source_partition, source_offset
+            FROM \(schema.messageKeys) WHERE order_id = ANY($1::uuid[])
             """, ["{" + orderIDs.map(\.uuidString).joined(separator: ",") + "}"])
-        var versions: [UUID: (source: String, content: [String])] = [:]
+        var keys: [UUID: RowKey] = [:]
         for index in 0..<found.count {
             func value(_ column: String) -> String { found.value(index, column) ?? "" }
-            guard let orderID = UUID(uuidString: value("order_id")) else { continue }
-            versions[orderID] = (value("source_topic") + "\u{0}" + value("source_partition") + "\u{0}" + value("source_offset"),
-                                 [value("cents"), value("currency"), value("microseconds"), value("customer_id"), value("product_category")])
+            guard let orderID = UUID(uuidString: value("order_id")), let ledgerID = UUID(uuidString: value("ledger_id")) else { continue }
+            keys[orderID] = RowKey(ledgerID: ledgerID, lsn: value("lsn"), timestamp: value("transaction_timestamp"),
+                                   source: value("source_topic") + "\u{0}" + value("source_partition") + "\u{0}" + value("source_offset"))
         }
-        return versions
+        return keys
+    }
+
+    /// The content of the row `key` leads to, compared field by field with `content(_:)`. The timestamp picks the
+    /// partition when the statement starts.
+    private func warehouseContent(of key: RowKey) throws -> [String] {
+        let found = try connection.query("""
+            SELECT (amount * 100)::bigint, currency, (extract(epoch FROM transaction_timestamp) * 1000000)::bigint, customer_id, product_category
+            FROM \(schema.transactions) WHERE transaction_timestamp = $1::timestamptz AND ledger_id = $2 AND lsn = $3
+            """, [key.timestamp, key.ledgerID.uuidString, key.lsn])
+        guard found.count == 1 else {
+            throw ProjectorError(.postgres, "an order's key in message_keys leads to no transactions row", [
+                ("ledger.id", key.ledgerID.text), ("ledger.lsn", key.lsn), ("transaction_timestamp", key.timestamp),
+            ])
+        }
+        return found.values[0].map { $0 ?? "" }
     }
 
     private static func sourceKey(_ source: SourceCoordinates) -> String { "\(source.topic)\u{0}\(source.partition)\u{0}\(source.offset)" }
