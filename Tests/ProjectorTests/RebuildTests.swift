@@ -43,6 +43,32 @@ extension Warehouse {
             }
         }
 
+        /// An idle projector (no new records) notices within seconds that a rebuild set the warehouse back to a
+        /// point: it starts over from the rebuilt checkpoint and carries on to the end of the ledger, as documented
+        /// (stop it first to keep the warehouse at that point), and its metrics follow.
+        @Test func anIdleProjectorNoticesARebuildSwappedIn() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 43)
+                try ledger.append(3_000)
+                let port = try freePort()
+                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                                                      "--metrics-port", String(port), "--log-format", "text"], stderrPath: scratch.file("projector.log"))
+                defer { _ = projector.terminate() }
+                let connection = try TestPostgres.connect()
+                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                _ = try WarehouseRebuild(options: try options(ledger, schema, limit: .lsn(1_000)), logger: quietLogger).run()
+                let rebuilt = Date()
+                let expectedMetric = "projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"
+                #expect(eventually(seconds: Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10) {
+                    try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN && (try httpGet(port: port, path: "/metrics").body.contains(expectedMetric))
+                }, "\(projector.stderr.suffix(800))")
+                #expect(Date().timeIntervalSince(rebuilt) < Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10)
+                #expect(projector.stderr.contains("projector.checkpoint.moved"), "the projector saw the swap")
+                try expectWarehouseMatches(ledger, schema: schema, connection: connection)
+            }
+        }
+
         /// --until LSN and --until TIMESTAMP give the warehouse as of that point: exactly the oracle of the first
         /// part of the stream.
         @Test(arguments: ["lsn", "timestamp", "timestamp between records"])

@@ -40,6 +40,10 @@ public enum ProjectorLimits {
     public static let connectTimeoutSeconds = 5
     /// How often partitions ahead of need are (re)created while following.
     public static let partitionMaintenanceIntervalSeconds = 3_600
+    /// How often an idle projector compares its ledgers' positions with the warehouse's checkpoints. It writes
+    /// nothing while idle, so without this it would notice a rebuild swapped in meanwhile only when the next
+    /// record arrived, and its metrics would show its old position until then.
+    public static let idleCheckpointCheckIntervalSeconds = 5
 
     // MARK: Partitions
 

@@ -29,6 +29,7 @@ final class ProjectionLoop {
     private var session: ProjectionSession?
     private var backoffMilliseconds = ProjectorLimits.retryBackoffMillisecondsInitial
     private var lastPartitionMaintenance = Date.distantPast
+    private var lastIdleCheckpointCheck = Date()
     /// Ledgers (directories) that reported catching up since they were last positioned.
     private var caughtUp: Set<String> = []
 
@@ -52,6 +53,7 @@ final class ProjectionLoop {
                 try maintainPartitions(session)
                 if !progressed {
                     if configuration.exitWhenCaughtUp, try allCaughtUp() { return logger.info("projector.caught_up.exiting") }
+                    try checkCheckpointsWhileIdle(session)
                     stop.wait(milliseconds: configuration.pollIntervalMilliseconds)
                 }
             } catch let error as ProjectorError where error.isTransient {
@@ -166,6 +168,22 @@ final class ProjectionLoop {
         try sources.allSatisfy { source in
             guard source.isPositioned else { return !FileManager.default.fileExists(atPath: source.directory + "/index.sqlite") }
             return source.checkpoint >= (try source.durableLSN())
+        }
+    }
+
+    /// Every `ProjectorLimits.idleCheckpointCheckIntervalSeconds`: throws `.checkpointMoved` (the loop starts
+    /// over from the warehouse's checkpoints) when a ledger's checkpoint is not where this projector left it.
+    private func checkCheckpointsWhileIdle(_ session: ProjectionSession) throws {
+        guard Date().timeIntervalSince(lastIdleCheckpointCheck) >= Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) else { return }
+        lastIdleCheckpointCheck = Date()
+        for source in sources where source.isPositioned {
+            guard let ledgerID = source.ledgerID else { continue }
+            let found = try session.checkpoint(of: ledgerID)
+            guard found == source.checkpoint else {
+                throw ProjectorError(.checkpointMoved, "the warehouse's checkpoint moved while this projector was idle (a rebuild swapped in?)", [
+                    ("ledger.id", ledgerID.text), ("expected", String(source.checkpoint)), ("found", String(found)),
+                ])
+            }
         }
     }
 
