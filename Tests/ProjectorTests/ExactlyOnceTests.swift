@@ -170,9 +170,7 @@ extension Warehouse {
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 8)
                 try ledger.append(100)
-                let port = try freePort()
-                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                                                      "--metrics-port", String(port)], stderrPath: scratch.file("projector.log"))
+                let (projector, port) = try ProjectorProcess.following(ledger.directory, into: schema, scratch: scratch)
                 defer { _ = projector.terminate() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })

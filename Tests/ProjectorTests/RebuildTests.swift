@@ -51,9 +51,7 @@ extension Warehouse {
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 43)
                 try ledger.append(3_000)
-                let port = try freePort()
-                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                                                      "--metrics-port", String(port), "--log-format", "text"], stderrPath: scratch.file("projector.log"))
+                let (projector, port) = try ProjectorProcess.following(ledger.directory, into: schema, scratch: scratch, ["--log-format", "text"])
                 defer { _ = projector.terminate() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })

@@ -1,4 +1,5 @@
 import Foundation
+import Projector
 import Testing
 
 /// The real `ledger-projector` executable, run as a child process (so it can be killed with SIGKILL).
@@ -53,6 +54,14 @@ final class ProjectorProcess {
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+    }
+
+    /// The projector following the ledger in `directory` into `schema`, with /metrics on a free port.
+    static func following(_ directory: String, into schema: WarehouseSchema, scratch: Scratch, _ extra: [String] = []) throws -> (process: ProjectorProcess, port: Int) {
+        let port = try freePort()
+        let process = try ProjectorProcess(["--wal", directory, "--postgres", try TestPostgres.url(), "--schema", schema.name, "--metrics-port", String(port)] + extra,
+                                           stderrPath: scratch.file("projector.log"))
+        return (process, port)
     }
 
     /// Kills with SIGKILL (no chance to finish anything) and reaps it.
