@@ -13,6 +13,9 @@ import Logging
 /// - deduplicating: when a direct COPY hits one of those keys (SQLSTATE 23505: another ledger already projected
 ///   that offset or order, see DESIGN.md "Scaling out"), the transaction is rolled back and the batch is copied
 ///   into temporary staging tables, then inserted with ON CONFLICT DO NOTHING: the first ledger projected wins.
+///
+/// Either way, a record whose order the warehouse holds from another ledger's Kafka message with other content
+/// becomes a conflict row (`conflictRows`), so both versions of an order are accounted for.
 final class WarehouseLoader {
     let connection: PostgresConnection
     let schema: WarehouseSchema
@@ -124,7 +127,10 @@ final class WarehouseLoader {
         outcome.duplicatesInConflict = conflicts.count
         if !conflicts.isEmpty {
             try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)") { stream in
-                for row in conflicts { CopyColumns.encodeRejectionKey(row, into: &stream.buffer) }
+                for row in conflicts {
+                    CopyColumns.encodeRejectionKey(row, into: &stream.buffer)
+                    try stream.flushIfFull()
+                }
             }
             outcome.rejectionsInserted += try copy(conflicts, into: schema.rejectedMessages, columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
         }
