@@ -90,10 +90,15 @@ final class WarehouseLoader {
         var outcome = Outcome()
         outcome.deduplicated = deduplicating
         let started = DispatchTime.now().uptimeNanoseconds
+        // A duplicate's order is held either by another ledger's version (found here) or by its original, in an
+        // earlier batch or in this one (this ledger: never a conflict), so looking before the rows are written
+        // gives the same answer as after.
+        let duplicateConflicts = try conflictRows(contradicting: batch.duplicates, of: batch)
+        outcome.duplicatesInConflict = duplicateConflicts.count
         if deduplicating {
-            try loadDeduplicating(batch, into: &outcome)
+            try loadDeduplicating(batch, rejections: batch.rejections + duplicateConflicts, into: &outcome)
         } else {
-            try loadDirect(batch, into: &outcome)
+            try loadDirect(batch, rejections: batch.rejections + duplicateConflicts, into: &outcome)
         }
         outcome.copyNanoseconds = DispatchTime.now().uptimeNanoseconds - started
         outcome.gapsInserted = try insertGaps(batch.gaps)
@@ -104,14 +109,15 @@ final class WarehouseLoader {
         return outcome
     }
 
-    private func loadDirect(_ batch: ProjectionBatch, into outcome: inout Outcome) throws {
-        if !batch.transactions.isEmpty || !batch.rejections.isEmpty {
+    /// `rejections`: the batch's, and the conflict rows made of its duplicates.
+    private func loadDirect(_ batch: ProjectionBatch, rejections: [RejectionRow], into outcome: inout Outcome) throws {
+        if !batch.transactions.isEmpty || !rejections.isEmpty {
             try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)") { stream in
                 for row in batch.transactions {
                     CopyColumns.encodeTransactionKey(row, into: &stream.buffer)
                     try stream.flushIfFull()
                 }
-                for row in batch.rejections {
+                for row in rejections {
                     CopyColumns.encodeRejectionKey(row, into: &stream.buffer)
                     try stream.flushIfFull()
                 }
@@ -120,27 +126,17 @@ final class WarehouseLoader {
         if !batch.transactions.isEmpty {
             outcome.rowsInserted = try copy(batch.transactions, into: schema.transactions, columns: CopyColumns.transactions, encode: CopyColumns.encodeTransaction)
         }
-        if !batch.rejections.isEmpty {
-            outcome.rejectionsInserted = try copy(batch.rejections, into: schema.rejectedMessages, columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
-        }
-        let conflicts = try conflictRows(contradicting: batch.duplicates, of: batch)
-        outcome.duplicatesInConflict = conflicts.count
-        if !conflicts.isEmpty {
-            try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)") { stream in
-                for row in conflicts {
-                    CopyColumns.encodeRejectionKey(row, into: &stream.buffer)
-                    try stream.flushIfFull()
-                }
-            }
-            outcome.rejectionsInserted += try copy(conflicts, into: schema.rejectedMessages, columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
+        if !rejections.isEmpty {
+            outcome.rejectionsInserted = try copy(rejections, into: schema.rejectedMessages, columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
         }
     }
 
     /// Stages the batch, then inserts the keys it may have (ON CONFLICT DO NOTHING covers both keys) and only the
     /// rows whose key went in. An accepted record whose order is already in the warehouse from another Kafka
     /// message with other content becomes a conflict row, as it would have in a single ledger (`conflictRows`).
-    private func loadDeduplicating(_ batch: ProjectionBatch, into outcome: inout Outcome) throws {
-        var rejections = batch.rejections
+    /// `rejections`: as for `loadDirect`.
+    private func loadDeduplicating(_ batch: ProjectionBatch, rejections: [RejectionRow], into outcome: inout Outcome) throws {
+        var rejections = rejections
         if !batch.transactions.isEmpty {
             try createStaging("projector_staging_transactions", like: schema.transactions, columns: CopyColumns.transactions)
             try copy(batch.transactions, into: "pg_temp.projector_staging_transactions", columns: CopyColumns.transactions, encode: CopyColumns.encodeTransaction)
@@ -163,9 +159,6 @@ final class WarehouseLoader {
             outcome.skippedOrdersInConflict = conflicts.count
             rejections += conflicts
         }
-        let conflicts = try conflictRows(contradicting: batch.duplicates, of: batch)
-        outcome.duplicatesInConflict = conflicts.count
-        rejections += conflicts
         if !rejections.isEmpty {
             try createStaging("projector_staging_rejections", like: schema.rejectedMessages, columns: CopyColumns.rejections)
             try copy(rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
