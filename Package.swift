@@ -69,10 +69,13 @@ let package = Package(
 package.products += [
     .executable(name: "fuzz-validator", targets: ["FuzzValidator"]),
     .executable(name: "fuzz-segment", targets: ["FuzzSegment"]),
+    .executable(name: "fuzz-roundtrip", targets: ["FuzzRoundTrip"]),
 ]
 package.targets += [
     .executableTarget(name: "FuzzValidator", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Validator"),
     .executableTarget(name: "FuzzSegment", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Segment"),
+    // Across the seams: validator → codec → frame → reader → projector transform → COPY encoding.
+    .executableTarget(name: "FuzzRoundTrip", dependencies: ["Ledger", "Projector"], path: "Sources/Tools/Fuzz/RoundTrip"),
 ]
 
 // The fault campaign's driver (scripts/chaos). It depends on no target of the package: it drives the built

@@ -25,6 +25,9 @@ public struct LedgerError: Error, Sendable, CustomStringConvertible {
         public static let locked = Code("locked")
         /// A record is too large for a frame, or a field too long for its encoding.
         public static let recordTooLarge = Code("record_too_large")
+        /// A record holds a value out of `RecordBounds`: one the codec could not read back or the warehouse
+        /// could not hold. Refused before it is written (the writer stays usable); it means a bug upstream.
+        public static let valueOutOfBounds = Code("value_out_of_bounds")
         /// The writer already failed; it accepts nothing more until reopened.
         public static let writerFailed = Code("writer_failed")
         /// An argument from the operator makes no sense (e.g. an LSN beyond the ledger).

@@ -10,6 +10,19 @@ public enum Limits {
     /// Most bytes of a rejected message kept in the ledger. Larger values keep their first bytes and their size:
     /// enough to diagnose, without letting one bad producer fill the disk.
     public static let rejectedRawBytesKeptMax = 64 << 10
+    /// Most UTF-8 bytes of a rejection's field (the offending key, which comes from the producer), cut at a
+    /// character boundary by `Rejection.init`: the record codec stores the field as text of at most this length,
+    /// and dead-letter headers carry it. A cut mid-character once made a record the decoder refused (issue 11).
+    public static let rejectionFieldBytesMax = 255
+    /// Most UTF-8 bytes of customer_id and product_category in a record: `textFieldCharactersMax` scalars of
+    /// at most 4 bytes each.
+    public static let textFieldBytesMax = textFieldCharactersMax * 4
+    /// The instants a transaction's timestamp (and a record's ingest time) may name, in microseconds since the
+    /// Unix epoch: 0001-01-01T00:00:00Z through 9999-12-31T23:59:59.999999Z. Checked on the UTC instant, after
+    /// the producer's offset is applied ("0001-01-01T00:00:00+00:01" is year 0 in UTC). The validator, the
+    /// writer and the projector check this one range (DESIGN.md invariant 8): what the ledger accepts, the
+    /// warehouse takes. PostgreSQL could hold more; nothing outside is a real transaction time.
+    public static let timestampMicrosecondsRange: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
 
     // MARK: Write-ahead log
 

@@ -151,7 +151,8 @@ private let goodCases: [GoodCase] = [
     timestampCase("1970-01-01T00:00:00Z", 0),
     timestampCase("1969-12-31T23:59:59.999999Z", -1),
     timestampCase("0001-01-01T00:00:00Z", -62_135_596_800_000_000),
-    timestampCase("0001-01-01T00:00:00+23:59", -62_135_683_140_000_000, offset: 1439),
+    timestampCase("0001-01-01T23:59:00+23:59", -62_135_596_800_000_000, offset: 1439),
+    timestampCase("9999-12-31T00:00:00-23:59", 253_402_300_740_000_000, offset: -1439),
     timestampCase("9999-12-31T23:59:59.999999Z", 253_402_300_799_999_999),
     timestampCase("2024-01-01T00:30:00+23:59", 1_703_982_660_000_000, offset: 1439),
     timestampCase("2024-12-31T23:30:00-23:59", 1_735_774_140_000_000, offset: -1439),
@@ -300,10 +301,15 @@ private let structureCases: [BadCase] = [
     BadCase("escaped unknown key", messageText(appending: #""n\u00f6te":1"#), .unknownField, field: "nöte"),
     BadCase("unknown key with NUL", messageText(appending: #""a\u0000b":1"#), .unknownField, field: "a\u{FFFD}b"),
     BadCase("very long unknown key is cut", messageText(appending: "\"" + String(repeating: "k", count: 5000) + "\":1"),
-        .unknownField, field: String(repeating: "k", count: 256)),
+        .unknownField, field: String(repeating: "k", count: 255)),
     BadCase("long key cut at a character boundary",
         messageText(appending: "\"k" + String(repeating: "é", count: 300) + "\":1"),
         .unknownField, field: "k" + String(repeating: "é", count: 127)),
+    // Issue 11's poison keys: the field once kept 256 bytes, which the codec cut to 255 mid-character.
+    BadCase("key of 200 é is cut to 254 bytes", messageText(appending: "\"" + String(repeating: "é", count: 200) + "\":1"),
+        .unknownField, field: String(repeating: "é", count: 127)),
+    BadCase("key of 64 emoji is cut to 252 bytes", messageText(appending: "\"" + String(repeating: "😀", count: 64) + "\":1"),
+        .unknownField, field: String(repeating: "😀", count: 63)),
     BadCase("depth 64 is well-formed", messageText(appending: "\"x\":" + nestedArrays(depth: 63)), .unknownField,
         field: "x"),
     BadCase("first unknown in document order", messageText(appending: #""b":1,"a":2"#), .unknownField, field: "b"),
@@ -375,6 +381,11 @@ private let timestampCases: [BadCase] = [
     badTimestamp("2023-02-29T10:30:00"),  // Impossible and without zone: impossible wins.
     badTimestamp("2024-01-15T10:30:00", .timestampWithoutZone),
     badTimestamp("2024-01-15t10:30:00.123456", .timestampWithoutZone),
+    // Valid date-times whose UTC instant is year 0 or year 10000 (issue 11): the warehouse would refuse them.
+    badTimestamp("0001-01-01T00:00:00+00:01", .timestampOutOfRange),
+    badTimestamp("9999-12-31T23:59:59-00:01", .timestampOutOfRange),
+    badTimestamp("0001-01-01T05:00:00+23:59", .timestampOutOfRange),
+    badTimestamp("9999-12-31T23:59:59.999999-23:59", .timestampOutOfRange),
 ]
 
 private let textCases: [BadCase] = [

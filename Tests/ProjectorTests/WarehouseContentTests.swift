@@ -174,12 +174,13 @@ extension Warehouse {
             }
         }
 
-        /// A record that cannot be projected stops the real binary with its ledger id, LSN and reason, after
-        /// committing what precedes it; with --quarantine it is set aside and projection goes on.
+        /// A record that cannot be projected (written before the writer enforced `RecordBounds`) stops the real
+        /// binary with its ledger id, LSN and reason, after committing what precedes it; with --quarantine it is
+        /// set aside and projection goes on.
         @Test func anUnprojectableRecordStopsTheProjectorUnlessQuarantined() throws {
             let scratch = Scratch()
             try TestPostgres.withSchema { schema in
-                let ledger = try HandLedger(directory: scratch.file("ledger"))
+                let ledger = try HandLedger(directory: scratch.file("ledger"), outOfBounds: true)
                 for number in 1...10 { try ledger.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 8, number))) }
                 try ledger.accept(HandLedger.transaction(11, cents: 1_000, microseconds: microseconds(2024, 7, 1, 9), customer: "cust\u{0}11"))
                 for number in 12...16 { try ledger.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 10, number))) }

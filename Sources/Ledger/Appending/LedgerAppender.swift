@@ -31,8 +31,7 @@ public final class LedgerAppender {
         let body: RecordBody
         switch validation ?? MessageValidator.validate(value) {
         case .failure(let rejection):
-            let raw = value.map { Array($0.prefix(Limits.rejectedRawBytesKeptMax)) }
-            body = .rejected(RejectedMessage(rejection: rejection, rawBytes: raw, originalByteCount: value?.count ?? 0))
+            body = Self.rejected(value, rejection)
         case .success(let transaction):
             body = try classify(transaction)
         }
@@ -44,6 +43,12 @@ public final class LedgerAppender {
     public func append(value: [UInt8]?, source: SourceCoordinates, ingestTimeMicroseconds: Int64) throws -> AppendOutcome {
         guard let value else { return try append(value: nil as UnsafeRawBufferPointer?, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds) }
         return try value.withUnsafeBytes { try append(value: $0, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds) }
+    }
+
+    /// The body of a refused message: why, and its first `Limits.rejectedRawBytesKeptMax` bytes.
+    package static func rejected(_ value: UnsafeRawBufferPointer?, _ rejection: Rejection) -> RecordBody {
+        let raw = value.map { Array($0.prefix(Limits.rejectedRawBytesKeptMax)) }
+        return .rejected(RejectedMessage(rejection: rejection, rawBytes: raw, originalByteCount: value?.count ?? 0))
     }
 
     /// Records that offsets `first...last` of a partition were deleted before they could be consumed.

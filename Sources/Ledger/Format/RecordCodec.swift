@@ -3,11 +3,21 @@ import Foundation
 /// Encodes and decodes records inside a frame's payload. The byte layout is documented at the top of
 /// `SegmentFormat.swift`, beside the rest of the file format.
 enum RecordCodec {
-    /// Encodes a record body (without its length prefix) into `writer`.
-    static func encodeBody(_ record: Record, into writer: inout ByteWriter) throws {
+    /// Encodes a record body (without its length prefix) into `writer`. A record with a value out of
+    /// `RecordBounds` is refused before a byte is written: the codec never writes what it could not read back
+    /// (the decoder's limits below are the same bounds) or what the warehouse would refuse. Nothing is ever
+    /// shortened here: whatever is cut (keys, raw bytes, a rejection's field) is cut where the value is made.
+    static func encodeBody(_ record: Record, into writer: inout ByteWriter, checkingBounds: Bool = true) throws {
+        if checkingBounds, let violation = RecordBounds.violation(in: record) {
+            let source = record.source
+            throw LedgerError(.valueOutOfBounds, "a record the ledger could not read back or project is not stored", [
+                ("reason", violation.reason), ("detail", violation.detail), ("record.kind", record.kind.description),
+                ("source", "\(source.topic.debugDescription)[\(source.partition)]@\(source.offset)"),
+            ])
+        }
         writer.append(littleEndian: record.kind.rawValue)
         writer.appendSignedVarint(record.ingestTimeMicroseconds)
-        try encodeSource(record.source, into: &writer)
+        encodeSource(record.source, into: &writer)
         switch record.body {
         case .accepted(let transaction):
             encodeTransaction(transaction, into: &writer)
@@ -16,11 +26,11 @@ enum RecordCodec {
             encodeTransaction(transaction, into: &writer)
         case .rejected(let rejected):
             writer.append(littleEndian: rejected.rejection.reason.rawValue)
-            writer.appendLengthPrefixed(rejected.rejection.field.utf8.prefix(Limits.topicBytesMax))
+            writer.appendLengthPrefixed(rejected.rejection.field.utf8)
             writer.appendVarint(UInt64(rejected.originalByteCount))
             if let raw = rejected.rawBytes {
                 writer.append(littleEndian: UInt8(1))
-                writer.appendLengthPrefixed(raw.prefix(Limits.rejectedRawBytesKeptMax))
+                writer.appendLengthPrefixed(raw)
             } else {
                 writer.append(littleEndian: UInt8(0))
             }
@@ -29,17 +39,14 @@ enum RecordCodec {
         }
     }
 
-    private static func encodeSource(_ source: SourceCoordinates, into writer: inout ByteWriter) throws {
-        guard source.topic.utf8.count <= Limits.topicBytesMax else {
-            throw LedgerError(.recordTooLarge, "topic name too long", [("topic", source.topic), ("maximum_bytes", String(Limits.topicBytesMax))])
-        }
+    private static func encodeSource(_ source: SourceCoordinates, into writer: inout ByteWriter) {
         writer.appendLengthPrefixed(source.topic.utf8)
         writer.appendSignedVarint(Int64(source.partition))
         writer.appendSignedVarint(source.offset)
         let presence: UInt8 = (source.kafkaTimestampMilliseconds == nil ? 0 : 1) | (source.key == nil ? 0 : 2)
         writer.append(littleEndian: presence)
         if let timestamp = source.kafkaTimestampMilliseconds { writer.appendSignedVarint(timestamp) }
-        if let key = source.key { writer.appendLengthPrefixed(key.prefix(Limits.recordKeyBytesMax)) }
+        if let key = source.key { writer.appendLengthPrefixed(key) }
     }
 
     private static func encodeTransaction(_ transaction: Transaction, into writer: inout ByteWriter) {
@@ -92,16 +99,17 @@ enum RecordCodec {
               let offset = reader.readSignedVarint(),
               let presence = reader.read(UInt8.self), presence & ~3 == 0
         else { return nil }
-        var source = SourceCoordinates(topic: topic, partition: partition32, offset: offset)
+        var timestamp: Int64?
         if presence & 1 != 0 {
-            guard let timestamp = reader.readSignedVarint() else { return nil }
-            source.kafkaTimestampMilliseconds = timestamp
+            guard let value = reader.readSignedVarint() else { return nil }
+            timestamp = value
         }
+        var key: [UInt8]?
         if presence & 2 != 0 {
-            guard let key = reader.readLengthPrefixed(maximum: Limits.recordKeyBytesMax) else { return nil }
-            source.key = Array(key)
+            guard let bytes = reader.readLengthPrefixed(maximum: Limits.recordKeyBytesMax) else { return nil }
+            key = Array(bytes)
         }
-        return source
+        return SourceCoordinates(topic: topic, partition: partition32, offset: offset, kafkaTimestampMilliseconds: timestamp, key: key)
     }
 
     private static func decodeDetail(_ kind: RecordKind, _ reader: inout ByteReader) -> RecordBody? {
@@ -120,7 +128,7 @@ enum RecordCodec {
 
     private static func decodeRejected(_ reader: inout ByteReader) -> RejectedMessage? {
         guard let reasonByte = reader.read(UInt8.self), let reason = RejectReason(rawValue: reasonByte),
-              let field = readText(&reader, maximum: Limits.topicBytesMax),
+              let field = readText(&reader, maximum: Limits.rejectionFieldBytesMax),
               let originalSize = reader.readVarint(), let originalByteCount = Int(exactly: originalSize),
               let hasRaw = reader.read(UInt8.self), hasRaw <= 1
         else { return nil }
@@ -138,8 +146,8 @@ enum RecordCodec {
               let currencyBytes = reader.readBytes(3), currencyBytes.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }),
               let micros = reader.readSignedVarint(),
               let offsetMinutes = reader.readSignedVarint(), let offset16 = Int16(exactly: offsetMinutes),
-              let customer = readText(&reader, maximum: Limits.textFieldCharactersMax * 4),
-              let category = readText(&reader, maximum: Limits.textFieldCharactersMax * 4)
+              let customer = readText(&reader, maximum: Limits.textFieldBytesMax),
+              let category = readText(&reader, maximum: Limits.textFieldBytesMax)
         else { return nil }
         return Transaction(
             orderID: UUID(bytes: orderID), amount: Cents(rawValue: Int64(cents)),

@@ -285,10 +285,10 @@ public struct SegmentFooter: Sendable, Hashable {
 }
 
 /// One failed check of the format: what was checked, what it should have been, what was there.
-struct FormatViolation: Error, Sendable {
-    var check: String
-    var expected: String
-    var found: String
+package struct FormatViolation: Error, Sendable {
+    package var check: String
+    package var expected: String
+    package var found: String
     var unsupportedVersion = false
 
     init(_ check: String, expected: String, found: String, unsupportedVersion: Bool = false) {

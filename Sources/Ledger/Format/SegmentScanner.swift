@@ -6,6 +6,47 @@ public struct ScannedFrame: Sendable {
     public var header: FrameHeader
     var storedPayload: [UInt8]
 
+    /// Checks conditions 5-7 on a whole frame whose header (conditions 1-3) decoded and whose bytes lie within
+    /// the file (condition 4): `body` is everything after the 40 header bytes, padding included. `chain` nil
+    /// accepts any chain link (reading from the middle of a segment).
+    static func check(_ header: FrameHeader, headBytes: [UInt8], body: [UInt8], offset: Int64, chain: UInt32?,
+                      firstLSN: UInt64) -> Result<ScannedFrame, FormatViolation> {
+        let stored = Array(body.prefix(Int(header.storedLength)))
+        let computed = headBytes.withUnsafeBytes { head in stored.withUnsafeBytes { FrameHeader.computeCRC(headerBytes: head, storedPayload: $0) } }
+        guard computed == header.crc else {
+            return .failure(FormatViolation("frame checksum", expected: hex32(header.crc), found: hex32(computed)))
+        }
+        guard body.dropFirst(Int(header.storedLength)).allSatisfy({ $0 == 0 }) else {
+            return .failure(FormatViolation("frame padding", expected: "zero bytes", found: "non-zero padding"))
+        }
+        if let chain, header.chainLink != chain {
+            return .failure(FormatViolation("frame chain link", expected: hex32(chain), found: hex32(header.chainLink)))
+        }
+        guard header.firstLSN == firstLSN else {
+            return .failure(FormatViolation("frame first LSN", expected: "\(firstLSN)", found: "\(header.firstLSN)"))
+        }
+        return .success(ScannedFrame(offset: offset, header: header, storedPayload: stored))
+    }
+
+    /// The records of one frame held in memory (`bytes`: header, payload and padding, as written), checked by
+    /// every condition a segment scan applies: the reader's path, for the cross-seam fuzzer and tests.
+    package static func readRecords(frameBytes bytes: [UInt8], firstLSN: UInt64, chainLink: UInt32) -> Result<[Record], FormatViolation> {
+        guard bytes.count >= SegmentFormat.frameHeaderBytes else {
+            return .failure(FormatViolation("frame header is short", expected: "\(SegmentFormat.frameHeaderBytes) bytes", found: "\(bytes.count) bytes"))
+        }
+        let head = Array(bytes[0..<SegmentFormat.frameHeaderBytes])
+        let header: FrameHeader
+        switch head.withUnsafeBytes({ FrameHeader.decode($0) }) {
+        case .failure(let violation): return .failure(violation)
+        case .success(let decoded): header = decoded
+        }
+        guard header.totalBytes == bytes.count else {
+            return .failure(FormatViolation("frame length", expected: "\(header.totalBytes) bytes", found: "\(bytes.count) bytes"))
+        }
+        let body = Array(bytes[SegmentFormat.frameHeaderBytes...])
+        return check(header, headBytes: head, body: body, offset: 0, chain: chainLink, firstLSN: firstLSN).flatMap { $0.decodeRecords() }
+    }
+
     /// Decompresses and decodes the records (condition 8).
     func decodeRecords() -> Result<[Record], FormatViolation> {
         var raw = [UInt8](repeating: 0, count: Int(header.rawLength))
@@ -91,26 +132,16 @@ final class SegmentScanner {
             return .damaged(offset: position, FormatViolation("frame extends past the end of the file", expected: "\(frameHeader.totalBytes) bytes", found: "\(fileSize - position) bytes"))
         }
         let body = try file.read(count: frameHeader.totalBytes - SegmentFormat.frameHeaderBytes, at: position + Int64(SegmentFormat.frameHeaderBytes))
-        let stored = Array(body.prefix(Int(frameHeader.storedLength)))
-        let computed = headBytes.withUnsafeBytes { head in stored.withUnsafeBytes { FrameHeader.computeCRC(headerBytes: head, storedPayload: $0) } }
-        guard computed == frameHeader.crc else {
-            return .damaged(offset: position, FormatViolation("frame checksum", expected: hex32(frameHeader.crc), found: hex32(computed)))
+        switch ScannedFrame.check(frameHeader, headBytes: headBytes, body: body, offset: position, chain: chain, firstLSN: nextLSN) {
+        case .failure(let violation):
+            return .damaged(offset: position, violation)
+        case .success(let scanned):
+            position += Int64(frameHeader.totalBytes)
+            nextLSN += UInt64(frameHeader.recordCount)
+            chain = frameHeader.crc
+            frameCount += 1
+            return .frame(scanned)
         }
-        guard body.dropFirst(Int(frameHeader.storedLength)).allSatisfy({ $0 == 0 }) else {
-            return .damaged(offset: position, FormatViolation("frame padding", expected: "zero bytes", found: "non-zero padding"))
-        }
-        if let chain, frameHeader.chainLink != chain {
-            return .damaged(offset: position, FormatViolation("frame chain link", expected: hex32(chain), found: hex32(frameHeader.chainLink)))
-        }
-        guard frameHeader.firstLSN == nextLSN else {
-            return .damaged(offset: position, FormatViolation("frame first LSN", expected: "\(nextLSN)", found: "\(frameHeader.firstLSN)"))
-        }
-        let scanned = ScannedFrame(offset: position, header: frameHeader, storedPayload: stored)
-        position += Int64(frameHeader.totalBytes)
-        nextLSN += UInt64(frameHeader.recordCount)
-        chain = frameHeader.crc
-        frameCount += 1
-        return .frame(scanned)
     }
 
     private func footer() throws -> Step {

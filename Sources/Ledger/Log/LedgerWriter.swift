@@ -11,6 +11,9 @@ public struct LedgerOptions: Sendable {
     public var discardIndex = false
     /// Orders per order-index batch (`Limits.orderIndexBatchOrdersMax`); tests make batches small.
     public var orderIndexBatchOrders = Limits.orderIndexBatchOrdersMax
+    /// Tests only: write records out of `RecordBounds` as binaries before the bounds did, to make the ledgers
+    /// that readers and the projector must still handle (`--quarantine`).
+    package var writesValuesOutOfBounds = false
 
     public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
                 logger: Logger = LedgerMaintenance.quietLogger) {
@@ -44,11 +47,9 @@ public final class LedgerWriter {
     private var checkpointer: IndexCheckpointer?
     private let lock: any LedgerFile
     private var segment: OpenSegment
-    private var payload = ByteWriter(capacity: Limits.frameRawBytesMax)
-    private var scratch = ByteWriter(capacity: 4096)
-    private var compressed: [UInt8] = []
-    private var verification: [UInt8] = []
-    private var pendingFrameRecords = 0
+    /// The open frame: decoded and compared with the records appended before it is written, so the writer
+    /// never makes durable what it cannot read back (DESIGN.md invariant 8).
+    private var frame: FrameEncoder
     private var unpublished = IndexBatch()
     /// Accepted orders not yet in the SQLite order index (appended, or durable but waiting for their batch).
     private var unindexedOrders: OrderIndexBacklog
@@ -71,6 +72,7 @@ public final class LedgerWriter {
         let fileSystem = options.fileSystem
         try fileSystem.makeDirectory(directory)
         lock = try LedgerMaintenance.takeLock(directory, fileSystem: fileSystem)
+        frame = FrameEncoder(checksBounds: !options.writesValuesOutOfBounds)
         unindexedOrders = OrderIndexBacklog(batchOrders: options.orderIndexBatchOrders)
         if options.discardIndex { try LedgerIndex.remove(directory: directory, fileSystem: fileSystem) }
         for leftover in try SegmentFiles.removeTemporaryFiles(directory, fileSystem: fileSystem) {
@@ -130,23 +132,17 @@ public final class LedgerWriter {
 
     // MARK: Appending
 
-    /// Appends `record` (not yet durable) and returns its LSN. A record too large for a frame is refused with
-    /// `.recordTooLarge` and leaves the writer usable; any I/O failure is fatal.
+    /// Appends `record` (not yet durable) and returns its LSN. A record too large for a frame
+    /// (`.recordTooLarge`) or with a value out of `RecordBounds` (`.valueOutOfBounds`) is refused and leaves the
+    /// writer usable; any I/O failure is fatal.
     @discardableResult
     public func append(_ record: Record) throws -> UInt64 {
         try ensureUsable()
-        scratch.removeAll()
-        try RecordCodec.encodeBody(record, into: &scratch)
-        guard scratch.count <= Limits.recordBytesMax else {
-            throw LedgerError(.recordTooLarge, "record larger than a frame allows", [("bytes", String(scratch.count)), ("maximum", String(Limits.recordBytesMax))])
-        }
-        let encodedBytes = scratch.count + 10
-        if payload.count + encodedBytes > Limits.frameRawBytesMax || pendingFrameRecords == Limits.frameRecordsMax {
+        let encoded = try frame.encode(record)
+        if !frame.hasRoom(for: encoded) {
             try failing { try writeFrame() }
         }
-        payload.appendVarint(UInt64(scratch.count))
-        payload.append(bytes: scratch.bytes)
-        pendingFrameRecords += 1
+        frame.add(record, encoded)
         let lsn = nextLSN
         nextLSN += 1
         unpublished.note(record, lsn: lsn)
@@ -220,52 +216,22 @@ public final class LedgerWriter {
 
     // MARK: Frames and segments
 
-    /// Compresses the open frame, checks that it decompresses to the same bytes, and writes it (no fsync).
+    /// Finishes the open frame (checked to read back as appended) and writes it (no fsync).
     private func writeFrame() throws {
-        guard pendingFrameRecords > 0 else { return }
-        let firstLSN = nextLSN - UInt64(pendingFrameRecords)
-        let frameBytes = try encodeFrame(firstLSN: firstLSN)
+        guard !frame.isEmpty else { return }
+        let recordCount = frame.records.count
+        let firstLSN = nextLSN - UInt64(recordCount)
+        let finished = frame.finish(firstLSN: firstLSN, chainLink: segment.row.digest)
         let offset = segment.row.byteLength
-        try segment.file.write(frameBytes.bytes, at: offset)
-        bytesWritten += Int64(frameBytes.bytes.count)
+        try segment.file.write(finished.bytes, at: offset)
+        bytesWritten += Int64(finished.bytes.count)
         unpublished.frames.append(FrameRow(firstLSN: firstLSN, segmentFirstLSN: segment.row.firstLSN, byteOffset: offset,
-                                           recordCount: UInt32(pendingFrameRecords), storedBytes: UInt32(frameBytes.storedLength),
-                                           rawBytes: UInt32(payload.count), crc: frameBytes.crc))
-        segment.row.byteLength += Int64(frameBytes.bytes.count)
+                                           recordCount: UInt32(recordCount), storedBytes: UInt32(finished.storedLength),
+                                           rawBytes: UInt32(finished.rawLength), crc: finished.crc))
+        segment.row.byteLength += Int64(finished.bytes.count)
         segment.row.frameCount += 1
         segment.row.lastLSN = nextLSN - 1
-        segment.row.digest = frameBytes.crc
-        payload.removeAll()
-        pendingFrameRecords = 0
-    }
-
-    private func encodeFrame(firstLSN: UInt64) throws -> (bytes: [UInt8], storedLength: Int, crc: UInt32) {
-        let bound = LZ4Block.compressedBytesBound(rawByteCount: payload.count)
-        if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
-        let storedLength = payload.bytes.withUnsafeBytes { raw in compressed.withUnsafeMutableBytes { LZ4Block.compress(raw, into: $0) } }
-        try checkRoundTrip(storedLength: storedLength, firstLSN: firstLSN)
-        return compressed.withUnsafeBytes { all in
-            let storedPayload = UnsafeRawBufferPointer(rebasing: all[0..<storedLength])
-            let header = FrameHeader.encode(firstLSN: firstLSN, recordCount: UInt32(pendingFrameRecords), rawLength: UInt32(payload.count),
-                                            chainLink: segment.row.digest, storedPayload: storedPayload)
-            var bytes = header.bytes
-            bytes.append(contentsOf: storedPayload)
-            bytes.append(contentsOf: repeatElement(0, count: SegmentFormat.aligned(bytes.count) - bytes.count))
-            return (bytes, storedLength, header.crc)
-        }
-    }
-
-    /// Checks data on the way to the disk: the compressed frame must decompress to exactly the payload.
-    private func checkRoundTrip(storedLength: Int, firstLSN: UInt64) throws {
-        if verification.count < payload.count { verification = [UInt8](repeating: 0, count: payload.count) }
-        let matches = compressed.withUnsafeBytes { all in
-            verification.withUnsafeMutableBytes { check in
-                let target = UnsafeMutableRawBufferPointer(rebasing: check[0..<payload.count])
-                guard LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: all[0..<storedLength]), into: target) != nil else { return false }
-                return payload.bytes.withUnsafeBytes { memcmp($0.baseAddress!, target.baseAddress!, payload.count) == 0 }
-            }
-        }
-        precondition(matches, "LZ4 round trip of frame at LSN \(firstLSN) does not reproduce its payload (memory or library fault)")
+        segment.row.digest = finished.crc
     }
 
     /// Seals the full segment (footer + fsync) and starts the next one.

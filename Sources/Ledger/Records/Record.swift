@@ -7,26 +7,37 @@ public struct SourceCoordinates: Sendable, Hashable {
     public var offset: Int64
     /// The Kafka message timestamp in milliseconds since the epoch, or nil when the broker gave none.
     public var kafkaTimestampMilliseconds: Int64?
-    /// The Kafka message key, or nil for a null key.
-    public var key: [UInt8]?
+    /// The Kafka message key, or nil for a null key; at most its first `Limits.recordKeyBytesMax` bytes (the
+    /// key is informational: the message is found again by topic, partition and offset).
+    public private(set) var key: [UInt8]?
 
     public init(topic: String, partition: Int32, offset: Int64, kafkaTimestampMilliseconds: Int64? = nil, key: [UInt8]? = nil) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
         self.kafkaTimestampMilliseconds = kafkaTimestampMilliseconds
-        self.key = key
+        self.key = key.map { $0.count > Limits.recordKeyBytesMax ? Array($0.prefix(Limits.recordKeyBytesMax)) : $0 }
     }
 }
 
 /// Why a message was refused, with the field it concerns ("" when it concerns the whole message).
 public struct Rejection: Sendable, Hashable, Error {
-    public var reason: RejectReason
-    public var field: String
+    public let reason: RejectReason
+    /// The field, as the record codec, the warehouse and dead-letter headers can all hold it: at most
+    /// `Limits.rejectionFieldBytesMax` UTF-8 bytes, cut at a character boundary, with U+0000 (which PostgreSQL
+    /// text cannot hold) replaced by U+FFFD. The field may be an offending key from the producer: every rejection
+    /// is made storable here, so that no caller can hand the ledger a field it cannot read back.
+    public let field: String
 
     public init(_ reason: RejectReason, field: String = "") {
         self.reason = reason
-        self.field = field
+        self.field = Self.storable(field)
+    }
+
+    private static func storable(_ field: String) -> String {
+        let withoutNUL = field.utf8.contains(0) ? field.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : field
+        guard withoutNUL.utf8.count > Limits.rejectionFieldBytesMax else { return withoutNUL }
+        return UTF8Text.prefix(Array(withoutNUL.utf8), bytesMax: Limits.rejectionFieldBytesMax)
     }
 }
 
@@ -49,13 +60,13 @@ public enum RecordBody: Sendable, Hashable {
 public struct RejectedMessage: Sendable, Hashable {
     public var rejection: Rejection
     /// The message value, nil for a Kafka null value. Truncated to `Limits.rejectedRawBytesKeptMax` bytes.
-    public var rawBytes: [UInt8]?
+    public private(set) var rawBytes: [UInt8]?
     /// The size of the message value as received, in bytes, before any truncation.
     public var originalByteCount: Int
 
     public init(rejection: Rejection, rawBytes: [UInt8]?, originalByteCount: Int) {
         self.rejection = rejection
-        self.rawBytes = rawBytes
+        self.rawBytes = rawBytes.map { $0.count > Limits.rejectedRawBytesKeptMax ? Array($0.prefix(Limits.rejectedRawBytesKeptMax)) : $0 }
         self.originalByteCount = originalByteCount
     }
 }
@@ -115,4 +126,9 @@ public struct Record: Sendable, Hashable {
 public struct LedgerEntry: Sendable, Hashable {
     public var lsn: UInt64
     public var record: Record
+
+    package init(lsn: UInt64, record: Record) {
+        self.lsn = lsn
+        self.record = record
+    }
 }

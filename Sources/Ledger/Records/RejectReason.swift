@@ -45,6 +45,9 @@ public enum RejectReason: UInt8, Sendable, CaseIterable, CustomStringConvertible
     case conflictingDuplicate = 21
     /// A text field holds a control character (U+0000–U+001F or U+007F), e.g. an escaped NUL.
     case controlCharacter = 22
+    /// timestamp is a valid date-time whose UTC instant falls outside `Limits.timestampMicrosecondsRange`
+    /// (years 0001–9999 in UTC), e.g. "0001-01-01T00:00:00+00:01".
+    case timestampOutOfRange = 23
 
     /// The stable text code, as it appears in dead-letter headers, the warehouse and the dashboards.
     public var code: String {
@@ -71,6 +74,7 @@ public enum RejectReason: UInt8, Sendable, CaseIterable, CustomStringConvertible
         case .fieldTooLong: "field_too_long"
         case .conflictingDuplicate: "conflicting_duplicate"
         case .controlCharacter: "control_character"
+        case .timestampOutOfRange: "timestamp_out_of_range"
         }
     }
 

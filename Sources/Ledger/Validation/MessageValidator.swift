@@ -183,11 +183,6 @@ struct ScannedFields {
 
 /// Collects the members of the top-level object and the first key problem of each kind (step 5).
 private struct FieldCollector {
-    /// Most UTF-8 bytes of an offending key kept in a rejection's field. Keys come from the producer and may be
-    /// up to a whole message long; the rejection travels in a ledger record (`Limits.recordBytesMax` leaves a few
-    /// KiB for fields) and in dead-letter headers, so a long key is cut at a character boundary.
-    static let rejectedKeyBytesMax = 256
-
     let message: UnsafeRawBufferPointer
     private(set) var fields = ScannedFields()
     private var firstDuplicateKey: String?
@@ -233,13 +228,10 @@ private struct FieldCollector {
         return fields
     }
 
-    /// An offending key as a rejection's field: at most `rejectedKeyBytesMax` bytes, and NUL (which the
-    /// warehouse's text columns cannot hold) replaced by U+FFFD.
+    /// An offending key as a rejection's field. Only a bounded prefix is decoded (a key may be a whole message
+    /// long); `Rejection.init` then cuts it to what the ledger stores, at a character boundary.
     private static func rejectionFieldName(_ key: [UInt8]) -> String {
-        var end = min(key.count, rejectedKeyBytesMax)
-        while end < key.count, end > 0, key[end] & 0xC0 == 0x80 { end -= 1 }  // Not inside a character.
-        let name = String(decoding: key[..<end], as: UTF8.self)
-        return name.contains("\u{0}") ? name.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : name
+        UTF8Text.prefix(key, bytesMax: Limits.rejectionFieldBytesMax)
     }
 }
 

@@ -7,6 +7,8 @@
 /// 60: RFC 3339 allows it, but PostgreSQL silently rolls "23:59:60" over into the next minute while other
 /// readers refuse it, so a ledger that must reconcile exactly refuses it too.
 /// A well-formed, existing local date-time with no zone at all is `.timestampWithoutZone`: it names no instant.
+/// A valid date-time whose UTC instant falls outside years 0001–9999 (`Limits.timestampMicrosecondsRange`, e.g.
+/// "9999-12-31T23:59:59-00:01") is `.timestampOutOfRange`: the warehouse would refuse it.
 public enum RFC3339 {
     /// Most fraction-of-second digits accepted: microseconds, the resolution of PostgreSQL's TIMESTAMPTZ.
     public static let fractionDigitsMax = 6
@@ -34,6 +36,8 @@ public enum RFC3339 {
         }
         let utcMicroseconds = local.microsecondsSinceEpochAsIfUTC
             - Int64(offsetMinutes) * secondsPerMinute * microsecondsPerSecond
+        // The range is the UTC instant's: "0001-01-01T00:00:00+00:01" is a day of year 0 in UTC.
+        guard Limits.timestampMicrosecondsRange.contains(utcMicroseconds) else { return .failure(.timestampOutOfRange) }
         return .success(UTCTimestamp(microsecondsSinceEpoch: utcMicroseconds, originalOffsetMinutes: offsetMinutes))
     }
 

@@ -58,12 +58,8 @@ public enum ProjectorLimits {
 
     // MARK: Values
 
-    /// The longest customer_id and product_category, in Unicode scalars: PostgreSQL's VARCHAR(50) counts
-    /// characters as code points.
-    public static let textFieldScalarsMax = 50
-    /// The warehouse keeps timestamps from year 1 to year 9999 (RFC 3339's range). PostgreSQL could hold more,
-    /// but nothing outside is a real transaction time.
-    public static let timestampMicrosecondsRange: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+    // The bounds of values (text lengths, timestamps) are the ledger's: `Limits` and `RecordBounds`, one set
+    // for the validator, the writer and the projector (DESIGN.md invariant 8).
     /// The longest schema name accepted for `--schema`, in bytes. PostgreSQL identifiers have at most 63 bytes;
     /// the rebuild derives `<schema>__rebuild` and `<schema>__old_<unix seconds>` from it.
     public static let schemaNameBytesMax = 40

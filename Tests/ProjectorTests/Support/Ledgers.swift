@@ -144,10 +144,14 @@ final class HandLedger {
     var topic = "transactions"
 
     /// `firstOffset`: the Kafka offset of the first record (a second ledger takes other offsets of the partition).
-    init(directory: String, firstOffset: Int64 = 1) throws {
+    /// `outOfBounds`: write values the writer now refuses (NUL in text, years outside 1-9999), as binaries before
+    /// `RecordBounds` did: the ledgers `--quarantine` is for.
+    init(directory: String, firstOffset: Int64 = 1, outOfBounds: Bool = false) throws {
         self.directory = directory
         offset = firstOffset - 1
-        let writer = try LedgerWriter(directory: directory)
+        var options = LedgerOptions()
+        options.writesValuesOutOfBounds = outOfBounds
+        let writer = try LedgerWriter(directory: directory, options: options)
         self.writer = writer
         ledgerID = writer.ledgerID
     }

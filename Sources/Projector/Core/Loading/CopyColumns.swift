@@ -4,16 +4,16 @@ import Ledger
 /// The column lists of the COPY statements and the encoders that write one row in exactly that order.
 /// A list and its encoder change together; `fieldCount` ties them (a mismatch is a bug the server would
 /// report as "row field count is N, expected M").
-enum CopyColumns {
+package enum CopyColumns {
     /// One `message_keys` row per projected message: transactions carry their order and its timestamp,
     /// rejections leave both NULL.
     static let messageKeys = "source_topic, source_partition, source_offset, order_id, transaction_timestamp, ledger_id, lsn"
 
-    static func encodeTransactionKey(_ row: TransactionRow, into buffer: inout BinaryCopyBuffer) {
+    package static func encodeTransactionKey(_ row: TransactionRow, into buffer: inout BinaryCopyBuffer) {
         encodeKey(row.source, orderID: row.orderID, timestampMicroseconds: row.timestampMicroseconds, ledgerID: row.ledgerID, lsn: row.lsn, into: &buffer)
     }
 
-    static func encodeRejectionKey(_ row: RejectionRow, into buffer: inout BinaryCopyBuffer) {
+    package static func encodeRejectionKey(_ row: RejectionRow, into buffer: inout BinaryCopyBuffer) {
         encodeKey(row.source, orderID: nil, timestampMicroseconds: nil, ledgerID: row.ledgerID, lsn: row.lsn, into: &buffer)
     }
 
@@ -35,7 +35,7 @@ enum CopyColumns {
         transaction_timestamp, batch_id, ledger_id, lsn, source_topic, source_partition, source_offset, rules_version
         """
 
-    static func encodeTransaction(_ row: TransactionRow, into buffer: inout BinaryCopyBuffer) {
+    package static func encodeTransaction(_ row: TransactionRow, into buffer: inout BinaryCopyBuffer) {
         buffer.beginTuple(fieldCount: 16)
         buffer.appendUUID(row.orderID)
         buffer.appendNumeric(cents: row.amountCents)
@@ -60,7 +60,7 @@ enum CopyColumns {
         raw_bytes, raw_text, original_byte_count, order_id, original_lsn, ledger_id, lsn, batch_id
         """
 
-    static func encodeRejection(_ row: RejectionRow, into buffer: inout BinaryCopyBuffer) {
+    package static func encodeRejection(_ row: RejectionRow, into buffer: inout BinaryCopyBuffer) {
         buffer.beginTuple(fieldCount: 17)
         buffer.appendText(row.source.topic)
         buffer.appendInt32(row.source.partition)

@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 
 /// Tuples in PostgreSQL's binary COPY format (`COPY … FROM STDIN (FORMAT binary)`; PostgreSQL manual, "COPY",
 /// section "Binary Format"). Binary, not text, because every value goes in exactly as the server stores it:
@@ -23,7 +24,7 @@ import Foundation
 ///     numeric      int16 ndigits, int16 weight, int16 sign (0x0000 positive, 0x4000 negative), int16 dscale,
 ///                  then ndigits int16 base-10000 digits, most significant first:
 ///                  value = Σ digit[i] × 10000^(weight − i), shown with dscale fraction digits
-struct BinaryCopyBuffer: ~Copyable {
+package struct BinaryCopyBuffer: ~Copyable {
     /// The bytes so far, in memory this buffer owns (grown by doubling, freed in deinit). Raw memory rather
     /// than [UInt8]: appending big-endian integers with `storeBytes` is several times faster than
     /// `Array.append(contentsOf:)`, and this is the projector's innermost loop.
@@ -36,7 +37,7 @@ struct BinaryCopyBuffer: ~Copyable {
     private static let numericPositive: UInt16 = 0x0000
     private static let numericNegative: UInt16 = 0x4000
 
-    init(capacity: Int = 4096) {
+    package init(capacity: Int = 4096) {
         storage = .allocate(byteCount: max(capacity, 64), alignment: 8)
     }
 
@@ -118,9 +119,9 @@ struct BinaryCopyBuffer: ~Copyable {
     }
 
     /// A timestamptz from microseconds since the Unix epoch. The caller keeps it within
-    /// `ProjectorLimits.timestampMicrosecondsRange`, far inside what int8 and PostgreSQL hold.
+    /// `Limits.timestampMicrosecondsRange`, far inside what int8 and PostgreSQL hold.
     mutating func appendTimestamp(microsecondsSinceUnixEpoch value: Int64) {
-        precondition(ProjectorLimits.timestampMicrosecondsRange.contains(value), "timestamp \(value) µs outside the warehouse's range")
+        precondition(Limits.timestampMicrosecondsRange.contains(value), "timestamp \(value) µs outside the warehouse's range")
         appendInt64(value - Self.postgresEpochMicroseconds)
     }
 

@@ -4,19 +4,19 @@ import Ledger
 /// What one PostgreSQL transaction writes: the rows of a contiguous LSN range of one ledger, and the new
 /// checkpoint (`lastLSN`). Every record in the range is accounted for: a row, a rejection, a gap, a quarantined
 /// record, or a duplicate (which the ledger keeps and the warehouse does not).
-struct ProjectionBatch: Sendable {
+package struct ProjectionBatch: Sendable {
     let ledgerID: UUID
     /// The LSN after the previous checkpoint (the first record of the range).
     let firstLSN: UInt64
     /// The checkpoint this batch commits. `lastLSN == firstLSN - 1` for an empty batch.
-    var lastLSN: UInt64
-    var transactions: [TransactionRow] = []
-    var rejections: [RejectionRow] = []
-    var gaps: [GapRow] = []
-    var quarantined: [QuarantineRow] = []
+    package var lastLSN: UInt64
+    package var transactions: [TransactionRow] = []
+    package var rejections: [RejectionRow] = []
+    package var gaps: [GapRow] = []
+    package var quarantined: [QuarantineRow] = []
     /// Records the ledger classified as duplicates: not rows, unless the warehouse holds their order in
     /// another version (`WarehouseLoader`, several ledgers).
-    var duplicates: [TransactionRow] = []
+    package var duplicates: [TransactionRow] = []
     /// When the last record of the range was ingested (for the lag in seconds).
     var lastIngestMicroseconds: Int64?
 
@@ -31,7 +31,7 @@ struct UnprojectableRecord: Error, Sendable {
 }
 
 /// Turns ledger records into warehouse rows, checking each value against what the warehouse can hold.
-struct BatchBuilder {
+package struct BatchBuilder {
     let ledgerID: UUID
     let rule: AmountRule
     /// Whether an unprojectable record is set aside (`--quarantine`) instead of stopping the projector.
@@ -40,7 +40,7 @@ struct BatchBuilder {
     /// hottest path (a UUID and a block number to text for every one of millions of rows).
     private var batchIDs: BatchIDs
 
-    init(ledgerID: UUID, rule: AmountRule, quarantine: Bool) {
+    package init(ledgerID: UUID, rule: AmountRule, quarantine: Bool) {
         self.ledgerID = ledgerID
         self.rule = rule
         self.quarantine = quarantine
@@ -49,7 +49,7 @@ struct BatchBuilder {
 
     /// The batch for `entries` (consecutive LSNs). Without quarantine, an unprojectable record ends the batch
     /// just before it and comes back as `stop`: the caller commits what precedes it, then stops with the error.
-    mutating func build(_ entries: [LedgerEntry]) -> (batch: ProjectionBatch, stop: ProjectorError?) {
+    package mutating func build(_ entries: [LedgerEntry]) -> (batch: ProjectionBatch, stop: ProjectorError?) {
         precondition(!entries.isEmpty, "a batch covers at least one record")
         var batch = ProjectionBatch(ledgerID: ledgerID, firstLSN: entries[0].lsn, lastLSN: entries[0].lsn - 1)
         batch.transactions.reserveCapacity(entries.count)
@@ -79,35 +79,29 @@ struct BatchBuilder {
     }
 
     private mutating func add(_ entry: LedgerEntry, to batch: inout ProjectionBatch) throws {
+        // The bounds the writer enforces; ledgers written before a bound was enforced may still break them.
+        if let violation = RecordBounds.violation(in: entry.record) {
+            throw UnprojectableRecord(reason: violation.reason, detail: violation.detail)
+        }
         let record = entry.record
-        try Self.checkText(record.source.topic, "source.topic", scalarsMax: nil)
         switch record.body {
         case .accepted(let transaction):
-            batch.transactions.append(try row(transaction, entry))
+            batch.transactions.append(row(transaction, entry))
         case .duplicate(let transaction, _):
-            batch.duplicates.append(try row(transaction, entry))
+            batch.duplicates.append(row(transaction, entry))
         case .conflict(let transaction, let originalLSN):
-            batch.rejections.append(try conflictRow(transaction, originalLSN: originalLSN, entry))
+            batch.rejections.append(conflictRow(transaction, originalLSN: originalLSN, entry))
         case .rejected(let rejected):
-            batch.rejections.append(try rejectedRow(rejected, entry))
+            batch.rejections.append(rejectedRow(rejected, entry))
         case .gap(let lastMissingOffset):
-            try Self.checkTimestamp(record.ingestTimeMicroseconds, "ingest_time")
             batch.gaps.append(GapRow(topic: record.source.topic, partition: record.source.partition, firstOffset: record.source.offset,
                                      lastOffset: lastMissingOffset, recordedMicroseconds: record.ingestTimeMicroseconds,
                                      ledgerID: ledgerID, lsn: entry.lsn))
         }
     }
 
-    private mutating func row(_ transaction: Transaction, _ entry: LedgerEntry) throws -> TransactionRow {
+    private mutating func row(_ transaction: Transaction, _ entry: LedgerEntry) -> TransactionRow {
         let cents = transaction.amount.rawValue
-        guard cents > 0 && cents <= Cents.maximum.rawValue else {
-            throw UnprojectableRecord(reason: "amount_out_of_range", detail: "amount \(transaction.amount) is not in 0.01...\(Cents.maximum)")
-        }
-        try Self.checkText(transaction.currency.code, "currency", scalarsMax: 3)
-        try Self.checkText(transaction.customerID, "customer_id", scalarsMax: ProjectorLimits.textFieldScalarsMax)
-        try Self.checkText(transaction.productCategory, "product_category", scalarsMax: ProjectorLimits.textFieldScalarsMax)
-        try Self.checkTimestamp(transaction.timestamp.microsecondsSinceEpoch, "timestamp")
-        try Self.checkTimestamp(entry.record.ingestTimeMicroseconds, "ingest_time")  // for a conflict row made from it
         return TransactionRow(
             orderID: transaction.orderID, amountCents: cents, currency: transaction.currency.code,
             taxCents: Transform.taxCents(amountCents: cents), totalCents: Transform.totalCents(amountCents: cents),
@@ -117,17 +111,16 @@ struct BatchBuilder {
             receivedMicroseconds: entry.record.ingestTimeMicroseconds)
     }
 
-    private mutating func rejectedRow(_ rejected: RejectedMessage, _ entry: LedgerEntry) throws -> RejectionRow {
-        try Self.checkText(rejected.rejection.field, "field", scalarsMax: nil)
-        var row = try baseRejection(entry, kind: .rejected, reason: rejected.rejection.reason.code, field: rejected.rejection.field)
+    private mutating func rejectedRow(_ rejected: RejectedMessage, _ entry: LedgerEntry) -> RejectionRow {
+        var row = baseRejection(entry, kind: .rejected, reason: rejected.rejection.reason.code, field: rejected.rejection.field)
         row.rawBytes = rejected.rawBytes
         row.rawText = rejected.rawBytes.flatMap(Self.storableText)
         row.originalByteCount = Int32(clamping: rejected.originalByteCount)
         return row
     }
 
-    private mutating func conflictRow(_ transaction: Transaction, originalLSN: UInt64, _ entry: LedgerEntry) throws -> RejectionRow {
-        var row = try baseRejection(entry, kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id")
+    private mutating func conflictRow(_ transaction: Transaction, originalLSN: UInt64, _ entry: LedgerEntry) -> RejectionRow {
+        var row = baseRejection(entry, kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id")
         // The ledger keeps a conflict's parsed content, not its bytes: show that content as JSON for the dashboards.
         let text = Self.json(transaction)
         row.rawText = Self.storableText(Array(text.utf8))
@@ -137,9 +130,8 @@ struct BatchBuilder {
         return row
     }
 
-    private mutating func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String) throws -> RejectionRow {
+    private mutating func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String) -> RejectionRow {
         let record = entry.record
-        try Self.checkTimestamp(record.ingestTimeMicroseconds, "ingest_time")
         return RejectionRow(kind: kind, reason: reason, field: field, source: record.source, receivedMicroseconds: record.ingestTimeMicroseconds,
                             kafkaTimestampMicroseconds: Self.kafkaMicroseconds(record.source), rawBytes: nil, rawText: nil, originalByteCount: 0,
                             orderID: nil, originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: batchIDs.id(lsn: entry.lsn))
@@ -150,7 +142,7 @@ struct BatchBuilder {
     private static func kafkaMicroseconds(_ source: SourceCoordinates) -> Int64? {
         source.kafkaTimestampMilliseconds.flatMap { milliseconds -> Int64? in
             let (micro, overflow) = milliseconds.multipliedReportingOverflow(by: 1000)
-            return !overflow && ProjectorLimits.timestampMicrosecondsRange.contains(micro) ? micro : nil
+            return !overflow && Limits.timestampMicrosecondsRange.contains(micro) ? micro : nil
         }
     }
 
@@ -158,7 +150,7 @@ struct BatchBuilder {
     /// other content (two ingest instances each accepted one version; see DESIGN.md, "Scaling out"). Like a
     /// conflict its own ledger recorded, but `original_lsn` is NULL: the accepted version is in another ledger,
     /// found through `order_id` in `transactions`.
-    static func crossLedgerConflict(_ row: TransactionRow) -> RejectionRow {
+    package static func crossLedgerConflict(_ row: TransactionRow) -> RejectionRow {
         let transaction = Transaction(orderID: row.orderID, amount: Cents(rawValue: row.amountCents), currency: CurrencyCode(unchecked: row.currency),
                                       timestamp: UTCTimestamp(microsecondsSinceEpoch: row.timestampMicroseconds), customerID: row.customerID,
                                       productCategory: row.productCategory)
@@ -170,30 +162,6 @@ struct BatchBuilder {
     }
 
     // MARK: Checks
-
-    /// PostgreSQL text cannot hold U+0000, and VARCHAR(n) counts code points.
-    static func checkText(_ text: String, _ field: String, scalarsMax: Int?) throws {
-        // One pass over the UTF-8 bytes (this runs for every text of every row): a scalar starts at every byte
-        // that is not a continuation byte (10xxxxxx), and U+0000 is the byte 0.
-        var scalars = 0
-        var hasNUL = false
-        for byte in text.utf8 {
-            scalars += byte & 0xC0 == 0x80 ? 0 : 1
-            hasNUL = hasNUL || byte == 0
-        }
-        if hasNUL {
-            throw UnprojectableRecord(reason: "nul_in_text", detail: "\(field) contains U+0000, which PostgreSQL text cannot hold")
-        }
-        if let scalarsMax, scalars > scalarsMax {
-            throw UnprojectableRecord(reason: "text_too_long", detail: "\(field) has \(scalars) characters, more than \(scalarsMax)")
-        }
-    }
-
-    static func checkTimestamp(_ microseconds: Int64, _ field: String) throws {
-        guard ProjectorLimits.timestampMicrosecondsRange.contains(microseconds) else {
-            throw UnprojectableRecord(reason: "timestamp_out_of_range", detail: "\(field) \(microseconds) µs since 1970 is outside years 1...9999")
-        }
-    }
 
     /// The bytes as text when they are valid UTF-8 without U+0000 (what a text column can hold), else nil.
     static func storableText(_ bytes: [UInt8]) -> String? {

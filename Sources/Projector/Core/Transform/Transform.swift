@@ -54,7 +54,7 @@ public enum Transform {
 // MARK: Rows
 
 /// A row of `transactions` (and its key in `message_keys`).
-struct TransactionRow: Sendable, Hashable {
+package struct TransactionRow: Sendable, Hashable {
     var orderID: UUID
     var amountCents: Int64
     var currency: String
@@ -77,7 +77,7 @@ struct TransactionRow: Sendable, Hashable {
 }
 
 /// A row of `rejected_messages`: a rejected message or a conflicting duplicate.
-struct RejectionRow: Sendable, Hashable {
+package struct RejectionRow: Sendable, Hashable {
     enum Kind: String, Sendable { case rejected, conflict }
     var kind: Kind
     var reason: String
@@ -96,7 +96,7 @@ struct RejectionRow: Sendable, Hashable {
 }
 
 /// A row of `ledger_gaps`: offsets deleted by Kafka retention before they could be consumed.
-struct GapRow: Sendable, Hashable {
+package struct GapRow: Sendable, Hashable {
     var topic: String
     var partition: Int32
     var firstOffset: Int64
@@ -107,7 +107,7 @@ struct GapRow: Sendable, Hashable {
 }
 
 /// A row of `quarantined_records`: a record the operator chose (`--quarantine`) to set aside.
-struct QuarantineRow: Sendable, Hashable {
+package struct QuarantineRow: Sendable, Hashable {
     var ledgerID: UUID
     var lsn: UInt64
     var kind: String
