@@ -25,6 +25,7 @@ import Testing
         let directory = ScratchDirectory()
         let records = (0..<200).map { Sample.record($0) } + [
             Record(source: SourceCoordinates(topic: "t", partition: 2, offset: 10), ingestTimeMicroseconds: -5, body: .gap(lastMissingOffset: 99)),
+            Record.lost(ingestTimeMicroseconds: 7),
             Record(source: SourceCoordinates(topic: "file:orders.jsonl", partition: 0, offset: 1, kafkaTimestampMilliseconds: nil, key: []),
                    ingestTimeMicroseconds: 0, body: .rejected(RejectedMessage(rejection: Rejection(.messageTooLarge), rawBytes: [UInt8](repeating: 0x41, count: Limits.rejectedRawBytesKeptMax), originalByteCount: 2 << 20))),
         ]

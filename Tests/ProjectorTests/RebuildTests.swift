@@ -67,6 +67,29 @@ extension Warehouse {
             }
         }
 
+        /// Issue 11: a following projector kept the ledger index it opened; after `ledger-tool rebuild index`
+        /// replaced the file it saw the old durable LSN forever (lag 0, healthy, no alert) and never projected
+        /// what ingest wrote next. It now notices the new index, re-reads where the ledger stands, and goes on.
+        @Test func aFollowingProjectorNoticesARebuiltLedgerIndex() throws {
+            let scratch = Scratch()
+            try TestPostgres.withSchema { schema in
+                let directory = scratch.file("ledger")
+                let first = try HandLedger(directory: directory)
+                for number in 1...200 { try first.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 8, number % 60))) }
+                try first.close()
+                let (projector, _) = try ProjectorProcess.following(directory, into: schema, scratch: scratch, ["--log-format", "text"])
+                defer { _ = projector.terminate() }
+                let connection = try TestPostgres.connect()
+                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, first.ledgerID) == 200 })
+                _ = try LedgerMaintenance.rebuildIndex(directory: directory)
+                let second = try HandLedger(directory: directory, firstOffset: 201)
+                for number in 201...300 { try second.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 9, number % 60))) }
+                try second.close()
+                #expect(eventually(seconds: 30) { try connection.checkpoint(schema, first.ledgerID) == 300 }, "\(projector.stderr.suffix(800))")
+                #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == 300)
+            }
+        }
+
         /// --until LSN and --until TIMESTAMP give the warehouse as of that point: exactly the oracle of the first
         /// part of the stream.
         @Test(arguments: ["lsn", "timestamp", "timestamp between records"])

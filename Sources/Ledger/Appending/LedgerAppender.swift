@@ -98,7 +98,7 @@ public final class LedgerAppender {
         switch body {
         case .rejected(let rejected): rejected.rejection
         case .conflict: Rejection(.conflictingDuplicate, field: "order_id")
-        case .accepted, .duplicate, .gap: nil
+        case .accepted, .duplicate, .gap, .lost: nil
         }
     }
 }

@@ -36,6 +36,8 @@ enum RecordCodec {
             }
         case .gap(let lastMissingOffset):
             writer.appendSignedVarint(lastMissingOffset)
+        case .lost:
+            break
         }
     }
 
@@ -123,6 +125,8 @@ enum RecordCodec {
             return decodeRejected(&reader).map { .rejected($0) }
         case .gap:
             return reader.readSignedVarint().map { .gap(lastMissingOffset: $0) }
+        case .lost:
+            return .lost
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-// # Pulse Ledger segment format, version 1
+// # Pulse Ledger segment format, version 2
 //
 // The ledger is a directory of segment files plus a SQLite index (`index.sqlite`, a rebuildable cache).
 // Records are numbered by LSN (log sequence number) from 1, with no holes. A segment file is named by the LSN
@@ -11,7 +11,7 @@ import Foundation
 //
 //   offset size  field
 //        0    8  magic, the ASCII bytes "PULSELDG"
-//        8    2  format version (u16) = 1
+//        8    2  format version (u16) = 2 (readers also read 1, see Versioning)
 //       10    2  header size in bytes (u16) = 64
 //       12    4  reserved, zero
 //       16   16  ledger id (UUID bytes, RFC 4122 order)
@@ -65,6 +65,8 @@ import Foundation
 //               kind 3 duplicate: original-LSN:v  transaction
 //               kind 4 conflict : original-LSN:v  transaction
 //               kind 5 gap      : last-missing-offset:zz   (source.offset is the first missing offset)
+//               kind 6 lost     : (nothing)   a published record found damaged and dropped by an operator's
+//                                 counted decision; its source is topic "", partition 0, offset 0 (unknown)
 //   transaction := order-id:16 bytes  amount-cents:v  currency:3 ASCII upper-case letters
 //                  timestamp-µs-UTC:zz  original-offset-minutes:zz  customer-id:text  product-category:text
 //
@@ -86,10 +88,18 @@ import Foundation
 // ## Versioning
 // A reader refuses a segment whose version it does not know. Any change to the bytes above bumps
 // `SegmentFormat.version` and this comment in the same commit.
+//   1  the layout above without record kind 6.
+//   2  adds record kind 6 (lost). A version 1 segment never holds one: the writer starts a new segment before
+//      it writes lost records. Readers read both versions; new segments are written as version 2.
+// Text lengths are the bounds of `RecordBounds` and `Limits` (topic and a rejection's field at most 255 bytes,
+// customer_id and product_category at most 200 bytes and 50 scalars): the writer refuses any record outside
+// them before writing a byte, and decodes every frame before writing it.
 
 /// Constants and codecs of the segment file format described at the top of this file.
 public enum SegmentFormat {
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
+    /// The versions a reader reads.
+    public static let readableVersions: ClosedRange<UInt16> = 1...2
     public static let headerBytes = 64
     public static let frameHeaderBytes = 40
     public static let footerBytes = 32
@@ -168,8 +178,8 @@ public struct SegmentHeader: Sendable, Hashable {
         guard storedCRC == computedCRC else {
             return .failure(FormatViolation("segment header checksum", expected: hex32(storedCRC), found: hex32(computedCRC)))
         }
-        guard version == SegmentFormat.version, size == UInt16(SegmentFormat.headerBytes) else {
-            return .failure(FormatViolation("segment format version", expected: "\(SegmentFormat.version)", found: "\(version)", unsupportedVersion: true))
+        guard SegmentFormat.readableVersions.contains(version), size == UInt16(SegmentFormat.headerBytes) else {
+            return .failure(FormatViolation("segment format version", expected: "\(SegmentFormat.readableVersions)", found: "\(version)", unsupportedVersion: true))
         }
         _ = reader.read(UInt32.self)
         let ledgerID = UUID(bytes: reader.readBytes(16)!)

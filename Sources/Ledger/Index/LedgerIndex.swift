@@ -30,8 +30,10 @@ final class LedgerIndex {
     let database: SQLiteDatabase
     private var statements: [String: SQLiteStatement] = [:]
 
-    init(path: String) throws {
-        database = try SQLiteDatabase(path: path)
+    /// `readOnly`: `verify` and others that must never write (SQLite then refuses any write).
+    init(path: String, readOnly: Bool = false) throws {
+        database = try SQLiteDatabase(path: path, readOnly: readOnly)
+        guard !readOnly else { return }
         // WAL journal: readers (projector, ledger-tool) never block the writer. synchronous=NORMAL: a power cut
         // may lose the last published batch, which recovery re-derives from the fsynced segments.
         try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-\(Self.pageCacheKibibytes); PRAGMA wal_autocheckpoint=\(Self.checkpointBackstopPages);")
@@ -98,16 +100,27 @@ final class LedgerIndex {
                 try frame.run([.integer(Int64(row.firstLSN)), .integer(Int64(row.segmentFirstLSN)), .integer(row.byteOffset),
                                .integer(Int64(row.recordCount)), .integer(Int64(row.storedBytes)), .integer(Int64(row.rawBytes)), .integer(Int64(row.crc))])
             }
-            // OR IGNORE: recovery re-inserts the orders of a batch a crash interrupted (OrderIndexBacklog).
-            let order = try statement("INSERT OR IGNORE INTO orders VALUES(?, ?, ?)")
-            // In key order: each B-tree leaf is then visited once per batch, in sequence, instead of at random.
-            for row in batch.orders.sorted(by: { Self.keyOrder($0.orderID) < Self.keyOrder($1.orderID) }) {
-                try withUnsafeBytes(of: row.orderID.uuid) { try order.run(blob: $0, Int64(row.lsn), row.contentDigest) }
-            }
+            try insertOrdersInTransaction(batch.orders)
             try publishWatermarks(batch.watermarks)
             try publishCounts(batch.counts)
             try setMeta("durable_lsn", String(batch.durableLSN))
             if let ordersLSN = batch.ordersLSN { try setMeta("orders_lsn", String(ordersLSN)) }
+        }
+    }
+
+    /// Inserts orders ahead of the batch that publishes them: recovery hands them over in bounded batches, so
+    /// that rebuilding the index of any ledger holds a bounded number in memory. Nothing reads an order whose
+    /// LSN is past the durable LSN (the writer keeps its own; readers check `orders_lsn`).
+    func insertOrders(_ orders: [IndexedOrder]) throws {
+        try database.transaction { try insertOrdersInTransaction(orders) }
+    }
+
+    private func insertOrdersInTransaction(_ orders: [IndexedOrder]) throws {
+        // OR IGNORE: recovery re-inserts the orders of a batch a crash interrupted (OrderIndexBacklog).
+        let order = try statement("INSERT OR IGNORE INTO orders VALUES(?, ?, ?)")
+        // In key order: each B-tree leaf is then visited once per batch, in sequence, instead of at random.
+        for row in orders.sorted(by: { Self.keyOrder($0.orderID) < Self.keyOrder($1.orderID) }) {
+            try withUnsafeBytes(of: row.orderID.uuid) { try order.run(blob: $0, Int64(row.lsn), row.contentDigest) }
         }
     }
 
@@ -299,9 +312,13 @@ struct IndexBatch {
     /// Adds what `record` at `lsn` tells the index, except its order (`noteOrder`).
     mutating func note(_ record: Record, lsn: UInt64) {
         let key = TopicPartition(topic: record.source.topic, partition: record.source.partition)
-        let lastOffset: Int64
-        if case .gap(let lastMissing) = record.body { lastOffset = lastMissing } else { lastOffset = record.source.offset }
-        if lastOffset >= watermarks[key]?.offset ?? Int64.min { watermarks[key] = Watermark(offset: lastOffset, lsn: lsn) }
+        let lastOffset: Int64?
+        switch record.body {
+        case .gap(let lastMissing): lastOffset = lastMissing
+        case .lost: lastOffset = nil  // No source: it moves no partition's watermark.
+        case .accepted, .rejected, .duplicate, .conflict: lastOffset = record.source.offset
+        }
+        if let lastOffset, lastOffset >= watermarks[key]?.offset ?? Int64.min { watermarks[key] = Watermark(offset: lastOffset, lsn: lsn) }
         var reason: UInt8 = 0
         if case .rejected(let rejected) = record.body { reason = rejected.rejection.reason.rawValue }
         counts[RecordCountKey(kind: record.kind.rawValue, reason: reason), default: 0] += 1

@@ -5,8 +5,14 @@ import Foundation
 public final class LedgerReader {
     public let directory: String
     public let ledgerID: UUID
-    let index: LedgerIndex
+    private(set) var index: LedgerIndex
     let fileSystem: any FileSystem
+    /// Which file the open index is: `rebuild index` puts a new file in its place, which a reader holding the
+    /// old one would never see (it kept the unlinked file and its old durable LSN forever, issue 11).
+    private var indexFile: FileIdentity
+    /// How many times the index was found replaced and reopened: a caller positioned by the old index re-reads
+    /// where it stands when this changes.
+    public private(set) var indexGeneration = 0
 
     public init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
         let path = directory + "/" + LedgerIndex.fileName
@@ -15,6 +21,7 @@ public final class LedgerReader {
         }
         self.directory = directory
         self.fileSystem = fileSystem
+        indexFile = try FileIdentity(path: path)
         index = try LedgerIndex(path: path)
         guard let ledgerID = try index.ledgerID() else {
             throw LedgerError(.index, "the ledger index names no ledger id", [("path", path)])
@@ -22,8 +29,28 @@ public final class LedgerReader {
         self.ledgerID = ledgerID
     }
 
-    /// The last LSN the writer has made durable and published.
-    public func durableLSN() throws -> UInt64 { try index.durableLSN() }
+    /// The last LSN the writer has made durable and published, from the index now in place.
+    public func durableLSN() throws -> UInt64 {
+        try reopenIndexIfReplaced()
+        return try index.durableLSN()
+    }
+
+    /// Reopens the index when another file took its path (a stat per call: readers poll this every few
+    /// milliseconds, and it costs microseconds).
+    private func reopenIndexIfReplaced() throws {
+        let path = directory + "/" + LedgerIndex.fileName
+        let current = try FileIdentity(path: path)
+        guard current != indexFile else { return }
+        let reopened = try LedgerIndex(path: path)
+        guard let reopenedID = try reopened.ledgerID(), reopenedID == ledgerID else {
+            throw LedgerError(.mismatch, "the ledger index was replaced by another ledger's", [
+                ("path", path), ("expected", ledgerID.uuidString), ("found", (try? reopened.ledgerID())??.uuidString ?? "none"),
+            ])
+        }
+        index = reopened
+        indexFile = current
+        indexGeneration += 1
+    }
 
     /// A cursor that yields records from `lsn` on.
     public func cursor(from lsn: UInt64 = 1) -> LedgerCursor { LedgerCursor(reader: self, from: max(lsn, 1)) }

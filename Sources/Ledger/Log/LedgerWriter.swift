@@ -7,8 +7,6 @@ public struct LedgerOptions: Sendable {
     /// A segment is sealed once it holds at least this many bytes (`Limits.segmentBytesTarget`).
     public var segmentBytesTarget: Int
     public var logger: Logger
-    /// Discard the index on open and rebuild it from the segments (`ledger-tool rebuild index`).
-    public var discardIndex = false
     /// Orders per order-index batch (`Limits.orderIndexBatchOrdersMax`); tests make batches small.
     public var orderIndexBatchOrders = Limits.orderIndexBatchOrdersMax
     /// Tests only: write records out of `RecordBounds` as binaries before the bounds did, to make the ledgers
@@ -68,18 +66,37 @@ public final class LedgerWriter {
     }
 
     /// Opens (creating if needed) the ledger in `directory`, recovering from any crash first.
-    public init(directory: String, options: LedgerOptions = LedgerOptions()) throws {
+    public convenience init(directory: String, options: LedgerOptions = LedgerOptions()) throws {
+        try options.fileSystem.makeDirectory(directory)
+        let lock = try LedgerMaintenance.takeLock(directory, fileSystem: options.fileSystem)
+        try self.init(directory: directory, options: options, lock: lock, rebuild: nil)
+    }
+
+    /// A new index built from the segments into its own file (`ledger-tool rebuild index`), which replaces the
+    /// live one only once complete (`LedgerMaintenance.rebuildIndex`).
+    struct IndexRebuild {
+        static let fileName = "index.rebuild.sqlite"
+        /// The durable LSN the replaced index published (nil when there was none, or it was unreadable).
+        var publishedDurableLSN: UInt64?
+        /// The operator's counted decision to drop published records that are damaged or missing.
+        var drop: DurableRecordsDrop?
+    }
+
+    /// Opens the ledger under `lock` (held by the caller), with the live index or, for `rebuild`, a new one.
+    init(directory: String, options: LedgerOptions, lock: any LedgerFile, rebuild: IndexRebuild?) throws {
         let fileSystem = options.fileSystem
-        try fileSystem.makeDirectory(directory)
-        lock = try LedgerMaintenance.takeLock(directory, fileSystem: fileSystem)
+        self.lock = lock
         frame = FrameEncoder(checksBounds: !options.writesValuesOutOfBounds)
         unindexedOrders = OrderIndexBacklog(batchOrders: options.orderIndexBatchOrders)
-        if options.discardIndex { try LedgerIndex.remove(directory: directory, fileSystem: fileSystem) }
         for leftover in try SegmentFiles.removeTemporaryFiles(directory, fileSystem: fileSystem) {
             options.logger.warning("ledger.recovery.temporary_file_removed", metadata: ["ledger.path": "\(directory)/\(leftover)"])
         }
-        index = try Self.openIndex(directory, options: options)
-        let recovery = Recovery(directory: directory, fileSystem: fileSystem, index: index, logger: options.logger)
+        let indexFileName = rebuild == nil ? LedgerIndex.fileName : IndexRebuild.fileName
+        let opened = try Self.openIndex(directory, fileName: indexFileName, options: options)
+        index = opened.index
+        var recovery = Recovery(directory: directory, fileSystem: fileSystem, index: index, logger: options.logger,
+                                publishedDurableLSN: rebuild.map { $0.publishedDurableLSN } ?? opened.publishedDurableLSN)
+        recovery.mode = .open(drop: rebuild?.drop)
         let outcome = try recovery.run()
         orderFilter = try Self.loadOrderFilter(index)
         self.directory = directory
@@ -101,8 +118,25 @@ public final class LedgerWriter {
             try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0, ordersLSN: 0))
         }
         publishedWatermarks = try index.watermarks()
-        checkpointer = IndexCheckpointer(path: directory + "/" + LedgerIndex.fileName, logger: options.logger)
+        if let dropped = outcome?.droppedLSNs { try fillWithLostRecords(dropped) }
+        checkpointer = IndexCheckpointer(path: directory + "/" + indexFileName, logger: options.logger)
         options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
+    }
+
+    /// Published LSNs the operator dropped get a `lost` record each, in a segment of their own, so that no LSN
+    /// is ever reused (DESIGN.md invariant 9): a projector that already holds rows for them goes on from its
+    /// checkpoint, one that does not records each as lost, and later records keep LSNs above.
+    private func fillWithLostRecords(_ lsns: ClosedRange<UInt64>) throws {
+        precondition(lsns.lowerBound == nextLSN, "the lost LSNs follow the last record kept")
+        try failing {
+            if segment.row.recordCount > 0 { try rotate() }
+            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            for _ in lsns { _ = try append(Record.lost(ingestTimeMicroseconds: now)) }
+            try commit()
+        }
+        options.logger.critical("ledger.lost_records_written", metadata: [
+            "ledger.path": "\(directory)", "ledger.first_lsn": "\(lsns.lowerBound)", "ledger.last_lsn": "\(lsns.upperBound)",
+        ])
     }
 
     /// The in-memory order filter, filled from the index (after recovery, so that it is complete).
@@ -112,22 +146,26 @@ public final class LedgerWriter {
         return filter
     }
 
-    /// Opens the index, or replaces it when it belongs to another ledger or schema (it is only a cache).
-    private static func openIndex(_ directory: String, options: LedgerOptions) throws -> LedgerIndex {
-        let path = directory + "/" + LedgerIndex.fileName
+    /// Opens the index, or replaces it when it belongs to another ledger or schema (it is only a cache). Says
+    /// which durable LSN it published for this ledger: from a replaced index of another schema too, and nil
+    /// when no index of this ledger says (none, or another ledger's), so that recovery cannot take published
+    /// records for a torn tail.
+    private static func openIndex(_ directory: String, fileName: String, options: LedgerOptions) throws -> (index: LedgerIndex, publishedDurableLSN: UInt64?) {
+        let path = directory + "/" + fileName
         let index = try LedgerIndex(path: path)
         let segments = try SegmentFiles.list(directory, fileSystem: options.fileSystem)
         let onDiskID = try segments.first.map { try SegmentScanner(file: options.fileSystem.openForReading($0.path)).header.ledgerID }
         let version = try index.meta("schema_version")
         let indexID = try index.ledgerID()
+        let published = indexID != nil && indexID == onDiskID ? try index.durableLSN() : nil
         if (indexID != nil && indexID != onDiskID) || (version != nil && version != String(LedgerIndex.schemaVersion)) {
             options.logger.warning("ledger.recovery.index_replaced", metadata: ["ledger.path": "\(path)", "ledger.index_id": "\(indexID?.uuidString ?? "none")"])
-            try LedgerIndex.remove(directory: directory, fileSystem: options.fileSystem)
-            return try openIndex(directory, options: options)
+            try LedgerIndex.remove(directory: directory, fileName: fileName, fileSystem: options.fileSystem)
+            return (try openIndex(directory, fileName: fileName, options: options).index, published)
         }
         try index.setMeta("schema_version", String(LedgerIndex.schemaVersion))
         if let onDiskID { try index.setMeta("ledger_id", onDiskID.uuidString) }
-        return index
+        return (index, published ?? (segments.isEmpty ? 0 : nil))
     }
 
     // MARK: Appending
@@ -301,7 +339,7 @@ public final class LedgerWriter {
 
 extension LedgerIndex {
     /// Deletes the index files (database, WAL and shared-memory files).
-    static func remove(directory: String, fileSystem: any FileSystem) throws {
+    static func remove(directory: String, fileName: String = LedgerIndex.fileName, fileSystem: any FileSystem) throws {
         for suffix in ["", "-wal", "-shm"] {
             let path = directory + "/" + fileName + suffix
             if fileSystem.fileExists(path) { try fileSystem.remove(path) }

@@ -175,7 +175,7 @@ public struct RecordDescription: Codable, Sendable, Hashable {
             rawBase64 = rejected.rawBytes.map { Data($0).base64EncodedString() }
             originalBytes = rejected.originalByteCount
         case .gap(let last): lastMissingOffset = last
-        case .accepted: break
+        case .accepted, .lost: break
         }
     }
 

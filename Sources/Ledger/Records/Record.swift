@@ -18,6 +18,9 @@ public struct SourceCoordinates: Sendable, Hashable {
         self.kafkaTimestampMilliseconds = kafkaTimestampMilliseconds
         self.key = key.map { $0.count > Limits.recordKeyBytesMax ? Array($0.prefix(Limits.recordKeyBytesMax)) : $0 }
     }
+
+    /// The source of a `lost` record: its message is unknown (empty topic, partition 0, offset 0).
+    public static let unknown = SourceCoordinates(topic: "", partition: 0, offset: 0)
 }
 
 /// Why a message was refused, with the field it concerns ("" when it concerns the whole message).
@@ -54,6 +57,10 @@ public enum RecordBody: Sendable, Hashable {
     /// Offsets `source.offset ... lastMissingOffset` of the source partition were gone (deleted by retention)
     /// before they could be consumed. Recorded so that every offset is accounted for.
     case gap(lastMissingOffset: Int64)
+    /// The record once at this LSN was published, then found damaged, and an operator dropped it with a counted
+    /// decision (`ledger-tool rebuild index --drop-durable-records`). Its message is unknown, so its source is
+    /// `SourceCoordinates.unknown`. The LSN stays taken: no LSN is ever reused (DESIGN.md invariant 9).
+    case lost
 }
 
 /// The raw bytes of a refused message and why it was refused.
@@ -78,6 +85,7 @@ public enum RecordKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case duplicate = 3
     case conflict = 4
     case gap = 5
+    case lost = 6
 
     public var description: String {
         switch self {
@@ -86,6 +94,7 @@ public enum RecordKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .duplicate: "duplicate"
         case .conflict: "conflict"
         case .gap: "gap"
+        case .lost: "lost"
         }
     }
 }
@@ -110,6 +119,7 @@ public struct Record: Sendable, Hashable {
         case .duplicate: .duplicate
         case .conflict: .conflict
         case .gap: .gap
+        case .lost: .lost
         }
     }
 
@@ -117,8 +127,13 @@ public struct Record: Sendable, Hashable {
     public var transaction: Transaction? {
         switch body {
         case .accepted(let transaction), .duplicate(let transaction, _), .conflict(let transaction, _): transaction
-        case .rejected, .gap: nil
+        case .rejected, .gap, .lost: nil
         }
+    }
+
+    /// The record that takes a dropped LSN (`RecordBody.lost`), made at `ingestTimeMicroseconds`.
+    static func lost(ingestTimeMicroseconds: Int64) -> Record {
+        Record(source: .unknown, ingestTimeMicroseconds: ingestTimeMicroseconds, body: .lost)
     }
 }
 

@@ -30,6 +30,8 @@ public enum RecordBounds {
         case .gap(let lastMissingOffset):
             return lastMissingOffset >= record.source.offset
                 ? nil : Violation(reason: "gap_reversed", detail: "gap \(record.source.offset)...\(lastMissingOffset) is empty")
+        case .lost:
+            return record.source == .unknown ? nil : Violation(reason: "lost_with_source", detail: "a lost record names no source")
         }
     }
 

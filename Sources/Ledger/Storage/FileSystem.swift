@@ -181,3 +181,18 @@ enum Syscall {
         return LedgerError(code, "\(call) failed: \(text)", [("path", path), ("errno", String(number))] + extra)
     }
 }
+
+/// Which file a path names right now (device and inode): tells a file replaced by a rename from the one opened.
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
+
+    init(path: String) throws {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw Syscall.error(.io, "stat", path, errno: errno)
+        }
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+    }
+}

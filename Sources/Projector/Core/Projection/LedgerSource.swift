@@ -13,6 +13,9 @@ final class LedgerSource {
     private(set) var readThrough: UInt64 = 0
     /// The newest batch of this ledger in flight: the next batch commits only after it.
     var lastSubmitted: BatchCompletion?
+    /// The reader's index generation when the cursor was placed: a new index (`rebuild index`) may say another
+    /// durable LSN, so the position is checked against it again.
+    private var positionedOnIndexGeneration = 0
 
     init(directory: String) {
         self.directory = directory
@@ -39,6 +42,7 @@ final class LedgerSource {
         self.checkpoint = checkpoint
         readThrough = checkpoint
         lastSubmitted = nil
+        positionedOnIndexGeneration = reader.indexGeneration
         cursor = reader.cursor(from: checkpoint + 1)
     }
 
@@ -74,8 +78,19 @@ final class LedgerSource {
         checkpoint = lastLSN
     }
 
+    /// The ledger's durable LSN. When the reader found its index replaced since the cursor was placed, throws
+    /// `.checkpointMoved`: the loop then re-reads the checkpoint and checks it against the new index (which
+    /// stops the projector if the warehouse holds LSNs the ledger no longer has) before reading on.
     func durableLSN() throws -> UInt64 {
-        try reading { try open().durableLSN() }
+        let reader = try open()
+        let durable = try reading { try reader.durableLSN() }
+        if isPositioned, reader.indexGeneration != positionedOnIndexGeneration {
+            invalidate()
+            throw ProjectorError(.checkpointMoved, "the ledger's index was replaced (ledger-tool rebuild index): re-reading where this ledger stands", [
+                ("ledger.id", reader.ledgerID.uuidString.lowercased()), ("ledger.path", directory), ("ledger.durable_lsn", String(durable)),
+            ])
+        }
+        return durable
     }
 
     private func reading<T>(_ body: () throws -> T) throws -> T {

@@ -97,6 +97,11 @@ package struct BatchBuilder {
             batch.gaps.append(GapRow(topic: record.source.topic, partition: record.source.partition, firstOffset: record.source.offset,
                                      lastOffset: lastMissingOffset, recordedMicroseconds: record.ingestTimeMicroseconds,
                                      ledgerID: ledgerID, lsn: entry.lsn))
+        case .lost:
+            // No message to project: the LSN is accounted for where set-aside records are, never skipped silently.
+            batch.quarantined.append(QuarantineRow(ledgerID: ledgerID, lsn: entry.lsn, kind: record.kind.description,
+                                                   reason: "lost: a published record was damaged and dropped by an operator (ledger-tool rebuild index --drop-durable-records)",
+                                                   source: record.source))
         }
     }
 
