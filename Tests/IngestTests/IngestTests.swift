@@ -268,3 +268,43 @@ import Testing
         #expect(kinds == [.accepted, .duplicate])
     }
 }
+
+/// Issue 11: a frame used to reach the segment file mid-batch, before the dead-letter producer was flushed. When
+/// the flush then failed (the topic unavailable past the delivery timeout) or the process was killed, the next
+/// open published the frame, its offsets counted as recorded, and their dead letters were never produced.
+@Suite(.serialized) struct DeadLetterDurabilityTests {
+    @Test func deadLettersAreNeverLostWhenTheirFlushFails() throws {
+        let scratch = Scratch()
+        let broker = try DevBroker(partitions: 1)
+        // 200 rejections of 20 KiB each, kept whole: a frame (1 MiB raw) fills after ~50 of them. They go in one
+        // producer batch and come back in one fetch, so the first batch holds all 200 and frames reach the file
+        // mid-batch. 4 MiB in all: within what the dev broker keeps of a partition.
+        let big = ["message.max.bytes": "8388608", "batch.size": "8388608", "linger.ms": "500"]
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": broker.bootstrap, "acks": "all"].merging(big) { $1 }, logger: quietLogger)
+        for number in 0..<200 {
+            try producer.produce(topic: "transactions", partition: 0, key: nil, value: Array(("{\"n\": \(number), " + String(repeating: "x", count: 20_480)).utf8))
+        }
+        try producer.flush(timeoutMilliseconds: 60_000)
+        let partition = TopicPartition(topic: "transactions", partition: 0)
+        let ledger = scratch.path + "/ledger"
+        // Produce requests fail from now on: dead letters time out after 2 s instead of 30.
+        try broker.command("errors 0 NOT_ENOUGH_REPLICAS 1000000")
+        // One fetch brings the whole partition.
+        let failing = try IngestProcess(brokers: broker.bootstrap, ledger: ledger,
+                                        extra: ["-X", "message.timeout.ms=2000", "-X", "max.partition.fetch.bytes=8388608", "-X", "fetch.max.bytes=8388608"],
+                                        logPath: scratch.path + "/failing.log")
+        let status = failing.waitForExit(timeoutSeconds: 60)
+        #expect(status != nil && status != 0, "ingest stops when dead letters cannot be delivered: \(failing.log.suffix(1500))")
+        try broker.command("clear 0")
+        let healthy = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/healthy.log")
+        try waitUntilCaughtUp([ledger], ends: [partition: 200], timeoutSeconds: 90)
+        #expect(healthy.stop() == 0)
+        let entries = try ledgerEntries(ledger)
+        expectEachOffsetOnce(entries, ends: [partition: 200])
+        let owed = entries.filter { $0.record.kind == .rejected || $0.record.kind == .conflict }.map { "0@\($0.record.source.offset)" }
+        #expect(owed.count == 200)
+        let letters = try deadLetters(broker.bootstrap, expectedAtLeast: owed.count)
+        let missing = owed.filter { letters[$0] == nil }
+        #expect(missing.count == 0, "rejections without a dead letter, first \(missing.prefix(5))")
+    }
+}

@@ -19,12 +19,15 @@ public struct IngestError: Error, CustomStringConvertible {
 /// Order within a batch, and why:
 /// 1. every message is appended to the ledger (not yet durable); rejected and conflicting ones are also queued
 ///    to the dead-letter topic;
-/// 2. the dead-letter producer is flushed: all acknowledged (acks=all) or the batch fails;
+/// 2. before any frame of records reaches the segment file (mid-batch when a frame fills, or at the commit),
+///    the dead-letter producer is flushed: all acknowledged (acks=all) or nothing is written and ingest stops
+///    (`LedgerWriter.beforeFrameWrite`). Recovery publishes an intact frame after a crash, so a frame written
+///    before its letters were acknowledged would have lost them for good;
 /// 3. the ledger commits: one fsync, then the durable LSN and watermarks are published;
 /// 4. only then are the Kafka offsets committed.
-/// A crash anywhere before 4 re-delivers the batch: the ledger skips what it made durable (exactly once per
-/// offset), and the dead-letter topic may receive a message twice (at least once; its headers carry the
-/// source coordinates to deduplicate on).
+/// A crash anywhere before 4 re-delivers what is not in the ledger: the ledger skips what it holds (exactly
+/// once per offset), and the dead-letter topic may receive a message twice (at least once; its headers carry
+/// the source coordinates to deduplicate on).
 final class IngestLoop {
     private let configuration: IngestConfiguration
     private let logger: Logger
@@ -46,8 +49,11 @@ final class IngestLoop {
         self.stopRequested = stopRequested
         var options = LedgerOptions(logger: logger)
         if let plan = configuration.faultPlan { options.fileSystem = FaultInjectingFileSystem(plan: plan) }
-        appender = LedgerAppender(writer: try LedgerWriter(directory: configuration.ledgerDirectory, options: options))
-        deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
+        let writer = try LedgerWriter(directory: configuration.ledgerDirectory, options: options)
+        let deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
+        writer.beforeFrameWrite = { try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds) }
+        appender = LedgerAppender(writer: writer)
+        self.deadLetters = deadLetters
         let handlers = RebalanceHandlers(assigned: { [unowned self] in try self.startOffsets(for: $0) },
                                          revoking: { [unowned self] in try self.partitionsRevoked($0) })
         consumer = try KafkaConsumer(properties: configuration.consumerProperties, logger: logger, handlers: handlers)
@@ -137,7 +143,9 @@ final class IngestLoop {
         ])
     }
 
-    /// Dead letters acknowledged, then one fsync: after this, the consumed offsets may be committed.
+    /// Dead letters acknowledged, then one fsync: after this, the consumed offsets may be committed. (The writer
+    /// flushes them again before it writes the last frame, which then finds nothing to wait for: flushing here
+    /// keeps the fsync metric the fsync's.)
     private func makeDurable() throws {
         guard !pending.isEmpty else { return }
         try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds)

@@ -38,6 +38,13 @@ public final class LedgerWriter {
     public private(set) var bytesWritten: Int64 = 0
     /// Bytes a torn tail lost when this writer opened (0 almost always).
     public let recoveredTruncatedBytes: Int64
+    /// Runs before each frame reaches the file, mid-batch (the frame is full) or at commit: whatever the caller
+    /// owes for the records appended so far must be settled here, because after a crash recovery publishes a
+    /// frame it finds intact, though it was never committed. ledger-ingest flushes the dead-letter producer, so
+    /// no frame on disk holds a rejection whose dead letter was not acknowledged (a crash, or a flush that
+    /// failed, once lost them: the records counted as recorded and their letters were never produced). If it
+    /// throws, the frame is not written and the error is the caller's to report.
+    public var beforeFrameWrite: (() throws -> Void)?
 
     private let options: LedgerOptions
     let index: LedgerIndex
@@ -257,6 +264,7 @@ public final class LedgerWriter {
     /// Finishes the open frame (checked to read back as appended) and writes it (no fsync).
     private func writeFrame() throws {
         guard !frame.isEmpty else { return }
+        try beforeFrameWrite?()
         let recordCount = frame.records.count
         let firstLSN = nextLSN - UInt64(recordCount)
         let finished = frame.finish(firstLSN: firstLSN, chainLink: segment.row.digest)
