@@ -142,3 +142,73 @@ import Testing
         #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump() == live)
     }
 }
+
+/// Issue 11, item 9: the writer lock, and who may read what the ledger writes.
+@Suite struct LockAndPermissionTests {
+    /// Two writers opening a new ledger at once: one opens it, the other is told `.locked` (it once got an I/O
+    /// error, from creating the LOCK file the other had just created).
+    @Test func twoWritersOpeningANewLedgerAtOnceOneIsLocked() throws {
+        for round in 0..<40 {
+            let directory = ScratchDirectory("race\(round)")
+            let path = directory.path + "/ledger"
+            let start = DispatchSemaphore(value: 0)
+            let group = DispatchGroup()
+            nonisolated(unsafe) var outcomes: [String] = []
+            let lock = NSLock()
+            for _ in 0..<2 {
+                group.enter()
+                Thread {
+                    start.wait()
+                    var outcome = "opened"
+                    var writer: LedgerWriter?
+                    do { writer = try LedgerWriter(directory: path) } catch let error as LedgerError { outcome = error.code.name } catch { outcome = "\(error)" }
+                    lock.lock()
+                    outcomes.append(outcome)
+                    lock.unlock()
+                    // Keep it open until both tried.
+                    Thread.sleep(forTimeInterval: 0.2)
+                    withExtendedLifetime(writer) {}
+                    group.leave()
+                }.start()
+            }
+            start.signal()
+            start.signal()
+            group.wait()
+            #expect(outcomes.sorted() == ["locked", "opened"], "round \(round)")
+        }
+    }
+
+    /// Removing any file of the directory cannot let a second writer in (`rm LOCK` once did).
+    @Test func removingAFileCannotLetASecondWriterIn() throws {
+        let directory = ScratchDirectory()
+        let writer = try LedgerWriter(directory: directory.path)
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where !name.hasSuffix(".seg") && !name.hasPrefix("index") {
+            try FileManager.default.removeItem(atPath: directory.file(name))
+        }
+        let error = try #require(throws: LedgerError.self) { try LedgerWriter(directory: directory.path) }
+        #expect(error.code == .locked)
+        withExtendedLifetime(writer) {}
+    }
+
+    /// Segments, the index and `.broken` copies hold customer data: owner only, whatever the umask.
+    @Test func whatTheLedgerWritesIsReadableByItsOwnerOnly() throws {
+        let scratch = ScratchDirectory()
+        let path = scratch.path + "/ledger"
+        let previous = umask(0o022)
+        defer { umask(previous) }
+        try LedgerWriter(directory: path).appendSamples(0..<10)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + "/00000000000000000001.seg"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(repeating: 0xAB, count: 100))
+        try handle.close()
+        _ = try LedgerWriter(directory: path)
+        #expect(try permissions(path) == 0o700)
+        let files = try FileManager.default.contentsOfDirectory(atPath: path)
+        #expect(files.contains { $0.hasSuffix(".broken") } && files.contains(LedgerIndex.fileName))
+        for name in files { #expect(try permissions(path + "/" + name) == 0o600, "\(name)") }
+    }
+
+    private func permissions(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! NSNumber).intValue
+    }
+}

@@ -209,6 +209,28 @@ extension Warehouse {
 
 extension Warehouse {
     @Suite struct Secrets {
+        /// Issue 11: a regex redacted passwords, and leaked those it did not expect. libpq's own parser decides
+        /// what is a password; the secret never shows, the rest does.
+        @Test(arguments: [
+            ("postgres://pulse:s3cr3t@db.example:5433/pulse", "s3cr3t", "host=db.example"),
+            ("postgres://pulse:xq@zw@db.example/pulse", "xq@zw", "unencoded"),
+            ("postgres://pulse:xq%40zw@db.example/pulse", "xq%40zw", "host=db.example"),
+            ("host=db.example password='xq zw vy' dbname=pulse", "xq zw vy", "host=db.example"),
+            ("host=db.example password=hunter2 user=pulse", "hunter2", "user=pulse"),
+            ("postgresql://db.example/pulse?password=hunter2&sslmode=require", "hunter2", "sslmode=require"),
+            ("host=db.example sslpassword=keypass dbname=pulse", "keypass", "dbname=pulse"),
+            ("host=db.example password='unterminated", "unterminated", "unparseable"),
+        ])
+        func passwordsNeverLeakFromConnectionStrings(connectionString: String, secret: String, shown: String) {
+            // No piece of the secret may show: the regex once left the part after an '@' or a space.
+            let pieces = secret.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
+            let redacted = ConnectionString.redacted(connectionString)
+            #expect(pieces.allSatisfy { !redacted.contains($0) }, "\(redacted)")
+            #expect(redacted.contains(shown), "\(redacted)")
+            let message = ConnectionString.redacted(message: "missing \"=\" after \"\(secret)\" in connection info string", about: connectionString)
+            #expect(pieces.allSatisfy { !message.contains($0) }, "\(message)")
+        }
+
         /// A wrong password: the projector keeps retrying (an operator may fix the role), reports unhealthy, and
         /// never writes the password anywhere, not in its configuration log nor in libpq's error.
         @Test func passwordsAreNeverLogged() throws {

@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 
 /// A SQLite connection. The only file that imports CSQLite; the handle has one owner and is closed in `deinit`.
 /// Every failing call becomes a `LedgerError` with code `.index`, the SQLite message and the database path.
@@ -7,6 +8,12 @@ final class SQLiteDatabase {
     private let handle: OpaquePointer
 
     init(path: String, readOnly: Bool = false) throws {
+        // SQLite creates a database with mode 0644 (and its -wal and -shm with the database's mode): the index
+        // holds order ids and source coordinates, so it is created first with the ledger's own file mode.
+        if !readOnly {
+            let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, PosixFileSystem.fileMode)
+            if descriptor >= 0 { Glibc.close(descriptor) }
+        }
         var handle: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         let status = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)

@@ -24,7 +24,7 @@ public struct LedgerOptions: Sendable {
 /// The single writer of a ledger directory: appends records, groups them into LZ4 frames, and makes them
 /// durable with one fsync per commit (group commit), publishing the durable LSN and watermarks afterwards.
 ///
-/// Not thread-safe: one owner drives it. An exclusive `flock` on `LOCK` keeps a second process out.
+/// Not thread-safe: one owner drives it. An exclusive `flock` on the ledger directory keeps a second process out.
 /// Any write, fsync or index failure is fatal: the writer refuses all further calls, nothing past the last
 /// successful fsync is ever published, and the caller must not acknowledge anything it did not see committed.
 public final class LedgerWriter {

@@ -2,7 +2,6 @@ import Foundation
 
 /// Creating, listing and reading whole segment files: shared by the writer, recovery and readers.
 enum SegmentFiles {
-    static let lockFileName = "LOCK"
     static let temporarySuffix = ".tmp"
 
     static func path(_ directory: String, firstLSN: UInt64) -> String {

@@ -166,12 +166,14 @@ public enum LedgerMaintenance {
 
     public static let quietLogger = Logger(label: "pulse.ledger", factory: { _ in SwiftLogNoOpLogHandler() })
 
+    /// The writer lock: an exclusive `flock` on the ledger directory itself. Not on a file in it: a lock file
+    /// could be removed (`rm LOCK` let a second writer in), and two processes creating it at once made one fail
+    /// with an I/O error instead of `.locked`. The directory exists before anyone locks it and outlives them.
     static func takeLock(_ directory: String, fileSystem: any FileSystem) throws -> any LedgerFile {
-        let lockPath = directory + "/" + SegmentFiles.lockFileName
         guard fileSystem.fileExists(directory) else {
             throw LedgerError(.invalidArgument, "no such ledger directory", [("path", directory)])
         }
-        let lock = try fileSystem.open(lockPath, create: !fileSystem.fileExists(lockPath))
+        let lock = try fileSystem.openForReading(directory)
         try lock.lockExclusively()
         return lock
     }

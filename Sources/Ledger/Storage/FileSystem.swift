@@ -54,9 +54,14 @@ extension LedgerFile {
 public struct PosixFileSystem: FileSystem {
     public init() {}
 
+    /// Files the ledger creates hold customer data: only their owner may read them (the services share a user).
+    static let fileMode: mode_t = 0o600
+    /// The same for directories the ledger creates (an existing directory keeps its mode).
+    static let directoryMode: mode_t = 0o700
+
     public func open(_ path: String, create: Bool) throws -> any LedgerFile {
         let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0)
-        return try PosixFile(path: path, descriptor: Syscall.check("open", path) { Glibc.open(path, flags, 0o644) })
+        return try PosixFile(path: path, descriptor: Syscall.check("open", path) { Glibc.open(path, flags, Self.fileMode) })
     }
 
     public func openForReading(_ path: String) throws -> any LedgerFile {
@@ -80,7 +85,7 @@ public struct PosixFileSystem: FileSystem {
     }
 
     public func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        if mkdir(path, Self.directoryMode) != 0 && errno != EEXIST {
             throw Syscall.error(.io, "mkdir", path, errno: errno)
         }
     }
@@ -159,7 +164,7 @@ final class PosixFile: LedgerFile {
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let failure = errno
             guard failure == EWOULDBLOCK else { throw Syscall.error(.io, "flock", path, errno: failure) }
-            throw LedgerError(.locked, "another process holds this ledger (ledger-ingest, or a ledger-tool command that writes or verifies it); stop it first",
+            throw LedgerError(.locked, "another process writes this ledger (ledger-ingest, or ledger-tool import or rebuild index); stop it first",
                               [("path", path), ("errno", String(failure))])
         }
     }

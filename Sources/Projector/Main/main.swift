@@ -65,7 +65,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             readerRole: readerRole.isEmpty ? nil : readerRole, quarantine: quarantine, transactionRecords: transactionRecords,
             pollIntervalMilliseconds: pollIntervalMilliseconds, exitWhenCaughtUp: exitWhenCaughtUp)
         logger.info("projector.configuration", metadata: [
-            "postgres.url": "\(redactingSecrets(postgresURL))", "warehouse.schema": "\(schema)", "ledger.paths": "\(ledgerDirectories.joined(separator: ","))",
+            "postgres.url": "\(ConnectionString.redacted(postgresURL))", "warehouse.schema": "\(schema)", "ledger.paths": "\(ledgerDirectories.joined(separator: ","))",
             "projector.quarantine": "\(quarantine)", "projector.transaction_records": "\(transactionRecords)", "http.port": "\(metricsPort)",
         ])
         let group = ServiceGroup(configuration: .init(

@@ -58,6 +58,83 @@ private final class PostgresResult {
     }
 }
 
+/// A PostgreSQL connection string (`postgres://` URL or `key=value` pairs) as it may be shown: parsed by libpq
+/// itself (`PQconninfoParse`), every option libpq marks as secret (password, sslpassword) left out. A regex
+/// leaked passwords it did not expect (`password='a b'`, an `@` inside a URL's password).
+public enum ConnectionString {
+    public static func redacted(_ connectionString: String) -> String {
+        // "postgres://user:p@ss@host": libpq reads password "p" and host "ss@host", and the rest of what the
+        // operator meant as the password would show as the host. An unencoded '@' in a URL's password shows nothing.
+        if hasAmbiguousUserInfo(connectionString) { return "(a connection URL with an unencoded '@' in its user or password)" }
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &error) else {
+            if let error { PQfreemem(error) }
+            // Unparseable: nothing of it is shown, since any part of it may be a secret.
+            return "(an unparseable connection string)"
+        }
+        defer { PQconninfoFree(options) }
+        var shown: [String] = []
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let isSecret = option.pointee.dispchar.map { String(cString: $0) == "*" } ?? false
+            if !isSecret, let value = option.pointee.val {
+                shown.append("\(String(cString: keyword))=\(String(cString: value))")
+            }
+            option += 1
+        }
+        return shown.joined(separator: " ")
+    }
+
+    /// A libpq error message about `connectionString`, with every secret value it holds removed: libpq quotes
+    /// fragments of a malformed connection string in its messages.
+    static func redacted(message: String, about connectionString: String) -> String {
+        var result = message
+        for secret in secrets(of: connectionString) where !secret.isEmpty {
+            result = result.replacingOccurrences(of: secret, with: "***")
+        }
+        // A string libpq could not parse (or read other than meant) yields no secrets to look for: hide every
+        // quoted fragment instead, and the '@'-ambiguous URL's user information.
+        if hasAmbiguousUserInfo(connectionString) { return "(\(message.count) characters about a connection URL not shown)" }
+        if PQconninfoParse(connectionString, nil).map({ PQconninfoFree($0); return false }) ?? true {
+            result = result.replacingOccurrences(of: #""[^"]*""#, with: "\"***\"", options: .regularExpression)
+        }
+        return result
+    }
+
+    private static func hasAmbiguousUserInfo(_ connectionString: String) -> Bool {
+        guard let scheme = ["postgresql://", "postgres://"].first(where: { connectionString.hasPrefix($0) }) else { return false }
+        let authority = connectionString.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" }
+        return authority.filter { $0 == "@" }.count > 1
+    }
+
+    /// The secret values of a connection string: as libpq reads them, and a URL's password as it is written
+    /// (percent-encoded), since a message may quote either.
+    private static func secrets(of connectionString: String) -> [String] {
+        var written: [String] = []
+        if let scheme = ["postgresql://", "postgres://"].first(where: { connectionString.hasPrefix($0) }) {
+            let authority = connectionString.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" }
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                written.append(String(authority[authority.index(after: colon)..<at]))
+            }
+        }
+        return written + parsedSecrets(of: connectionString)
+    }
+
+    private static func parsedSecrets(of connectionString: String) -> [String] {
+        guard let options = PQconninfoParse(connectionString, nil) else { return [] }
+        defer { PQconninfoFree(options) }
+        var values: [String] = []
+        var option = options
+        while option.pointee.keyword != nil {
+            if option.pointee.dispchar.map({ String(cString: $0) == "*" }) ?? false, let value = option.pointee.val {
+                values.append(String(cString: value))
+            }
+            option += 1
+        }
+        return values
+    }
+}
+
 /// One connection to PostgreSQL. Not thread-safe: one owner (the projection thread, or a tool's main thread)
 /// drives it. Blocking: keep it off the Swift concurrency pool.
 final class PostgresConnection {
@@ -90,12 +167,14 @@ final class PostgresConnection {
         }
         guard let connection else {
             // libpq returns NULL only when it cannot allocate its connection object.
-            throw ProjectorError(.connectionFailed, "libpq could not allocate a connection", [("postgres", redactingSecrets(url))])
+            throw ProjectorError(.connectionFailed, "libpq could not allocate a connection", [("postgres", ConnectionString.redacted(url))])
         }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.trimmed(PQerrorMessage(connection))
             PQfinish(connection)
-            throw ProjectorError(.connectionFailed, "cannot connect to PostgreSQL", [("postgres", redactingSecrets(url)), ("cause", redactingSecrets(message))])
+            throw ProjectorError(.connectionFailed, "cannot connect to PostgreSQL", [
+                ("postgres", ConnectionString.redacted(url)), ("cause", ConnectionString.redacted(message: message, about: url)),
+            ])
         }
         handle = connection
         // Server notices ("relation already exists, skipping") would go to stderr unstructured: drop them.

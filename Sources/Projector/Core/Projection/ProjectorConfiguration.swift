@@ -40,7 +40,7 @@ extension ProjectorConfiguration: CustomStringConvertible, CustomDebugStringConv
     /// Without the password: ServiceLifecycle logs its services' descriptions (at debug level), and this
     /// configuration travels inside `ProjectorService`.
     public var description: String {
-        "ProjectorConfiguration(ledgers: \(ledgerDirectories), postgres: \(redactingSecrets(postgresURL)), schema: \(schema), "
+        "ProjectorConfiguration(ledgers: \(ledgerDirectories), postgres: \(ConnectionString.redacted(postgresURL)), schema: \(schema), "
             + "readerRole: \(readerRole ?? "none"), quarantine: \(quarantine), transactionRecords: \(transactionRecords), "
             + "pollIntervalMilliseconds: \(pollIntervalMilliseconds), exitWhenCaughtUp: \(exitWhenCaughtUp))"
     }

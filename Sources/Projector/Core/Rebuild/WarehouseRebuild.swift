@@ -217,7 +217,7 @@ public final class WarehouseRebuild {
 extension WarehouseRebuild.Options: CustomStringConvertible, CustomDebugStringConvertible {
     /// Without the password, should anything ever log these options.
     public var description: String {
-        "WarehouseRebuild.Options(ledgers: \(ledgerDirectories), postgres: \(redactingSecrets(postgresURL)), schema: \(schema), "
+        "WarehouseRebuild.Options(ledgers: \(ledgerDirectories), postgres: \(ConnectionString.redacted(postgresURL)), schema: \(schema), "
             + "limit: \(limit.map { "\($0)" } ?? "none"), verify: \(verify))"
     }
 
