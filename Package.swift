@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.20.0"),
+        // SHA-256 (import's content identity); never hand-written.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: cLibraries + [
         .target(name: "Ledger", dependencies: ["CLZ4", "CSQLite", logging], path: "Sources/Ledger"),
@@ -56,6 +58,7 @@ let package = Package(
                 "Ledger", "Ingest", "Projector", argumentParser, logging,
                 .product(name: "ConsoleKitTerminal", package: "console-kit"),
                 .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Tools/LedgerTool"),
         .executableTarget(name: "LedgerBench", dependencies: ["Ledger", "Ingest", "Projector", argumentParser, logging], path: "Sources/Tools/Benchmarks"),

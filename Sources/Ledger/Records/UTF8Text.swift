@@ -1,9 +1,9 @@
 /// Cutting UTF-8 text to a byte budget without splitting a character: the one way the ledger shortens text
 /// that came from a producer (a rejection's field), so that what it stores is always valid UTF-8.
-enum UTF8Text {
+package enum UTF8Text {
     /// The longest prefix of `bytes` of at most `bytesMax` bytes that ends at a character boundary, as text.
     /// `bytes` must be valid UTF-8 (it comes from a `String` or from validated input).
-    static func prefix(_ bytes: some Collection<UInt8>, bytesMax: Int) -> String {
+    package static func prefix(_ bytes: some Collection<UInt8>, bytesMax: Int) -> String {
         let bytes = Array(bytes)
         return String(decoding: bytes[..<boundary(in: bytes, atMost: bytesMax)], as: UTF8.self)
     }

@@ -7,9 +7,11 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Validate JSON lines and append them to the ledger exactly as ledger-ingest would.",
         discussion: """
-            Each line is one message. Its source coordinates are topic "file:<file name>", partition 0, offset = line \
-            number (from 1), so re-running the same import appends nothing new: lines up to the ledger's watermark \
-            for that file are skipped. Use "-" to read standard input (topic "file:-").
+            Each line is one message. Its source coordinates are topic "file:<file name>@<digest>", partition 0, \
+            offset = line number (from 1), where the digest (128 bits of the SHA-256 of the whole file) is the \
+            file's identity with its name: importing the same file again, from any directory, appends nothing new (an \
+            interrupted import resumes), and another file with the same name is another source. Use "-" to read standard input \
+            (copied to a temporary file first, to be hashed).
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
@@ -18,9 +20,11 @@ struct ImportCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        let reader = try LineReader(path: file, maximumLineBytes: Limits.messageBytesMax + 1)
+        let source = try ImportSource(file: file)
+        defer { source.finish() }
+        let reader = try LineReader(path: source.path, maximumLineBytes: Limits.messageBytesMax + 1)
         let appender = LedgerAppender(writer: try LedgerWriter(directory: ledger.directory))
-        let topic = "file:" + (file == "-" ? "-" : (file as NSString).lastPathComponent)
+        let topic = source.topic
         let progress = ProgressReporter(title: "Importing", unit: "lines")
         var summary = ImportSummary()
         do {
