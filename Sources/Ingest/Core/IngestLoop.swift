@@ -39,6 +39,9 @@ final class IngestLoop {
     private var pending: [TopicPartition: Int64] = [:]
     /// The next offset per partition for durable messages whose offsets are not yet committed to Kafka.
     private var committable: [TopicPartition: Int64] = [:]
+    /// The offset each assigned partition must deliver next: where it was started, then after each message. A
+    /// message past it means offsets vanished before they were read (`gapBeforeMessage`).
+    private var expectedNext: [TopicPartition: Int64] = [:]
     private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
     private let stopRequested: StopSignal
@@ -112,6 +115,10 @@ final class IngestLoop {
         if let error = message.error { return try handleEvent(error, message) }
         metrics.consumed.increment()
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        if let expected = expectedNext[partition], message.offset > expected {
+            try recordVanishedOffsets(partition, first: expected, last: message.offset - 1, receivedMicroseconds: receivedMicroseconds)
+        }
+        expectedNext[partition] = message.offset + 1
         let source = SourceCoordinates(topic: message.topic, partition: message.partition, offset: message.offset,
                                        kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
         let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
@@ -186,8 +193,10 @@ final class IngestLoop {
         for partition in partitions {
             let afterLedger = try appender.writer.watermark(partition).map { $0 + 1 }
             let group = committed[partition].flatMap { $0 >= 0 ? $0 : nil }
-            var start = [afterLedger, group].compactMap { $0 }.max() ?? kafkaOffsetBeginning
-            if let afterLedger, start == afterLedger { start = try skipDeletedOffsets(partition, next: afterLedger) }
+            // A partition neither this ledger nor the group has read starts at offset 0: if retention already
+            // deleted its oldest offsets, that is a gap to stop at or record, never a silent start further on.
+            let start = try skipDeletedOffsets(partition, next: [afterLedger, group].compactMap { $0 }.max() ?? 0)
+            expectedNext[partition] = start
             // A predecessor killed between its fsync and its offset commit left the group behind the ledger. If
             // nothing more arrives on this partition, no batch would ever commit it: commit the ledger's position.
             if let afterLedger, afterLedger > group ?? kafkaOffsetBeginning { committable[partition] = max(committable[partition] ?? 0, afterLedger) }
@@ -208,6 +217,7 @@ final class IngestLoop {
         try makeDurable()
         commitOffsets(force: true)
         committable = committable.filter { !partitions.contains($0.key) }
+        for partition in partitions { expectedNext[partition] = nil }
         logger.info("ingest.partitions_revoked", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
     }
 
@@ -223,12 +233,28 @@ final class IngestLoop {
         var starts: [TopicPartition: Int64] = [:]
         for assigned in consumer.assignment { starts[assigned] = try nextOffset(assigned) ?? kafkaOffsetBeginning }
         starts[partition] = resume
+        for (assigned, start) in starts where start >= 0 { expectedNext[assigned] = start }
         try consumer.reassign(starts)
     }
 
-    /// The next offset this ledger needs from `partition`: after what was consumed, or after its watermark.
+    /// The next offset this ledger needs from `partition`: after what was consumed, or after its watermark, or
+    /// where the partition was started.
     private func nextOffset(_ partition: TopicPartition) throws -> Int64? {
-        try pending[partition] ?? committable[partition] ?? appender.writer.watermark(partition).map { $0 + 1 }
+        try pending[partition] ?? committable[partition] ?? appender.writer.watermark(partition).map { $0 + 1 } ?? expectedNext[partition]
+    }
+
+    /// A message arrived past the offset the partition had to deliver next: offsets `first...last` vanished
+    /// before they were read (deleted, compacted away, or control records of a transactional producer). Stops,
+    /// or with --allow-gaps records them as a gap, like offsets found deleted on assignment.
+    private func recordVanishedOffsets(_ partition: TopicPartition, first: Int64, last: Int64, receivedMicroseconds: Int64) throws {
+        metrics.outOfRange.increment()
+        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(first)",
+                                                       "kafka.missing_through": "\(last)", "kafka.earliest_available": "\(last + 1)"])
+        guard configuration.allowGaps else {
+            throw IngestError(message: "offsets were never delivered by the partition (deleted or compacted before they were read); restart with --allow-gaps to record the gap and continue",
+                              context: [("partition", "\(partition)"), ("missing", "\(first)...\(last)")])
+        }
+        _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: first, last: last, ingestTimeMicroseconds: receivedMicroseconds)
     }
 
     /// When the partition no longer holds offset `next` (deleted by retention before it was ingested): stop,

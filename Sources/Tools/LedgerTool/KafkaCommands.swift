@@ -123,6 +123,8 @@ struct ProduceCommand: ParsableCommand {
     @Option(help: "Produce the lines of this file instead (- for standard input).") var file: String?
     @Flag(help: "Stamp orders with generated times from 2024-01-15 (reproducible) instead of the current time.") var fixedClock = false
     @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value")) var clientProperties: [String] = []
+    @Option(help: "Message keys: 'sequence' keys each message by its number in the stream, so that the partitioner spreads messages evenly over the partitions (keyless messages once crowded into one partition, whose oldest data the development broker then dropped); 'none' sends keyless messages.")
+    var keys: MessageKeys = .sequence
     @Option(help: ArgumentHelp("Write one JSON line per acknowledged message to FILE: its partition, offset, what the generator meant it to be and its value (an oracle for fault tests).", valueName: "FILE"))
     var record: String?
 
@@ -135,7 +137,7 @@ struct ProduceCommand: ParsableCommand {
     }
 
     func run() throws {
-        // Keyless messages go to a random partition each (not "sticky" batches), so partitions fill evenly.
+        // Keyless messages (--keys none) go to a random partition each rather than in "sticky" batches.
         var properties = ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true", "linger.ms": "5", "client.id": "ledger-tool-produce",
                           "sticky.partitioning.linger.ms": "0"]
         for item in clientProperties {
@@ -151,7 +153,7 @@ struct ProduceCommand: ParsableCommand {
         var produced = 0
         try forEachMessage { value, intent in
             recorder?.sent(tag: produced, value: value, intent: intent)
-            try producer.produce(topic: topic, key: nil, value: value, tag: produced)
+            try producer.produce(topic: topic, key: keys == .sequence ? Array(String(produced).utf8) : nil, value: value, tag: produced)
             produced += 1
             if produced % 1000 == 0 {
                 producer.poll()
@@ -187,6 +189,11 @@ struct ProduceCommand: ParsableCommand {
             try body(message.value, message.intent)
         }
     }
+}
+
+/// How `produce` keys its messages.
+enum MessageKeys: String, ExpressibleByArgument, CaseIterable {
+    case sequence, none
 }
 
 struct TraceCommand: ParsableCommand {
