@@ -26,9 +26,12 @@ package struct FrameEncoder {
     /// False only in tests that make ledgers as binaries before `RecordBounds` wrote them (NUL in text, years
     /// outside 1-9999), to check that readers and the projector still handle such records.
     private let checksBounds: Bool
+    /// False only in `ledger-bench`, to measure what the read-back check costs (docs/BENCHMARKS.md).
+    private let checksReadBack: Bool
 
-    package init(checksBounds: Bool = true) {
+    package init(checksBounds: Bool = true, checksReadBack: Bool = true) {
         self.checksBounds = checksBounds
+        self.checksReadBack = checksReadBack
     }
 
     package var isEmpty: Bool { records.isEmpty }
@@ -64,7 +67,7 @@ package struct FrameEncoder {
         let bound = LZ4Block.compressedBytesBound(rawByteCount: payload.count)
         if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
         let storedLength = payload.bytes.withUnsafeBytes { raw in compressed.withUnsafeMutableBytes { LZ4Block.compress(raw, into: $0) } }
-        checkReadsBack(storedLength: storedLength, firstLSN: firstLSN)
+        if checksReadBack { checkReadsBack(storedLength: storedLength, firstLSN: firstLSN) }
         let frame = compressed.withUnsafeBytes { all in
             let storedPayload = UnsafeRawBufferPointer(rebasing: all[0..<storedLength])
             let header = FrameHeader.encode(firstLSN: firstLSN, recordCount: UInt32(records.count), rawLength: UInt32(payload.count),

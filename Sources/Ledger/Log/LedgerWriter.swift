@@ -12,6 +12,8 @@ public struct LedgerOptions: Sendable {
     /// Tests only: write records out of `RecordBounds` as binaries before the bounds did, to make the ledgers
     /// that readers and the projector must still handle (`--quarantine`).
     package var writesValuesOutOfBounds = false
+    /// `ledger-bench` only: skip decoding each frame before it is written, to measure what that check costs.
+    package var checksFramesReadBack = true
 
     public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
                 logger: Logger = LedgerMaintenance.quietLogger) {
@@ -93,7 +95,7 @@ public final class LedgerWriter {
     init(directory: String, options: LedgerOptions, lock: any LedgerFile, rebuild: IndexRebuild?) throws {
         let fileSystem = options.fileSystem
         self.lock = lock
-        frame = FrameEncoder(checksBounds: !options.writesValuesOutOfBounds)
+        frame = FrameEncoder(checksBounds: !options.writesValuesOutOfBounds, checksReadBack: options.checksFramesReadBack)
         unindexedOrders = OrderIndexBacklog(batchOrders: options.orderIndexBatchOrders)
         for leftover in try SegmentFiles.removeTemporaryFiles(directory, fileSystem: fileSystem) {
             options.logger.warning("ledger.recovery.temporary_file_removed", metadata: ["ledger.path": "\(directory)/\(leftover)"])

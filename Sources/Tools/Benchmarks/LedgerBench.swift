@@ -7,7 +7,7 @@ import Ledger
 struct LedgerBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-bench", abstract: "Benchmarks of Pulse Ledger, each next to a limit measured in the same run.",
-        subcommands: [LedgerBench.self, LatencyBench.self, PipelineBench.self], defaultSubcommand: LedgerBench.self)
+        subcommands: [LedgerBench.self, LatencyBench.self, PipelineBench.self, MaintenanceBench.self], defaultSubcommand: LedgerBench.self)
 }
 
 struct LedgerBench: ParsableCommand {
@@ -35,31 +35,46 @@ struct LedgerBench: ParsableCommand {
         for row in rows { print("| " + row.joined(separator: " | ") + " |") }
     }
 
+    /// Rounds of the append with and without the frame read-back check, alternated: the check's cost is the ratio
+    /// of their medians, measured in the same run (the machine's speed moves between runs).
+    static let readBackRounds = 3
+
     /// Validated, classified, encoded, compressed, written and fsynced in groups of `Limits.groupCommitRecordsMax`.
     private func appendBenchmark(_ messages: [[UInt8]], jsonBytes: Int) throws -> [[String]] {
-        let directory = scratch + "/append"
-        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory))
-        let started = Date()
-        var commitSeconds = 0.0
-        for (number, message) in messages.enumerated() {
-            let source = SourceCoordinates(topic: "transactions", partition: Int32(number % 3), offset: Int64(number / 3), kafkaTimestampMilliseconds: 1_705_314_600_000)
-            _ = try message.withUnsafeBytes { try appender.append(value: $0, source: source, ingestTimeMicroseconds: 1_705_314_700_000_000 + Int64(number)) }
-            if (number + 1) % Limits.groupCommitRecordsMax == 0 {
-                let commitStarted = Date()
-                try appender.commit()
-                commitSeconds += Date().timeIntervalSince(commitStarted)
-            }
+        var checked: [TimeInterval] = []
+        var unchecked: [TimeInterval] = []
+        for round in 0..<Self.readBackRounds {
+            checked.append(try timedAppend(messages, into: scratch + "/append-\(round)", checkingFrames: true))
+            unchecked.append(try timedAppend(messages, into: scratch + "/unchecked-\(round)", checkingFrames: false))
+            try FileManager.default.removeItem(atPath: scratch + "/unchecked-\(round)")
+            if round > 0 { try FileManager.default.removeItem(atPath: scratch + "/append-\(round)") }
         }
-        try appender.close()
-        let seconds = Date().timeIntervalSince(started)
-        FileHandle.standardError.write(Data("append \(seconds - commitSeconds)s, commit (frame write, fsync, index publish) \(commitSeconds)s\n".utf8))
+        try FileManager.default.moveItem(atPath: scratch + "/append-0", toPath: scratch + "/append")
+        let seconds = median(checked)
         let rawSeconds = try rawWriteAndSync(messages)
         let ledgerRate = Double(messages.count) / seconds
         let rawRate = Double(messages.count) / rawSeconds
+        let uncheckedRate = Double(messages.count) / median(unchecked)
         return [
             ["durable append (records/s, one core)", grouped(ledgerRate), grouped(rawRate) + " (raw write+fsync of the JSON)", ratio(ledgerRate / rawRate), "≥ 200,000 records/s"],
             ["durable append (JSON MB/s)", decimal(Double(jsonBytes) / seconds / 1e6), decimal(Double(jsonBytes) / rawSeconds / 1e6), ratio(rawSeconds / seconds), ""],
+            ["frame read-back check (decode before write): cost", decimal(100 * (1 - ledgerRate / uncheckedRate), digits: 1) + " %",
+             grouped(uncheckedRate) + " records/s without it (medians of \(Self.readBackRounds) alternated rounds)", ratio(ledgerRate / uncheckedRate), "≤ 5 %"],
         ]
+    }
+
+    private func timedAppend(_ messages: [[UInt8]], into directory: String, checkingFrames: Bool) throws -> TimeInterval {
+        var options = LedgerOptions()
+        options.checksFramesReadBack = checkingFrames
+        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory, options: options))
+        return try timed {
+            for (number, message) in messages.enumerated() {
+                let source = SourceCoordinates(topic: "transactions", partition: Int32(number % 3), offset: Int64(number / 3), kafkaTimestampMilliseconds: 1_705_314_600_000)
+                _ = try message.withUnsafeBytes { try appender.append(value: $0, source: source, ingestTimeMicroseconds: 1_705_314_700_000_000 + Int64(number)) }
+                if (number + 1) % Limits.groupCommitRecordsMax == 0 { try appender.commit() }
+            }
+            try appender.close()
+        }
     }
 
     /// The same JSON bytes written in the same group sizes, one fsync per group: the disk's limit.
@@ -136,7 +151,7 @@ struct LedgerBench: ParsableCommand {
             }
         }
         let withIndex = try timed { _ = try LedgerWriter(directory: directory, options: options) }
-        let withoutIndex = try timed { _ = try LedgerMaintenance.rebuildIndex(directory: directory, options: options) }
+        let withoutIndex = try timed { _ = try LedgerMaintenance.rebuildIndex(directory: directory, options: options).durableLSN }
         let size = try segmentBytes(directory)
         return [["recovery, \(size >> 20) MiB open segment, index present (s)", decimal(withIndex, digits: 3), "", "", "≤ 2 s"],
                 ["recovery, \(size >> 20) MiB open segment, index rebuilt (s)", decimal(withoutIndex, digits: 3), "", "", "≤ 2 s"]]
@@ -155,6 +170,11 @@ struct LedgerBench: ParsableCommand {
         try body()
         return Date().timeIntervalSince(started)
     }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 func grouped(_ value: Double) -> String {

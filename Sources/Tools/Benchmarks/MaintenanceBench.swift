@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Ledger
+
+/// `ledger-tool verify` and `rebuild index` on a large ledger, as the operator runs them: time and peak memory of
+/// each process (the kernel's accounting, `wait4`), next to the ledger's own size, so that memory in proportion
+/// to the ledger would show.
+struct MaintenanceBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maintenance", abstract: "Time and peak memory of ledger-tool verify and rebuild index on a ledger of --records records.")
+
+    @Option(help: "Records in the ledger.") var records = 10_000_000
+    @Option(help: "Scratch directory (removed afterwards).") var scratch = NSTemporaryDirectory() + "pulse-maintenance-bench"
+
+    func run() throws {
+        try? FileManager.default.removeItem(atPath: scratch)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let directory = scratch + "/ledger"
+        let filled = try fill(directory)
+        let tool = (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/ledger-tool"
+        let verify = try ChildMeasurement(tool, ["verify", "--wal", directory])
+        let rebuild = try ChildMeasurement(tool, ["rebuild", "index", "--wal", directory])
+        let stats = try LedgerMaintenance.stats(directory: directory)
+        let size = "ledger \(grouped(Double(stats.segmentBytes) / 1e6)) MB of segments, index \(grouped(Double(stats.indexBytes) / 1e6)) MB"
+        print("| measure (\(grouped(Double(records))) records, filled in \(decimal(filled)) s) | time (s) | peak resident (MiB) | ledger size | exit |")
+        print("|---|---|---|---|---|")
+        for (name, measurement) in [("ledger-tool verify", verify), ("ledger-tool rebuild index", rebuild)] {
+            print("| \(name) | \(decimal(measurement.seconds)) | \(decimal(Double(measurement.peakResidentKibibytes) / 1024, digits: 0)) | \(size) | \(measurement.status) |")
+        }
+    }
+
+    /// Appends `records` generated orders (2% invalid, 1% repeated) the way ingest does, committing every group.
+    private func fill(_ directory: String) throws -> TimeInterval {
+        var generator = MessageGenerator(seed: 7, invalidRatio: 0.02, duplicateRatio: 0.01)
+        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory))
+        let started = Date()
+        let progress = Int(max(1, records / 10))
+        for number in 0..<records {
+            let (value, _) = generator.next()
+            let source = SourceCoordinates(topic: "transactions", partition: Int32(number % 12), offset: Int64(number / 12))
+            _ = try appender.append(value: value, source: source, ingestTimeMicroseconds: 1_705_314_700_000_000 + Int64(number))
+            if (number + 1) % Limits.groupCommitRecordsMax == 0 { try appender.commit() }
+            if (number + 1) % progress == 0 { FileHandle.standardError.write(Data("filled \(number + 1) records\n".utf8)) }
+        }
+        try appender.close()
+        return Date().timeIntervalSince(started)
+    }
+}
+
+/// One child process run to its end: wall time, peak resident memory and exit status, from `wait4`.
+struct ChildMeasurement {
+    var seconds: TimeInterval
+    var peakResidentKibibytes: Int
+    var status: Int32
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let started = Date()
+        guard posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0 else {
+            throw ValidationError("cannot start \(executable)")
+        }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        seconds = Date().timeIntervalSince(started)
+        peakResidentKibibytes = usage.ru_maxrss
+        self.status = (status >> 8) & 0xFF
+    }
+}
