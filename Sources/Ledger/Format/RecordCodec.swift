@@ -66,25 +66,117 @@ enum RecordCodec {
 
     /// Decodes all records of a decompressed payload; the failure names the record index and what was wrong.
     static func decodeAll(_ payload: UnsafeRawBufferPointer, expectedCount: Int) -> Result<[Record], FormatViolation> {
-        var reader = ByteReader(payload)
         var records: [Record] = []
         records.reserveCapacity(expectedCount)
-        while !reader.isAtEnd {
-            guard records.count < expectedCount else {
-                return .failure(FormatViolation("record count", expected: "\(expectedCount) records filling the payload", found: "bytes left after record \(expectedCount)"))
-            }
-            guard let body = reader.readLengthPrefixed(maximum: Limits.recordBytesMax), let record = decodeBody(body) else {
-                return .failure(FormatViolation("record encoding", expected: "a well-formed record", found: "malformed record at index \(records.count), payload byte \(reader.position)"))
-            }
-            records.append(record)
-        }
-        guard records.count == expectedCount else {
-            return .failure(FormatViolation("record count", expected: "\(expectedCount)", found: "\(records.count)"))
+        if let violation = RecordDecoder(sink: RecordBuilder()).forEach(in: payload, expectedCount: expectedCount, { records.append($0) }) {
+            return .failure(violation)
         }
         return .success(records)
     }
 
-    private static func decodeBody(_ body: UnsafeRawBufferPointer) -> Record? {
+    /// Checks that a payload decodes, by the decoder's own rules (every length, range and UTF-8 text), without
+    /// building its records: what the writer runs on every frame before writing it. Nil when it decodes.
+    static func check(_ payload: UnsafeRawBufferPointer, expectedCount: Int) -> FormatViolation? {
+        RecordDecoder(sink: RecordChecker()).forEach(in: payload, expectedCount: expectedCount) { _ in }
+    }
+}
+
+/// What the decoder makes of the fields it has read and checked. `RecordBuilder` makes records; `RecordChecker`
+/// makes nothing (every value is `Void`), so that the writer's check of every frame costs a fraction of a decode:
+/// building the records' strings, arrays and enum payloads was most of a decode's cost. Both go through the one
+/// `RecordDecoder`, so the layout is written once, and the segment fuzzer asserts that they accept the same bytes.
+private protocol RecordSink {
+    associatedtype Text
+    associatedtype Source
+    associatedtype TransactionValue
+    associatedtype RejectedValue
+    associatedtype Output
+
+    /// Text whose bytes are valid UTF-8; nil when they are not.
+    func text(_ bytes: UnsafeRawBufferPointer) -> Text?
+    func source(topic: Text, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) -> Source
+    func transaction(orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64, offsetMinutes: Int16,
+                     customer: Text, category: Text) -> TransactionValue
+    func rejected(reason: RejectReason, field: Text, originalByteCount: Int, raw: UnsafeRawBufferPointer?) -> RejectedValue
+    func record(ingestTime: Int64, source: Source, detail: DecodedDetail<TransactionValue, RejectedValue>) -> Output
+}
+
+/// A record's detail as the decoder read it, over the sink's values.
+private enum DecodedDetail<TransactionValue, RejectedValue> {
+    case accepted(TransactionValue)
+    case rejected(RejectedValue)
+    case duplicate(TransactionValue, originalLSN: UInt64)
+    case conflict(TransactionValue, originalLSN: UInt64)
+    case gap(lastMissingOffset: Int64)
+    case lost
+}
+
+private struct RecordBuilder: RecordSink {
+    func text(_ bytes: UnsafeRawBufferPointer) -> String? { String(validating: bytes, as: UTF8.self) }
+
+    func source(topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) -> SourceCoordinates {
+        SourceCoordinates(topic: topic, partition: partition, offset: offset, kafkaTimestampMilliseconds: timestamp, key: key.map { Array($0) })
+    }
+
+    func transaction(orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64, offsetMinutes: Int16,
+                     customer: String, category: String) -> Transaction {
+        Transaction(orderID: UUID(bytes: orderID), amount: Cents(rawValue: cents), currency: CurrencyCode(unchecked: String(decoding: currency, as: UTF8.self)),
+                    timestamp: UTCTimestamp(microsecondsSinceEpoch: microseconds, originalOffsetMinutes: offsetMinutes),
+                    customerID: customer, productCategory: category)
+    }
+
+    func rejected(reason: RejectReason, field: String, originalByteCount: Int, raw: UnsafeRawBufferPointer?) -> RejectedMessage {
+        RejectedMessage(rejection: Rejection(reason, field: field), rawBytes: raw.map { Array($0) }, originalByteCount: originalByteCount)
+    }
+
+    func record(ingestTime: Int64, source: SourceCoordinates, detail: DecodedDetail<Transaction, RejectedMessage>) -> Record {
+        let body: RecordBody = switch detail {
+        case .accepted(let transaction): .accepted(transaction)
+        case .rejected(let rejected): .rejected(rejected)
+        case .duplicate(let transaction, let originalLSN): .duplicate(transaction, originalLSN: originalLSN)
+        case .conflict(let transaction, let originalLSN): .conflict(transaction, originalLSN: originalLSN)
+        case .gap(let lastMissingOffset): .gap(lastMissingOffset: lastMissingOffset)
+        case .lost: .lost
+        }
+        return Record(source: source, ingestTimeMicroseconds: ingestTime, body: body)
+    }
+}
+
+private struct RecordChecker: RecordSink {
+    func text(_ bytes: UnsafeRawBufferPointer) -> Void? { UTF8Validation.isValid(bytes) ? () : nil }
+    func source(topic: Void, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) {}
+    func transaction(orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64, offsetMinutes: Int16,
+                     customer: Void, category: Void) {}
+    func rejected(reason: RejectReason, field: Void, originalByteCount: Int, raw: UnsafeRawBufferPointer?) {}
+    func record(ingestTime: Int64, source: Void, detail: DecodedDetail<Void, Void>) {}
+}
+
+/// The record decoder: the layout documented at the top of `SegmentFormat.swift`, read and checked field by
+/// field, handed to `sink`.
+private struct RecordDecoder<Sink: RecordSink> {
+    let sink: Sink
+
+    /// Calls `each` with every record of the payload, in order; the violation when one does not decode.
+    func forEach(in payload: UnsafeRawBufferPointer, expectedCount: Int, _ each: (Sink.Output) -> Void) -> FormatViolation? {
+        var reader = ByteReader(payload)
+        var count = 0
+        while !reader.isAtEnd {
+            guard count < expectedCount else {
+                return FormatViolation("record count", expected: "\(expectedCount) records filling the payload", found: "bytes left after record \(expectedCount)")
+            }
+            guard let body = reader.readLengthPrefixed(maximum: Limits.recordBytesMax), let record = decodeBody(body) else {
+                return FormatViolation("record encoding", expected: "a well-formed record", found: "malformed record at index \(count), payload byte \(reader.position)")
+            }
+            each(record)
+            count += 1
+        }
+        guard count == expectedCount else {
+            return FormatViolation("record count", expected: "\(expectedCount)", found: "\(count)")
+        }
+        return nil
+    }
+
+    private func decodeBody(_ body: UnsafeRawBufferPointer) -> Sink.Output? {
         var reader = ByteReader(body)
         guard let kindByte = reader.read(UInt8.self), let kind = RecordKind(rawValue: kindByte),
               let ingestTime = reader.readSignedVarint(),
@@ -92,10 +184,10 @@ enum RecordCodec {
               let detail = decodeDetail(kind, &reader),
               reader.isAtEnd
         else { return nil }
-        return Record(source: source, ingestTimeMicroseconds: ingestTime, body: detail)
+        return sink.record(ingestTime: ingestTime, source: source, detail: detail)
     }
 
-    private static func decodeSource(_ reader: inout ByteReader) -> SourceCoordinates? {
+    private func decodeSource(_ reader: inout ByteReader) -> Sink.Source? {
         guard let topic = readText(&reader, maximum: Limits.topicBytesMax),
               let partition = reader.readSignedVarint(), let partition32 = Int32(exactly: partition),
               let offset = reader.readSignedVarint(),
@@ -106,15 +198,15 @@ enum RecordCodec {
             guard let value = reader.readSignedVarint() else { return nil }
             timestamp = value
         }
-        var key: [UInt8]?
+        var key: UnsafeRawBufferPointer?
         if presence & 2 != 0 {
             guard let bytes = reader.readLengthPrefixed(maximum: Limits.recordKeyBytesMax) else { return nil }
-            key = Array(bytes)
+            key = bytes
         }
-        return SourceCoordinates(topic: topic, partition: partition32, offset: offset, kafkaTimestampMilliseconds: timestamp, key: key)
+        return sink.source(topic: topic, partition: partition32, offset: offset, timestamp: timestamp, key: key)
     }
 
-    private static func decodeDetail(_ kind: RecordKind, _ reader: inout ByteReader) -> RecordBody? {
+    private func decodeDetail(_ kind: RecordKind, _ reader: inout ByteReader) -> DecodedDetail<Sink.TransactionValue, Sink.RejectedValue>? {
         switch kind {
         case .accepted:
             return decodeTransaction(&reader).map { .accepted($0) }
@@ -130,38 +222,35 @@ enum RecordCodec {
         }
     }
 
-    private static func decodeRejected(_ reader: inout ByteReader) -> RejectedMessage? {
+    private func decodeRejected(_ reader: inout ByteReader) -> Sink.RejectedValue? {
         guard let reasonByte = reader.read(UInt8.self), let reason = RejectReason(rawValue: reasonByte),
               let field = readText(&reader, maximum: Limits.rejectionFieldBytesMax),
               let originalSize = reader.readVarint(), let originalByteCount = Int(exactly: originalSize),
               let hasRaw = reader.read(UInt8.self), hasRaw <= 1
         else { return nil }
-        var raw: [UInt8]?
+        var raw: UnsafeRawBufferPointer?
         if hasRaw == 1 {
             guard let bytes = reader.readLengthPrefixed(maximum: Limits.rejectedRawBytesKeptMax) else { return nil }
-            raw = Array(bytes)
+            raw = bytes
         }
-        return RejectedMessage(rejection: Rejection(reason, field: field), rawBytes: raw, originalByteCount: originalByteCount)
+        return sink.rejected(reason: reason, field: field, originalByteCount: originalByteCount, raw: raw)
     }
 
-    private static func decodeTransaction(_ reader: inout ByteReader) -> Transaction? {
+    private func decodeTransaction(_ reader: inout ByteReader) -> Sink.TransactionValue? {
         guard let orderID = reader.readBytes(16),
               let cents = reader.readVarint(), cents > 0, cents <= UInt64(Cents.maximum.rawValue),
-              let currencyBytes = reader.readBytes(3), currencyBytes.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }),
-              let micros = reader.readSignedVarint(),
+              let currency = reader.readBytes(3), currency.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }),
+              let microseconds = reader.readSignedVarint(),
               let offsetMinutes = reader.readSignedVarint(), let offset16 = Int16(exactly: offsetMinutes),
               let customer = readText(&reader, maximum: Limits.textFieldBytesMax),
               let category = readText(&reader, maximum: Limits.textFieldBytesMax)
         else { return nil }
-        return Transaction(
-            orderID: UUID(bytes: orderID), amount: Cents(rawValue: Int64(cents)),
-            currency: CurrencyCode(unchecked: String(decoding: currencyBytes, as: UTF8.self)),
-            timestamp: UTCTimestamp(microsecondsSinceEpoch: micros, originalOffsetMinutes: offset16),
-            customerID: customer, productCategory: category)
+        return sink.transaction(orderID: orderID, cents: Int64(cents), currency: currency, microseconds: microseconds, offsetMinutes: offset16,
+                                customer: customer, category: category)
     }
 
-    private static func readText(_ reader: inout ByteReader, maximum: Int) -> String? {
+    private func readText(_ reader: inout ByteReader, maximum: Int) -> Sink.Text? {
         guard let bytes = reader.readLengthPrefixed(maximum: maximum) else { return nil }
-        return String(validating: bytes, as: UTF8.self)
+        return sink.text(bytes)
     }
 }

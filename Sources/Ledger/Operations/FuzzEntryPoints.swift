@@ -18,7 +18,16 @@ public enum FuzzEntryPoints {
     public static func decodeSegmentBytes(_ bytes: UnsafeRawBufferPointer) -> Int {
         var decoded = 0
         for expectedCount in [1, 2, 8, 64] {
-            if case .success(let records) = RecordCodec.decodeAll(bytes, expectedCount: expectedCount) { decoded += records.count }
+            let full = RecordCodec.decodeAll(bytes, expectedCount: expectedCount)
+            // The writer's check (which builds no record) must accept exactly what the decoder accepts.
+            let checked = RecordCodec.check(bytes, expectedCount: expectedCount)
+            switch full {
+            case .success(let records):
+                precondition(checked == nil, "the writer's check refuses a payload the decoder reads: \(checked!.check)")
+                decoded += records.count
+            case .failure:
+                precondition(checked != nil, "the writer's check accepts a payload the decoder refuses")
+            }
         }
         if bytes.count >= SegmentFormat.frameHeaderBytes, case .success = FrameHeader.decode(bytes) { decoded += 1 }
         if case .success = SegmentFooter.decode(bytes) { decoded += 1 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one set of bounds on what a record holds (DESIGN.md invariant 8, "durable means readable and
 /// projectable"): the record codec can write and read it back, and the warehouse can hold it.
 ///
@@ -51,15 +53,16 @@ public enum RecordBounds {
     /// Text the codec stores in at most `bytesMax` bytes and PostgreSQL holds: no U+0000 (text columns cannot
     /// hold it), and at most `scalarsMax` Unicode scalars (VARCHAR(n) counts code points).
     public static func text(_ text: String, _ field: String, bytesMax: Int, scalarsMax: Int? = nil) -> Violation? {
-        // One pass over the UTF-8 bytes (this runs for every text of every record): a scalar starts at every byte
-        // that is not a continuation byte (10xxxxxx), and U+0000 is the byte 0.
-        var scalars = 0
-        var bytes = 0
-        var hasNUL = false
-        for byte in text.utf8 {
-            bytes += 1
-            scalars += byte & 0xC0 == 0x80 ? 0 : 1
-            hasNUL = hasNUL || byte == 0
+        // This runs for every text of every record the writer appends: over the contiguous UTF-8 bytes, with
+        // memchr for U+0000 (the byte 0), and scalars counted only when the byte count could exceed their bound.
+        var text = text
+        let (bytes, hasNUL, scalars) = text.withUTF8 { utf8 -> (Int, Bool, Int) in
+            let hasNUL = utf8.count > 0 && memchr(utf8.baseAddress!, 0, utf8.count) != nil
+            guard let scalarsMax, utf8.count > scalarsMax else { return (utf8.count, hasNUL, 0) }
+            // A scalar starts at every byte that is not a continuation byte (10xxxxxx).
+            var scalars = 0
+            for byte in utf8 where byte & 0xC0 != 0x80 { scalars += 1 }
+            return (utf8.count, hasNUL, scalars)
         }
         if hasNUL {
             return Violation(reason: "nul_in_text", detail: "\(field) contains U+0000, which PostgreSQL text cannot hold")

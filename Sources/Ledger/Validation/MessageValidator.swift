@@ -267,7 +267,8 @@ enum FieldChecks {
 
     /// order_id: a canonical 8-4-4-4-12 hexadecimal UUID of either case (any version or variant).
     static func orderID(_ bytes: UnsafeRawBufferPointer) throws(Rejection) -> UUID {
-        let invalid = Rejection(.invalidOrderID, field: TransactionField.orderID.key)
+        // Made only on failure: this runs for every message.
+        var invalid: Rejection { Rejection(.invalidOrderID, field: TransactionField.orderID.key) }
         guard bytes.count == uuidCharactersCount else { throw invalid }
         // 8-4-4-4-12: the first 16 digits (8-4-4) make the high word, the last 16 (4-12) the low one.
         var high: UInt64 = 0
