@@ -10,7 +10,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 ensure_packages() {
   # kcat: the fault campaign (run by scripts/test) reads the dead-letter topic with a client that is not the
   # project's own, and the benchmarks measure the broker's limit with it.
-  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev lz4 pkg-config bc curl kcat)
+  # time: GNU time measures a child's peak memory (tests and ledger-bench maintenance).
+  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev lz4 pkg-config bc curl kcat time)
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

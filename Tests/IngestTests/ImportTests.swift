@@ -54,3 +54,60 @@ import Testing
         #expect(try ledgerEntries(ledger).dropFirst(14).map(\.record.kind) == Array(repeating: .duplicate, count: 5))
     }
 }
+
+/// `ledger-tool verify` and `rebuild index`, run as the binary an operator runs, on ledgers of two sizes.
+@Suite(.serialized) struct MaintenanceMemoryTests {
+    /// Issue 11: both needed memory in proportion to the ledger (every order in one batch; verify held both
+    /// indexes' rows as string arrays). Their peak resident memory may now grow with the ledger by little more
+    /// than SQLite's page caches fill (two connections of up to 32 MiB each): from 50,000 to 400,000 records it
+    /// once grew by over 100 MiB.
+    @Test func verifyAndRebuildIndexRunInBoundedMemory() throws {
+        let scratch = Scratch()
+        var peaks: [String: [Int]] = [:]
+        for records in [50_000, 400_000] {
+            let ledger = scratch.path + "/ledger-\(records)"
+            try fillLedger(ledger, records: records)
+            for command in [["verify"], ["rebuild", "index"]] {
+                let (status, peak) = try peakResidentKibibytes(productsDirectory + "/ledger-tool", command + ["--wal", ledger])
+                #expect(status == 0, "\(command) on \(records) records")
+                peaks[command.joined(separator: " "), default: []].append(peak)
+            }
+        }
+        for (command, values) in peaks {
+            let growthMiB = (values[1] - values[0]) / 1024
+            print("\(command): peak resident \(values[0] / 1024) MiB at 50,000 records, \(values[1] / 1024) MiB at 400,000")
+            #expect(growthMiB < 64, "\(command): peak \(values[0] / 1024) MiB at 50,000 records, \(values[1] / 1024) MiB at 400,000")
+        }
+    }
+
+    private func fillLedger(_ directory: String, records: Int) throws {
+        var generator = MessageGenerator(seed: 9, invalidRatio: 0.02, duplicateRatio: 0.01)
+        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory))
+        for number in 0..<records {
+            let source = SourceCoordinates(topic: "transactions", partition: Int32(number % 4), offset: Int64(number / 4))
+            _ = try appender.append(value: generator.next().value, source: source, ingestTimeMicroseconds: 1_767_225_600_000_000)
+            if (number + 1) % 8_192 == 0 { try appender.commit() }
+        }
+        try appender.close()
+    }
+
+    /// Runs a child process to its end; its exit status and peak resident memory. Measured by GNU time, not by
+    /// this process's `wait4`: a child forked from a large process (this one, after filling a ledger) inherits the
+    /// parent's resident size as its own maximum, whatever it uses itself.
+    private func peakResidentKibibytes(_ executable: String, _ arguments: [String]) throws -> (status: Int32, peak: Int) {
+        let report = NSTemporaryDirectory() + "pulse-peak-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+        process.arguments = ["-f", "%M", "-o", report, executable] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        guard let peak = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+            throw TestFailure("GNU time reported no peak: \(text)")
+        }
+        return (process.terminationStatus, peak)
+    }
+}

@@ -48,29 +48,30 @@ struct MaintenanceBench: ParsableCommand {
     }
 }
 
-/// One child process run to its end: wall time, peak resident memory and exit status, from `wait4`.
+/// One child process run to its end: wall time, peak resident memory and exit status. The peak comes from GNU
+/// time (`/usr/bin/time -f %M`), not this process's `wait4`: a child forked from a large process (this one, after
+/// filling the ledger) inherits the parent's resident size as its own maximum.
 struct ChildMeasurement {
     var seconds: TimeInterval
     var peakResidentKibibytes: Int
     var status: Int32
 
     init(_ executable: String, _ arguments: [String]) throws {
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let report = NSTemporaryDirectory() + "ledger-bench-peak-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+        process.arguments = ["-f", "%M", "-o", report, executable] + arguments
+        process.standardOutput = FileHandle.nullDevice
         let started = Date()
-        guard posix_spawn(&pid, executable, &actions, nil, argv, environ) == 0 else {
-            throw ValidationError("cannot start \(executable)")
-        }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        try process.run()
+        process.waitUntilExit()
         seconds = Date().timeIntervalSince(started)
-        peakResidentKibibytes = usage.ru_maxrss
-        self.status = (status >> 8) & 0xFF
+        status = process.terminationStatus
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        guard let peak = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+            throw ValidationError("GNU time reported no peak for \(executable): \(text)")
+        }
+        peakResidentKibibytes = peak
     }
 }
