@@ -59,8 +59,8 @@ import Testing
 @Suite(.serialized) struct MaintenanceMemoryTests {
     /// Issue 11: both needed memory in proportion to the ledger (every order in one batch; verify held both
     /// indexes' rows as string arrays). Their peak resident memory may now grow with the ledger by little more
-    /// than SQLite's page caches fill (two connections of up to 32 MiB each): from 50,000 to 400,000 records it
-    /// once grew by over 100 MiB.
+    /// than SQLite's page caches fill (two connections of up to 32 MiB each). Measured at dfd5ae2, before the
+    /// fix: verify 52 -> 197 MiB from 50,000 to 400,000 records; after it, 38 -> 56 MiB.
     @Test func verifyAndRebuildIndexRunInBoundedMemory() throws {
         let scratch = Scratch()
         var peaks: [String: [Int]] = [:]
