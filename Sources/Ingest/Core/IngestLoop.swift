@@ -244,17 +244,10 @@ final class IngestLoop {
     }
 
     /// A message arrived past the offset the partition had to deliver next: offsets `first...last` vanished
-    /// before they were read (deleted, compacted away, or control records of a transactional producer). Stops,
-    /// or with --allow-gaps records them as a gap, like offsets found deleted on assignment.
+    /// before they were read (deleted, compacted away, or control records of a transactional producer).
     private func recordVanishedOffsets(_ partition: TopicPartition, first: Int64, last: Int64, receivedMicroseconds: Int64) throws {
-        metrics.outOfRange.increment()
-        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(first)",
-                                                       "kafka.missing_through": "\(last)", "kafka.earliest_available": "\(last + 1)"])
-        guard configuration.allowGaps else {
-            throw IngestError(message: "offsets were never delivered by the partition (deleted or compacted before they were read); restart with --allow-gaps to record the gap and continue",
-                              context: [("partition", "\(partition)"), ("missing", "\(first)...\(last)")])
-        }
-        _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: first, last: last, ingestTimeMicroseconds: receivedMicroseconds)
+        try recordLostOffsets(partition, first...last, ingestTimeMicroseconds: receivedMicroseconds,
+                              why: "offsets were never delivered by the partition (deleted or compacted before they were read)")
     }
 
     /// When the partition no longer holds offset `next` (deleted by retention before it was ingested): stop,
@@ -262,17 +255,25 @@ final class IngestLoop {
     private func skipDeletedOffsets(_ partition: TopicPartition, next: Int64) throws -> Int64 {
         let low = try consumer.queryWatermarks(partition).low
         guard low > next else { return next }
-        metrics.outOfRange.increment()
-        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(next)",
-                                                       "kafka.missing_through": "\(low - 1)", "kafka.earliest_available": "\(low)"])
-        guard configuration.allowGaps else {
-            throw IngestError(message: "offsets were deleted from the partition before they were ingested; restart with --allow-gaps to record the gap and continue from the earliest available offset",
-                              context: [("partition", "\(partition)"), ("missing", "\(next)...\(low - 1)")])
-        }
-        _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: next, last: low - 1, ingestTimeMicroseconds: Self.nowMicroseconds())
+        try recordLostOffsets(partition, next...(low - 1), ingestTimeMicroseconds: Self.nowMicroseconds(),
+                              why: "offsets were deleted from the partition before they were ingested")
         pending[partition] = low
         try makeDurable()
         return low
+    }
+
+    /// Offsets `missing` will never be read: stop (nothing is skipped silently), or with --allow-gaps record them
+    /// as one gap record.
+    private func recordLostOffsets(_ partition: TopicPartition, _ missing: ClosedRange<Int64>, ingestTimeMicroseconds: Int64, why: String) throws {
+        metrics.outOfRange.increment()
+        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(missing.lowerBound)",
+                                                       "kafka.missing_through": "\(missing.upperBound)", "kafka.earliest_available": "\(missing.upperBound + 1)"])
+        guard configuration.allowGaps else {
+            throw IngestError(message: why + "; restart with --allow-gaps to record the gap and continue from the earliest available offset",
+                              context: [("partition", "\(partition)"), ("missing", "\(missing.lowerBound)...\(missing.upperBound)")])
+        }
+        _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: missing.lowerBound, last: missing.upperBound,
+                                   ingestTimeMicroseconds: ingestTimeMicroseconds)
     }
 
     private func reportClientErrors() {

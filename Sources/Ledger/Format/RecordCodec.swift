@@ -101,7 +101,8 @@ private protocol RecordSink {
     func record(ingestTime: Int64, source: Source, detail: DecodedDetail<TransactionValue, RejectedValue>) -> Output
 }
 
-/// A record's detail as the decoder read it, over the sink's values.
+/// A record's detail as the decoder read it: `RecordBody`'s cases, generic over the sink's values, so that the
+/// checker's are `Void` and cost nothing to make (RecordBody itself holds the built values).
 private enum DecodedDetail<TransactionValue, RejectedValue> {
     case accepted(TransactionValue)
     case rejected(RejectedValue)
