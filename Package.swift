@@ -1,8 +1,14 @@
 // swift-tools-version:6.0
 // Pulse Ledger: an event-sourced transaction ledger (Kafka → LZ4 write-ahead log → PostgreSQL warehouse).
+//
+// One target per folder, named like it, and the folders read as the data path (docs/ARCHITECTURE.md):
+//   Sources/Ingest:    KafkaClient → Ingest → LedgerIngest        (DevelopmentBroker beside them)
+//   Sources/Ledger:    MessageSchema → Ledger                     (ServiceKit, LedgerTesting beside them)
+//   Sources/Projector: Projector → PostgresClient, LedgerProjector
+//   Sources/Tools:     ledger-tool, the benchmarks, the fault campaign, the fuzzers
+//   Sources/C*:        one system-library target per C library, each imported by one folder of one module
 import PackageDescription
 
-/// System-library targets: one per C library, each imported by exactly one folder of one Swift module.
 let cLibraries: [Target] = [
     .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -14,6 +20,93 @@ let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let metrics: Target.Dependency = .product(name: "Metrics", package: "swift-metrics")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let flyingSocks: Target.Dependency = .product(name: "FlyingSocks", package: "FlyingFox")
+
+/// What both services stand on: the message's schema, the ledger library, the services' kit, testing support.
+let ledgerFolder: [Target] = [
+    // The one shape of an operating error (code + message + context), which every area's errors take.
+    .target(name: "OperatingErrors", path: "Sources/Ledger/OperatingErrors"),
+    // The Kafka message's schema: validation, the values it yields (Transaction, Rejection), and where a message
+    // comes from (TopicPartition). No I/O.
+    .target(name: "MessageSchema", path: "Sources/Ledger/MessageSchema"),
+    // The write-ahead log: segment format, writer, recovery, reader, SQLite index, maintenance.
+    .target(name: "Ledger", dependencies: ["OperatingErrors", "MessageSchema", "CLZ4", "CSQLite", logging], path: "Sources/Ledger/Ledger"),
+    // Metrics endpoint, logs, stop signals: what ledger-ingest and ledger-projector share as processes.
+    .target(
+        name: "ServiceKit",
+        dependencies: [
+            logging, metrics, serviceLifecycle, .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
+        ],
+        path: "Sources/Ledger/ServiceKit"),
+    // For tests, benchmarks and the tools that make loads: the message generator, the fault-injecting file
+    // system, scratch directories, child processes and free ports. Never a dependency of a library.
+    .target(name: "LedgerTesting", dependencies: ["Ledger", "MessageSchema"], path: "Sources/Ledger/LedgerTesting"),
+]
+
+/// Kafka → ledger.
+let ingestFolder: [Target] = [
+    // librdkafka behind Swift types: the one module that imports CRDKafka for clients.
+    .target(name: "KafkaClient", dependencies: ["OperatingErrors", "MessageSchema", "CRDKafka", logging], path: "Sources/Ingest/KafkaClient"),
+    // librdkafka's mock cluster as a Kafka-protocol broker on real TCP ports (`ledger-tool dev-broker`).
+    .target(name: "DevelopmentBroker", dependencies: ["OperatingErrors", "KafkaClient", "CRDKafka", logging, flyingSocks], path: "Sources/Ingest/DevelopmentBroker"),
+    .target(
+        name: "Ingest", dependencies: ["OperatingErrors", "KafkaClient", "Ledger", "MessageSchema", "ServiceKit", logging, metrics, serviceLifecycle],
+        path: "Sources/Ingest/Ingest"),
+    // The hidden --inject-fault option (the fault campaign's) takes the fault-injecting file system.
+    .executableTarget(
+        name: "LedgerIngest", dependencies: ["Ingest", "Ledger", "LedgerTesting", "ServiceKit", argumentParser, logging, serviceLifecycle],
+        path: "Sources/Ingest/LedgerIngest"),
+]
+
+/// Ledger → PostgreSQL.
+let projectorFolder: [Target] = [
+    // libpq behind Swift types: the one module that imports CLibPQ.
+    .target(name: "PostgresClient", dependencies: ["OperatingErrors", "CLibPQ"], path: "Sources/Projector/PostgresClient"),
+    // Follow, transform, load, schema, rebuild. The migrations are schema/*.sql, embedded at build time through
+    // the symbolic link Schema/Migrations: the files are their only copy.
+    .target(
+        name: "Projector", dependencies: ["OperatingErrors", "Ledger", "MessageSchema", "PostgresClient", "ServiceKit", logging, metrics, serviceLifecycle],
+        path: "Sources/Projector/Projector", resources: [.embedInCode("Schema/Migrations")]),
+    .executableTarget(
+        name: "LedgerProjector", dependencies: ["Projector", "PostgresClient", "ServiceKit", argumentParser, logging, serviceLifecycle],
+        path: "Sources/Projector/LedgerProjector"),
+]
+
+let toolsFolder: [Target] = [
+    .executableTarget(
+        name: "LedgerTool",
+        dependencies: [
+            "Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "DevelopmentBroker", "Ingest", "Projector", "PostgresClient",
+            argumentParser, logging, .product(name: "ConsoleKitTerminal", package: "console-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ],
+        path: "Sources/Tools/LedgerTool"),
+    .executableTarget(
+        name: "LedgerBench", dependencies: ["Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "Ingest", "Projector", argumentParser, logging],
+        path: "Sources/Tools/Benchmarks"),
+    // libFuzzer targets (scripts/fuzz; build flags in shared/design/TOOLCHAIN.md); they reach internals through
+    // `package` access, never through public API.
+    .executableTarget(name: "FuzzValidator", dependencies: ["MessageSchema"], path: "Sources/Tools/Fuzz/Validator"),
+    .executableTarget(name: "FuzzSegment", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Segment"),
+    // Across the seams: validator → codec → frame → reader → projector transform → COPY encoding.
+    .executableTarget(
+        name: "FuzzRoundTrip", dependencies: ["Ledger", "MessageSchema", "Projector", "PostgresClient"], path: "Sources/Tools/Fuzz/RoundTrip"),
+    // The fault campaign's driver (scripts/chaos). It depends on no target of the package: it drives the built
+    // binaries as processes and judges them against an oracle of its own, so it never shares code with what it
+    // checks.
+    .executableTarget(name: "LedgerChaos", dependencies: [argumentParser], path: "Sources/Tools/Chaos"),
+]
+
+let testTargets: [Target] = [
+    .testTarget(name: "MessageSchemaTests", dependencies: ["MessageSchema"], path: "Tests/MessageSchemaTests"),
+    .testTarget(name: "LedgerTests", dependencies: ["Ledger", "MessageSchema", "LedgerTesting"], path: "Tests/LedgerTests"),
+    .testTarget(
+        name: "IngestTests", dependencies: ["Ingest", "KafkaClient", "Ledger", "MessageSchema", "LedgerTesting"], path: "Tests/IngestTests"),
+    .testTarget(
+        name: "ProjectorTests", dependencies: ["Projector", "PostgresClient", "Ledger", "MessageSchema", "LedgerTesting"],
+        path: "Tests/ProjectorTests"),
+]
 
 let package = Package(
     name: "pulse-ledger",
@@ -23,6 +116,10 @@ let package = Package(
         .executable(name: "ledger-ingest", targets: ["LedgerIngest"]),
         .executable(name: "ledger-projector", targets: ["LedgerProjector"]),
         .executable(name: "ledger-bench", targets: ["LedgerBench"]),
+        .executable(name: "ledger-chaos", targets: ["LedgerChaos"]),
+        .executable(name: "fuzz-validator", targets: ["FuzzValidator"]),
+        .executable(name: "fuzz-segment", targets: ["FuzzSegment"]),
+        .executable(name: "fuzz-roundtrip", targets: ["FuzzRoundTrip"]),
         .library(name: "Ledger", targets: ["Ledger"]),
     ],
     dependencies: [
@@ -36,53 +133,5 @@ let package = Package(
         // SHA-256 (import's content identity); never hand-written.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
-    targets: cLibraries + [
-        .target(name: "Ledger", dependencies: ["CLZ4", "CSQLite", logging], path: "Sources/Ledger"),
-        // Metrics endpoint, JSON logs and service plumbing shared by ledger-ingest and ledger-projector.
-        .target(
-            name: "ServiceKit",
-            dependencies: [
-                logging, metrics, serviceLifecycle,
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "FlyingFox", package: "FlyingFox"),
-            ],
-            path: "Sources/Tools/ServiceKit"),
-        .target(name: "Ingest", dependencies: ["Ledger", "ServiceKit", "CRDKafka", logging, metrics, serviceLifecycle], path: "Sources/Ingest/Core"),
-        .executableTarget(name: "LedgerIngest", dependencies: ["Ingest", "ServiceKit", argumentParser, logging], path: "Sources/Ingest/Main"),
-        .target(name: "Projector", dependencies: ["Ledger", "ServiceKit", "CLibPQ", logging, metrics, serviceLifecycle], path: "Sources/Projector/Core"),
-        .executableTarget(
-            name: "LedgerProjector", dependencies: ["Projector", "ServiceKit", argumentParser, logging], path: "Sources/Projector/Main"),
-        .executableTarget(
-            name: "LedgerTool",
-            dependencies: [
-                "Ledger", "Ingest", "Projector", argumentParser, logging,
-                .product(name: "ConsoleKitTerminal", package: "console-kit"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            path: "Sources/Tools/LedgerTool"),
-        .executableTarget(name: "LedgerBench", dependencies: ["Ledger", "Ingest", "Projector", argumentParser, logging], path: "Sources/Tools/Benchmarks"),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger"], path: "Tests/LedgerTests"),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Ledger"], path: "Tests/IngestTests"),
-        .testTarget(name: "ProjectorTests", dependencies: ["Projector", "Ledger"], path: "Tests/ProjectorTests"),
-    ]
+    targets: cLibraries + ledgerFolder + ingestFolder + projectorFolder + toolsFolder + testTargets
 )
-
-// libFuzzer targets (scripts/fuzz; build flags in shared/design/TOOLCHAIN.md). Products, so `--product` builds them.
-package.products += [
-    .executable(name: "fuzz-validator", targets: ["FuzzValidator"]),
-    .executable(name: "fuzz-segment", targets: ["FuzzSegment"]),
-    .executable(name: "fuzz-roundtrip", targets: ["FuzzRoundTrip"]),
-]
-package.targets += [
-    .executableTarget(name: "FuzzValidator", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Validator"),
-    .executableTarget(name: "FuzzSegment", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Segment"),
-    // Across the seams: validator → codec → frame → reader → projector transform → COPY encoding.
-    .executableTarget(name: "FuzzRoundTrip", dependencies: ["Ledger", "Projector"], path: "Sources/Tools/Fuzz/RoundTrip"),
-]
-
-// The fault campaign's driver (scripts/chaos). It depends on no target of the package: it drives the built
-// binaries as processes and judges them against an oracle of what was produced, so it never shares code with
-// what it checks.
-package.products += [.executable(name: "ledger-chaos", targets: ["LedgerChaos"])]
-package.targets += [.executableTarget(name: "LedgerChaos", dependencies: [argumentParser], path: "Sources/Tools/Chaos")]

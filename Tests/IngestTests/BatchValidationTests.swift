@@ -1,7 +1,9 @@
 import Foundation
-import Testing
 @testable import Ingest
 import Ledger
+import LedgerTesting
+import MessageSchema
+import Testing
 
 /// Validating a batch on several threads gives each message exactly the result validating it alone gives, in
 /// the same order: valid, invalid, null and empty values alike, in batches below and above the parallel bound.

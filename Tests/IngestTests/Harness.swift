@@ -1,7 +1,10 @@
 import Foundation
 import Ingest
+import KafkaClient
 import Ledger
+import LedgerTesting
 import Logging
+import MessageSchema
 import Testing
 
 /// The directory holding the built products (ledger-tool, ledger-ingest): the test bundle's own directory.

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LedgerTesting
 import Testing
 
 /// `ledger-tool import`, run as the binary an operator runs.

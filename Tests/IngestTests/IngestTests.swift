@@ -1,6 +1,9 @@
 import Foundation
 import Ingest
+import KafkaClient
 import Ledger
+import LedgerTesting
+import MessageSchema
 import Testing
 
 /// ledger-ingest against the development broker over TCP, as separate processes.

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 @testable import Ledger
+import MessageSchema
+import Testing
 
 @Suite struct CRC32CTests {
     @Test func knownVectors() {

@@ -1,6 +1,8 @@
 import Foundation
-import Testing
 @testable import Ledger
+import MessageSchema
+import OperatingErrors
+import Testing
 
 /// Issue 11: nothing a producer sends may brick the ledger or make durable what a reader or the warehouse
 /// refuses. Each test is named after a defect found on main, and goes through the seams (validator → appender
@@ -23,7 +25,7 @@ import Testing
                 let outcome = try appender.append(value: message, source: Sample.source(offset: Int64(offset)), ingestTimeMicroseconds: 1_705_314_700_000_000)
                 guard case .appended(_, .rejected, let rejection?) = outcome else { Issue.record("not rejected: \(outcome)"); return }
                 #expect(rejection.reason == .unknownField)
-                #expect(rejection.field.utf8.count <= Limits.rejectionFieldBytesMax)
+                #expect(rejection.field.utf8.count <= MessageLimits.rejectionFieldBytesMax)
             }
             try appender.close()
         }
@@ -45,10 +47,10 @@ import Testing
                       "a\u{0}b", String(repeating: "\u{0}", count: 300)])
     func aRejectionFieldIsAlwaysStorable(field: String) {
         let stored = Rejection(.unknownField, field: field).field
-        #expect(stored.utf8.count <= Limits.rejectionFieldBytesMax)
+        #expect(stored.utf8.count <= MessageLimits.rejectionFieldBytesMax)
         #expect(!stored.utf8.contains(0))
         #expect(String(validating: Array(stored.utf8), as: UTF8.self) == stored)
-        #expect(field.utf8.count > Limits.rejectionFieldBytesMax || field.contains("\u{0}") || stored == field)
+        #expect(field.utf8.count > MessageLimits.rejectionFieldBytesMax || field.contains("\u{0}") || stored == field)
     }
 
     /// "0001-01-01T00:00:00+00:01" and "9999-12-31T23:59:59-00:01" are years 0 and 10000 in UTC: the validator
@@ -77,7 +79,7 @@ import Testing
         let writer = try LedgerWriter(directory: directory.path)
         try writer.append(Sample.record(0))
         var yearZero = Sample.transaction(1)
-        yearZero.timestamp = UTCTimestamp(microsecondsSinceEpoch: Limits.timestampMicrosecondsRange.lowerBound - 1)
+        yearZero.timestamp = UTCTimestamp(microsecondsSinceEpoch: MessageLimits.timestampMicrosecondsRange.lowerBound - 1)
         var longCustomer = Sample.transaction(2)
         longCustomer.customerID = String(repeating: "😀", count: 51)
         var nul = Sample.transaction(3)

@@ -1,6 +1,8 @@
 import Foundation
-import Testing
 @testable import Ledger
+import MessageSchema
+import OperatingErrors
+import Testing
 
 /// Issue 11: no operator command may shorten the ledger or hide its damage. Each test is named after a defect
 /// found on main (`verify` called damage to durable records a torn tail, `rebuild index` then cut them, a

@@ -1,6 +1,8 @@
 import Foundation
-import Testing
 @testable import Ledger
+import LedgerTesting
+import OperatingErrors
+import Testing
 
 /// One test per case of the recovery table in `Recovery.swift`, plus the write-path faults.
 @Suite struct RecoveryTests {

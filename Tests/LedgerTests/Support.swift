@@ -1,5 +1,6 @@
 import Foundation
 @testable import Ledger
+import MessageSchema
 
 /// A scratch directory under /tmp, removed when the value goes away.
 final class ScratchDirectory {

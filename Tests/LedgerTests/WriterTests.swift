@@ -1,6 +1,8 @@
 import Foundation
-import Testing
 @testable import Ledger
+import LedgerTesting
+import OperatingErrors
+import Testing
 
 @Suite struct WriteFaultTests {
     /// An fsync failure is fatal: the commit throws, nothing is published, and the writer refuses more work

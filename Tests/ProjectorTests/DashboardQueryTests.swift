@@ -1,5 +1,7 @@
 import Foundation
 import Ledger
+import LedgerTesting
+import PostgresClient
 @testable import Projector
 import Testing
 

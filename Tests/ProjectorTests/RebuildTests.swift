@@ -1,5 +1,7 @@
 import Foundation
 import Ledger
+import MessageSchema
+import OperatingErrors
 @testable import Projector
 import Testing
 

@@ -1,5 +1,9 @@
 import Foundation
 @testable import Ledger
+import LedgerTesting
+import MessageSchema
+import OperatingErrors
+import PostgresClient
 @testable import Projector
 import Testing
 
@@ -61,7 +65,7 @@ struct TransformTests {
         #expect(UTCCalendar.Day(microsecondsSinceEpoch: microseconds(2000, 2, 29, 12)).compact == "20000229")
         #expect(UTCCalendar.Day("2023-02-29") == nil)
         #expect(UTCCalendar.Day("2024-02-29")?.next.description == "2024-03-01")
-        #expect(UTCCalendar.Day("0001-01-01")?.startMicroseconds == Limits.timestampMicrosecondsRange.lowerBound)
+        #expect(UTCCalendar.Day("0001-01-01")?.startMicroseconds == MessageLimits.timestampMicrosecondsRange.lowerBound)
         #expect(PartitionManager.day(fromPartitionName: "transactions_p20240229")?.description == "2024-02-29")
         #expect(PartitionManager.day(fromPartitionName: "transactions_p20240230") == nil)
         #expect(PartitionManager.day(fromPartitionName: "transactions_default") == nil)
@@ -170,7 +174,7 @@ struct BatchBuilderTests {
 
     @Test func timestampsOutsideYearsOneToNineThousandNineHundredNinetyNineAreRefused() {
         var late = transaction(1)
-        late.timestamp = UTCTimestamp(microsecondsSinceEpoch: Limits.timestampMicrosecondsRange.upperBound + 1)
+        late.timestamp = UTCTimestamp(microsecondsSinceEpoch: MessageLimits.timestampMicrosecondsRange.upperBound + 1)
         var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
         let (_, stop) = builder.build([entry(1, .accepted(late))])
         #expect(stop?.context("reason") == "timestamp_out_of_range")

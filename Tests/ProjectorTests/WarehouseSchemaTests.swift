@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import OperatingErrors
 @testable import Projector
 import Testing
 

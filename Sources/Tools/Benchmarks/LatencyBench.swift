@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Ingest
+import KafkaClient
 import Ledger
+import LedgerTesting
 import Logging
 import Projector
 

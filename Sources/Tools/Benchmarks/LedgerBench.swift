@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import LedgerTesting
 
 /// Benchmarks of the ledger core, each next to a physical limit measured in the same run. Prints a Markdown table.
 @main

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import LedgerTesting
 
 /// `ledger-tool verify` and `rebuild index` on a large ledger, as the operator runs them: time and peak memory of
 /// each process (the kernel's accounting, `wait4`), next to the ledger's own size, so that memory in proportion

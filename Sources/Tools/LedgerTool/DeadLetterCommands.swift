@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import Ingest
+import KafkaClient
 import Ledger
 import Logging
+import MessageSchema
+import OperatingErrors
 
 struct DeadLetterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

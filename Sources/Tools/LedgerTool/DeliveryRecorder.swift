@@ -1,6 +1,9 @@
 import Foundation
 import Ingest
+import KafkaClient
 import Ledger
+import LedgerTesting
+import OperatingErrors
 
 /// `ledger-tool produce --record FILE`: one JSON line per acknowledged message, written as the delivery reports
 /// arrive, so a fault test can build its oracle from what was really produced rather than from the system under

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import LedgerTesting
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

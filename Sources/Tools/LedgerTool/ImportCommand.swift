@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import MessageSchema
+import OperatingErrors
 
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +24,7 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         let source = try ImportSource(file: file)
         defer { source.finish() }
-        let reader = try LineReader(path: source.path, maximumLineBytes: Limits.messageBytesMax + 1)
+        let reader = try LineReader(path: source.path, maximumLineBytes: MessageLimits.messageBytesMax + 1)
         let appender = LedgerAppender(writer: try LedgerWriter(directory: ledger.directory))
         let topic = source.topic
         let progress = ProgressReporter(title: "Importing", unit: "lines")

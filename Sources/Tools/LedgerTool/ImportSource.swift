@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Ledger
+import MessageSchema
 
 /// Which source an import's lines come from, as their records' topic: `file:<name>@<digest>`, where the digest is
 /// the first 128 bits of the SHA-256 of the whole content. Importing the same file again (same name and content,

@@ -1,7 +1,10 @@
 import ArgumentParser
+import DevelopmentBroker
 import Foundation
 import Ingest
+import KafkaClient
 import Ledger
+import LedgerTesting
 import Logging
 
 struct DevBrokerCommand: ParsableCommand {

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Ledger
 import Logging
+import MessageSchema
+import OperatingErrors
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ledger
 import Logging
+import MessageSchema
 import Projector
 
 /// `--postgres URL` and `--schema NAME`, shared by the warehouse commands.

@@ -1,5 +1,7 @@
 import Foundation
 import Ledger
+import LedgerTesting
+import MessageSchema
 
 /// A ledger filled the way ledger-ingest fills one: the original producer's stream (`MessageGenerator`) through
 /// `LedgerAppender`, with Kafka-like coordinates. Keeps an independent oracle of what the warehouse must hold,

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresClient
 @testable import Projector
 import Testing
 

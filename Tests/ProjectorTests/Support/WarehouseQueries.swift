@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 @testable import Projector
 
 /// Reads of a warehouse schema the tests compare with their oracles.

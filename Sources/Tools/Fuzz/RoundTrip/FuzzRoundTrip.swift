@@ -4,6 +4,8 @@
 // No main.swift and no top-level code: with `--sanitize fuzzer` libFuzzer's own `main` drives this function.
 import Foundation
 import Ledger
+import MessageSchema
+import PostgresClient
 import Projector
 
 /// The input: a 16-byte header that says where the message came from, then its key, then its value.

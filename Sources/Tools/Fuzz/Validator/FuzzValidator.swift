@@ -1,6 +1,6 @@
 // libFuzzer target for the message validator and the RFC 3339 parser (see scripts/fuzz).
 // No main.swift and no top-level code: with `--sanitize fuzzer` libFuzzer's own `main` drives this function.
-import Ledger
+import MessageSchema
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -21,7 +21,7 @@ private func checkInvariants(_ transaction: Transaction) {
     precondition(currency.count == 3 && currency.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }, "currency: \(transaction.currency)")
     for (name, text) in [("customer_id", transaction.customerID), ("product_category", transaction.productCategory)] {
         let scalars = text.unicodeScalars.count
-        precondition(scalars > 0 && scalars <= Limits.textFieldCharactersMax, "\(name) has \(scalars) scalars")
+        precondition(scalars > 0 && scalars <= MessageLimits.textFieldCharactersMax, "\(name) has \(scalars) scalars")
     }
     checkRoundTrip(transaction.timestamp.microsecondsSinceEpoch)
 }

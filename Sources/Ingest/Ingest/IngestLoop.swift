@@ -1,0 +1,302 @@
+import Foundation
+import KafkaClient
+import Ledger
+import Logging
+import MessageSchema
+import OperatingErrors
+import ServiceKit
+
+/// An error that stops ledger-ingest: nothing past the last successful fsync has been committed to Kafka.
+public struct IngestError: Error, CustomStringConvertible {
+    public let message: String
+    public let context: [(String, String)]
+
+    public var description: String {
+        message + (context.isEmpty ? "" : " (" + context.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + ")")
+    }
+}
+
+/// The consume → validate → append → (dead-letter acknowledged) → fsync → commit cycle. Runs on one dedicated
+/// thread: librdkafka and fsync block, and must not hold a thread of Swift's cooperative pool.
+///
+/// Order within a batch, and why:
+/// 1. every message is appended to the ledger (not yet durable); rejected and conflicting ones are also queued
+///    to the dead-letter topic;
+/// 2. before any frame of records reaches the segment file (mid-batch when a frame fills, or at the commit),
+///    the dead-letter producer is flushed: all acknowledged (acks=all) or nothing is written and ingest stops
+///    (`LedgerWriter.beforeFrameWrite`). Recovery publishes an intact frame after a crash, so a frame written
+///    before its letters were acknowledged would have lost them for good;
+/// 3. the ledger commits: one fsync, then the durable LSN and watermarks are published;
+/// 4. only then are the Kafka offsets committed.
+/// A crash anywhere before 4 re-delivers what is not in the ledger: the ledger skips what it holds (exactly
+/// once per offset), and the dead-letter topic may receive a message twice (at least once; its headers carry
+/// the source coordinates to deduplicate on).
+final class IngestLoop {
+    private let configuration: IngestConfiguration
+    private let logger: Logger
+    private let appender: LedgerAppender
+    private let deadLetters: KafkaProducer
+    private var consumer: KafkaConsumer!
+    private let metrics = IngestMetrics()
+    /// The next offset per partition for messages consumed since the last fsync (not yet durable).
+    private var pending: [TopicPartition: Int64] = [:]
+    /// The next offset per partition for durable messages whose offsets are not yet committed to Kafka.
+    private var committable: [TopicPartition: Int64] = [:]
+    /// The offset each assigned partition must deliver next: where it was started, then after each message. A
+    /// message past it means offsets vanished before they were read (`gapBeforeMessage`).
+    private var expectedNext: [TopicPartition: Int64] = [:]
+    private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
+    private var bytesDurable: Int64 = 0
+    private let stopRequested: StopSignal
+
+    init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopSignal) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.stopRequested = stopRequested
+        let options = LedgerOptions(fileSystem: configuration.fileSystem, logger: logger)
+        let writer = try LedgerWriter(directory: configuration.ledgerDirectory, options: options)
+        let deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
+        writer.beforeFrameWrite = { try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds) }
+        appender = LedgerAppender(writer: writer)
+        self.deadLetters = deadLetters
+        let handlers = RebalanceHandlers(assigned: { [unowned self] in try self.startOffsets(for: $0) },
+                                         revoking: { [unowned self] in try self.partitionsRevoked($0) })
+        consumer = try KafkaConsumer(properties: configuration.consumerProperties, logger: logger, handlers: handlers)
+        metrics.durableLSN.record(Int64(appender.writer.durableLSN))
+    }
+
+    /// Consumes until a stop is requested, then makes everything durable, commits and leaves the group.
+    func run() throws {
+        try consumer.subscribe([configuration.topic])
+        logger.info("ingest.started", metadata: ["kafka.topic": "\(configuration.topic)", "kafka.group": "\(configuration.group)",
+                                                 "ledger.durable_lsn": "\(appender.writer.durableLSN)"])
+        metrics.up.record(1)
+        while !stopRequested.isRequested {
+            try consumer.consumeMessages(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { messages in
+                // The ingest time of every record of the batch: its messages arrived together.
+                let received = Self.nowMicroseconds()
+                let validations = BatchValidation.validate(messages.map(\.value))
+                for (message, validation) in zip(messages, validations) { try handle(message, validation, receivedMicroseconds: received) }
+            }
+            reportClientErrors()
+            try makeDurable()
+            commitOffsets(force: false)
+            updateLag()
+        }
+        try makeDurable()
+        try appender.close()
+        // Everything is durable and indexed. What is left (the last offset commit, leaving the group) is
+        // advisory, and must not keep a stopping process alive while the cluster does not answer.
+        let watchdog = exitAfterGracePeriod()
+        commitOffsets(force: true)
+        do {
+            try consumer.close()
+        } catch let error as KafkaError {
+            // Leaving the group cleanly is a courtesy to the other members.
+            logger.warning("ingest.close_failed", metadata: ["kafka.error": "\(error)"])
+        }
+        watchdog.cancel()
+        metrics.up.record(0)
+        logger.info("ingest.stopped", metadata: ["ledger.durable_lsn": "\(appender.writer.durableLSN)"])
+    }
+
+    /// Ends the process with status 0 if committing and leaving the group outlast
+    /// `IngestLimits.stopGraceSeconds`: the ledger is durable and closed, and it decides where the next start
+    /// resumes, so nothing is lost; librdkafka's close can wait much longer for a coordinator that is gone.
+    private func exitAfterGracePeriod() -> DispatchWorkItem {
+        let exit = DispatchWorkItem { [logger] in
+            logger.warning("ingest.stop.kafka_unresponsive", metadata: ["ingest.grace_seconds": "\(IngestLimits.stopGraceSeconds)"])
+            Glibc._exit(0)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(IngestLimits.stopGraceSeconds), execute: exit)
+        return exit
+    }
+
+    /// `validation` is the message's `MessageValidator` result (computed with the rest of its batch).
+    private func handle(_ message: KafkaMessageView, _ validation: Result<Transaction, Rejection>, receivedMicroseconds: Int64) throws {
+        if let error = message.error { return try handleEvent(error, message) }
+        metrics.consumed.increment()
+        let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        if let expected = expectedNext[partition], message.offset > expected {
+            try recordVanishedOffsets(partition, first: expected, last: message.offset - 1, receivedMicroseconds: receivedMicroseconds)
+        }
+        expectedNext[partition] = message.offset + 1
+        let source = SourceCoordinates(topic: message.topic, partition: message.partition, offset: message.offset,
+                                       kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
+        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
+        switch outcome {
+        case .appended(_, let kind, let rejection):
+            metrics.appended(kind).increment()
+            if let rejection { try sendToDeadLetters(message, rejection) }
+        case .alreadyRecorded:
+            metrics.skippedAlreadyRecorded.increment()
+        }
+        pending[partition] = message.offset + 1
+    }
+
+    /// Produces a refused message to the dead-letter topic with the reason in headers. The value goes unchanged
+    /// unless it is larger than `IngestLimits.deadLetterValueBytesMax` (an oversized message could never be
+    /// accepted by the topic and would stall ingest): then its first bytes go, marked truncated, exactly as the
+    /// ledger keeps them; the whole message is still in the source topic at the coordinates in the headers.
+    private func sendToDeadLetters(_ message: KafkaMessageView, _ rejection: Rejection) throws {
+        metrics.rejected(rejection.reason).increment()
+        metrics.deadLetters.increment()
+        let originalBytes = message.value?.count ?? 0
+        let truncated = originalBytes > IngestLimits.deadLetterValueBytesMax
+        let value = message.value.map { Array(truncated ? UnsafeRawBufferPointer(rebasing: $0.prefix(Limits.rejectedRawBytesKeptMax)) : $0) }
+        try deadLetters.produce(topic: configuration.deadLetterTopic, key: message.key.map { Array($0) }, value: value, headers: [
+            ("reason", Array(rejection.reason.code.utf8)), ("field", Array(rejection.field.utf8)),
+            ("source.topic", Array(message.topic.utf8)), ("source.partition", Array(String(message.partition).utf8)),
+            ("source.offset", Array(String(message.offset).utf8)), ("validator.version", Array(String(MessageValidator.version).utf8)),
+            ("value.original_bytes", Array(String(originalBytes).utf8)), ("value.truncated", Array(String(truncated).utf8)),
+        ])
+    }
+
+    /// Dead letters acknowledged, then one fsync: after this, the consumed offsets may be committed. (The writer
+    /// flushes them again before it writes the last frame, which then finds nothing to wait for: flushing here
+    /// keeps the fsync metric the fsync's.)
+    private func makeDurable() throws {
+        guard !pending.isEmpty else { return }
+        try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let durable = try appender.commit()
+        metrics.fsyncSeconds.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+        metrics.durableLSN.record(Int64(durable))
+        metrics.batches.increment()
+        recordBytesWritten()
+        committable.merge(pending) { max($0, $1) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Commits durable offsets at most every `IngestLimits.offsetCommitIntervalMilliseconds` (or now, when
+    /// forced before partitions are released). Failures are not fatal: the ledger, not Kafka, decides where
+    /// consumption resumes; the offsets stay queued for the next attempt.
+    private func commitOffsets(force: Bool) {
+        let now = DispatchTime.now()
+        let interval = UInt64(IngestLimits.offsetCommitIntervalMilliseconds) * 1_000_000
+        guard !committable.isEmpty, force || now.uptimeNanoseconds - lastCommitAttempt.uptimeNanoseconds >= interval else { return }
+        lastCommitAttempt = now
+        do {
+            try consumer.commit(committable, timeoutMilliseconds: IngestLimits.offsetCommitWaitMilliseconds)
+        } catch {
+            metrics.commitFailures.increment()
+            logger.warning("ingest.offset_commit_failed", metadata: ["kafka.error": "\(error)"])
+            return
+        }
+        for (partition, next) in committable { metrics.watermark(partition).record(next - 1) }
+        committable.removeAll(keepingCapacity: true)
+    }
+
+    /// Where each newly assigned partition starts: after the ledger's durable watermark, or at the group's
+    /// committed offset if that is further (another ledger consumed up to there), or at the beginning.
+    private func startOffsets(for partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
+        let committed = (try? consumer.committedOffsets(partitions, timeoutMilliseconds: IngestLimits.committedOffsetsWaitMilliseconds)) ?? [:]
+        var starts: [TopicPartition: Int64] = [:]
+        for partition in partitions {
+            let afterLedger = try appender.writer.watermark(partition).map { $0 + 1 }
+            let group = committed[partition].flatMap { $0 >= 0 ? $0 : nil }
+            // A partition neither this ledger nor the group has read starts at offset 0: if retention already
+            // deleted its oldest offsets, that is a gap to stop at or record, never a silent start further on.
+            let start = try skipDeletedOffsets(partition, next: [afterLedger, group].compactMap { $0 }.max() ?? 0)
+            expectedNext[partition] = start
+            // A predecessor killed between its fsync and its offset commit left the group behind the ledger. If
+            // nothing more arrives on this partition, no batch would ever commit it: commit the ledger's position.
+            if let afterLedger, afterLedger > group ?? kafkaOffsetBeginning { committable[partition] = max(committable[partition] ?? 0, afterLedger) }
+            if afterLedger != group {
+                logger.info("ingest.assignment.offsets_differ", metadata: [
+                    "kafka.partition": "\(partition)", "ledger.next_offset": "\(afterLedger.map(String.init) ?? "none")",
+                    "kafka.committed_offset": "\(group.map(String.init) ?? "none")", "ingest.start_offset": "\(start)",
+                ])
+            }
+            starts[partition] = start
+        }
+        logger.info("ingest.partitions_assigned", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
+        return starts
+    }
+
+    /// Before partitions go to another consumer: everything consumed is made durable and committed.
+    private func partitionsRevoked(_ partitions: [TopicPartition]) throws {
+        try makeDurable()
+        commitOffsets(force: true)
+        committable = committable.filter { !partitions.contains($0.key) }
+        for partition in partitions { expectedNext[partition] = nil }
+        logger.info("ingest.partitions_revoked", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
+    }
+
+    /// Per-partition events: an offset out of range means data was deleted while it waited to be ingested.
+    private func handleEvent(_ error: KafkaError, _ message: KafkaMessageView) throws {
+        metrics.brokerError(error.name).increment()
+        guard error.isOffsetOutOfRange else {
+            logger.warning("ingest.consumer_event", metadata: ["kafka.error": "\(error)"])
+            return
+        }
+        let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        let resume = try skipDeletedOffsets(partition, next: try nextOffset(partition) ?? 0)
+        var starts: [TopicPartition: Int64] = [:]
+        for assigned in consumer.assignment { starts[assigned] = try nextOffset(assigned) ?? kafkaOffsetBeginning }
+        starts[partition] = resume
+        for (assigned, start) in starts where start >= 0 { expectedNext[assigned] = start }
+        try consumer.reassign(starts)
+    }
+
+    /// The next offset this ledger needs from `partition`: after what was consumed, or after its watermark, or
+    /// where the partition was started.
+    private func nextOffset(_ partition: TopicPartition) throws -> Int64? {
+        try pending[partition] ?? committable[partition] ?? appender.writer.watermark(partition).map { $0 + 1 } ?? expectedNext[partition]
+    }
+
+    /// A message arrived past the offset the partition had to deliver next: offsets `first...last` vanished
+    /// before they were read (deleted, compacted away, or control records of a transactional producer).
+    private func recordVanishedOffsets(_ partition: TopicPartition, first: Int64, last: Int64, receivedMicroseconds: Int64) throws {
+        try recordLostOffsets(partition, first...last, ingestTimeMicroseconds: receivedMicroseconds,
+                              why: "offsets were never delivered by the partition (deleted or compacted before they were read)")
+    }
+
+    /// When the partition no longer holds offset `next` (deleted by retention before it was ingested): stop,
+    /// or with --allow-gaps record the missing range as a gap and return the earliest offset still there.
+    private func skipDeletedOffsets(_ partition: TopicPartition, next: Int64) throws -> Int64 {
+        let low = try consumer.queryWatermarks(partition).low
+        guard low > next else { return next }
+        try recordLostOffsets(partition, next...(low - 1), ingestTimeMicroseconds: Self.nowMicroseconds(),
+                              why: "offsets were deleted from the partition before they were ingested")
+        pending[partition] = low
+        try makeDurable()
+        return low
+    }
+
+    /// Offsets `missing` will never be read: stop (nothing is skipped silently), or with --allow-gaps record them
+    /// as one gap record.
+    private func recordLostOffsets(_ partition: TopicPartition, _ missing: ClosedRange<Int64>, ingestTimeMicroseconds: Int64, why: String) throws {
+        metrics.outOfRange.increment()
+        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(missing.lowerBound)",
+                                                       "kafka.missing_through": "\(missing.upperBound)", "kafka.earliest_available": "\(missing.upperBound + 1)"])
+        guard configuration.allowGaps else {
+            throw IngestError(message: why + "; restart with --allow-gaps to record the gap and continue from the earliest available offset",
+                              context: [("partition", "\(partition)"), ("missing", "\(missing.lowerBound)...\(missing.upperBound)")])
+        }
+        _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: missing.lowerBound, last: missing.upperBound,
+                                   ingestTimeMicroseconds: ingestTimeMicroseconds)
+    }
+
+    private func reportClientErrors() {
+        for error in consumer.takeReportedErrors() + deadLetters.takeReportedErrors() {
+            metrics.brokerError(error.name).increment()
+            logger.warning("ingest.broker_trouble", metadata: ["kafka.error": "\(error)"])
+        }
+    }
+
+    private func updateLag() {
+        for partition in consumer.assignment {
+            guard let marks = consumer.cachedWatermarks(partition), let next = (try? appender.writer.watermark(partition)).flatMap({ $0 }).map({ $0 + 1 }) else { continue }
+            metrics.lag(partition).record(max(0, marks.high - next))
+        }
+    }
+
+    private func recordBytesWritten() {
+        let total = appender.writer.bytesWritten
+        if total > bytesDurable { metrics.bytesWritten.increment(by: total - bytesDurable) }
+        bytesDurable = total
+    }
+
+    static func nowMicroseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+}

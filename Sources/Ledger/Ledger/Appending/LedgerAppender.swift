@@ -1,0 +1,106 @@
+import OperatingErrors
+import MessageSchema
+import Foundation
+
+/// What became of one consumed message.
+public enum AppendOutcome: Sendable, Hashable {
+    /// Recorded at `lsn` as `kind`; `rejection` says why for rejected and conflicting messages.
+    case appended(lsn: UInt64, kind: RecordKind, rejection: Rejection?)
+    /// The ledger already holds this (topic, partition, offset): nothing was appended (exactly once per offset).
+    case alreadyRecorded(watermark: Int64)
+}
+
+/// The one path from a consumed message to a ledger record, shared by ledger-ingest and `ledger-tool import`:
+/// skip offsets already recorded, validate, classify a repeated order_id as duplicate or conflict, append.
+public final class LedgerAppender {
+    public let writer: LedgerWriter
+    /// The last frame read to compare a repeated order_id with its original (duplicates come in bursts).
+    private var cachedFrame: (firstLSN: UInt64, records: [Record])?
+
+    public init(writer: LedgerWriter) {
+        self.writer = writer
+    }
+
+    /// Records one message. `value` nil is a Kafka null value. The record is durable only after `commit`.
+    /// `validation` is `MessageValidator.validate(value)` when the caller already ran it (ledger-ingest validates a
+    /// batch on several cores); nil validates here.
+    public func append(value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64,
+                       validation: Result<Transaction, Rejection>? = nil) throws -> AppendOutcome {
+        let partition = TopicPartition(topic: source.topic, partition: source.partition)
+        if let watermark = try writer.watermark(partition), source.offset <= watermark {
+            return .alreadyRecorded(watermark: watermark)
+        }
+        let body: RecordBody
+        switch validation ?? MessageValidator.validate(value) {
+        case .failure(let rejection):
+            body = Self.rejected(value, rejection)
+        case .success(let transaction):
+            body = try classify(transaction)
+        }
+        let record = Record(source: source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: body)
+        let lsn = try writer.append(record)
+        return .appended(lsn: lsn, kind: record.kind, rejection: Self.rejection(of: body))
+    }
+
+    public func append(value: [UInt8]?, source: SourceCoordinates, ingestTimeMicroseconds: Int64) throws -> AppendOutcome {
+        guard let value else { return try append(value: nil as UnsafeRawBufferPointer?, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds) }
+        return try value.withUnsafeBytes { try append(value: $0, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds) }
+    }
+
+    /// The body of a refused message: why, and its first `Limits.rejectedRawBytesKeptMax` bytes.
+    package static func rejected(_ value: UnsafeRawBufferPointer?, _ rejection: Rejection) -> RecordBody {
+        let raw = value.map { Array($0.prefix(Limits.rejectedRawBytesKeptMax)) }
+        return .rejected(RejectedMessage(rejection: rejection, rawBytes: raw, originalByteCount: value?.count ?? 0))
+    }
+
+    /// Records that offsets `first...last` of a partition were deleted before they could be consumed.
+    public func appendGap(topic: String, partition: Int32, first: Int64, last: Int64, ingestTimeMicroseconds: Int64) throws -> UInt64 {
+        precondition(first <= last, "a gap covers at least one offset")
+        let source = SourceCoordinates(topic: topic, partition: partition, offset: first)
+        return try writer.append(Record(source: source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: .gap(lastMissingOffset: last)))
+    }
+
+    /// Makes everything appended durable; returns the durable LSN.
+    @discardableResult
+    public func commit() throws -> UInt64 { try writer.commit() }
+
+    /// Commits and completes the order index (a clean stop); returns the durable LSN.
+    @discardableResult
+    public func close() throws -> UInt64 {
+        try writer.close()
+        return writer.durableLSN
+    }
+
+    /// accepted, duplicate (same content as the accepted record) or conflict (different content).
+    private func classify(_ transaction: Transaction) throws -> RecordBody {
+        guard let original = try writer.acceptedOrder(transaction.orderID) else { return .accepted(transaction) }
+        guard original.contentDigest == transaction.contentDigest else { return .conflict(transaction, originalLSN: original.lsn) }
+        let originalTransaction = try original.pending ?? publishedTransaction(at: original.lsn)
+        return transaction.hasSameContent(as: originalTransaction)
+            ? .duplicate(transaction, originalLSN: original.lsn) : .conflict(transaction, originalLSN: original.lsn)
+    }
+
+    private func publishedTransaction(at lsn: UInt64) throws -> Transaction {
+        if let cachedFrame, lsn >= cachedFrame.firstLSN, lsn < cachedFrame.firstLSN + UInt64(cachedFrame.records.count),
+           let transaction = cachedFrame.records[Int(lsn - cachedFrame.firstLSN)].transaction {
+            return transaction
+        }
+        guard let frame = try writer.index.frame(containing: lsn) else {
+            throw LedgerError(.index, "the order index names an LSN no frame holds", [("lsn", String(lsn))])
+        }
+        let records = try SegmentFiles.readFrame(writer.directory, frame, fileSystem: PosixFileSystem())
+        cachedFrame = (frame.firstLSN, records)
+        guard case .accepted(let transaction) = records[Int(lsn - frame.firstLSN)].body else {
+            throw LedgerError(.index, "the order index names a record that is not an accepted transaction", [("lsn", String(lsn))])
+        }
+        return transaction
+    }
+
+    private static func rejection(of body: RecordBody) -> Rejection? {
+        switch body {
+        case .rejected(let rejected): rejected.rejection
+        case .conflict: Rejection(.conflictingDuplicate, field: "order_id")
+        case .accepted, .duplicate, .gap, .lost: nil
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import MessageSchema
+import Foundation
+
+/// Where a message came from: enough to find it again in Kafka (or in the imported file).
+public struct SourceCoordinates: Sendable, Hashable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    /// The Kafka message timestamp in milliseconds since the epoch, or nil when the broker gave none.
+    public var kafkaTimestampMilliseconds: Int64?
+    /// The Kafka message key, or nil for a null key; at most its first `Limits.recordKeyBytesMax` bytes (the
+    /// key is informational: the message is found again by topic, partition and offset).
+    public private(set) var key: [UInt8]?
+
+    public init(topic: String, partition: Int32, offset: Int64, kafkaTimestampMilliseconds: Int64? = nil, key: [UInt8]? = nil) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.kafkaTimestampMilliseconds = kafkaTimestampMilliseconds
+        self.key = key.map { $0.count > Limits.recordKeyBytesMax ? Array($0.prefix(Limits.recordKeyBytesMax)) : $0 }
+    }
+
+    /// The source of a `lost` record: its message is unknown (empty topic, partition 0, offset 0).
+    public static let unknown = SourceCoordinates(topic: "", partition: 0, offset: 0)
+}
+
+/// What the ledger says about one consumed message (or one range of offsets that could not be consumed).
+public enum RecordBody: Sendable, Hashable {
+    /// A valid transaction, the first for its order_id.
+    case accepted(Transaction)
+    /// An invalid message, kept byte for byte (up to `Limits.rejectedRawBytesKeptMax`).
+    case rejected(RejectedMessage)
+    /// A valid message whose order_id was already accepted at `originalLSN` with the same content.
+    case duplicate(Transaction, originalLSN: UInt64)
+    /// A valid message whose order_id was already accepted at `originalLSN` with different content.
+    case conflict(Transaction, originalLSN: UInt64)
+    /// Offsets `source.offset ... lastMissingOffset` of the source partition were gone (deleted by retention)
+    /// before they could be consumed. Recorded so that every offset is accounted for.
+    case gap(lastMissingOffset: Int64)
+    /// The record once at this LSN was published, then found damaged, and an operator dropped it with a counted
+    /// decision (`ledger-tool rebuild index --drop-durable-records`). Its message is unknown, so its source is
+    /// `SourceCoordinates.unknown`. The LSN stays taken: no LSN is ever reused (DESIGN.md invariant 9).
+    case lost
+}
+
+/// The raw bytes of a refused message and why it was refused.
+public struct RejectedMessage: Sendable, Hashable {
+    public var rejection: Rejection
+    /// The message value, nil for a Kafka null value. Truncated to `Limits.rejectedRawBytesKeptMax` bytes.
+    public private(set) var rawBytes: [UInt8]?
+    /// The size of the message value as received, in bytes, before any truncation.
+    public var originalByteCount: Int
+
+    public init(rejection: Rejection, rawBytes: [UInt8]?, originalByteCount: Int) {
+        self.rejection = rejection
+        self.rawBytes = rawBytes.map { $0.count > Limits.rejectedRawBytesKeptMax ? Array($0.prefix(Limits.rejectedRawBytesKeptMax)) : $0 }
+        self.originalByteCount = originalByteCount
+    }
+}
+
+/// The kind of a record, as stored in the ledger (one byte; values are part of the file format).
+public enum RecordKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case accepted = 1
+    case rejected = 2
+    case duplicate = 3
+    case conflict = 4
+    case gap = 5
+    case lost = 6
+
+    public var description: String {
+        switch self {
+        case .accepted: "accepted"
+        case .rejected: "rejected"
+        case .duplicate: "duplicate"
+        case .conflict: "conflict"
+        case .gap: "gap"
+        case .lost: "lost"
+        }
+    }
+}
+
+/// One entry of the ledger: what was consumed, where it came from, and when it was ingested.
+public struct Record: Sendable, Hashable {
+    public var source: SourceCoordinates
+    /// When ledger-ingest received the message, in microseconds since the epoch (UTC).
+    public var ingestTimeMicroseconds: Int64
+    public var body: RecordBody
+
+    public init(source: SourceCoordinates, ingestTimeMicroseconds: Int64, body: RecordBody) {
+        self.source = source
+        self.ingestTimeMicroseconds = ingestTimeMicroseconds
+        self.body = body
+    }
+
+    public var kind: RecordKind {
+        switch body {
+        case .accepted: .accepted
+        case .rejected: .rejected
+        case .duplicate: .duplicate
+        case .conflict: .conflict
+        case .gap: .gap
+        case .lost: .lost
+        }
+    }
+
+    /// The transaction a valid message carried (accepted, duplicate or conflict), nil otherwise.
+    public var transaction: Transaction? {
+        switch body {
+        case .accepted(let transaction), .duplicate(let transaction, _), .conflict(let transaction, _): transaction
+        case .rejected, .gap, .lost: nil
+        }
+    }
+
+    /// The record that takes a dropped LSN (`RecordBody.lost`), made at `ingestTimeMicroseconds`.
+    static func lost(ingestTimeMicroseconds: Int64) -> Record {
+        Record(source: .unknown, ingestTimeMicroseconds: ingestTimeMicroseconds, body: .lost)
+    }
+}
+
+/// A record with its position in the ledger.
+public struct LedgerEntry: Sendable, Hashable {
+    public var lsn: UInt64
+    public var record: Record
+
+    package init(lsn: UInt64, record: Record) {
+        self.lsn = lsn
+        self.record = record
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import PostgresClient
+import ServiceKit
+
+/// What `ledger-projector` was asked to do.
+public struct ProjectorConfiguration: Sendable {
+    /// The ledger directories to project (one per ledger-ingest instance), each at its own checkpoint.
+    public var ledgerDirectories: [String]
+    /// The warehouse: a `postgres://` URL or `key=value` connection string. Never logged as given.
+    public var postgresURL: String
+    public var schema: WarehouseSchema
+    /// The SELECT-only role granted read access after migrations (nil: grant nothing).
+    public var readerRole: String?
+    /// Set aside records that cannot be projected (table `quarantined_records`) instead of stopping.
+    public var quarantine: Bool
+    /// Most ledger records per PostgreSQL transaction.
+    public var transactionRecords: Int
+    /// Sleep between looks at a fully projected ledger.
+    public var pollIntervalMilliseconds: Int
+    /// Exit 0 once every ledger's durable records are in the warehouse (batch jobs, tests), instead of following.
+    public var exitWhenCaughtUp: Bool
+
+    public init(ledgerDirectories: [String], postgresURL: String, schema: WarehouseSchema, readerRole: String? = "grafana_reader",
+                quarantine: Bool = false, transactionRecords: Int = ProjectorLimits.transactionRecordsDefault,
+                pollIntervalMilliseconds: Int = ProjectorLimits.followPollIntervalMillisecondsDefault, exitWhenCaughtUp: Bool = false) {
+        precondition(!ledgerDirectories.isEmpty, "at least one ledger")
+        precondition(ProjectorLimits.transactionRecordsRange.contains(transactionRecords), "transaction size within its bounds")
+        precondition(pollIntervalMilliseconds > 0, "a positive poll interval")
+        self.ledgerDirectories = ledgerDirectories
+        self.postgresURL = postgresURL
+        self.schema = schema
+        self.readerRole = readerRole
+        self.quarantine = quarantine
+        self.transactionRecords = transactionRecords
+        self.pollIntervalMilliseconds = pollIntervalMilliseconds
+        self.exitWhenCaughtUp = exitWhenCaughtUp
+    }
+}
+
+extension ProjectorConfiguration: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Without the password: ServiceLifecycle logs its services' descriptions (at debug level), and this
+    /// configuration travels inside `ProjectorService`.
+    public var description: String {
+        "ProjectorConfiguration(ledgers: \(ledgerDirectories), postgres: \(ConnectionString.redacted(postgresURL)), schema: \(schema), "
+            + "readerRole: \(readerRole ?? "none"), quarantine: \(quarantine), transactionRecords: \(transactionRecords), "
+            + "pollIntervalMilliseconds: \(pollIntervalMilliseconds), exitWhenCaughtUp: \(exitWhenCaughtUp))"
+    }
+
+    public var debugDescription: String { description }
+}
