@@ -7,27 +7,11 @@ import Logging
 import MessageSchema
 import Testing
 
-/// The directory holding the built products (ledger-tool, ledger-ingest): the test bundle's own directory.
-let productsDirectory: String = {
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    var directory = (executable as NSString).deletingLastPathComponent
-    while !FileManager.default.fileExists(atPath: directory + "/ledger-ingest") && directory.count > 1 {
-        directory = (directory as NSString).deletingLastPathComponent
-    }
-    return directory
-}()
+/// The directory holding the built products (ledger-tool, ledger-ingest).
+let productsDirectory = (((try? BuiltProducts.path(of: "ledger-ingest")) ?? "") as NSString).deletingLastPathComponent
 
 let quietLogger = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// A scratch directory, removed afterwards.
-final class Scratch {
-    let path: String
-    init(_ name: String = #function) {
-        path = NSTemporaryDirectory() + "pulse-ingest-tests/\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { if ProcessInfo.processInfo.environment["PULSE_KEEP_SCRATCH"] == nil { try? FileManager.default.removeItem(atPath: path) } }
-}
 
 /// `ledger-tool dev-broker` as a child process, driven through its standard input.
 final class DevBroker {
@@ -37,7 +21,7 @@ final class DevBroker {
     private let output = Pipe()
     private var lines: [String] = []
 
-    init(partitions: Int, brokers: Int = 1, port: UInt16? = nil) throws {
+    init(partitions: Int, brokers: Int = 1, port: Int? = nil) throws {
         process.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-tool")
         process.arguments = ["dev-broker", "--partitions", "\(partitions)", "--brokers", "\(brokers)"] + (port.map { ["--port", "\($0)"] } ?? [])
         process.standardInput = input
@@ -71,48 +55,13 @@ final class DevBroker {
     }
 }
 
-/// One `ledger-ingest` process.
-final class IngestProcess {
-    let process = Process()
-    let logPath: String
-
-    init(brokers: String, ledger: String, group: String = "ledger-ingest", metricsPort: Int = 0, extra: [String] = [], logPath: String) throws {
-        self.logPath = logPath
-        process.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-ingest")
-        process.arguments = ["--brokers", brokers, "--wal", ledger, "--group", group, "--metrics-port", "\(metricsPort)"] + extra
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        process.standardError = log
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    /// SIGTERM, then the exit status.
-    func stop() -> Int32 {
-        process.terminate()
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    func waitForExit(timeoutSeconds: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        return process.isRunning ? nil : process.terminationStatus
-    }
-
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+/// One `ledger-ingest` process, its standard error appended to `logPath`.
+func startIngest(brokers: String, ledger: String, group: String = "ledger-ingest", metricsPort: Int = 0, extra: [String] = [],
+                 logPath: String) throws -> ChildProcess {
+    try ChildProcess(product: "ledger-ingest", ["--brokers", brokers, "--wal", ledger, "--group", group, "--metrics-port", "\(metricsPort)"] + extra,
+                     logPath: logPath)
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// What the test produced, to compare with what the ledger recorded.
 struct ProducedStream {
@@ -139,18 +88,6 @@ func produce(_ brokers: String, count: Int, seed: UInt64, invalidRatio: Double =
     return stream
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
-func freePort() throws -> UInt16 {
-    let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(probe) }
-    var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0 }
-    }
-    guard bound else { throw TestFailure("no free port") }
-    return UInt16(bigEndian: address.sin_port)
-}
 
 /// A consumer in its own group that only observes (watermarks, committed offsets of another group).
 func observer(_ brokers: String, group: String) throws -> KafkaConsumer {

@@ -32,7 +32,7 @@ import Testing
     /// line of the second (exit 0), and a second import from standard input skipped its first lines. The content
     /// is now the identity: other content is imported whatever its name, the same content never twice.
     @Test func importIdentifiesAFileByItsContentNotItsName() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let ledger = scratch.path + "/ledger"
         for (directory, numbers) in [("d1", 0..<5), ("d2", 5..<8)] {
             try FileManager.default.createDirectory(atPath: scratch.path + "/" + directory, withIntermediateDirectories: true)
@@ -63,15 +63,15 @@ import Testing
     /// than SQLite's page caches fill (two connections of up to 32 MiB each). Measured at dfd5ae2, before the
     /// fix: verify 52 -> 197 MiB from 50,000 to 400,000 records; after it, 38 -> 56 MiB.
     @Test func verifyAndRebuildIndexRunInBoundedMemory() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         var peaks: [String: [Int]] = [:]
         for records in [50_000, 400_000] {
             let ledger = scratch.path + "/ledger-\(records)"
             try fillLedger(ledger, records: records)
             for command in [["verify"], ["rebuild", "index"]] {
-                let (status, peak) = try peakResidentKibibytes(productsDirectory + "/ledger-tool", command + ["--wal", ledger])
-                #expect(status == 0, "\(command) on \(records) records")
-                peaks[command.joined(separator: " "), default: []].append(peak)
+                let run = try MeasuredRun(productsDirectory + "/ledger-tool", command + ["--wal", ledger])
+                #expect(run.status == 0, "\(command) on \(records) records")
+                peaks[command.joined(separator: " "), default: []].append(run.peakResidentKibibytes)
             }
         }
         for (command, values) in peaks {
@@ -90,25 +90,5 @@ import Testing
             if (number + 1) % 8_192 == 0 { try appender.commit() }
         }
         try appender.close()
-    }
-
-    /// Runs a child process to its end; its exit status and peak resident memory. Measured by GNU time, not by
-    /// this process's `wait4`: a child forked from a large process (this one, after filling a ledger) inherits the
-    /// parent's resident size as its own maximum, whatever it uses itself.
-    private func peakResidentKibibytes(_ executable: String, _ arguments: [String]) throws -> (status: Int32, peak: Int) {
-        let report = NSTemporaryDirectory() + "pulse-peak-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: report) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
-        process.arguments = ["-f", "%M", "-o", report, executable] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let text = try String(contentsOfFile: report, encoding: .utf8)
-        guard let peak = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
-            throw TestFailure("GNU time reported no peak: \(text)")
-        }
-        return (process.terminationStatus, peak)
     }
 }

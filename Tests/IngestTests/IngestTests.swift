@@ -11,21 +11,21 @@ import Testing
     /// Invariants 1-3 under kill -9: each produced offset is in the ledger exactly once, the committed offsets
     /// reach the end offsets, and every refused message is both in the ledger and on the dead-letter topic.
     @Test func crashSafetyUnderRepeatedKillNine() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 8)
         let stream = try produce(broker.bootstrap, count: 50_000, seed: 11)
         let ledger = scratch.path + "/ledger"
         var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
         var kills = 0
         while kills < 20 {
-            let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+            let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
             Thread.sleep(forTimeInterval: 0.5 + Double(random.next(below: 4500)) / 1000)
             ingest.kill9()
             kills += 1
         }
         let ends = try endOffsets(broker.bootstrap, partitions: 8)
         #expect(ends.values.reduce(0, +) == Int64(stream.count))
-        let final = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        let final = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
         try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 120)
         #expect(final.stop() == 0)
         let entries = try ledgerEntries(ledger)
@@ -43,7 +43,7 @@ import Testing
 
     /// Request errors and a broker down for a while: ingest retries, loses nothing, doubles nothing, and says so.
     @Test func brokerTroubleIsRiddenOut() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 4, brokers: 3)
         // Broker 2 must lead a partition: the client connects only to the brokers it needs, so taking down a
         // broker that leads nothing (the mock cluster places leaders at random) would go unnoticed.
@@ -51,7 +51,7 @@ import Testing
         _ = try produce(broker.bootstrap, count: 10_000, seed: 12)
         let ledger = scratch.path + "/ledger"
         let port = 19_400 + Int(getpid() % 500)
-        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, metricsPort: port, extra: ["--log-format", "json"], logPath: scratch.path + "/ingest.log")
+        let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, metricsPort: port, extra: ["--log-format", "json"], logPath: scratch.path + "/ingest.log")
         Thread.sleep(forTimeInterval: 4)
         try broker.command("errors 1 NOT_LEADER_FOR_PARTITION 30")  // Fetch
         try broker.command("errors 8 COORDINATOR_NOT_AVAILABLE 5")  // OffsetCommit
@@ -80,17 +80,17 @@ import Testing
     /// owner may start before the old owner's last durable offsets. The projector deduplicates on source
     /// coordinates across ledgers (DESIGN.md, "Scaling out").
     @Test func rebalanceLosesAndDoublesNothing() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 6)
         _ = try produce(broker.bootstrap, count: 15_000, seed: 14)
         let first = scratch.path + "/first"
         let second = scratch.path + "/second"
-        let a = try IngestProcess(brokers: broker.bootstrap, ledger: first, logPath: scratch.path + "/a.log")
+        let a = try startIngest(brokers: broker.bootstrap, ledger: first, logPath: scratch.path + "/a.log")
         Thread.sleep(forTimeInterval: 4)
         let bootstrap = broker.bootstrap
         let producing = Thread { _ = try? produce(bootstrap, count: 15_000, seed: 15) }
         producing.start()
-        let b = try IngestProcess(brokers: broker.bootstrap, ledger: second, logPath: scratch.path + "/b.log")
+        let b = try startIngest(brokers: broker.bootstrap, ledger: second, logPath: scratch.path + "/b.log")
         let joinDeadline = Date().addingTimeInterval(40)
         while !b.log.contains("ingest.partitions_assigned") && Date() < joinDeadline { Thread.sleep(forTimeInterval: 0.2) }
         Thread.sleep(forTimeInterval: 2)
@@ -113,7 +113,7 @@ import Testing
     /// Every rejection reason reaches the dead-letter topic with its headers; oversized, invalid UTF-8, empty and
     /// null values are handled without a crash.
     @Test func badInputGoesToTheDeadLetterTopic() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 1)
         let producer = try KafkaProducer(properties: ["bootstrap.servers": broker.bootstrap, "message.max.bytes": "4000000"], logger: quietLogger)
         let valid = #"{"order_id": "6f1c9a0e-8a8b-4c3e-9a57-6f2d1b0c9e11", "amount": 150.99, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_1", "product_category": "books"}"#
@@ -141,7 +141,7 @@ import Testing
         for item in cases { try producer.produce(topic: "transactions", partition: 0, key: nil, value: item.value) }
         try producer.flush(timeoutMilliseconds: 30_000)
         let ledger = scratch.path + "/ledger"
-        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
         do {
             try waitUntilCaughtUp([ledger], ends: [TopicPartition(topic: "transactions", partition: 0): Int64(cases.count)], timeoutSeconds: 60)
         } catch {
@@ -163,11 +163,11 @@ import Testing
 
     /// An fsync failure stops the process, and the committed offsets never pass the last successful fsync.
     @Test func fsyncFailureStopsWithoutCommitting() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 2)
         _ = try produce(broker.bootstrap, count: 5_000, seed: 16)
         let ledger = scratch.path + "/ledger"
-        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, extra: ["--inject-fault", "fsync=2"], logPath: scratch.path + "/ingest.log")
+        let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, extra: ["--inject-fault", "fsync=2"], logPath: scratch.path + "/ingest.log")
         Thread.sleep(forTimeInterval: 4)
         _ = try produce(broker.bootstrap, count: 5_000, seed: 17)
         let status = ingest.waitForExit(timeoutSeconds: 60)
@@ -183,7 +183,7 @@ import Testing
         }
         // After the fault, a restart resumes at the durable watermark and finishes the job.
         let ends = try endOffsets(broker.bootstrap, partitions: 2)
-        let restarted = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        let restarted = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
         try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 60)
         #expect(restarted.stop() == 0)
         expectEachOffsetOnce(try ledgerEntries(ledger), ends: ends)
@@ -206,12 +206,12 @@ import Testing
 
 @Suite(.serialized) struct RetentionGapTests {
     @Test func deletedOffsetsStopIngestUnlessGapsAreAllowed() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 1)
         let ledger = scratch.path + "/ledger"
         _ = try produce(broker.bootstrap, count: 1_000, seed: 21, invalidRatio: 0, duplicateRatio: 0)
         let partition = TopicPartition(topic: "transactions", partition: 0)
-        let first = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        let first = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
         try waitUntilCaughtUp([ledger], ends: [partition: 1_000], timeoutSeconds: 60)
         #expect(first.stop() == 0)
         // The dev broker keeps about 5 MiB per partition: 40k more messages push offset 1000 out.
@@ -219,13 +219,13 @@ import Testing
         let low = try observer(broker.bootstrap, group: "gap-observer").queryWatermarks(partition).low
         try #require(low > 1_000, "the broker dropped the oldest data (log start \(low))")
 
-        let refused = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
+        let refused = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
         let status = refused.waitForExit(timeoutSeconds: 60)
         #expect(status != nil && status != 0, "ingest stops instead of skipping offsets")
         #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
         #expect(try LedgerReader(directory: ledger).durableLSN() == 1_000)
 
-        let allowed = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
+        let allowed = try startIngest(brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
         try waitUntilCaughtUp([ledger], ends: [partition: 41_000], timeoutSeconds: 90)
         #expect(allowed.stop() == 0)
         let entries = try ledgerEntries(ledger)
@@ -244,7 +244,7 @@ extension RetentionGapTests {
     /// earliest offset still there, silently (the demo once recorded 95,032 of 100,000 messages and waited). A
     /// partition is now read from offset 0: ingest stops, or with --allow-gaps records the gap first.
     @Test func aNewPartitionWhoseOldestOffsetsAreGoneIsNotSkipped() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 1)
         let ledger = scratch.path + "/ledger"
         let partition = TopicPartition(topic: "transactions", partition: 0)
@@ -252,13 +252,13 @@ extension RetentionGapTests {
         let low = try observer(broker.bootstrap, group: "gap-observer").queryWatermarks(partition).low
         try #require(low > 0, "the broker dropped the oldest data before ingest ever ran (log start \(low))")
 
-        let refused = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
+        let refused = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
         let status = refused.waitForExit(timeoutSeconds: 60)
         #expect(status != nil && status != 0, "ingest stops instead of starting past deleted offsets")
         #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
         #expect(try LedgerReader(directory: ledger).durableLSN() == 0)
 
-        let allowed = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
+        let allowed = try startIngest(brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
         try waitUntilCaughtUp([ledger], ends: [partition: 40_000], timeoutSeconds: 90)
         #expect(allowed.stop() == 0)
         let entries = try ledgerEntries(ledger)
@@ -272,7 +272,7 @@ extension RetentionGapTests {
 /// accepted; replaying it a second time records a duplicate, never a second transaction.
 @Suite(.serialized) struct DeadLetterReplayTests {
     @Test func replayAfterAFixAddsEachOrderOnce() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 1)
         let ledger = scratch.path + "/ledger"
         let valid = Array(#"{"order_id": "0b7e1a52-4c1e-4b8a-9d9a-1f0e2d3c4b5a", "amount": 12.50, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_7", "product_category": "books"}"#.utf8)
@@ -293,7 +293,7 @@ extension RetentionGapTests {
             #expect(replay.terminationStatus == 0, "replay round \(round)")
         }
         _ = try produce(broker.bootstrap, count: 1, seed: 31, invalidRatio: 0, duplicateRatio: 0)
-        let ingest = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
         try waitUntilCaughtUp([ledger], ends: [TopicPartition(topic: "transactions", partition: 0): 3], timeoutSeconds: 60)
         #expect(ingest.stop() == 0)
         let kinds = try ledgerEntries(ledger).filter { $0.record.transaction?.customerID == "cust_7" }.map(\.record.kind)
@@ -306,7 +306,7 @@ extension RetentionGapTests {
 /// open published the frame, its offsets counted as recorded, and their dead letters were never produced.
 @Suite(.serialized) struct DeadLetterDurabilityTests {
     @Test func deadLettersAreNeverLostWhenTheirFlushFails() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 1)
         // 200 rejections of 20 KiB each, kept whole: a frame (1 MiB raw) fills after ~50 of them. They go in one
         // producer batch and come back in one fetch, so the first batch holds all 200 and frames reach the file
@@ -322,13 +322,13 @@ extension RetentionGapTests {
         // Produce requests fail from now on: dead letters time out after 2 s instead of 30.
         try broker.command("errors 0 NOT_ENOUGH_REPLICAS 1000000")
         // One fetch brings the whole partition.
-        let failing = try IngestProcess(brokers: broker.bootstrap, ledger: ledger,
+        let failing = try startIngest(brokers: broker.bootstrap, ledger: ledger,
                                         extra: ["-X", "message.timeout.ms=2000", "-X", "max.partition.fetch.bytes=8388608", "-X", "fetch.max.bytes=8388608"],
                                         logPath: scratch.path + "/failing.log")
         let status = failing.waitForExit(timeoutSeconds: 60)
         #expect(status != nil && status != 0, "ingest stops when dead letters cannot be delivered: \(failing.log.suffix(1500))")
         try broker.command("clear 0")
-        let healthy = try IngestProcess(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/healthy.log")
+        let healthy = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/healthy.log")
         try waitUntilCaughtUp([ledger], ends: [partition: 200], timeoutSeconds: 90)
         #expect(healthy.stop() == 0)
         let entries = try ledgerEntries(ledger)

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Ledger
+import LedgerTesting
 import MessageSchema
 import OperatingErrors
 import Testing

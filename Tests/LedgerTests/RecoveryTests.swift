@@ -4,8 +4,43 @@ import LedgerTesting
 import OperatingErrors
 import Testing
 
-/// One test per case of the recovery table in `Recovery.swift`, plus the write-path faults.
+/// One test per case of the recovery table in `Recovery.swift` (`RecoveryCase`), plus the write-path faults.
 @Suite struct RecoveryTests {
+    /// Each case's test, by a switch the compiler checks for exhaustiveness: a new recovery case without a test
+    /// does not compile. The tests themselves run as the `@Test`s they are; this names them.
+    static func test(of recoveryCase: RecoveryCase) -> Any {
+        switch recoveryCase {
+        case .emptyDirectory: RecoveryTests.emptyDirectory
+        case .leftoverTemporaryFile: RecoveryTests.leftoverTemporaryFile
+        case .indexBehind: RecoveryTests.indexBehind
+        case .indexMissing: RecoveryTests.indexMissingIsRebuiltIdentically
+        case .indexAhead: RecoveryTests.indexAhead
+        case .tornTail: RecoveryTests.tornTailAtEveryByteOfTheLastFrame
+        case .damagedDurableTail: RecoveryTests.damagedDurableTail
+        case .durableLSNUnknown: RecoveryTests.durableLSNUnknown
+        case .damageBeforeValidFrame: RecoveryTests.damageBeforeValidFrame
+        case .damageInSealedSegment: RecoveryTests.damageInSealedSegment
+        case .unsealedMiddleSegment: RecoveryTests.unsealedMiddleSegment
+        case .brokenChain: RecoveryTests.brokenChain
+        case .sealedLastSegment: RecoveryTests.sealedLastSegment
+        case .undurableTail: WriteFaultTests.framesAfterAFailedFsyncAreDroppedNotPublished
+        case .droppedByOperator: OperatorCommandTests.aCountedDropKeepsEveryLSNAndReusesNone
+        }
+    }
+
+    /// The table at the top of Recovery.swift documents exactly the cases of the enum, in its order.
+    @Test func theRecoveryTableListsEveryCase() throws {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/Ledger/Ledger/Log/Recovery.swift")
+        let rows = try String(contentsOf: source, encoding: .utf8).split(separator: "\n")
+            .compactMap { line -> String? in
+                guard line.hasPrefix("/// | `") else { return nil }
+                return line.dropFirst("/// | `".count).prefix { $0 != "`" }.description
+            }
+        #expect(rows == RecoveryCase.allCases.map(\.rawValue))
+        #expect(RecoveryCase.allCases.map { "\(type(of: Self.test(of: $0)))" }.allSatisfy { $0.contains("->") }, "each case names a test function")
+    }
+
     @Test func emptyDirectory() throws {
         let directory = ScratchDirectory()
         let writer = try LedgerWriter(directory: directory.path)
@@ -169,6 +204,43 @@ import Testing
         #expect(try directory.segments().count == segments.count)
         try writer.appendSamples(300..<310)
         #expect(try readAll(directory.path).count == 310)
+    }
+
+    /// Frames a writer wrote and fsynced but never published (killed before its SQLite commit): the index is
+    /// behind the segments, and recovery indexes them.
+    @Test func indexBehind() throws {
+        let directory = ScratchDirectory()
+        try LedgerWriter(directory: directory.path).appendSamples(0..<50, perCommit: 10)
+        let older = try directory.copy("older")
+        try LedgerWriter(directory: directory.path).appendSamples(50..<80, perCommit: 10)
+        for name in [LedgerIndex.fileName, LedgerIndex.fileName + "-wal"] where FileManager.default.fileExists(atPath: older.file(name)) {
+            try? FileManager.default.removeItem(atPath: directory.file(name))
+            try FileManager.default.copyItem(atPath: older.file(name), toPath: directory.file(name))
+        }
+        try? FileManager.default.removeItem(atPath: directory.file(LedgerIndex.fileName + "-shm"))
+        #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).durableLSN() == 50)
+        #expect(try LedgerWriter(directory: directory.path).durableLSN == 80)
+        #expect(try readAll(directory.path).map(\.record) == (0..<80).map { Sample.record($0) })
+    }
+
+    /// Damage at the end of the last segment and no index to say what was published: even a torn tail may hold
+    /// acknowledged records, so recovery stops; the operator's `unknown` allows the cut.
+    @Test func durableLSNUnknown() throws {
+        let directory = ScratchDirectory()
+        try LedgerWriter(directory: directory.path).appendSamples(0..<20)
+        let segment = try directory.segments().last!
+        let size = try fileSize(segment)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: segment))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(repeating: 0xAB, count: 100))
+        try handle.close()
+        try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
+        let error = try #require(throws: LedgerError.self) { try LedgerWriter(directory: directory.path) }
+        #expect(error.code == .corruption && error.context("case") == "durableLSNUnknown")
+        #expect(error.context("repair")?.contains("--drop-durable-records unknown") == true)
+        #expect(try fileSize(segment) == size + 100, "nothing cut without the operator")
+        #expect(try LedgerMaintenance.rebuildIndex(directory: directory.path, drop: .unknownCount).durableLSN == 20)
+        #expect(try fileSize(segment) == size)
     }
 
     @Test func indexAhead() throws {

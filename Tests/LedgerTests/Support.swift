@@ -1,32 +1,11 @@
 import Foundation
 @testable import Ledger
+import LedgerTesting
 import MessageSchema
 
-/// A scratch directory under /tmp, removed when the value goes away.
-final class ScratchDirectory {
-    let path: String
-
-    init(_ name: String = #function) {
-        let safe = name.filter { $0.isLetter || $0.isNumber }
-        path = NSTemporaryDirectory() + "pulse-ledger-tests/\(safe)-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
+extension ScratchDirectory {
     /// Segment file paths, in LSN order.
     func segments() throws -> [String] { try SegmentFiles.list(path, fileSystem: PosixFileSystem()).map(\.path) }
-
-    /// A copy of this directory's files in a new scratch directory.
-    func copy(_ name: String = "copy") throws -> ScratchDirectory {
-        let copy = ScratchDirectory(name)
-        for item in try FileManager.default.contentsOfDirectory(atPath: path) {
-            try FileManager.default.copyItem(atPath: file(item), toPath: copy.file(item))
-        }
-        return copy
-    }
 }
 
 /// Deterministic test records of every kind.

@@ -333,8 +333,8 @@ import Testing
     /// repeated messages): every ingest metric the dashboards and alerts name is in its /metrics, except metrics
     /// with dimensions whose event did not happen here (they must then at least be declared in Sources/Ingest).
     @Test func everyIngestMetricIsExportedByARunningIngest() throws {
-        let products = (try ProjectorBinary.path() as NSString).deletingLastPathComponent
-        let scratch = Scratch()
+        let products = (try BuiltProducts.path(of: "ledger-projector") as NSString).deletingLastPathComponent
+        let scratch = ScratchDirectory()
         let broker = Process()
         broker.executableURL = URL(fileURLWithPath: products + "/ledger-tool")
         broker.arguments = ["dev-broker", "--partitions", "2"]
@@ -402,7 +402,7 @@ import Testing
     /// customer so the velocity view has rows. Then every SQL query runs as the reader over both ranges, and
     /// /metrics of the running projector is compared with the dashboards' and alerts' metric names.
     @Test func everyQueryRunsAsTheReaderAndEveryMetricIsExported() throws {
-        let scratch = Scratch()
+        let scratch = ScratchDirectory()
         try TestPostgres.withSchema { schema in
             let writer = try LedgerWriter(directory: scratch.file("ledger"))
             let appender = LedgerAppender(writer: writer)
@@ -436,12 +436,12 @@ import Testing
             let durable = writer.durableLSN
 
             let port = try freePort()
-            let projector = try ProjectorProcess(["--wal", scratch.file("ledger"), "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                                                  "--metrics-port", String(port)], stderrPath: scratch.file("projector.log"))
-            defer { _ = projector.terminate() }
+            let projector = try startProjector(["--wal", scratch.file("ledger"), "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                                                  "--metrics-port", String(port)], logPath: scratch.file("projector.log"))
+            defer { _ = projector.stop() }
             let owner = try TestPostgres.connect()
             let caughtUp = eventually(seconds: 30) { try owner.checkpoint(schema, writer.ledgerID) == durable }
-            try #require(caughtUp, "ledger-projector did not catch up: \(projector.stderr.suffix(2000))")
+            try #require(caughtUp, "ledger-projector did not catch up: \(projector.log.suffix(2000))")
 
             // The reader, as Grafana connects: its search_path names the warehouse schema (here the test's).
             let reader = try TestPostgres.connect(try TestPostgres.readerURL())

@@ -13,7 +13,7 @@ extension Warehouse {
         /// holds exactly the ledger's records up to its checkpoint; at the end it equals the oracle computed from
         /// the generated JSON, and the very same rows (batch ids included) as one uninterrupted projection.
         @Test func exactlyOnceUnderRepeatedKillNine() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 2024, invalidRatio: 0.03, duplicateRatio: 0.03)
                 try ledger.append(2_000)
@@ -29,9 +29,9 @@ extension Warehouse {
                 var random = SplitMix64(seed: 99)
                 var observations: [(checkpoint: UInt64, rows: Int, rejections: Int)] = []
                 for round in 0..<25 {
-                    let projector = try ProjectorProcess(arguments, stderrPath: scratch.file("projector-\(round).log"))
+                    let projector = try startProjector(arguments, logPath: scratch.file("projector-\(round).log"))
                     Thread.sleep(forTimeInterval: Double(150 + random.next(below: 450)) / 1000)
-                    projector.killNine()
+                    projector.kill9()
                     // One statement, one snapshot: checkpoint and row counts as of the same instant.
                     let snapshot = try connection.query("""
                         SELECT (SELECT coalesce(max(last_lsn), 0) FROM \(schema.checkpoints)) AS checkpoint,
@@ -40,8 +40,8 @@ extension Warehouse {
                     observations.append((UInt64(snapshot.value(0, "checkpoint")!)!, Int(snapshot.value(0, "rows")!)!, Int(snapshot.value(0, "rejections")!)!))
                 }
                 try writer.join()
-                let final = try ProjectorProcess(arguments + ["--exit-when-caught-up"], stderrPath: scratch.file("final.log"))
-                #expect(final.wait(seconds: 120) == 0, "\(final.stderr.suffix(800))")
+                let final = try startProjector(arguments + ["--exit-when-caught-up"], logPath: scratch.file("final.log"))
+                #expect(final.waitForExit(timeoutSeconds: 120, killingOnTimeout: true) == 0, "\(final.log.suffix(800))")
 
                 // After every kill: rows and rejections are exactly those of the ledger up to the checkpoint.
                 for (round, seen) in observations.enumerated() {
@@ -65,13 +65,13 @@ extension Warehouse {
         /// PostgreSQL stopped (immediate mode: a crash) and started again while the projector follows a growing
         /// ledger: it retries, keeps its place, and loses and doubles nothing; SIGTERM then exits 0.
         @Test func postgresRestartedMidStream() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 77)
                 try ledger.append(2_000)
-                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                let projector = try startProjector(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
                                                       "--transaction-records", "2000", "--poll-interval-ms", "50", "--log-format", "text"],
-                                                     stderrPath: scratch.file("projector.log"))
+                                                     logPath: scratch.file("projector.log"))
                 let writer = Background {
                     for _ in 0..<30 {
                         try ledger.append(500, commitEvery: 100)
@@ -82,9 +82,9 @@ extension Warehouse {
                 try TestPostgres.restart(downFor: 2.0)
                 try writer.join()
                 let caughtUp = eventually(seconds: 60) { try TestPostgres.connect().checkpoint(schema, ledger.ledgerID) == ledger.durableLSN }
-                #expect(caughtUp, "\(projector.stderr.suffix(800))")
-                #expect(projector.terminate() == 0, "SIGTERM is a graceful stop")
-                #expect(projector.stderr.contains("projector.postgres.unavailable"), "the outage was noticed and ridden out")
+                #expect(caughtUp, "\(projector.log.suffix(800))")
+                #expect(projector.stop() == 0, "SIGTERM is a graceful stop")
+                #expect(projector.log.contains("projector.postgres.unavailable"), "the outage was noticed and ridden out")
                 try expectWarehouseMatches(ledger, schema: schema, connection: try TestPostgres.connect())
             }
         }
@@ -93,7 +93,7 @@ extension Warehouse {
         /// commit, then a rebalance). The warehouse holds each order and each offset once, whichever ledger is
         /// projected first, with the same per-day digest.
         @Test func offsetsRecordedByTwoLedgersAreProjectedOnce() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             let first = try GeneratedLedger(directory: scratch.file("a"), seed: 5, invalidRatio: 0.04, duplicateRatio: 0.04)
             let second = try GeneratedLedger(directory: scratch.file("b"), seed: 6)
             let messages = first.generate(6_000)
@@ -131,7 +131,7 @@ extension Warehouse {
         /// duplicate of the other version. A repeat of the kept version is a duplicate: no row. With one record per
         /// PostgreSQL transaction the duplicate's batch has no colliding key and takes the direct path.
         @Test func anOrderAcceptedWithOtherContentByTwoLedgersIsAConflict() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             let day = microseconds(2024, 1, 15, 10, 30)
             let first = try HandLedger(directory: scratch.file("a"))
             for (number, cents) in [(1, 2_500), (2, 1_000), (3, 500)] { try first.accept(HandLedger.transaction(number, cents: Int64(cents), microseconds: day)) }
@@ -168,12 +168,12 @@ extension Warehouse {
         /// Under a steady 2 000 records/s, each commit of the ledger is in the warehouse within 1 s; /metrics and
         /// /healthz answer meanwhile.
         @Test func newRecordsReachTheWarehouseWithinOneSecond() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 8)
                 try ledger.append(100)
-                let (projector, port) = try ProjectorProcess.following(ledger.directory, into: schema, scratch: scratch)
-                defer { _ = projector.terminate() }
+                let (projector, port) = try startFollowingProjector(ledger.directory, into: schema, scratch: scratch)
+                defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
                 var latencies: [Double] = []

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerTesting
 @testable import Projector
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LedgerTesting
 import MessageSchema
 import OperatingErrors
 @testable import Projector
@@ -17,14 +18,14 @@ extension Warehouse {
         /// and a rebuild (large transactions) give identical rows, batch ids included; the running projector
         /// notices the swap and goes on in the new schema.
         @Test func rebuildEqualsIncremental() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 31)
                 try ledger.append(20_000)
-                let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                let projector = try startProjector(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
                                                       "--transaction-records", "700", "--poll-interval-ms", "20", "--log-format", "text"],
-                                                     stderrPath: scratch.file("projector.log"))
-                defer { _ = projector.terminate() }
+                                                     logPath: scratch.file("projector.log"))
+                defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
                 let incremental = try connection.contentDigest(schema)
@@ -39,9 +40,9 @@ extension Warehouse {
                 #expect(try connection.integer("SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1", [schema.name + "\\_\\_%"]) == 0, "no shadow or retired schema left")
                 // The projector, still running, carries on in the swapped-in schema.
                 try ledger.append(3_000)
-                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN }, "\(projector.stderr.suffix(800))")
+                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN }, "\(projector.log.suffix(800))")
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
-                #expect(projector.stderr.contains("projector.checkpoint.moved"), "the projector saw the swap")
+                #expect(projector.log.contains("projector.checkpoint.moved"), "the projector saw the swap")
             }
         }
 
@@ -49,12 +50,12 @@ extension Warehouse {
         /// point: it starts over from the rebuilt checkpoint and carries on to the end of the ledger, as documented
         /// (stop it first to keep the warehouse at that point), and its metrics follow.
         @Test func anIdleProjectorNoticesARebuildSwappedIn() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 43)
                 try ledger.append(3_000)
-                let (projector, port) = try ProjectorProcess.following(ledger.directory, into: schema, scratch: scratch, ["--log-format", "text"])
-                defer { _ = projector.terminate() }
+                let (projector, port) = try startFollowingProjector(ledger.directory, into: schema, scratch: scratch, ["--log-format", "text"])
+                defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
                 _ = try WarehouseRebuild(options: try options(ledger, schema, limit: .lsn(1_000)), logger: quietLogger).run()
@@ -62,9 +63,9 @@ extension Warehouse {
                 let expectedMetric = "projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"
                 #expect(eventually(seconds: Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10) {
                     try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN && (try httpGet(port: port, path: "/metrics").body.contains(expectedMetric))
-                }, "\(projector.stderr.suffix(800))")
+                }, "\(projector.log.suffix(800))")
                 #expect(Date().timeIntervalSince(rebuilt) < Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10)
-                #expect(projector.stderr.contains("projector.checkpoint.moved"), "the projector saw the swap")
+                #expect(projector.log.contains("projector.checkpoint.moved"), "the projector saw the swap")
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
             }
         }
@@ -73,21 +74,21 @@ extension Warehouse {
         /// replaced the file it saw the old durable LSN forever (lag 0, healthy, no alert) and never projected
         /// what ingest wrote next. It now notices the new index, re-reads where the ledger stands, and goes on.
         @Test func aFollowingProjectorNoticesARebuiltLedgerIndex() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let directory = scratch.file("ledger")
                 let first = try HandLedger(directory: directory)
                 for number in 1...200 { try first.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 8, number % 60))) }
                 try first.close()
-                let (projector, _) = try ProjectorProcess.following(directory, into: schema, scratch: scratch, ["--log-format", "text"])
-                defer { _ = projector.terminate() }
+                let (projector, _) = try startFollowingProjector(directory, into: schema, scratch: scratch, ["--log-format", "text"])
+                defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 60) { try connection.checkpoint(schema, first.ledgerID) == 200 })
                 _ = try LedgerMaintenance.rebuildIndex(directory: directory)
                 let second = try HandLedger(directory: directory, firstOffset: 201)
                 for number in 201...300 { try second.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 9, number % 60))) }
                 try second.close()
-                #expect(eventually(seconds: 30) { try connection.checkpoint(schema, first.ledgerID) == 300 }, "\(projector.stderr.suffix(800))")
+                #expect(eventually(seconds: 30) { try connection.checkpoint(schema, first.ledgerID) == 300 }, "\(projector.log.suffix(800))")
                 #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == 300)
             }
         }
@@ -96,7 +97,7 @@ extension Warehouse {
         /// part of the stream.
         @Test(arguments: ["lsn", "timestamp", "timestamp between records"])
         func rebuildUntilGivesTheWarehouseAsOfThatPoint(limitKind: String) throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 41)
                 try ledger.append(7_000)
@@ -124,7 +125,7 @@ extension Warehouse {
         /// A rebuild stopped before its swap (signal, crash, error) leaves the live warehouse exactly as it was; the
         /// next rebuild discards the leftover shadow and succeeds.
         @Test func anInterruptedRebuildLeavesTheLiveWarehouseUntouched() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 51)
                 try ledger.append(6_000)
@@ -167,7 +168,7 @@ extension Warehouse {
 
         /// `ledger-tool trace --postgres` shows the order's warehouse row, and its conflicting duplicates.
         @Test func traceShowsTheWarehouseRowOfAnOrder() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
                 let transaction = HandLedger.transaction(7, cents: 123_456, microseconds: microseconds(2024, 2, 29, 18, 30))

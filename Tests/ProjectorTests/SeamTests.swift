@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LedgerTesting
 @testable import Projector
 import Testing
 
@@ -43,7 +44,7 @@ extension Warehouse {
         }
 
         @Test func whatTheLedgerAcceptsPostgreSQLTakes() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             let values = try Self.corpusValues() + Self.edgeMessages.map { Array($0.utf8) }
             #expect(values.count > Self.edgeMessages.count + 20, "the committed corpus is found")
             var accepted = 0

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LedgerTesting
 import MessageSchema
 import PostgresClient
 @testable import Projector
@@ -11,7 +12,7 @@ extension Warehouse {
         /// Each edge amount and timestamp, read back as PostgreSQL prints it (UTC), with the partition it landed in.
         /// Expected values are written out by hand.
         @Test func edgeValuesLandExactlyInTheirDaysPartitions() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
                 let cases: [(cents: Int64, currency: String, time: Int64, offset: Int16, amount: String, tax: String, total: String, flagged: Bool, utc: String, partition: String)] = [
@@ -56,7 +57,7 @@ extension Warehouse {
 
         /// Rejected messages, conflicts, gaps and duplicates: each where the dashboards look for it.
         @Test func rejectionsConflictsGapsAndDuplicatesAreAccountedFor() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
                 let original = HandLedger.transaction(1, cents: 2_500, microseconds: microseconds(2024, 6, 1, 9))
@@ -88,7 +89,7 @@ extension Warehouse {
         /// alert threshold reached but not exceeded, amounts at and just above 1000.00. Expected values are computed
         /// here by brute force from the same list of transactions.
         @Test func fraudViewsOnHandMadeData() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 var items: [(customer: String, time: Int64, cents: Int64, category: String, currency: String)] = []
                 func at(_ hour: Int, _ minute: Int, _ second: Int = 0) -> Int64 { microseconds(2024, 5, 1, hour, minute, second) }
@@ -180,7 +181,7 @@ extension Warehouse {
         /// binary with its ledger id, LSN and reason, after committing what precedes it; with --quarantine it is
         /// set aside and projection goes on.
         @Test func anUnprojectableRecordStopsTheProjectorUnlessQuarantined() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try HandLedger(directory: scratch.file("ledger"), outOfBounds: true)
                 for number in 1...10 { try ledger.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 8, number))) }
@@ -190,17 +191,17 @@ extension Warehouse {
                 let arguments = ["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name, "--exit-when-caught-up"]
                 let connection = try TestPostgres.connect()
                 for attempt in 1...2 {
-                    let stopped = try ProjectorProcess(arguments, stderrPath: scratch.file("stop-\(attempt)"))
-                    #expect(stopped.wait(seconds: 30) == 1)
-                    let message = stopped.stderr
+                    let stopped = try startProjector(arguments, logPath: scratch.file("stop-\(attempt)"))
+                    #expect(stopped.waitForExit(timeoutSeconds: 30, killingOnTimeout: true) == 1)
+                    let message = stopped.log
                     for fact in ["unprojectable_record", "ledger.lsn=11", "ledger.id=\(ledger.ledgerID.uuidString.lowercased())", "reason=nul_in_text", "--quarantine"] {
                         #expect(message.contains(fact), "stderr names \(fact): \(message.suffix(600))")
                     }
                     #expect(try connection.checkpoint(schema, ledger.ledgerID) == 10)
                     #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == 10)
                 }
-                let quarantining = try ProjectorProcess(arguments + ["--quarantine"], stderrPath: scratch.file("quarantine"))
-                #expect(quarantining.wait(seconds: 30) == 0, "\(quarantining.stderr.suffix(600))")
+                let quarantining = try startProjector(arguments + ["--quarantine"], logPath: scratch.file("quarantine"))
+                #expect(quarantining.waitForExit(timeoutSeconds: 30, killingOnTimeout: true) == 0, "\(quarantining.log.suffix(600))")
                 #expect(try connection.checkpoint(schema, ledger.ledgerID) == 16)
                 #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == 15)
                 #expect(try connection.query("SELECT lsn, kind, left(reason, 11) FROM \(schema.quarantinedRecords)").values == [["11", "accepted", "nul_in_text"]])
@@ -236,17 +237,17 @@ extension Warehouse {
         /// A wrong password: the projector keeps retrying (an operator may fix the role), reports unhealthy, and
         /// never writes the password anywhere, not in its configuration log nor in libpq's error.
         @Test func passwordsAreNeverLogged() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             let url = try TestPostgres.url()
             let secret = "not-the-password-\(UUID().uuidString.prefix(8))"
             let wrong = url.replacingOccurrences(of: #"://([^:]+):[^@]*@"#, with: "://$1:\(secret)@", options: .regularExpression)
             try #require(wrong != url && wrong.contains(secret))
             let ledger = try HandLedger(directory: scratch.file("ledger"))
             try ledger.close()
-            let projector = try ProjectorProcess(["--wal", ledger.directory, "--postgres", wrong, "--log-level", "debug"], stderrPath: scratch.file("stderr"))
+            let projector = try startProjector(["--wal", ledger.directory, "--postgres", wrong, "--log-level", "debug"], logPath: scratch.file("stderr"))
             Thread.sleep(forTimeInterval: 1.5)
-            #expect(projector.terminate() == 0)
-            let log = projector.stderr
+            #expect(projector.stop() == 0)
+            let log = projector.log
             #expect(log.contains("projector.postgres.unavailable") && log.contains("password authentication failed"), "\(log.suffix(600))")
             #expect(log.contains("\"postgres.url\":\"user=pulse_owner dbname=pulse host=127.0.0.1"), "the URL is logged as libpq parsed it, without the password")
             #expect(!log.contains(secret))

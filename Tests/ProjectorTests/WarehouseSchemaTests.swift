@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import LedgerTesting
 import OperatingErrors
 @testable import Projector
 import Testing
@@ -28,7 +29,7 @@ extension Warehouse {
         }
 
         @Test func aSchemaNewerThanTheCodeIsRefused() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let url = try TestPostgres.url()
                 _ = try WarehouseMaintenance.migrate(postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
@@ -41,10 +42,10 @@ extension Warehouse {
                 // The service refuses too, and exits 1 instead of retrying.
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
                 try ledger.close()
-                let projector = try ProjectorProcess(["--wal", scratch.file("ledger"), "--postgres", url, "--schema", schema.name, "--exit-when-caught-up"],
-                                                     stderrPath: scratch.file("stderr"))
-                #expect(projector.wait(seconds: 30) == 1)
-                #expect(projector.stderr.contains("schema_too_new"), "\(projector.stderr)")
+                let projector = try startProjector(["--wal", scratch.file("ledger"), "--postgres", url, "--schema", schema.name, "--exit-when-caught-up"],
+                                                     logPath: scratch.file("stderr"))
+                #expect(projector.waitForExit(timeoutSeconds: 30, killingOnTimeout: true) == 1)
+                #expect(projector.log.contains("schema_too_new"), "\(projector.log)")
             }
         }
 
@@ -63,7 +64,7 @@ extension Warehouse {
         /// grafana_reader reads every table and view, including partitions created after the grant, and can
         /// change nothing.
         @Test func theReaderRoleCanReadButNotWrite() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
                 try ledger.accept(HandLedger.transaction(1, cents: 12_345, microseconds: microseconds(2024, 6, 1, 12)))
@@ -95,7 +96,7 @@ extension Warehouse {
 
         /// Rules are versioned and immutable; a new amount rule applies to rows projected after it, which record it.
         @Test func fraudRulesAreVersionedAndImmutable() throws {
-            let scratch = Scratch()
+            let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
                 try ledger.accept(HandLedger.transaction(1, cents: 60_000, microseconds: microseconds(2024, 6, 1, 12)))

@@ -6,16 +6,6 @@ import MessageSchema
 import OperatingErrors
 import ServiceKit
 
-/// An error that stops ledger-ingest: nothing past the last successful fsync has been committed to Kafka.
-public struct IngestError: Error, CustomStringConvertible {
-    public let message: String
-    public let context: [(String, String)]
-
-    public var description: String {
-        message + (context.isEmpty ? "" : " (" + context.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + ")")
-    }
-}
-
 /// The consume → validate → append → (dead-letter acknowledged) → fsync → commit cycle. Runs on one dedicated
 /// thread: librdkafka and fsync block, and must not hold a thread of Swift's cooperative pool.
 ///
@@ -271,8 +261,7 @@ final class IngestLoop {
         logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(missing.lowerBound)",
                                                        "kafka.missing_through": "\(missing.upperBound)", "kafka.earliest_available": "\(missing.upperBound + 1)"])
         guard configuration.allowGaps else {
-            throw IngestError(message: why + "; restart with --allow-gaps to record the gap and continue from the earliest available offset",
-                              context: [("partition", "\(partition)"), ("missing", "\(missing.lowerBound)...\(missing.upperBound)")])
+            throw IngestError(.offsetsLost, why + "; restart with --allow-gaps to record the gap and continue from the earliest available offset", [("partition", "\(partition)"), ("missing", "\(missing.lowerBound)...\(missing.upperBound)")])
         }
         _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: missing.lowerBound, last: missing.upperBound,
                                    ingestTimeMicroseconds: ingestTimeMicroseconds)

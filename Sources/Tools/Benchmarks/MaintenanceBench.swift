@@ -20,8 +20,8 @@ struct MaintenanceBench: ParsableCommand {
         let directory = scratch + "/ledger"
         let filled = try fill(directory)
         let tool = (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/ledger-tool"
-        let verify = try ChildMeasurement(tool, ["verify", "--wal", directory])
-        let rebuild = try ChildMeasurement(tool, ["rebuild", "index", "--wal", directory])
+        let verify = try MeasuredRun(tool, ["verify", "--wal", directory])
+        let rebuild = try MeasuredRun(tool, ["rebuild", "index", "--wal", directory])
         let stats = try LedgerMaintenance.stats(directory: directory)
         let ledgerBytes = Double(stats.segmentBytes + stats.indexBytes)
         let size = "ledger \(grouped(Double(stats.segmentBytes) / 1e6)) MB of segments + \(grouped(Double(stats.indexBytes) / 1e6)) MB of index"
@@ -51,33 +51,5 @@ struct MaintenanceBench: ParsableCommand {
         }
         try appender.close()
         return Date().timeIntervalSince(started)
-    }
-}
-
-/// One child process run to its end: wall time, peak resident memory and exit status. The peak comes from GNU
-/// time (`/usr/bin/time -f %M`), not this process's `wait4`: a child forked from a large process (this one, after
-/// filling the ledger) inherits the parent's resident size as its own maximum.
-struct ChildMeasurement {
-    var seconds: TimeInterval
-    var peakResidentKibibytes: Int
-    var status: Int32
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        let report = NSTemporaryDirectory() + "ledger-bench-peak-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: report) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
-        process.arguments = ["-f", "%M", "-o", report, executable] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        let started = Date()
-        try process.run()
-        process.waitUntilExit()
-        seconds = Date().timeIntervalSince(started)
-        status = process.terminationStatus
-        let text = try String(contentsOfFile: report, encoding: .utf8)
-        guard let peak = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
-            throw ValidationError("GNU time reported no peak for \(executable): \(text)")
-        }
-        peakResidentKibibytes = peak
     }
 }

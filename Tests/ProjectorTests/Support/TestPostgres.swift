@@ -1,4 +1,5 @@
 import Foundation
+import LedgerTesting
 import Logging
 import PostgresClient
 @testable import Projector
@@ -71,10 +72,6 @@ enum TestPostgres {
 }
 
 /// A failure a test reports as an error, with a message.
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 let quietLogger = Logger(label: "projector-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -100,16 +97,6 @@ func projectInProcess(_ ledgers: [String], into schema: WarehouseSchema, quarant
     try ProjectorService.runUntilCaughtUp(configuration: configuration, logger: quietLogger)
 }
 
-/// A scratch directory, removed afterwards (kept with PULSE_KEEP_SCRATCH=1).
-final class Scratch {
-    let path: String
-    init(_ name: String = #function) {
-        path = NSTemporaryDirectory() + "pulse-projector-tests/\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { if ProcessInfo.processInfo.environment["PULSE_KEEP_SCRATCH"] == nil { try? FileManager.default.removeItem(atPath: path) } }
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 /// Work on a background thread (a ledger writer beside a projector); `join` waits and rethrows its error.
 final class Background: @unchecked Sendable {
@@ -131,35 +118,11 @@ final class Background: @unchecked Sendable {
     }
 }
 
-/// Polls `condition` every 50 ms for up to `seconds`; true once it holds. Errors count as "not yet" (the server
-/// may be restarting).
-func eventually(seconds: Double, _ condition: () throws -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if (try? condition()) == true { return true }
-        Thread.sleep(forTimeInterval: 0.05)
-    }
-    return false
-}
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
-/// A TCP port nobody listens on (bound once by the kernel's choice, then released).
-func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else { throw TestFailure("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
 
 /// GET http://127.0.0.1:port/path: status and body.
 func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
