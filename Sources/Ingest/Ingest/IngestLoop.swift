@@ -52,14 +52,14 @@ final class IngestLoop {
         let handlers = RebalanceHandlers(assigned: { [unowned self] in try self.startOffsets(for: $0) },
                                          revoking: { [unowned self] in try self.partitionsRevoked($0) })
         consumer = try KafkaConsumer(properties: configuration.consumerProperties, logger: logger, handlers: handlers)
-        metrics.durableLSN.record(Int64(appender.writer.durableLSN))
+        metrics.durableLSN.record(Int64(appender.durableLSN))
     }
 
     /// Consumes until a stop is requested, then makes everything durable, commits and leaves the group.
     func run() throws {
         try consumer.subscribe([configuration.topic])
         logger.info("ingest.started", metadata: ["kafka.topic": "\(configuration.topic)", "kafka.group": "\(configuration.group)",
-                                                 "ledger.durable_lsn": "\(appender.writer.durableLSN)"])
+                                                 "ledger.durable_lsn": "\(appender.durableLSN)"])
         metrics.up.record(1)
         while !stopRequested.isRequested {
             try consumer.consumeMessages(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { messages in
@@ -87,7 +87,7 @@ final class IngestLoop {
         }
         watchdog.cancel()
         metrics.up.record(0)
-        logger.info("ingest.stopped", metadata: ["ledger.durable_lsn": "\(appender.writer.durableLSN)"])
+        logger.info("ingest.stopped", metadata: ["ledger.durable_lsn": "\(appender.durableLSN)"])
     }
 
     /// Ends the process with status 0 if committing and leaving the group outlast
@@ -183,7 +183,7 @@ final class IngestLoop {
         let committed = (try? consumer.committedOffsets(partitions, timeoutMilliseconds: IngestLimits.committedOffsetsWaitMilliseconds)) ?? [:]
         var starts: [TopicPartition: Int64] = [:]
         for partition in partitions {
-            let afterLedger = try appender.writer.watermark(partition).map { $0 + 1 }
+            let afterLedger = try appender.watermark(partition).map { $0 + 1 }
             let group = committed[partition].flatMap { $0 >= 0 ? $0 : nil }
             // A partition neither this ledger nor the group has read starts at offset 0: if retention already
             // deleted its oldest offsets, that is a gap to stop at or record, never a silent start further on.
@@ -232,7 +232,7 @@ final class IngestLoop {
     /// The next offset this ledger needs from `partition`: after what was consumed, or after its watermark, or
     /// where the partition was started.
     private func nextOffset(_ partition: TopicPartition) throws -> Int64? {
-        try pending[partition] ?? committable[partition] ?? appender.writer.watermark(partition).map { $0 + 1 } ?? expectedNext[partition]
+        try pending[partition] ?? committable[partition] ?? appender.watermark(partition).map { $0 + 1 } ?? expectedNext[partition]
     }
 
     /// A message arrived past the offset the partition had to deliver next: offsets `first...last` vanished
@@ -276,13 +276,13 @@ final class IngestLoop {
 
     private func updateLag() {
         for partition in consumer.assignment {
-            guard let marks = consumer.cachedWatermarks(partition), let next = (try? appender.writer.watermark(partition)).flatMap({ $0 }).map({ $0 + 1 }) else { continue }
+            guard let marks = consumer.cachedWatermarks(partition), let next = (try? appender.watermark(partition)).flatMap({ $0 }).map({ $0 + 1 }) else { continue }
             metrics.lag(partition).record(max(0, marks.high - next))
         }
     }
 
     private func recordBytesWritten() {
-        let total = appender.writer.bytesWritten
+        let total = appender.bytesWritten
         if total > bytesDurable { metrics.bytesWritten.increment(by: total - bytesDurable) }
         bytesDurable = total
     }

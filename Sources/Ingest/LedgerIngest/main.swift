@@ -57,15 +57,9 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         logger.info("ingest.configuration", metadata: ["kafka.brokers": "\(redactingSecrets(brokers))", "kafka.topic": "\(topic)",
                                                        "kafka.group": "\(group)", "ledger.path": "\(ledgerDirectory)", "http.port": "\(metricsPort)",
                                                        "kafka.properties": "\(configuration.clientProperties.keys.sorted().joined(separator: ","))"])
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: MetricsEndpoint(port: metricsPort, registry: observability.registry, health: health, logger: logger)),
-                .init(service: IngestService(configuration: configuration, logger: logger, health: health),
-                      successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await group.run()
+            try await ServiceProcess.run(IngestService.make(configuration: configuration, logger: logger, health: health), metricsPort: metricsPort,
+                                         observability: observability, health: health, logger: logger)
         } catch {
             logger.critical("ingest.exiting", metadata: ["ingest.error": "\(error)"])
             throw ExitCode(1)

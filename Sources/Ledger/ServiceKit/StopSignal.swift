@@ -63,3 +63,24 @@ public func runStoppable(named name: String, onShutdown: @escaping @Sendable () 
         stop.request()
     }
 }
+
+/// A service whose work is a blocking loop on a thread of its own (`runStoppable`): what ledger-ingest and
+/// ledger-projector each are. `description` is what ServiceLifecycle logs of it: never a password.
+public struct StoppableService: Service, CustomStringConvertible {
+    public let description: String
+    private let threadName: String
+    private let onShutdown: @Sendable () -> Void
+    private let work: @Sendable (StopSignal) throws -> Void
+
+    public init(threadName: String, description: String, onShutdown: @escaping @Sendable () -> Void = {},
+                _ work: @escaping @Sendable (StopSignal) throws -> Void) {
+        self.threadName = threadName
+        self.description = description
+        self.onShutdown = onShutdown
+        self.work = work
+    }
+
+    public func run() async throws {
+        try await runStoppable(named: threadName, onShutdown: onShutdown, work)
+    }
+}

@@ -69,15 +69,9 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             "postgres.url": "\(ConnectionString.redacted(postgresURL))", "warehouse.schema": "\(schema)", "ledger.paths": "\(ledgerDirectories.joined(separator: ","))",
             "projector.quarantine": "\(quarantine)", "projector.transaction_records": "\(transactionRecords)", "http.port": "\(metricsPort)",
         ])
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: MetricsEndpoint(port: metricsPort, registry: observability.registry, health: health, logger: logger)),
-                .init(service: ProjectorService(configuration: configuration, health: health, logger: logger),
-                      successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await group.run()
+            try await ServiceProcess.run(ProjectorService.make(configuration: configuration, health: health, logger: logger), metricsPort: metricsPort,
+                                         observability: observability, health: health, logger: logger)
         } catch {
             logger.critical("projector.failed", metadata: ["projector.error": "\(error)"])
             FileHandle.standardError.write(Data("ledger-projector: \(error)\n".utf8))

@@ -184,6 +184,8 @@ package final class PostgresConnection {
         let database = PQdb(handle).map { String(cString: $0) } ?? "?"
         let user = PQuser(handle).map { String(cString: $0) } ?? "?"
         target = "\(user)@\(host):\(port)/\(database)"
+        // Timestamps are read back as UTC text everywhere: every session of this code runs in UTC.
+        try execute("SET TimeZone TO 'UTC'")
     }
 
     deinit { PQfinish(handle) }

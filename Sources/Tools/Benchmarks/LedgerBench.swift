@@ -151,7 +151,7 @@ struct LedgerBench: ParsableCommand {
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory, options: options))
             var offset: Int64 = 0
-            while try appender.writer.durableLSN == 0 || segmentBytes(directory) < recoverySegmentMiB << 20 {
+            while try appender.durableLSN == 0 || segmentBytes(directory) < recoverySegmentMiB << 20 {
                 for _ in 0..<Limits.groupCommitRecordsMax {
                     let message = generator.valid()
                     _ = try message.withUnsafeBytes { try appender.append(value: $0, source: SourceCoordinates(topic: "transactions", partition: 0, offset: offset), ingestTimeMicroseconds: 0) }

@@ -13,13 +13,20 @@ public enum AppendOutcome: Sendable, Hashable {
 /// The one path from a consumed message to a ledger record, shared by ledger-ingest and `ledger-tool import`:
 /// skip offsets already recorded, validate, classify a repeated order_id as duplicate or conflict, append.
 public final class LedgerAppender {
-    public let writer: LedgerWriter
-    /// The last frame read to compare a repeated order_id with its original (duplicates come in bursts).
-    private var cachedFrame: (firstLSN: UInt64, records: [Record])?
+    /// The writer it appends with (tests reach it through `@testable`; callers use the appender's own API).
+    let writer: LedgerWriter
 
     public init(writer: LedgerWriter) {
         self.writer = writer
     }
+
+    /// The last LSN made durable and published.
+    public var durableLSN: UInt64 { writer.durableLSN }
+    /// Segment bytes written since the ledger was opened.
+    public var bytesWritten: Int64 { writer.bytesWritten }
+
+    /// The highest source offset recorded for `partition`, including records not yet committed.
+    public func watermark(_ partition: TopicPartition) throws -> Int64? { try writer.watermark(partition) }
 
     /// Records one message. `value` nil is a Kafka null value. The record is durable only after `commit`.
     /// `validation` is `MessageValidator.validate(value)` when the caller already ran it (ledger-ingest validates a
@@ -75,25 +82,9 @@ public final class LedgerAppender {
     private func classify(_ transaction: Transaction) throws -> RecordBody {
         guard let original = try writer.acceptedOrder(transaction.orderID) else { return .accepted(transaction) }
         guard original.contentDigest == transaction.contentDigest else { return .conflict(transaction, originalLSN: original.lsn) }
-        let originalTransaction = try original.pending ?? publishedTransaction(at: original.lsn)
+        let originalTransaction = try original.pending ?? writer.acceptedTransaction(at: original.lsn)
         return transaction.hasSameContent(as: originalTransaction)
             ? .duplicate(transaction, originalLSN: original.lsn) : .conflict(transaction, originalLSN: original.lsn)
-    }
-
-    private func publishedTransaction(at lsn: UInt64) throws -> Transaction {
-        if let cachedFrame, lsn >= cachedFrame.firstLSN, lsn < cachedFrame.firstLSN + UInt64(cachedFrame.records.count),
-           let transaction = cachedFrame.records[Int(lsn - cachedFrame.firstLSN)].transaction {
-            return transaction
-        }
-        guard let frame = try writer.index.frame(containing: lsn) else {
-            throw LedgerError(.index, "the order index names an LSN no frame holds", [("lsn", String(lsn))])
-        }
-        let records = try SegmentFiles.readFrame(writer.directory, frame, fileSystem: PosixFileSystem())
-        cachedFrame = (frame.firstLSN, records)
-        guard case .accepted(let transaction) = records[Int(lsn - frame.firstLSN)].body else {
-            throw LedgerError(.index, "the order index names a record that is not an accepted transaction", [("lsn", String(lsn))])
-        }
-        return transaction
     }
 
     private static func rejection(of body: RecordBody) -> Rejection? {

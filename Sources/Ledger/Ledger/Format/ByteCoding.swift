@@ -101,7 +101,3 @@ struct ByteReader {
         return readBytes(length)
     }
 }
-
-extension Result {
-    package var isSuccess: Bool { if case .success = self { true } else { false } }
-}

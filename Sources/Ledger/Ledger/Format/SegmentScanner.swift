@@ -185,3 +185,13 @@ package final class SegmentScanner {
         }
     }
 }
+
+extension ScannedFrame {
+    /// Decoded records, or a corruption error naming the path, offset and LSN.
+    func records(path: String) throws -> [Record] {
+        switch decodeRecords() {
+        case .success(let records): return records
+        case .failure(let violation): throw violation.error(path: path, offset: Int(offset), [("lsn", String(header.firstLSN))])
+        }
+    }
+}

@@ -5,6 +5,9 @@ import Logging
 
 /// How a ledger is opened. Defaults are production values; tests shrink segments and inject faults.
 public struct LedgerOptions: Sendable {
+    /// A logger that drops everything: the default of library calls made without one.
+    public static let quietLogger = Logger(label: "pulse.ledger", factory: { _ in SwiftLogNoOpLogHandler() })
+
     public var fileSystem: any FileSystem
     /// A segment is sealed once it holds at least this many bytes (`Limits.segmentBytesTarget`).
     public var segmentBytesTarget: Int
@@ -18,7 +21,7 @@ public struct LedgerOptions: Sendable {
     package var checksFramesReadBack = true
 
     public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
-                logger: Logger = LedgerMaintenance.quietLogger) {
+                logger: Logger = LedgerOptions.quietLogger) {
         self.fileSystem = fileSystem
         self.segmentBytesTarget = segmentBytesTarget
         self.logger = logger
@@ -70,6 +73,8 @@ public final class LedgerWriter {
     /// Published watermarks, cached: the per-message check must not query SQLite.
     private var publishedWatermarks: [TopicPartition: Watermark] = [:]
     private var failure: LedgerError?
+    /// The last frame read for `acceptedTransaction` (repeats of orders come in bursts).
+    private var cachedFrame: (firstLSN: UInt64, records: [Record])?
 
     private struct OpenSegment {
         var file: any LedgerFile
@@ -79,7 +84,7 @@ public final class LedgerWriter {
     /// Opens (creating if needed) the ledger in `directory`, recovering from any crash first.
     public convenience init(directory: String, options: LedgerOptions = LedgerOptions()) throws {
         try options.fileSystem.makeDirectory(directory)
-        let lock = try LedgerMaintenance.takeLock(directory, fileSystem: options.fileSystem)
+        let lock = try WriterLock.take(directory, fileSystem: options.fileSystem)
         try self.init(directory: directory, options: options, lock: lock, rebuild: nil)
     }
 
@@ -263,6 +268,24 @@ public final class LedgerWriter {
         return try index.acceptedOrder(orderID).map { ($0.lsn, nil, $0.contentDigest) }
     }
 
+    /// The transaction of the accepted record at `lsn` (durable): read from its frame, which is kept, since
+    /// repeats of orders come in bursts. For the appender, which compares a repeated order_id with its original.
+    func acceptedTransaction(at lsn: UInt64) throws -> Transaction {
+        if let cachedFrame, lsn >= cachedFrame.firstLSN, lsn < cachedFrame.firstLSN + UInt64(cachedFrame.records.count),
+           let transaction = cachedFrame.records[Int(lsn - cachedFrame.firstLSN)].transaction {
+            return transaction
+        }
+        guard let frame = try index.frame(containing: lsn) else {
+            throw LedgerError(.index, "the order index names an LSN no frame holds", [("lsn", String(lsn))])
+        }
+        let records = try SegmentFiles.readFrame(directory, frame, fileSystem: options.fileSystem)
+        cachedFrame = (frame.firstLSN, records)
+        guard case .accepted(let transaction) = records[Int(lsn - frame.firstLSN)].body else {
+            throw LedgerError(.index, "the order index names a record that is not an accepted transaction", [("lsn", String(lsn))])
+        }
+        return transaction
+    }
+
     // MARK: Frames and segments
 
     /// Finishes the open frame (checked to read back as appended) and writes it (no fsync).
@@ -345,16 +368,6 @@ public final class LedgerWriter {
             options.logger.error("ledger.writer.failed", metadata: ["ledger.error": "\(error)"])
             markUndurable()
             throw error
-        }
-    }
-}
-
-extension LedgerIndex {
-    /// Deletes the index files (database, WAL and shared-memory files).
-    static func remove(directory: String, fileName: String = LedgerIndex.fileName, fileSystem: any FileSystem) throws {
-        for suffix in ["", "-wal", "-shm"] {
-            let path = directory + "/" + fileName + suffix
-            if fileSystem.fileExists(path) { try fileSystem.remove(path) }
         }
     }
 }

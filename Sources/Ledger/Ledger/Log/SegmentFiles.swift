@@ -48,13 +48,3 @@ enum SegmentFiles {
         return try frame.records(path: file.path)
     }
 }
-
-extension ScannedFrame {
-    /// Decoded records, or a corruption error naming the path, offset and LSN.
-    func records(path: String) throws -> [Record] {
-        switch decodeRecords() {
-        case .success(let records): return records
-        case .failure(let violation): throw violation.error(path: path, offset: Int(offset), [("lsn", String(header.firstLSN))])
-        }
-    }
-}

@@ -32,7 +32,7 @@ public enum LedgerMaintenance {
     /// judges damage against that LSN: damage at or below it is corruption (thrown, with path, offset,
     /// checksums and the recovery case), a tail past it is reported, not judged. Memory stays bounded whatever
     /// the ledger's size: the rebuilt index is a scratch SQLite file, compared in one ordered pass.
-    public static func verify(directory: String, fileSystem: any FileSystem = PosixFileSystem(), logger: Logger = quietLogger) throws -> VerifyReport {
+    public static func verify(directory: String, fileSystem: any FileSystem = PosixFileSystem(), logger: Logger = LedgerOptions.quietLogger) throws -> VerifyReport {
         guard fileSystem.fileExists(directory) else {
             throw LedgerError(.invalidArgument, "no such ledger directory", [("path", directory)])
         }
@@ -84,7 +84,7 @@ public enum LedgerMaintenance {
     /// it refuses, the live index is left as it was.
     public static func rebuildIndex(directory: String, options: LedgerOptions = LedgerOptions(), drop: DurableRecordsDrop? = nil) throws -> RebuildReport {
         let fileSystem = options.fileSystem
-        let lock = try takeLock(directory, fileSystem: fileSystem)
+        let lock = try WriterLock.take(directory, fileSystem: fileSystem)
         let previous = publishedDurableLSN(directory, fileSystem: fileSystem, logger: options.logger)
         try LedgerIndex.remove(directory: directory, fileName: LedgerWriter.IndexRebuild.fileName, fileSystem: fileSystem)
         let report: RebuildReport
@@ -164,19 +164,5 @@ public enum LedgerMaintenance {
                      ingestTimeRange: segments.compactMap(\.ingestTimeRange).reduce(nil) { total, range in
                          total.map { min($0.lowerBound, range.lowerBound)...max($0.upperBound, range.upperBound) } ?? range
                      })
-    }
-
-    public static let quietLogger = Logger(label: "pulse.ledger", factory: { _ in SwiftLogNoOpLogHandler() })
-
-    /// The writer lock: an exclusive `flock` on the ledger directory itself. Not on a file in it: a lock file
-    /// could be removed (`rm LOCK` let a second writer in), and two processes creating it at once made one fail
-    /// with an I/O error instead of `.locked`. The directory exists before anyone locks it and outlives them.
-    static func takeLock(_ directory: String, fileSystem: any FileSystem) throws -> any LedgerFile {
-        guard fileSystem.fileExists(directory) else {
-            throw LedgerError(.invalidArgument, "no such ledger directory", [("path", directory)])
-        }
-        let lock = try fileSystem.openForReading(directory)
-        try lock.lockExclusively()
-        return lock
     }
 }

@@ -108,7 +108,6 @@ final class LoadPipeline {
     init(postgres url: String, schema: WarehouseSchema, applicationName: String, settings: [String], logger: Logger) throws {
         workers = try (0..<ProjectorLimits.loadConnections).map { index in
             let connection = try PostgresConnection(url: url, applicationName: applicationName)
-            try connection.execute("SET TimeZone TO 'UTC'")
             for setting in settings { try connection.execute(setting) }
             return LoadWorker(loader: try WarehouseLoader(connection: connection, schema: schema, logger: logger), name: "\(applicationName) loader \(index)")
         }

@@ -193,7 +193,7 @@ final class WarehouseLoader {
         for candidate in candidates {
             // A row from this ledger is the version this ledger accepted (once), which its duplicates repeat.
             guard let key = keys[candidate.orderID], key.ledgerID != candidate.ledgerID, key.source != Self.sourceKey(candidate.source) else { continue }
-            if try warehouseContent(of: key) != Self.content(candidate) { rows.append(BatchBuilder.crossLedgerConflict(candidate)) }
+            if try warehouseContent(of: key) != Self.content(candidate) { rows.append(RejectionRow(crossLedgerConflictOf: candidate)) }
         }
         if !rows.isEmpty {
             logger.info("projector.batch.cross_ledger_conflicts", metadata: [
@@ -328,6 +328,6 @@ final class WarehouseLoader {
 
     /// The last LSN of `ledgerID` in the warehouse, nil when it has none.
     func checkpoint(of ledgerID: UUID) throws -> UInt64? {
-        try connection.query("SELECT last_lsn FROM \(schema.checkpoints) WHERE ledger_id = $1", [ledgerID.uuidString]).scalar.flatMap { UInt64($0) }
+        try Checkpoints.read(ledgerID, in: schema, on: connection)
     }
 }

@@ -15,11 +15,6 @@ public final class CheckpointProbe {
 
     /// The last LSN of `ledgerID` whose record is in the warehouse (0 when nothing is projected yet).
     public func projectedLSN(of ledgerID: UUID) throws -> UInt64 {
-        let rows = try connection.query("SELECT last_lsn FROM \(schema.checkpoints) WHERE ledger_id = $1", [ledgerID.uuidString])
-        guard rows.count > 0, let text = rows.values[0][0] else { return 0 }
-        guard let lsn = UInt64(text) else {
-            throw ProjectorError(.postgres, "projector_checkpoints.last_lsn is not an LSN", [("ledger_id", ledgerID.uuidString), ("found", text)])
-        }
-        return lsn
+        try Checkpoints.read(ledgerID, in: schema, on: connection) ?? 0
     }
 }

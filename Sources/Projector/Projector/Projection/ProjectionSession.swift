@@ -40,13 +40,13 @@ final class ProjectionSession {
         pipeline = try LoadPipeline(postgres: url, schema: schema, applicationName: applicationName, settings: loadSettings, logger: logger)
     }
 
-    /// Text must round-trip exactly: the database must store UTF-8, and timestamps are read back in UTC.
+    /// Text must round-trip exactly: the database must store UTF-8 (timestamps come back in UTC: every
+    /// `PostgresConnection` sets its session so).
     private static func checkServer(_ connection: PostgresConnection) throws {
         let encoding = try connection.query("SHOW server_encoding").scalar ?? ""
         guard encoding == "UTF8" else {
             throw ProjectorError(.invalidArgument, "the warehouse database must use UTF8 encoding", [("expected", "UTF8"), ("found", encoding)])
         }
-        try connection.execute("SET TimeZone TO 'UTC'")
     }
 
     private static func amountRule(_ connection: PostgresConnection, _ schema: WarehouseSchema) throws -> AmountRule {
@@ -87,7 +87,7 @@ final class ProjectionSession {
 
     /// The warehouse's checkpoint for `ledgerID` (0 when it has none).
     func checkpoint(of ledgerID: UUID) throws -> UInt64 {
-        try connection.query("SELECT last_lsn FROM \(schema.checkpoints) WHERE ledger_id = $1", [ledgerID.uuidString]).scalar.flatMap { UInt64($0) } ?? 0
+        try Checkpoints.read(ledgerID, in: schema, on: connection) ?? 0
     }
 
     // MARK: Batches

@@ -6,31 +6,13 @@ import ServiceLifecycle
 /// ledger-projector as a ServiceLifecycle `Service`. The projection loop blocks (libpq, file reads), so it runs
 /// on a thread of its own, off the Swift concurrency pool. Graceful shutdown (SIGTERM, SIGINT) or cancellation
 /// asks it to stop: the transaction in flight commits (or rolls back on error), then `run` returns.
-public struct ProjectorService: Service {
-    private let configuration: ProjectorConfiguration
-    private let health: HealthCheck
-    private let logger: Logger
-
-    public init(configuration: ProjectorConfiguration, health: HealthCheck, logger: Logger) {
-        self.configuration = configuration
-        self.health = health
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        let configuration = configuration
-        let health = health
-        let logger = logger
-        try await runStoppable(named: "ledger-projector", onShutdown: { logger.info("projector.stopping") }) { stop in
+public enum ProjectorService {
+    public static func make(configuration: ProjectorConfiguration, health: HealthCheck, logger: Logger) -> StoppableService {
+        // The description (logged by ServiceLifecycle) is the configuration's, which holds no password.
+        StoppableService(threadName: "ledger-projector", description: "ProjectorService(\(configuration))", onShutdown: { logger.info("projector.stopping") }) { stop in
             try ProjectionLoop(configuration: configuration, stop: stop, health: health, logger: logger).run()
         }
     }
-
-}
-
-extension ProjectorService: CustomStringConvertible {
-    /// ServiceLifecycle logs this when it starts and stops the service: never the password.
-    public var description: String { "ProjectorService(\(configuration))" }
 }
 
 extension ProjectorService {

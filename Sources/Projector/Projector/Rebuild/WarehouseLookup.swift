@@ -13,7 +13,6 @@ public enum WarehouseLookup {
     /// `rejected_messages` rows naming it (conflicting duplicates). Empty when the warehouse has neither.
     public static func rows(orderID: UUID, postgresURL: String, schema: WarehouseSchema) throws -> [Row] {
         let connection = try PostgresConnection(url: postgresURL, applicationName: "ledger-tool trace")
-        try connection.execute("SET TimeZone TO 'UTC'")
         let id = orderID.uuidString
         let transactions = try connection.query("""
             SELECT t.tableoid::regclass::text AS partition, t.order_id, t.amount, t.currency, t.tax_amount, t.total_amount, t.is_fraud_flagged,

@@ -98,7 +98,7 @@ private func checkProjection(_ entries: [LedgerEntry]) {
     for row in batch.transactions + batch.duplicates {
         CopyColumns.encodeTransaction(row, into: &buffer)
         CopyColumns.encodeTransactionKey(row, into: &buffer)
-        CopyColumns.encodeRejection(BatchBuilder.crossLedgerConflict(row), into: &buffer)
+        CopyColumns.encodeRejection(RejectionRow(crossLedgerConflictOf: row), into: &buffer)
     }
     for row in batch.rejections {
         CopyColumns.encodeRejection(row, into: &buffer)

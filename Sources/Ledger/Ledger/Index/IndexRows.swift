@@ -1,0 +1,93 @@
+import Foundation
+import MessageSchema
+
+/// The highest source offset recorded for a partition, and the LSN of that record.
+public struct Watermark: Hashable, Sendable {
+    public var offset: Int64
+    public var lsn: UInt64
+}
+
+struct RecordCountKey: Hashable, Comparable {
+    var kind: UInt8
+    var reason: UInt8
+    static func < (lhs: Self, rhs: Self) -> Bool { (lhs.kind, lhs.reason) < (rhs.kind, rhs.reason) }
+}
+
+/// What the index knows of one segment. All of it is derived from the segment's bytes.
+public struct SegmentRow: Hashable, Sendable {
+    public var firstLSN: UInt64
+    public var fileName: String
+    /// firstLSN - 1 for a segment with no records.
+    public var lastLSN: UInt64
+    public var frameCount: Int
+    public var byteLength: Int64
+    public var sealed: Bool
+    public var previousDigest: UInt32
+    /// The chain value after the last frame: the CRC of the last frame, or `previousDigest` if none.
+    public var digest: UInt32
+    public var createdAtMicroseconds: Int64
+    public var ingestTimeRange: ClosedRange<Int64>?
+    /// The range of transaction timestamps (accepted, duplicate and conflict records).
+    public var eventTimeRange: ClosedRange<Int64>?
+
+    public var recordCount: UInt64 { lastLSN + 1 - firstLSN }
+}
+
+/// Where one frame sits.
+struct FrameRow: Hashable {
+    var firstLSN: UInt64
+    var segmentFirstLSN: UInt64
+    var byteOffset: Int64
+    var recordCount: UInt32
+    var storedBytes: UInt32
+    var rawBytes: UInt32
+    var crc: UInt32
+    var lastLSN: UInt64 { firstLSN + UInt64(recordCount) - 1 }
+}
+
+/// Facts made durable by one fsync, published together.
+struct IndexBatch {
+    var segments: [SegmentRow] = []
+    var frames: [FrameRow] = []
+    var orders: [IndexedOrder] = []
+    var watermarks: [TopicPartition: Watermark] = [:]
+    var counts: [RecordCountKey: Int] = [:]
+    var durableLSN: UInt64 = 0
+    /// When set, `orders` completes the order index through this LSN.
+    var ordersLSN: UInt64?
+
+    /// Adds what `record` at `lsn` tells the index, except its order (`noteOrder`).
+    mutating func note(_ record: Record, lsn: UInt64) {
+        let key = TopicPartition(topic: record.source.topic, partition: record.source.partition)
+        let lastOffset: Int64?
+        switch record.body {
+        case .gap(let lastMissing): lastOffset = lastMissing
+        case .lost: lastOffset = nil  // No source: it moves no partition's watermark.
+        case .accepted, .rejected, .duplicate, .conflict: lastOffset = record.source.offset
+        }
+        if let lastOffset, lastOffset >= watermarks[key]?.offset ?? Int64.min { watermarks[key] = Watermark(offset: lastOffset, lsn: lsn) }
+        var reason: UInt8 = 0
+        if case .rejected(let rejected) = record.body { reason = rejected.rejection.reason.rawValue }
+        counts[RecordCountKey(kind: record.kind.rawValue, reason: reason), default: 0] += 1
+    }
+
+    /// Adds the order of an accepted record to the order index batch.
+    mutating func noteOrder(_ record: Record, lsn: UInt64) {
+        if case .accepted(let transaction) = record.body { orders.append((transaction.orderID, lsn, transaction.contentDigest)) }
+    }
+}
+
+extension SegmentRow {
+    /// Widens the time ranges by one record.
+    mutating func note(_ record: Record) {
+        ingestTimeRange = Self.widen(ingestTimeRange, record.ingestTimeMicroseconds)
+        if let transaction = record.transaction {
+            eventTimeRange = Self.widen(eventTimeRange, transaction.timestamp.microsecondsSinceEpoch)
+        }
+    }
+
+    private static func widen(_ range: ClosedRange<Int64>?, _ value: Int64) -> ClosedRange<Int64> {
+        guard let range else { return value...value }
+        return min(range.lowerBound, value)...max(range.upperBound, value)
+    }
+}
