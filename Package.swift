@@ -30,7 +30,9 @@ let ledgerFolder: [Target] = [
     // comes from (TopicPartition). No I/O.
     .target(name: "MessageSchema", path: "Sources/Ledger/MessageSchema"),
     // The write-ahead log: segment format, writer, recovery, reader, SQLite index, maintenance.
-    .target(name: "Ledger", dependencies: ["OperatingErrors", "MessageSchema", "CLZ4", "CSQLite", logging], path: "Sources/Ledger/Ledger"),
+    .target(
+        name: "Ledger", dependencies: ["OperatingErrors", "MessageSchema", "CLZ4", "CSQLite", logging],
+        path: "Sources/Ledger/Ledger"),
     // Metrics endpoint, logs, stop signals: what ledger-ingest and ledger-projector share as processes.
     .target(
         name: "ServiceKit",
@@ -47,29 +49,44 @@ let ledgerFolder: [Target] = [
 /// Kafka → ledger.
 let ingestFolder: [Target] = [
     // librdkafka behind Swift types: the one module that imports CRDKafka for clients.
-    .target(name: "KafkaClient", dependencies: ["OperatingErrors", "MessageSchema", "CRDKafka", logging], path: "Sources/Ingest/KafkaClient"),
-    // librdkafka's mock cluster as a Kafka-protocol broker on real TCP ports (`ledger-tool dev-broker`).
-    .target(name: "DevelopmentBroker", dependencies: ["OperatingErrors", "KafkaClient", "CRDKafka", logging, flyingSocks], path: "Sources/Ingest/DevelopmentBroker"),
     .target(
-        name: "Ingest", dependencies: ["OperatingErrors", "KafkaClient", "Ledger", "MessageSchema", "ServiceKit", logging, metrics, serviceLifecycle],
+        name: "KafkaClient", dependencies: ["OperatingErrors", "MessageSchema", "CRDKafka", logging],
+        path: "Sources/Ingest/KafkaClient"),
+    // librdkafka's mock cluster as a Kafka-protocol broker on real TCP ports (`ledger-tool dev-broker`).
+    .target(
+        name: "DevelopmentBroker", dependencies: ["OperatingErrors", "KafkaClient", "CRDKafka", logging, flyingSocks],
+        path: "Sources/Ingest/DevelopmentBroker"),
+    .target(
+        name: "Ingest",
+        dependencies: [
+            "OperatingErrors", "KafkaClient", "Ledger", "MessageSchema", "ServiceKit", logging, metrics,
+            serviceLifecycle,
+        ],
         path: "Sources/Ingest/Ingest"),
     // The hidden --inject-fault option (the fault campaign's) takes the fault-injecting file system.
     .executableTarget(
-        name: "LedgerIngest", dependencies: ["Ingest", "Ledger", "LedgerTesting", "ServiceKit", argumentParser, logging, serviceLifecycle],
+        name: "LedgerIngest",
+        dependencies: ["Ingest", "Ledger", "LedgerTesting", "ServiceKit", argumentParser, logging, serviceLifecycle],
         path: "Sources/Ingest/LedgerIngest"),
 ]
 
 /// Ledger → PostgreSQL.
 let projectorFolder: [Target] = [
     // libpq behind Swift types: the one module that imports CLibPQ.
-    .target(name: "PostgresClient", dependencies: ["OperatingErrors", "CLibPQ"], path: "Sources/Projector/PostgresClient"),
+    .target(
+        name: "PostgresClient", dependencies: ["OperatingErrors", "CLibPQ"], path: "Sources/Projector/PostgresClient"),
     // Follow, transform, load, schema, rebuild. The migrations are schema/*.sql, embedded at build time through
     // the symbolic link Schema/Migrations: the files are their only copy.
     .target(
-        name: "Projector", dependencies: ["OperatingErrors", "Ledger", "MessageSchema", "PostgresClient", "ServiceKit", logging, metrics, serviceLifecycle],
+        name: "Projector",
+        dependencies: [
+            "OperatingErrors", "Ledger", "MessageSchema", "PostgresClient", "ServiceKit", logging, metrics,
+            serviceLifecycle,
+        ],
         path: "Sources/Projector/Projector", resources: [.embedInCode("Schema/Migrations")]),
     .executableTarget(
-        name: "LedgerProjector", dependencies: ["Projector", "PostgresClient", "ServiceKit", argumentParser, logging, serviceLifecycle],
+        name: "LedgerProjector",
+        dependencies: ["Projector", "PostgresClient", "ServiceKit", argumentParser, logging, serviceLifecycle],
         path: "Sources/Projector/LedgerProjector"),
 ]
 
@@ -77,13 +94,17 @@ let toolsFolder: [Target] = [
     .executableTarget(
         name: "LedgerTool",
         dependencies: [
-            "Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "DevelopmentBroker", "Ingest", "Projector", "PostgresClient",
+            "Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "DevelopmentBroker", "Ingest", "Projector",
+            "PostgresClient",
             argumentParser, logging, .product(name: "ConsoleKitTerminal", package: "console-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ],
         path: "Sources/Tools/LedgerTool"),
     .executableTarget(
-        name: "LedgerBench", dependencies: ["Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "Ingest", "Projector", argumentParser, logging],
+        name: "LedgerBench",
+        dependencies: [
+            "Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "Ingest", "Projector", argumentParser, logging,
+        ],
         path: "Sources/Tools/Benchmarks"),
     // libFuzzer targets (scripts/fuzz; build flags in shared/design/TOOLCHAIN.md); they reach internals through
     // `package` access, never through public API.
@@ -91,7 +112,8 @@ let toolsFolder: [Target] = [
     .executableTarget(name: "FuzzSegment", dependencies: ["Ledger"], path: "Sources/Tools/Fuzz/Segment"),
     // Across the seams: validator → codec → frame → reader → projector transform → COPY encoding.
     .executableTarget(
-        name: "FuzzRoundTrip", dependencies: ["Ledger", "MessageSchema", "Projector", "PostgresClient"], path: "Sources/Tools/Fuzz/RoundTrip"),
+        name: "FuzzRoundTrip", dependencies: ["Ledger", "MessageSchema", "Projector", "PostgresClient"],
+        path: "Sources/Tools/Fuzz/RoundTrip"),
     // The fault campaign's driver (scripts/chaos). It depends on no target of the package: it drives the built
     // binaries as processes and judges them against an oracle of its own, so it never shares code with what it
     // checks.
@@ -100,11 +122,14 @@ let toolsFolder: [Target] = [
 
 let testTargets: [Target] = [
     .testTarget(name: "MessageSchemaTests", dependencies: ["MessageSchema"], path: "Tests/MessageSchemaTests"),
-    .testTarget(name: "LedgerTests", dependencies: ["Ledger", "MessageSchema", "LedgerTesting"], path: "Tests/LedgerTests"),
     .testTarget(
-        name: "IngestTests", dependencies: ["Ingest", "KafkaClient", "Ledger", "MessageSchema", "LedgerTesting"], path: "Tests/IngestTests"),
+        name: "LedgerTests", dependencies: ["Ledger", "MessageSchema", "LedgerTesting"], path: "Tests/LedgerTests"),
     .testTarget(
-        name: "ProjectorTests", dependencies: ["Projector", "PostgresClient", "Ledger", "MessageSchema", "LedgerTesting"],
+        name: "IngestTests", dependencies: ["Ingest", "KafkaClient", "Ledger", "MessageSchema", "LedgerTesting"],
+        path: "Tests/IngestTests"),
+    .testTarget(
+        name: "ProjectorTests",
+        dependencies: ["Projector", "PostgresClient", "Ledger", "MessageSchema", "LedgerTesting"],
         path: "Tests/ProjectorTests"),
 ]
 

@@ -1,9 +1,10 @@
 import Foundation
-@testable import Ingest
 import Ledger
 import LedgerTesting
 import MessageSchema
 import Testing
+
+@testable import Ingest
 
 /// Validating a batch on several threads gives each message exactly the result validating it alone gives, in
 /// the same order: valid, invalid, null and empty values alike, in batches below and above the parallel bound.
@@ -14,11 +15,13 @@ import Testing
         var values: [[UInt8]?] = (0..<messageCount).map { _ in generator.next().value }
         values[0] = nil
         values[messageCount / 2] = []
-        let buffers = values.map { $0.map { bytes -> UnsafeRawBufferPointer in
-            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
-            copy.copyBytes(from: bytes)
-            return UnsafeRawBufferPointer(copy)
-        } }
+        let buffers = values.map {
+            $0.map { bytes -> UnsafeRawBufferPointer in
+                let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+                copy.copyBytes(from: bytes)
+                return UnsafeRawBufferPointer(copy)
+            }
+        }
         defer { for buffer in buffers { buffer.map { UnsafeMutableRawBufferPointer(mutating: $0).deallocate() } } }
         let parallel = BatchValidation.validate(buffers)
         #expect(parallel.count == messageCount)

@@ -12,7 +12,6 @@ let productsDirectory = (((try? BuiltProducts.path(of: "ledger-ingest")) ?? "") 
 
 let quietLogger = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-
 /// `ledger-tool dev-broker` as a child process, driven through its standard input.
 final class DevBroker {
     let process = Process()
@@ -23,7 +22,9 @@ final class DevBroker {
 
     init(partitions: Int, brokers: Int = 1, port: Int? = nil) throws {
         process.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-tool")
-        process.arguments = ["dev-broker", "--partitions", "\(partitions)", "--brokers", "\(brokers)"] + (port.map { ["--port", "\($0)"] } ?? [])
+        process.arguments =
+            ["dev-broker", "--partitions", "\(partitions)", "--brokers", "\(brokers)"]
+            + (port.map { ["--port", "\($0)"] } ?? [])
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -56,12 +57,15 @@ final class DevBroker {
 }
 
 /// One `ledger-ingest` process, its standard error appended to `logPath`.
-func startIngest(brokers: String, ledger: String, group: String = "ledger-ingest", metricsPort: Int = 0, extra: [String] = [],
-                 logPath: String) throws -> ChildProcess {
-    try ChildProcess(product: "ledger-ingest", ["--brokers", brokers, "--wal", ledger, "--group", group, "--metrics-port", "\(metricsPort)"] + extra,
-                     logPath: logPath)
+func startIngest(
+    brokers: String, ledger: String, group: String = "ledger-ingest", metricsPort: Int = 0, extra: [String] = [],
+    logPath: String
+) throws -> ChildProcess {
+    try ChildProcess(
+        product: "ledger-ingest",
+        ["--brokers", brokers, "--wal", ledger, "--group", group, "--metrics-port", "\(metricsPort)"] + extra,
+        logPath: logPath)
 }
-
 
 /// What the test produced, to compare with what the ledger recorded.
 struct ProducedStream {
@@ -72,10 +76,15 @@ struct ProducedStream {
 /// Produces `count` generated messages (acknowledged) and returns what was meant.
 /// Messages go round-robin over `partitions`, so that no partition outgrows the development broker's ~5 MiB
 /// (it drops the oldest data of a full partition) and none stays empty.
-func produce(_ brokers: String, count: Int, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.01, topic: String = "transactions",
-             partitions: Int? = nil) throws -> ProducedStream {
-    let producer = try KafkaProducer(properties: ["bootstrap.servers": brokers, "acks": "all", "linger.ms": "5"], logger: quietLogger)
-    let partitionCount = try partitions ?? observer(brokers, group: "counter-\(UUID().uuidString)").partitionCount(topic)
+func produce(
+    _ brokers: String, count: Int, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.01,
+    topic: String = "transactions",
+    partitions: Int? = nil
+) throws -> ProducedStream {
+    let producer = try KafkaProducer(
+        properties: ["bootstrap.servers": brokers, "acks": "all", "linger.ms": "5"], logger: quietLogger)
+    let partitionCount =
+        try partitions ?? observer(brokers, group: "counter-\(UUID().uuidString)").partitionCount(topic)
     var generator = MessageGenerator(seed: seed, invalidRatio: invalidRatio, duplicateRatio: duplicateRatio)
     var stream = ProducedStream()
     for _ in 0..<count {
@@ -88,11 +97,11 @@ func produce(_ brokers: String, count: Int, seed: UInt64, invalidRatio: Double =
     return stream
 }
 
-
 /// A consumer in its own group that only observes (watermarks, committed offsets of another group).
 func observer(_ brokers: String, group: String) throws -> KafkaConsumer {
-    try KafkaConsumer(properties: ["bootstrap.servers": brokers, "group.id": group], logger: quietLogger,
-                      handlers: RebalanceHandlers(assigned: { _ in [:] }, revoking: { _ in }))
+    try KafkaConsumer(
+        properties: ["bootstrap.servers": brokers, "group.id": group], logger: quietLogger,
+        handlers: RebalanceHandlers(assigned: { _ in [:] }, revoking: { _ in }))
 }
 
 /// The end offset of every partition of `topic`.
@@ -123,7 +132,9 @@ func waitUntilCaughtUp(_ directories: [String], ends: [TopicPartition: Int64], t
     while Date() < deadline {
         var reached: [TopicPartition: Int64] = [:]
         for directory in directories where FileManager.default.fileExists(atPath: directory + "/index.sqlite") {
-            for (partition, mark) in try LedgerReader(directory: directory).watermarks() { reached[partition] = max(reached[partition] ?? -1, mark.offset + 1) }
+            for (partition, mark) in try LedgerReader(directory: directory).watermarks() {
+                reached[partition] = max(reached[partition] ?? -1, mark.offset + 1)
+            }
         }
         if ends.allSatisfy({ $0.value == 0 || reached[$0.key] == $0.value }) { return }
         Thread.sleep(forTimeInterval: 0.2)
@@ -133,13 +144,18 @@ func waitUntilCaughtUp(_ directories: [String], ends: [TopicPartition: Int64], t
 
 /// Every message on the dead-letter topic: (source partition, source offset) → headers.
 func deadLetters(_ brokers: String, expectedAtLeast: Int) throws -> [String: [String: String]] {
-    let consumer = try KafkaConsumer(properties: ["bootstrap.servers": brokers, "group.id": "dlq-reader-\(UUID().uuidString)", "auto.offset.reset": "earliest"],
-                                     logger: quietLogger, handlers: RebalanceHandlers(assigned: { _ in [:] }, revoking: { _ in }))
+    let consumer = try KafkaConsumer(
+        properties: [
+            "bootstrap.servers": brokers, "group.id": "dlq-reader-\(UUID().uuidString)",
+            "auto.offset.reset": "earliest",
+        ],
+        logger: quietLogger, handlers: RebalanceHandlers(assigned: { _ in [:] }, revoking: { _ in }))
     try consumer.subscribe(["transactions.dlq"])
     var found: [String: [String: String]] = [:]
     var idleSince = Date()
     while Date().timeIntervalSince(idleSince) < (found.count >= expectedAtLeast ? 2 : 15) {
-        let count = try consumer.consumeBatch(maxMessages: 1000, timeoutMilliseconds: 200, includeHeaders: true) { message in
+        let count = try consumer.consumeBatch(maxMessages: 1000, timeoutMilliseconds: 200, includeHeaders: true) {
+            message in
             guard message.error == nil else { return }
             var headers: [String: String] = [:]
             for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
@@ -151,9 +167,14 @@ func deadLetters(_ brokers: String, expectedAtLeast: Int) throws -> [String: [St
 }
 
 /// Asserts that each (partition, offset) below the end offsets is in the ledger(s) exactly once.
-func expectEachOffsetOnce(_ entries: [LedgerEntry], ends: [TopicPartition: Int64], sourceLocation: SourceLocation = #_sourceLocation) {
+func expectEachOffsetOnce(
+    _ entries: [LedgerEntry], ends: [TopicPartition: Int64], sourceLocation: SourceLocation = #_sourceLocation
+) {
     var seen: [TopicPartition: [Int64: Int]] = [:]
-    for entry in entries { seen[TopicPartition(topic: entry.record.source.topic, partition: entry.record.source.partition), default: [:]][entry.record.source.offset, default: 0] += 1 }
+    for entry in entries {
+        seen[TopicPartition(topic: entry.record.source.topic, partition: entry.record.source.partition), default: [:]][
+            entry.record.source.offset, default: 0] += 1
+    }
     var missing = 0
     var doubled = 0
     for (partition, end) in ends {
@@ -173,6 +194,10 @@ func expectEachOffsetOnce(_ entries: [LedgerEntry], ends: [TopicPartition: Int64
 /// How many (partition, offset) pairs appear more than once in one ledger's records.
 func offsetsRecordedTwice(_ entries: [LedgerEntry]) -> Int {
     var counts: [String: Int] = [:]
-    for entry in entries { counts["\(entry.record.source.topic)/\(entry.record.source.partition)@\(entry.record.source.offset)", default: 0] += 1 }
+    for entry in entries {
+        counts[
+            "\(entry.record.source.topic)/\(entry.record.source.partition)@\(entry.record.source.offset)", default: 0] +=
+            1
+    }
     return counts.values.filter { $0 > 1 }.count
 }

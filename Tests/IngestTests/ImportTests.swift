@@ -35,7 +35,8 @@ import Testing
         let scratch = ScratchDirectory()
         let ledger = scratch.path + "/ledger"
         for (directory, numbers) in [("d1", 0..<5), ("d2", 5..<8)] {
-            try FileManager.default.createDirectory(atPath: scratch.path + "/" + directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: scratch.path + "/" + directory, withIntermediateDirectories: true)
             try lines(numbers).write(to: URL(fileURLWithPath: scratch.path + "/\(directory)/batch.jsonl"))
         }
         #expect(try runImport(ledger, scratch.path + "/d1/batch.jsonl") == 0)
@@ -46,11 +47,13 @@ import Testing
         // The same file again (same name, same content), from another directory or through standard input:
         // nothing new. Renamed, it is another source: its lines are recorded again, as duplicates of their orders.
         try FileManager.default.createDirectory(atPath: scratch.path + "/d3", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: scratch.path + "/d1/batch.jsonl", toPath: scratch.path + "/d3/batch.jsonl")
+        try FileManager.default.copyItem(
+            atPath: scratch.path + "/d1/batch.jsonl", toPath: scratch.path + "/d3/batch.jsonl")
         #expect(try runImport(ledger, scratch.path + "/d3/batch.jsonl") == 0)
         #expect(try runImport(ledger, "-", input: lines(10..<14)) == 0)
         #expect(try LedgerReader(directory: ledger).durableLSN() == 14)
-        try FileManager.default.copyItem(atPath: scratch.path + "/d1/batch.jsonl", toPath: scratch.path + "/renamed.jsonl")
+        try FileManager.default.copyItem(
+            atPath: scratch.path + "/d1/batch.jsonl", toPath: scratch.path + "/renamed.jsonl")
         #expect(try runImport(ledger, scratch.path + "/renamed.jsonl") == 0)
         #expect(try ledgerEntries(ledger).dropFirst(14).map(\.record.kind) == Array(repeating: .duplicate, count: 5))
     }
@@ -76,8 +79,12 @@ import Testing
         }
         for (command, values) in peaks {
             let growthMiB = (values[1] - values[0]) / 1024
-            print("\(command): peak resident \(values[0] / 1024) MiB at 50,000 records, \(values[1] / 1024) MiB at 400,000")
-            #expect(growthMiB < 64, "\(command): peak \(values[0] / 1024) MiB at 50,000 records, \(values[1] / 1024) MiB at 400,000")
+            print(
+                "\(command): peak resident \(values[0] / 1024) MiB at 50,000 records, \(values[1] / 1024) MiB at 400,000"
+            )
+            #expect(
+                growthMiB < 64,
+                "\(command): peak \(values[0] / 1024) MiB at 50,000 records, \(values[1] / 1024) MiB at 400,000")
         }
     }
 
@@ -85,8 +92,10 @@ import Testing
         var generator = MessageGenerator(seed: 9, invalidRatio: 0.02, duplicateRatio: 0.01)
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory))
         for number in 0..<records {
-            let source = SourceCoordinates(topic: "transactions", partition: Int32(number % 4), offset: Int64(number / 4))
-            _ = try appender.append(value: generator.next().value, source: source, ingestTimeMicroseconds: 1_767_225_600_000_000)
+            let source = SourceCoordinates(
+                topic: "transactions", partition: Int32(number % 4), offset: Int64(number / 4))
+            _ = try appender.append(
+                value: generator.next().value, source: source, ingestTimeMicroseconds: 1_767_225_600_000_000)
             if (number + 1) % 8_192 == 0 { try appender.commit() }
         }
         try appender.close()

@@ -18,7 +18,8 @@ import Testing
         var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
         var kills = 0
         while kills < 20 {
-            let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+            let ingest = try startIngest(
+                brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
             Thread.sleep(forTimeInterval: 0.5 + Double(random.next(below: 4500)) / 1000)
             ingest.kill9()
             kills += 1
@@ -34,7 +35,9 @@ import Testing
         let committed = try observer(broker.bootstrap, group: "ledger-ingest").committedOffsets(Array(ends.keys))
         #expect(committed == ends, "committed offsets reach the end offsets")
         let refused = entries.filter { $0.record.kind == .rejected || $0.record.kind == .conflict }
-        #expect(refused.count == stream.intents.filter { if case .invalid = $0 { true } else { false } }.count + entries.filter { $0.record.kind == .conflict }.count)
+        #expect(
+            refused.count == stream.intents.filter { if case .invalid = $0 { true } else { false } }.count
+                + entries.filter { $0.record.kind == .conflict }.count)
         let letters = try deadLetters(broker.bootstrap, expectedAtLeast: refused.count)
         let missing = refused.filter { letters["\($0.record.source.partition)@\($0.record.source.offset)"] == nil }
         #expect(missing.isEmpty, "\(missing.count) refused messages are not on the dead-letter topic")
@@ -51,14 +54,19 @@ import Testing
         _ = try produce(broker.bootstrap, count: 10_000, seed: 12)
         let ledger = scratch.path + "/ledger"
         let port = 19_400 + Int(getpid() % 500)
-        let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, metricsPort: port, extra: ["--log-format", "json"], logPath: scratch.path + "/ingest.log")
+        let ingest = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, metricsPort: port, extra: ["--log-format", "json"],
+            logPath: scratch.path + "/ingest.log")
         Thread.sleep(forTimeInterval: 4)
         try broker.command("errors 1 NOT_LEADER_FOR_PARTITION 30")  // Fetch
         try broker.command("errors 8 COORDINATOR_NOT_AVAILABLE 5")  // OffsetCommit
         try broker.command("down 2")
         let bootstrap = broker.bootstrap
         let produced = DispatchSemaphore(value: 0)
-        Thread { _ = try? produce(bootstrap, count: 10_000, seed: 13); produced.signal() }.start()
+        Thread {
+            _ = try? produce(bootstrap, count: 10_000, seed: 13)
+            produced.signal()
+        }.start()
         Thread.sleep(forTimeInterval: 3)
         try broker.command("up 2")
         produced.wait()
@@ -68,10 +76,13 @@ import Testing
         #expect(ingest.stop() == 0)
         expectEachOffsetOnce(try ledgerEntries(ledger), ends: ends)
         let troubleCounted = metrics.split(separator: "\n").contains { line in
-            (line.hasPrefix("ingest_broker_errors_total") || line.hasPrefix("ingest_offset_commit_failures_total")) && !line.hasSuffix(" 0")
+            (line.hasPrefix("ingest_broker_errors_total") || line.hasPrefix("ingest_offset_commit_failures_total"))
+                && !line.hasSuffix(" 0")
         }
         #expect(troubleCounted, "broker trouble shows in the metrics")
-        #expect(ingest.log.contains("ingest.broker_trouble") || ingest.log.contains("ingest.offset_commit_failed") || ingest.log.contains("kafka.client.log"))
+        #expect(
+            ingest.log.contains("ingest.broker_trouble") || ingest.log.contains("ingest.offset_commit_failed")
+                || ingest.log.contains("kafka.client.log"))
     }
 
     /// A second consumer joins the group mid-stream and leaves again: partitions move between two ledgers and
@@ -92,7 +103,9 @@ import Testing
         producing.start()
         let b = try startIngest(brokers: broker.bootstrap, ledger: second, logPath: scratch.path + "/b.log")
         let joinDeadline = Date().addingTimeInterval(40)
-        while !b.log.contains("ingest.partitions_assigned") && Date() < joinDeadline { Thread.sleep(forTimeInterval: 0.2) }
+        while !b.log.contains("ingest.partitions_assigned") && Date() < joinDeadline {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
         Thread.sleep(forTimeInterval: 2)
         #expect(b.stop() == 0)
         Thread.sleep(forTimeInterval: 2)
@@ -101,11 +114,13 @@ import Testing
         #expect(a.stop() == 0)
         #expect(ends.values.reduce(0, +) == 30_000)
         let firstEntries = try ledgerEntries(first)
-        let secondEntries = FileManager.default.fileExists(atPath: second + "/index.sqlite") ? try ledgerEntries(second) : []
+        let secondEntries =
+            FileManager.default.fileExists(atPath: second + "/index.sqlite") ? try ledgerEntries(second) : []
         #expect(offsetsRecordedTwice(firstEntries) == 0)
         #expect(offsetsRecordedTwice(secondEntries) == 0)
         #expect(!secondEntries.isEmpty)
-        let covered = Set((firstEntries + secondEntries).map { "\($0.record.source.partition)@\($0.record.source.offset)" })
+        let covered = Set(
+            (firstEntries + secondEntries).map { "\($0.record.source.partition)@\($0.record.source.offset)" })
         #expect(covered.count == 30_000, "every offset is in one of the ledgers")
         #expect(b.log.contains("ingest.partitions_assigned"), "the second consumer took part")
     }
@@ -115,26 +130,47 @@ import Testing
     @Test func badInputGoesToTheDeadLetterTopic() throws {
         let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 1)
-        let producer = try KafkaProducer(properties: ["bootstrap.servers": broker.bootstrap, "message.max.bytes": "4000000"], logger: quietLogger)
-        let valid = #"{"order_id": "6f1c9a0e-8a8b-4c3e-9a57-6f2d1b0c9e11", "amount": 150.99, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_1", "product_category": "books"}"#
+        let producer = try KafkaProducer(
+            properties: ["bootstrap.servers": broker.bootstrap, "message.max.bytes": "4000000"], logger: quietLogger)
+        let valid =
+            #"{"order_id": "6f1c9a0e-8a8b-4c3e-9a57-6f2d1b0c9e11", "amount": 150.99, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_1", "product_category": "books"}"#
         let cases: [(value: [UInt8]?, reason: String, field: String)] = [
             (nil, "value_null", ""), ([], "value_empty", ""),
-            ([UInt8](repeating: 0x20, count: 2 << 20), "message_too_large", ""), ([0x7B, 0xC3, 0x28, 0x7D], "invalid_utf8", ""),
+            ([UInt8](repeating: 0x20, count: 2 << 20), "message_too_large", ""),
+            ([0x7B, 0xC3, 0x28, 0x7D], "invalid_utf8", ""),
             (Array("{".utf8), "invalid_json", ""), (Array("[1]".utf8), "not_an_object", ""),
-            (Array(valid.replacingOccurrences(of: "\"books\"}", with: "\"books\", \"amount\": 1}").utf8), "duplicate_key", "amount"),
+            (
+                Array(valid.replacingOccurrences(of: "\"books\"}", with: "\"books\", \"amount\": 1}").utf8),
+                "duplicate_key", "amount"
+            ),
             (Array(valid.replacingOccurrences(of: "}", with: ", \"coupon\": 1}").utf8), "unknown_field", "coupon"),
-            (Array(valid.replacingOccurrences(of: ", \"currency\": \"USD\"", with: "").utf8), "missing_field", "currency"),
+            (
+                Array(valid.replacingOccurrences(of: ", \"currency\": \"USD\"", with: "").utf8), "missing_field",
+                "currency"
+            ),
             (Array(valid.replacingOccurrences(of: "150.99", with: "\"150.99\"").utf8), "wrong_type", "amount"),
             (Array(valid.replacingOccurrences(of: "6f1c9a0e", with: "6f1c9a0g").utf8), "invalid_order_id", "order_id"),
             (Array(valid.replacingOccurrences(of: "150.99", with: "1.5e2").utf8), "invalid_amount", "amount"),
             (Array(valid.replacingOccurrences(of: "150.99", with: "0.00").utf8), "amount_not_positive", "amount"),
             (Array(valid.replacingOccurrences(of: "150.99", with: "150.999").utf8), "amount_too_precise", "amount"),
-            (Array(valid.replacingOccurrences(of: "150.99", with: "10000000000.00").utf8), "amount_too_large", "amount"),
+            (
+                Array(valid.replacingOccurrences(of: "150.99", with: "10000000000.00").utf8), "amount_too_large",
+                "amount"
+            ),
             (Array(valid.replacingOccurrences(of: "USD", with: "XYZ").utf8), "unknown_currency", "currency"),
-            (Array(valid.replacingOccurrences(of: "2024-01-15", with: "2023-02-29").utf8), "invalid_timestamp", "timestamp"),
-            (Array(valid.replacingOccurrences(of: "10:30:00Z", with: "10:30:00").utf8), "timestamp_without_zone", "timestamp"),
+            (
+                Array(valid.replacingOccurrences(of: "2024-01-15", with: "2023-02-29").utf8), "invalid_timestamp",
+                "timestamp"
+            ),
+            (
+                Array(valid.replacingOccurrences(of: "10:30:00Z", with: "10:30:00").utf8), "timestamp_without_zone",
+                "timestamp"
+            ),
             (Array(valid.replacingOccurrences(of: "cust_1", with: "").utf8), "empty_field", "customer_id"),
-            (Array(valid.replacingOccurrences(of: "books", with: String(repeating: "b", count: 51)).utf8), "field_too_long", "product_category"),
+            (
+                Array(valid.replacingOccurrences(of: "books", with: String(repeating: "b", count: 51)).utf8),
+                "field_too_long", "product_category"
+            ),
             (Array(valid.utf8), "", ""),
             (Array(valid.replacingOccurrences(of: "cust_1", with: "cust_2").utf8), "conflicting_duplicate", "order_id"),
         ]
@@ -143,7 +179,9 @@ import Testing
         let ledger = scratch.path + "/ledger"
         let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
         do {
-            try waitUntilCaughtUp([ledger], ends: [TopicPartition(topic: "transactions", partition: 0): Int64(cases.count)], timeoutSeconds: 60)
+            try waitUntilCaughtUp(
+                [ledger], ends: [TopicPartition(topic: "transactions", partition: 0): Int64(cases.count)],
+                timeoutSeconds: 60)
         } catch {
             Issue.record("ingest log:\n\(ingest.log.prefix(6000))")
             throw error
@@ -154,11 +192,15 @@ import Testing
             let headers = letters["0@\(offset)"]
             #expect(headers?["reason"] == item.reason, "offset \(offset)")
             #expect(headers?["field"] == item.field, "offset \(offset) \(item.reason)")
-            #expect(headers?["source.topic"] == "transactions" && headers?["validator.version"] == String(MessageValidator.version))
+            #expect(
+                headers?["source.topic"] == "transactions"
+                    && headers?["validator.version"] == String(MessageValidator.version))
         }
         #expect(letters.count == cases.count - 1)
         let kinds = try ledgerEntries(ledger).map(\.record.kind)
-        #expect(kinds.filter { $0 == .rejected }.count == cases.count - 2 && kinds.contains(.conflict) && kinds.contains(.accepted))
+        #expect(
+            kinds.filter { $0 == .rejected }.count == cases.count - 2 && kinds.contains(.conflict)
+                && kinds.contains(.accepted))
     }
 
     /// An fsync failure stops the process, and the committed offsets never pass the last successful fsync.
@@ -167,7 +209,9 @@ import Testing
         let broker = try DevBroker(partitions: 2)
         _ = try produce(broker.bootstrap, count: 5_000, seed: 16)
         let ledger = scratch.path + "/ledger"
-        let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, extra: ["--inject-fault", "fsync=2"], logPath: scratch.path + "/ingest.log")
+        let ingest = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, extra: ["--inject-fault", "fsync=2"],
+            logPath: scratch.path + "/ingest.log")
         Thread.sleep(forTimeInterval: 4)
         _ = try produce(broker.bootstrap, count: 5_000, seed: 17)
         let status = ingest.waitForExit(timeoutSeconds: 60)
@@ -179,11 +223,14 @@ import Testing
         for partition in partitions {
             let committedOffset = committed[partition] ?? -1
             let durableNext = (durable[partition]?.offset).map { $0 + 1 } ?? 0
-            #expect(committedOffset <= durableNext, "\(partition): committed \(committedOffset) passes durable \(durableNext)")
+            #expect(
+                committedOffset <= durableNext,
+                "\(partition): committed \(committedOffset) passes durable \(durableNext)")
         }
         // After the fault, a restart resumes at the durable watermark and finishes the job.
         let ends = try endOffsets(broker.bootstrap, partitions: 2)
-        let restarted = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
+        let restarted = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
         try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 60)
         #expect(restarted.stop() == 0)
         expectEachOffsetOnce(try ledgerEntries(ledger), ends: ends)
@@ -225,7 +272,8 @@ import Testing
         #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
         #expect(try LedgerReader(directory: ledger).durableLSN() == 1_000)
 
-        let allowed = try startIngest(brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
+        let allowed = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
         try waitUntilCaughtUp([ledger], ends: [partition: 41_000], timeoutSeconds: 90)
         #expect(allowed.stop() == 0)
         let entries = try ledgerEntries(ledger)
@@ -258,11 +306,13 @@ extension RetentionGapTests {
         #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
         #expect(try LedgerReader(directory: ledger).durableLSN() == 0)
 
-        let allowed = try startIngest(brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
+        let allowed = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
         try waitUntilCaughtUp([ledger], ends: [partition: 40_000], timeoutSeconds: 90)
         #expect(allowed.stop() == 0)
         let entries = try ledgerEntries(ledger)
-        #expect(entries.first?.record.body == .gap(lastMissingOffset: low - 1) && entries.first?.record.source.offset == 0)
+        #expect(
+            entries.first?.record.body == .gap(lastMissingOffset: low - 1) && entries.first?.record.source.offset == 0)
         #expect(entries.count == 1 + Int(40_000 - low))
         #expect(entries.dropFirst().map(\.record.source.offset) == Array(low..<40_000))
     }
@@ -275,18 +325,27 @@ extension RetentionGapTests {
         let scratch = ScratchDirectory()
         let broker = try DevBroker(partitions: 1)
         let ledger = scratch.path + "/ledger"
-        let valid = Array(#"{"order_id": "0b7e1a52-4c1e-4b8a-9d9a-1f0e2d3c4b5a", "amount": 12.50, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_7", "product_category": "books"}"#.utf8)
+        let valid = Array(
+            #"{"order_id": "0b7e1a52-4c1e-4b8a-9d9a-1f0e2d3c4b5a", "amount": 12.50, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_7", "product_category": "books"}"#
+                .utf8)
         do {
             // As if an older validator had refused it: a rejected record holding a message valid today.
             let writer = try LedgerWriter(directory: ledger)
-            let rejected = RejectedMessage(rejection: Rejection(.unknownCurrency, field: "currency"), rawBytes: valid, originalByteCount: valid.count)
-            try writer.append(Record(source: SourceCoordinates(topic: "transactions-2023", partition: 0, offset: 0), ingestTimeMicroseconds: 0, body: .rejected(rejected)))
+            let rejected = RejectedMessage(
+                rejection: Rejection(.unknownCurrency, field: "currency"), rawBytes: valid,
+                originalByteCount: valid.count)
+            try writer.append(
+                Record(
+                    source: SourceCoordinates(topic: "transactions-2023", partition: 0, offset: 0),
+                    ingestTimeMicroseconds: 0, body: .rejected(rejected)))
             try writer.commit()
         }
         for round in 1...2 {
             let replay = Process()
             replay.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-tool")
-            replay.arguments = ["dlq", "replay", "--wal", ledger, "--brokers", broker.bootstrap, "--reason", "unknown_currency"]
+            replay.arguments = [
+                "dlq", "replay", "--wal", ledger, "--brokers", broker.bootstrap, "--reason", "unknown_currency",
+            ]
             replay.standardOutput = FileHandle.nullDevice
             try replay.run()
             replay.waitUntilExit()
@@ -294,9 +353,11 @@ extension RetentionGapTests {
         }
         _ = try produce(broker.bootstrap, count: 1, seed: 31, invalidRatio: 0, duplicateRatio: 0)
         let ingest = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/ingest.log")
-        try waitUntilCaughtUp([ledger], ends: [TopicPartition(topic: "transactions", partition: 0): 3], timeoutSeconds: 60)
+        try waitUntilCaughtUp(
+            [ledger], ends: [TopicPartition(topic: "transactions", partition: 0): 3], timeoutSeconds: 60)
         #expect(ingest.stop() == 0)
-        let kinds = try ledgerEntries(ledger).filter { $0.record.transaction?.customerID == "cust_7" }.map(\.record.kind)
+        let kinds = try ledgerEntries(ledger).filter { $0.record.transaction?.customerID == "cust_7" }.map(
+            \.record.kind)
         #expect(kinds == [.accepted, .duplicate])
     }
 }
@@ -312,9 +373,12 @@ extension RetentionGapTests {
         // producer batch and come back in one fetch, so the first batch holds all 200 and frames reach the file
         // mid-batch. 4 MiB in all: within what the dev broker keeps of a partition.
         let big = ["message.max.bytes": "8388608", "batch.size": "8388608", "linger.ms": "500"]
-        let producer = try KafkaProducer(properties: ["bootstrap.servers": broker.bootstrap, "acks": "all"].merging(big) { $1 }, logger: quietLogger)
+        let producer = try KafkaProducer(
+            properties: ["bootstrap.servers": broker.bootstrap, "acks": "all"].merging(big) { $1 }, logger: quietLogger)
         for number in 0..<200 {
-            try producer.produce(topic: "transactions", partition: 0, key: nil, value: Array(("{\"n\": \(number), " + String(repeating: "x", count: 20_480)).utf8))
+            try producer.produce(
+                topic: "transactions", partition: 0, key: nil,
+                value: Array(("{\"n\": \(number), " + String(repeating: "x", count: 20_480)).utf8))
         }
         try producer.flush(timeoutMilliseconds: 60_000)
         let partition = TopicPartition(topic: "transactions", partition: 0)
@@ -322,18 +386,26 @@ extension RetentionGapTests {
         // Produce requests fail from now on: dead letters time out after 2 s instead of 30.
         try broker.command("errors 0 NOT_ENOUGH_REPLICAS 1000000")
         // One fetch brings the whole partition.
-        let failing = try startIngest(brokers: broker.bootstrap, ledger: ledger,
-                                        extra: ["-X", "message.timeout.ms=2000", "-X", "max.partition.fetch.bytes=8388608", "-X", "fetch.max.bytes=8388608"],
-                                        logPath: scratch.path + "/failing.log")
+        let failing = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger,
+            extra: [
+                "-X", "message.timeout.ms=2000", "-X", "max.partition.fetch.bytes=8388608", "-X",
+                "fetch.max.bytes=8388608",
+            ],
+            logPath: scratch.path + "/failing.log")
         let status = failing.waitForExit(timeoutSeconds: 60)
-        #expect(status != nil && status != 0, "ingest stops when dead letters cannot be delivered: \(failing.log.suffix(1500))")
+        #expect(
+            status != nil && status != 0,
+            "ingest stops when dead letters cannot be delivered: \(failing.log.suffix(1500))")
         try broker.command("clear 0")
         let healthy = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/healthy.log")
         try waitUntilCaughtUp([ledger], ends: [partition: 200], timeoutSeconds: 90)
         #expect(healthy.stop() == 0)
         let entries = try ledgerEntries(ledger)
         expectEachOffsetOnce(entries, ends: [partition: 200])
-        let owed = entries.filter { $0.record.kind == .rejected || $0.record.kind == .conflict }.map { "0@\($0.record.source.offset)" }
+        let owed = entries.filter { $0.record.kind == .rejected || $0.record.kind == .conflict }.map {
+            "0@\($0.record.source.offset)"
+        }
         #expect(owed.count == 200)
         let letters = try deadLetters(broker.bootstrap, expectedAtLeast: owed.count)
         let missing = owed.filter { letters[$0] == nil }

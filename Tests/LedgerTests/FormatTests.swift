@@ -1,8 +1,9 @@
 import Foundation
-@testable import Ledger
 import LedgerTesting
 import MessageSchema
 import Testing
+
+@testable import Ledger
 
 @Suite struct CRC32CTests {
     @Test func knownVectors() {
@@ -25,12 +26,22 @@ import Testing
 @Suite struct RecordCodecTests {
     @Test func everyKindRoundTripsThroughTheLedger() throws {
         let directory = ScratchDirectory()
-        let records = (0..<200).map { Sample.record($0) } + [
-            Record(source: SourceCoordinates(topic: "t", partition: 2, offset: 10), ingestTimeMicroseconds: -5, body: .gap(lastMissingOffset: 99)),
-            Record.lost(ingestTimeMicroseconds: 7),
-            Record(source: SourceCoordinates(topic: "file:orders.jsonl", partition: 0, offset: 1, kafkaTimestampMilliseconds: nil, key: []),
-                   ingestTimeMicroseconds: 0, body: .rejected(RejectedMessage(rejection: Rejection(.messageTooLarge), rawBytes: [UInt8](repeating: 0x41, count: Limits.rejectedRawBytesKeptMax), originalByteCount: 2 << 20))),
-        ]
+        let records =
+            (0..<200).map { Sample.record($0) } + [
+                Record(
+                    source: SourceCoordinates(topic: "t", partition: 2, offset: 10), ingestTimeMicroseconds: -5,
+                    body: .gap(lastMissingOffset: 99)),
+                Record.lost(ingestTimeMicroseconds: 7),
+                Record(
+                    source: SourceCoordinates(
+                        topic: "file:orders.jsonl", partition: 0, offset: 1, kafkaTimestampMilliseconds: nil, key: []),
+                    ingestTimeMicroseconds: 0,
+                    body: .rejected(
+                        RejectedMessage(
+                            rejection: Rejection(.messageTooLarge),
+                            rawBytes: [UInt8](repeating: 0x41, count: Limits.rejectedRawBytesKeptMax),
+                            originalByteCount: 2 << 20))),
+            ]
         #expect(Set(records.map(\.kind)) == Set(RecordKind.allCases))
         do {
             let writer = try LedgerWriter(directory: directory.path)
@@ -61,14 +72,17 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
             var damaged = bytes
-            damaged[Int.random(in: 0..<damaged.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+            damaged[Int.random(in: 0..<damaged.count, using: &generator)] ^= UInt8.random(
+                in: 1...255, using: &generator)
             _ = damaged.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: 20) }
         }
     }
 }
 
 /// Frames of a real segment, written with small commits so that each commit is one frame.
-func writeFrames(_ directory: ScratchDirectory, frames: Int, recordsPerFrame: Int) throws -> (path: String, offsets: [Int64]) {
+func writeFrames(_ directory: ScratchDirectory, frames: Int, recordsPerFrame: Int) throws -> (
+    path: String, offsets: [Int64]
+) {
     let writer = try LedgerWriter(directory: directory.path)
     try writer.appendSamples(0..<(frames * recordsPerFrame), perCommit: recordsPerFrame)
     let path = try directory.segments().last!
@@ -94,12 +108,15 @@ func writeFrames(_ directory: ScratchDirectory, frames: Int, recordsPerFrame: In
                 switch try scanner.next() {
                 case .frame: seen += 1
                 case .end:
-                    #expect(offsets.contains(Int64(length)) || length == bytes.count || length == SegmentFormat.headerBytes)
+                    #expect(
+                        offsets.contains(Int64(length)) || length == bytes.count || length == SegmentFormat.headerBytes)
                     break scan
                 case .damaged(let offset, _):
                     #expect(offset == (seen < offsets.count ? offsets[seen] : Int64(bytes.count)), "length \(length)")
                     break scan
-                case .sealed: Issue.record("an open segment has no footer"); break scan
+                case .sealed:
+                    Issue.record("an open segment has no footer")
+                    break scan
                 }
             }
             let complete = (0..<offsets.count).filter { index in
@@ -126,7 +143,10 @@ func writeFrames(_ directory: ScratchDirectory, frames: Int, recordsPerFrame: In
                 let step = try scanner.next()
                 if case .frame(let frame) = step {
                     frames += 1
-                    if case .failure = frame.decodeRecords() { damageSeen = true; break }
+                    if case .failure = frame.decodeRecords() {
+                        damageSeen = true
+                        break
+                    }
                     continue
                 }
                 if case .damaged = step { damageSeen = true }

@@ -1,9 +1,10 @@
 import Foundation
-@testable import Ledger
 import LedgerTesting
 import MessageSchema
 import OperatingErrors
 import Testing
+
+@testable import Ledger
 
 /// Issue 11: nothing a producer sends may brick the ledger or make durable what a reader or the warehouse
 /// refuses. Each test is named after a defect found on main, and goes through the seams (validator → appender
@@ -23,8 +24,13 @@ import Testing
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
             for (offset, message) in Self.poisonMessages.enumerated() {
-                let outcome = try appender.append(value: message, source: Sample.source(offset: Int64(offset)), ingestTimeMicroseconds: 1_705_314_700_000_000)
-                guard case .appended(_, .rejected, let rejection?) = outcome else { Issue.record("not rejected: \(outcome)"); return }
+                let outcome = try appender.append(
+                    value: message, source: Sample.source(offset: Int64(offset)),
+                    ingestTimeMicroseconds: 1_705_314_700_000_000)
+                guard case .appended(_, .rejected, let rejection?) = outcome else {
+                    Issue.record("not rejected: \(outcome)")
+                    return
+                }
                 #expect(rejection.reason == .unknownField)
                 #expect(rejection.field.utf8.count <= MessageLimits.rejectionFieldBytesMax)
             }
@@ -35,7 +41,10 @@ import Testing
         let records = try readAll(directory.path)
         #expect(records.count == Self.poisonMessages.count)
         for entry in records {
-            guard case .rejected(let rejected) = entry.record.body else { Issue.record("lsn \(entry.lsn) is not a rejection"); continue }
+            guard case .rejected(let rejected) = entry.record.body else {
+                Issue.record("lsn \(entry.lsn) is not a rejection")
+                continue
+            }
             #expect(String(decoding: rejected.rawBytes ?? [], as: UTF8.self).contains(rejected.rejection.field))
         }
         let reopened = try LedgerWriter(directory: directory.path)
@@ -44,8 +53,10 @@ import Testing
 
     /// A rejection's field is cut at a character boundary whoever makes it, and U+0000 never reaches the
     /// warehouse's text columns.
-    @Test(arguments: [String(repeating: "é", count: 200), String(repeating: "😀", count: 64), String(repeating: "x", count: 300),
-                      "a\u{0}b", String(repeating: "\u{0}", count: 300)])
+    @Test(arguments: [
+        String(repeating: "é", count: 200), String(repeating: "😀", count: 64), String(repeating: "x", count: 300),
+        "a\u{0}b", String(repeating: "\u{0}", count: 300),
+    ])
     func aRejectionFieldIsAlwaysStorable(field: String) {
         let stored = Rejection(.unknownField, field: field).field
         #expect(stored.utf8.count <= MessageLimits.rejectionFieldBytesMax)
@@ -57,14 +68,23 @@ import Testing
     /// "0001-01-01T00:00:00+00:01" and "9999-12-31T23:59:59-00:01" are years 0 and 10000 in UTC: the validator
     /// accepted them and the projector refused them, which stopped it. Now the validator checks the UTC
     /// instant: they are rejected, and the neighbouring instants that are in range are accepted.
-    @Test(arguments: [("0001-01-01T00:00:00+00:01", false), ("9999-12-31T23:59:59-00:01", false),
-                      ("0001-01-01T00:01:00+00:01", true), ("9999-12-31T23:58:59-00:01", true)])
+    @Test(arguments: [
+        ("0001-01-01T00:00:00+00:01", false), ("9999-12-31T23:59:59-00:01", false),
+        ("0001-01-01T00:01:00+00:01", true), ("9999-12-31T23:58:59-00:01", true),
+    ])
     func timestampsOutsideTheWarehouseRangeAreRejected(timestamp: String, accepted: Bool) throws {
         let directory = ScratchDirectory()
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-        let message = Array(String(decoding: Sample.json(1), as: UTF8.self).replacingOccurrences(of: "2024-01-15T10:30:00Z", with: timestamp).utf8)
-        let outcome = try appender.append(value: message, source: Sample.source(offset: 0), ingestTimeMicroseconds: 1_705_314_700_000_000)
-        guard case .appended(_, let kind, let rejection) = outcome else { Issue.record("not appended"); return }
+        let message = Array(
+            String(decoding: Sample.json(1), as: UTF8.self).replacingOccurrences(
+                of: "2024-01-15T10:30:00Z", with: timestamp
+            ).utf8)
+        let outcome = try appender.append(
+            value: message, source: Sample.source(offset: 0), ingestTimeMicroseconds: 1_705_314_700_000_000)
+        guard case .appended(_, let kind, let rejection) = outcome else {
+            Issue.record("not appended")
+            return
+        }
         #expect(kind == (accepted ? .accepted : .rejected))
         if !accepted { #expect(rejection == Rejection(.timestampOutOfRange, field: "timestamp")) }
         try appender.close()
@@ -80,20 +100,24 @@ import Testing
         let writer = try LedgerWriter(directory: directory.path)
         try writer.append(Sample.record(0))
         var yearZero = Sample.transaction(1)
-        yearZero.timestamp = UTCTimestamp(microsecondsSinceEpoch: MessageLimits.timestampMicrosecondsRange.lowerBound - 1)
+        yearZero.timestamp = UTCTimestamp(
+            microsecondsSinceEpoch: MessageLimits.timestampMicrosecondsRange.lowerBound - 1)
         var longCustomer = Sample.transaction(2)
         longCustomer.customerID = String(repeating: "😀", count: 51)
         var nul = Sample.transaction(3)
         nul.productCategory = "a\u{0}b"
         for bad in [yearZero, longCustomer, nul] {
             let error = try #require(throws: LedgerError.self) {
-                try writer.append(Record(source: Sample.source(offset: 1), ingestTimeMicroseconds: 1, body: .accepted(bad)))
+                try writer.append(
+                    Record(source: Sample.source(offset: 1), ingestTimeMicroseconds: 1, body: .accepted(bad)))
             }
             #expect(error.code == .valueOutOfBounds)
         }
         let error = try #require(throws: LedgerError.self) {
-            try writer.append(Record(source: Sample.source(offset: 1, topic: String(repeating: "t", count: 256)),
-                                     ingestTimeMicroseconds: 1_705_314_700_000_000, body: .accepted(Sample.transaction(4))))
+            try writer.append(
+                Record(
+                    source: Sample.source(offset: 1, topic: String(repeating: "t", count: 256)),
+                    ingestTimeMicroseconds: 1_705_314_700_000_000, body: .accepted(Sample.transaction(4))))
         }
         #expect(error.code == .valueOutOfBounds)
         try writer.append(Sample.record(1))

@@ -1,9 +1,10 @@
 import Foundation
-@testable import Ledger
 import LedgerTesting
 import MessageSchema
 import OperatingErrors
 import Testing
+
+@testable import Ledger
 
 /// Issue 11: no operator command may shorten the ledger or hide its damage. Each test is named after a defect
 /// found on main (`verify` called damage to durable records a torn tail, `rebuild index` then cut them, a
@@ -43,7 +44,9 @@ import Testing
     @Test func rebuildIndexRefusesToCutPublishedRecordsAndChangesNothing() throws {
         let (directory, _, lastFrame) = try damagedLedger()
         let before = try contents(directory)
-        let error = try #require(throws: LedgerError.self) { try LedgerMaintenance.rebuildIndex(directory: directory.path) }
+        let error = try #require(throws: LedgerError.self) {
+            try LedgerMaintenance.rebuildIndex(directory: directory.path)
+        }
         #expect(error.code == .corruption && error.context("case") == "damagedDurableTail")
         #expect(error.context("offset") == String(lastFrame))
         #expect(error.context("published_records_after_damage") == "100")
@@ -51,8 +54,12 @@ import Testing
         #expect(try contents(directory) == before)
         #expect(try LedgerReader(directory: directory.path).durableLSN() == 20_000)
         // A wrong count is refused the same way: the operator must have read the number.
-        #expect(throws: LedgerError.self) { try LedgerMaintenance.rebuildIndex(directory: directory.path, drop: .records(99)) }
-        #expect(throws: LedgerError.self) { try LedgerMaintenance.rebuildIndex(directory: directory.path, drop: .unknownCount) }
+        #expect(throws: LedgerError.self) {
+            try LedgerMaintenance.rebuildIndex(directory: directory.path, drop: .records(99))
+        }
+        #expect(throws: LedgerError.self) {
+            try LedgerMaintenance.rebuildIndex(directory: directory.path, drop: .unknownCount)
+        }
         #expect(try contents(directory) == before)
     }
 
@@ -82,7 +89,9 @@ import Testing
         let saved = try Data(contentsOf: URL(fileURLWithPath: try directory.segments().last!))
         try LedgerWriter(directory: directory.path).appendSamples(50..<60)
         try saved.write(to: URL(fileURLWithPath: try directory.segments().last!))
-        let error = try #require(throws: LedgerError.self) { try LedgerMaintenance.rebuildIndex(directory: directory.path) }
+        let error = try #require(throws: LedgerError.self) {
+            try LedgerMaintenance.rebuildIndex(directory: directory.path)
+        }
         #expect(error.context("case") == "indexAhead" && error.context("published_records_missing") == "10")
         #expect(try LedgerMaintenance.rebuildIndex(directory: directory.path, drop: .records(10)).durableLSN == 60)
         #expect(try readAll(directory.path).suffix(10).allSatisfy { $0.record.body == .lost })
@@ -164,7 +173,9 @@ import Testing
                     start.wait()
                     var outcome = "opened"
                     var writer: LedgerWriter?
-                    do { writer = try LedgerWriter(directory: path) } catch let error as LedgerError { outcome = error.code.name } catch { outcome = "\(error)" }
+                    do { writer = try LedgerWriter(directory: path) } catch let error as LedgerError {
+                        outcome = error.code.name
+                    } catch { outcome = "\(error)" }
                     lock.lock()
                     outcomes.append(outcome)
                     lock.unlock()
@@ -185,7 +196,8 @@ import Testing
     @Test func removingAFileCannotLetASecondWriterIn() throws {
         let directory = ScratchDirectory()
         let writer = try LedgerWriter(directory: directory.path)
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where !name.hasSuffix(".seg") && !name.hasPrefix("index") {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        where !name.hasSuffix(".seg") && !name.hasPrefix("index") {
             try FileManager.default.removeItem(atPath: directory.file(name))
         }
         let error = try #require(throws: LedgerError.self) { try LedgerWriter(directory: directory.path) }

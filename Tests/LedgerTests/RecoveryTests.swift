@@ -1,8 +1,9 @@
 import Foundation
-@testable import Ledger
 import LedgerTesting
 import OperatingErrors
 import Testing
+
+@testable import Ledger
 
 /// One test per case of the recovery table in `Recovery.swift` (`RecoveryCase`), plus the write-path faults.
 @Suite struct RecoveryTests {
@@ -30,7 +31,8 @@ import Testing
 
     /// The table at the top of Recovery.swift documents exactly the cases of the enum, in its order.
     @Test func theRecoveryTableListsEveryCase() throws {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("Sources/Ledger/Ledger/Log/Recovery.swift")
         let rows = try String(contentsOf: source, encoding: .utf8).split(separator: "\n")
             .compactMap { line -> String? in
@@ -38,7 +40,9 @@ import Testing
                 return line.dropFirst("/// | `".count).prefix { $0 != "`" }.description
             }
         #expect(rows == RecoveryCase.allCases.map(\.rawValue))
-        #expect(RecoveryCase.allCases.map { "\(type(of: Self.test(of: $0)))" }.allSatisfy { $0.contains("->") }, "each case names a test function")
+        #expect(
+            RecoveryCase.allCases.map { "\(type(of: Self.test(of: $0)))" }.allSatisfy { $0.contains("->") },
+            "each case names a test function")
     }
 
     @Test func emptyDirectory() throws {
@@ -77,7 +81,8 @@ import Testing
     @Test func leftoverTemporaryFile() throws {
         let directory = ScratchDirectory()
         try LedgerWriter(directory: directory.path).appendSamples(0..<10)
-        _ = FileManager.default.createFile(atPath: directory.file("00000000000000000011.seg.tmp"), contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(
+            atPath: directory.file("00000000000000000011.seg.tmp"), contents: Data([1, 2, 3]))
         #expect(try LedgerWriter(directory: directory.path).durableLSN == 10)
         #expect(!FileManager.default.fileExists(atPath: directory.file("00000000000000000011.seg.tmp")))
     }
@@ -87,8 +92,10 @@ import Testing
     @Test func tornTailAtEveryByteOfTheLastFrame() throws {
         let directory = ScratchDirectory()
         let faults = FaultInjectingFileSystem(plan: FaultPlan(failingSyncNumber: 4))
-        var writer: LedgerWriter? = try LedgerWriter(directory: directory.path, options: LedgerOptions(fileSystem: faults))
-        try writer!.appendSamples(0..<6, perCommit: 2)  // three commits, three fsyncs (the .tmp of segment creation is not counted)
+        var writer: LedgerWriter? = try LedgerWriter(
+            directory: directory.path, options: LedgerOptions(fileSystem: faults))
+        // Three commits, three fsyncs (the .tmp of segment creation is not counted).
+        try writer!.appendSamples(0..<6, perCommit: 2)
         for number in 6..<9 { try writer!.append(Sample.record(number)) }
         #expect(throws: LedgerError.self) { try writer!.commit() }
         writer = nil  // The failed writer's process is gone: its lock with it.
@@ -103,7 +110,9 @@ import Testing
             #expect(recovered.durableLSN == 6, "cut at \(cut)")
             #expect(recovered.recoveredTruncatedBytes == Int64(cut - lastFrameStart))
             #expect(try fileSize(segment) == lastFrameStart)
-            let copies = try FileManager.default.contentsOfDirectory(atPath: copy.path).filter { $0.hasSuffix(".broken") }
+            let copies = try FileManager.default.contentsOfDirectory(atPath: copy.path).filter {
+                $0.hasSuffix(".broken")
+            }
             #expect(copies.count == (cut > lastFrameStart ? 1 : 0))
         }
         // Uncut, the unpublished frame reads back whole and valid, but its fsync failed, so nothing says the disk
@@ -126,7 +135,9 @@ import Testing
             #expect(try LedgerWriter(directory: directory.path).durableLSN == 10)
             #expect(try fileSize(path) == size)
         }
-        let copies = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".broken") }
+        let copies = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasSuffix(".broken")
+        }
         #expect(Set(try copies.map { try Data(contentsOf: URL(fileURLWithPath: directory.file($0))) }) == Set(tails))
     }
 
@@ -157,7 +168,8 @@ import Testing
 
     @Test func damageInSealedSegment() throws {
         let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(0..<300, perCommit: 20)
+        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
+            0..<300, perCommit: 20)
         let first = try directory.segments()[0]
         try flipBit(first, at: SegmentFormat.headerBytes + SegmentFormat.frameHeaderBytes + 5)
         try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
@@ -168,7 +180,8 @@ import Testing
 
     @Test func damagedFooterOfIndexedSealedSegment() throws {
         let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(0..<300, perCommit: 20)
+        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
+            0..<300, perCommit: 20)
         let first = try directory.segments()[0]
         try flipBit(first, at: try fileSize(first) - 6)
         let error = try #require(throws: LedgerError.self) { try LedgerWriter(directory: directory.path) }
@@ -177,7 +190,8 @@ import Testing
 
     @Test func unsealedMiddleSegment() throws {
         let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(0..<300, perCommit: 20)
+        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
+            0..<300, perCommit: 20)
         let first = try directory.segments()[0]
         try truncateFile(first, to: try fileSize(first) - SegmentFormat.footerBytes)
         try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
@@ -187,7 +201,8 @@ import Testing
 
     @Test func brokenChain() throws {
         let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(0..<300, perCommit: 20)
+        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
+            0..<300, perCommit: 20)
         let segments = try directory.segments()
         try FileManager.default.removeItem(atPath: segments[1])
         let error = try #require(throws: LedgerError.self) { try LedgerWriter(directory: directory.path) }
@@ -196,7 +211,8 @@ import Testing
 
     @Test func sealedLastSegment() throws {
         let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(0..<300, perCommit: 20)
+        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
+            0..<300, perCommit: 20)
         let segments = try directory.segments()
         try FileManager.default.removeItem(atPath: segments.last!)  // the crash came before the next segment existed
         let writer = try LedgerWriter(directory: directory.path)
@@ -213,7 +229,8 @@ import Testing
         try LedgerWriter(directory: directory.path).appendSamples(0..<50, perCommit: 10)
         let older = try directory.copy("older")
         try LedgerWriter(directory: directory.path).appendSamples(50..<80, perCommit: 10)
-        for name in [LedgerIndex.fileName, LedgerIndex.fileName + "-wal"] where FileManager.default.fileExists(atPath: older.file(name)) {
+        for name in [LedgerIndex.fileName, LedgerIndex.fileName + "-wal"]
+        where FileManager.default.fileExists(atPath: older.file(name)) {
             try? FileManager.default.removeItem(atPath: directory.file(name))
             try FileManager.default.copyItem(atPath: older.file(name), toPath: directory.file(name))
         }
@@ -258,7 +275,8 @@ import Testing
 
     @Test func indexMissingIsRebuiltIdentically() throws {
         let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 4096)).appendSamples(0..<2000, perCommit: 64)
+        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 4096)).appendSamples(
+            0..<2000, perCommit: 64)
         let before = try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump()
         try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
         _ = try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 4096))
@@ -274,7 +292,8 @@ import Testing
         try LedgerWriter(directory: other.path).appendSamples(0..<5)
         let expected = try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump()
         try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
-        try FileManager.default.copyItem(atPath: other.file(LedgerIndex.fileName), toPath: directory.file(LedgerIndex.fileName))
+        try FileManager.default.copyItem(
+            atPath: other.file(LedgerIndex.fileName), toPath: directory.file(LedgerIndex.fileName))
         #expect(try LedgerWriter(directory: directory.path).durableLSN == 20)
         #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump() == expected)
     }

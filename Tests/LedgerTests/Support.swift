@@ -1,7 +1,8 @@
 import Foundation
-@testable import Ledger
 import LedgerTesting
 import MessageSchema
+
+@testable import Ledger
 
 extension ScratchDirectory {
     /// Segment file paths, in LSN order.
@@ -16,7 +17,9 @@ enum Sample {
         Transaction(
             orderID: orderID(number), amount: Cents(rawValue: amountCents ?? Int64(100 + number % 250_000)),
             currency: CurrencyCode(unchecked: number % 7 == 0 ? "EUR" : "USD"),
-            timestamp: UTCTimestamp(microsecondsSinceEpoch: 1_705_314_600_000_000 + Int64(number) * 1_000_000, originalOffsetMinutes: number % 3 == 0 ? 330 : 0),
+            timestamp: UTCTimestamp(
+                microsecondsSinceEpoch: 1_705_314_600_000_000 + Int64(number) * 1_000_000,
+                originalOffsetMinutes: number % 3 == 0 ? 330 : 0),
             customerID: "cust_\(number % 977)", productCategory: categories[number % categories.count])
     }
 
@@ -30,8 +33,9 @@ enum Sample {
     }
 
     static func source(offset: Int64, partition: Int32 = 0, topic: String = "transactions") -> SourceCoordinates {
-        SourceCoordinates(topic: topic, partition: partition, offset: offset, kafkaTimestampMilliseconds: 1_705_314_600_000 + offset,
-                          key: offset % 5 == 0 ? nil : Array("key-\(offset)".utf8))
+        SourceCoordinates(
+            topic: topic, partition: partition, offset: offset, kafkaTimestampMilliseconds: 1_705_314_600_000 + offset,
+            key: offset % 5 == 0 ? nil : Array("key-\(offset)".utf8))
     }
 
     /// Record number `number`: mostly accepted, with every other kind mixed in.
@@ -41,13 +45,23 @@ enum Sample {
         switch number % 10 {
         case 3:
             let raw = Array("{\"order_id\": \(number)}".utf8)
-            return Record(source: source, ingestTimeMicroseconds: ingest, body: .rejected(RejectedMessage(rejection: Rejection(.wrongType, field: "order_id"), rawBytes: raw, originalByteCount: raw.count)))
+            return Record(
+                source: source, ingestTimeMicroseconds: ingest,
+                body: .rejected(
+                    RejectedMessage(
+                        rejection: Rejection(.wrongType, field: "order_id"), rawBytes: raw, originalByteCount: raw.count
+                    )))
         case 5:
-            return Record(source: source, ingestTimeMicroseconds: ingest, body: .duplicate(transaction(number - 1), originalLSN: UInt64(number)))
+            return Record(
+                source: source, ingestTimeMicroseconds: ingest,
+                body: .duplicate(transaction(number - 1), originalLSN: UInt64(number)))
         case 7:
-            return Record(source: source, ingestTimeMicroseconds: ingest, body: .conflict(transaction(number), originalLSN: 3))
+            return Record(
+                source: source, ingestTimeMicroseconds: ingest, body: .conflict(transaction(number), originalLSN: 3))
         case 9 where number % 20 == 9:
-            return Record(source: source, ingestTimeMicroseconds: ingest, body: .rejected(RejectedMessage(rejection: Rejection(.valueNull), rawBytes: nil, originalByteCount: 0)))
+            return Record(
+                source: source, ingestTimeMicroseconds: ingest,
+                body: .rejected(RejectedMessage(rejection: Rejection(.valueNull), rawBytes: nil, originalByteCount: 0)))
         default:
             return Record(source: source, ingestTimeMicroseconds: ingest, body: .accepted(transaction(number)))
         }
@@ -55,9 +69,10 @@ enum Sample {
 
     /// A valid JSON message for order `number`.
     static func json(_ number: Int, amount: String = "150.99") -> [UInt8] {
-        Array("""
-        {"order_id":"\(orderID(number).uuidString.lowercased())","amount":\(amount),"currency":"USD","timestamp":"2024-01-15T10:30:00Z","customer_id":"cust_\(number % 97)","product_category":"electronics"}
-        """.utf8)
+        Array(
+            """
+            {"order_id":"\(orderID(number).uuidString.lowercased())","amount":\(amount),"currency":"USD","timestamp":"2024-01-15T10:30:00Z","customer_id":"cust_\(number % 97)","product_category":"electronics"}
+            """.utf8)
     }
 }
 

@@ -1,8 +1,9 @@
 import Foundation
-@testable import Ledger
 import LedgerTesting
 import OperatingErrors
 import Testing
+
+@testable import Ledger
 
 @Suite struct WriteFaultTests {
     /// An fsync failure is fatal: the commit throws, nothing is published, and the writer refuses more work
@@ -39,7 +40,9 @@ import Testing
         #expect(try LedgerWriter(directory: control.path).durableLSN == 20, "the frames read back intact")
         // verify judges the durable records, which are intact, and says what the next open will drop.
         let report = try LedgerMaintenance.verify(directory: directory.path)
-        #expect(report.isConsistent && report.durableLSN == 10 && report.undurableAfterLSN == 10 && report.unpublishedTailBytes > 0)
+        #expect(
+            report.isConsistent && report.durableLSN == 10 && report.undurableAfterLSN == 10
+                && report.unpublishedTailBytes > 0)
         let reopened = try LedgerWriter(directory: directory.path)
         #expect(reopened.durableLSN == 10)
         #expect(reopened.recoveredTruncatedBytes > 0)
@@ -168,37 +171,84 @@ import Testing
         let directory = ScratchDirectory()
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0)) == .accepted)
-            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0)) == .duplicate)
-            #expect(try kind(appender.append(value: Sample.json(1, amount: "151.00"), source: Sample.source(offset: 2), ingestTimeMicroseconds: 0)) == .conflict)
+            #expect(
+                try kind(
+                    appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0))
+                    == .accepted)
+            #expect(
+                try kind(
+                    appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0))
+                    == .duplicate)
+            #expect(
+                try kind(
+                    appender.append(
+                        value: Sample.json(1, amount: "151.00"), source: Sample.source(offset: 2),
+                        ingestTimeMicroseconds: 0)) == .conflict)
             try appender.commit()
         }
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-        #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0)) == .duplicate)
-        #expect(try kind(appender.append(value: Sample.json(1, amount: "1.00"), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0)) == .conflict)
-        #expect(try kind(appender.append(value: Sample.json(2), source: Sample.source(offset: 5), ingestTimeMicroseconds: 0)) == .accepted)
-        #expect(try kind(appender.append(value: Array("{}".utf8), source: Sample.source(offset: 6), ingestTimeMicroseconds: 0)) == .rejected)
-        #expect(try kind(appender.append(value: nil as [UInt8]?, source: Sample.source(offset: 7), ingestTimeMicroseconds: 0)) == .rejected)
+        #expect(
+            try kind(
+                appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0))
+                == .duplicate)
+        #expect(
+            try kind(
+                appender.append(
+                    value: Sample.json(1, amount: "1.00"), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0))
+                == .conflict)
+        #expect(
+            try kind(
+                appender.append(value: Sample.json(2), source: Sample.source(offset: 5), ingestTimeMicroseconds: 0))
+                == .accepted)
+        #expect(
+            try kind(
+                appender.append(value: Array("{}".utf8), source: Sample.source(offset: 6), ingestTimeMicroseconds: 0))
+                == .rejected)
+        #expect(
+            try kind(
+                appender.append(value: nil as [UInt8]?, source: Sample.source(offset: 7), ingestTimeMicroseconds: 0))
+                == .rejected)
         try appender.commit()
         let records = try readAll(directory.path).map(\.record)
-        #expect(records.map(\.kind) == [.accepted, .duplicate, .conflict, .duplicate, .conflict, .accepted, .rejected, .rejected])
-        if case .duplicate(_, let original) = records[3].body { #expect(original == 1) } else { Issue.record("not a duplicate") }
+        #expect(
+            records.map(\.kind) == [
+                .accepted, .duplicate, .conflict, .duplicate, .conflict, .accepted, .rejected, .rejected,
+            ])
+        if case .duplicate(_, let original) = records[3].body {
+            #expect(original == 1)
+        } else {
+            Issue.record("not a duplicate")
+        }
     }
 
     @Test func eachOffsetIsRecordedOnce() throws {
         let directory = ScratchDirectory()
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-            for offset in 0..<50 { _ = try appender.append(value: Sample.json(Int(offset)), source: Sample.source(offset: Int64(offset)), ingestTimeMicroseconds: 0) }
+            for offset in 0..<50 {
+                _ = try appender.append(
+                    value: Sample.json(Int(offset)), source: Sample.source(offset: Int64(offset)),
+                    ingestTimeMicroseconds: 0)
+            }
             try appender.commit()
         }
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
         for offset in 0..<60 {
-            let outcome = try appender.append(value: Sample.json(Int(offset)), source: Sample.source(offset: Int64(offset)), ingestTimeMicroseconds: 0)
-            if offset < 50 { #expect(outcome == .alreadyRecorded(watermark: 49)) } else { #expect(try kind(outcome) == .accepted) }
+            let outcome = try appender.append(
+                value: Sample.json(Int(offset)), source: Sample.source(offset: Int64(offset)), ingestTimeMicroseconds: 0
+            )
+            if offset < 50 {
+                #expect(outcome == .alreadyRecorded(watermark: 49))
+            } else {
+                #expect(try kind(outcome) == .accepted)
+            }
         }
         // Another partition has its own watermark.
-        #expect(try kind(appender.append(value: Sample.json(100), source: Sample.source(offset: 0, partition: 1), ingestTimeMicroseconds: 0)) == .accepted)
+        #expect(
+            try kind(
+                appender.append(
+                    value: Sample.json(100), source: Sample.source(offset: 0, partition: 1), ingestTimeMicroseconds: 0))
+                == .accepted)
         try appender.commit()
         #expect(try readAll(directory.path).count == 61)
     }
@@ -210,11 +260,21 @@ import Testing
         let directory = ScratchDirectory()
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0)) == .accepted)
+            #expect(
+                try kind(
+                    appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0))
+                    == .accepted)
             try appender.commit()
             #expect(try appender.writer.index.ordersLSN() == 0, "one order is far below a batch: not indexed yet")
-            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0)) == .duplicate)
-            #expect(try kind(appender.append(value: Sample.json(1, amount: "2.00"), source: Sample.source(offset: 2), ingestTimeMicroseconds: 0)) == .conflict)
+            #expect(
+                try kind(
+                    appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0))
+                    == .duplicate)
+            #expect(
+                try kind(
+                    appender.append(
+                        value: Sample.json(1, amount: "2.00"), source: Sample.source(offset: 2),
+                        ingestTimeMicroseconds: 0)) == .conflict)
             try appender.commit()
             #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(1)) == 1)
             #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(2)) == nil)
@@ -225,8 +285,14 @@ import Testing
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
             #expect(try appender.writer.index.ordersLSN() == 3, "recovery indexed the orders the crash left in memory")
-            #expect(try kind(appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0)) == .duplicate)
-            #expect(try kind(appender.append(value: Sample.json(2), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0)) == .accepted)
+            #expect(
+                try kind(
+                    appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0))
+                    == .duplicate)
+            #expect(
+                try kind(
+                    appender.append(value: Sample.json(2), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0))
+                    == .accepted)
             try appender.close()
             #expect(try appender.writer.index.ordersLSN() == 5)
             live = try appender.writer.index.dump()
@@ -244,14 +310,17 @@ import Testing
         let halfOfTheSlices = Limits.orderIndexSlicesPerBatch / 2
         func accept(_ appender: LedgerAppender, _ numbers: Range<Int>) throws {
             for number in numbers {
-                _ = try appender.append(value: Sample.json(number), source: Sample.source(offset: Int64(number)), ingestTimeMicroseconds: 0)
+                _ = try appender.append(
+                    value: Sample.json(number), source: Sample.source(offset: Int64(number)), ingestTimeMicroseconds: 0)
                 try appender.commit()
             }
         }
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path, options: options))
             let sliceOrders = 64 / Limits.orderIndexSlicesPerBatch
-            func indexedOrders() throws -> Int { try appender.writer.index.dump().filter { $0.hasPrefix("orders|") }.count }
+            func indexedOrders() throws -> Int {
+                try appender.writer.index.dump().filter { $0.hasPrefix("orders|") }.count
+            }
             try accept(appender, 0..<64)
             #expect(try indexedOrders() == sliceOrders, "the commit that fills the batch carries its first slice")
             try accept(appender, 64..<(64 + halfOfTheSlices - 1))
@@ -263,7 +332,9 @@ import Testing
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path, options: options))
             #expect(try appender.writer.index.ordersLSN() == appender.writer.durableLSN)
             for number in [0, 33, 63, 64 + halfOfTheSlices - 2] {
-                let outcome = try appender.append(value: Sample.json(number), source: Sample.source(offset: 1_000 + Int64(number)), ingestTimeMicroseconds: 0)
+                let outcome = try appender.append(
+                    value: Sample.json(number), source: Sample.source(offset: 1_000 + Int64(number)),
+                    ingestTimeMicroseconds: 0)
                 #expect(try kind(outcome) == .duplicate, "order \(number)")
             }
             try appender.close()
@@ -281,7 +352,9 @@ import Testing
             var bytes = withUnsafeBytes(of: UUID().uuid) { Array($0) }
             if timeOrdered {
                 // A UUIDv7-like key: a millisecond clock in the first bytes, random bits after.
-                withUnsafeBytes(of: (UInt64(1_764_000_000_000) + UInt64(number / 10)).bigEndian) { bytes.replaceSubrange(0..<8, with: $0) }
+                withUnsafeBytes(of: (UInt64(1_764_000_000_000) + UInt64(number / 10)).bigEndian) {
+                    bytes.replaceSubrange(0..<8, with: $0)
+                }
             }
             let uuid = bytes.withUnsafeBytes { $0.loadUnaligned(as: uuid_t.self) }
             return (UUID(uuid: uuid), UInt64(number + 1), Int64.random(in: .min ... .max, using: &generator))
@@ -291,7 +364,9 @@ import Testing
         #expect(Set(ranges.joined().map(\.orderID)) == Set(batch.map(\.orderID)))
         #expect(ranges.joined().count == batch.count)
         let even = batch.count / Limits.orderIndexSlicesPerBatch
-        for range in ranges { #expect(abs(range.count - even) < even / 3, "range of \(range.count) orders, even is \(even)") }
+        for range in ranges {
+            #expect(abs(range.count - even) < even / 3, "range of \(range.count) orders, even is \(even)")
+        }
         for (lower, upper) in zip(ranges, ranges.dropFirst()) {
             let highestBelow = lower.map { LedgerIndex.keyOrder($0.orderID) }.max(by: <)!
             let lowestAbove = upper.map { LedgerIndex.keyOrder($0.orderID) }.min(by: <)!

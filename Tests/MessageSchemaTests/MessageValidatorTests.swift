@@ -89,13 +89,21 @@ private let goodCases: [GoodCase] = [
         Array(
             #"{"order_id": "5f0c6a4e-3d2b-4c1a-9e8f-7a6b5c4d3e2f", "amount": 150.99, "currency": "USD", "timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_12345", "product_category": "electronics"}"#
                 .utf8)),
-    GoodCase("whitespace everywhere", Array((" \t\r\n" + messageText().replacingOccurrences(of: "\":", with: "\" \n:\t ")
-        .replacingOccurrences(of: ",\"", with: "\r\n, \"") + "\n\n ").utf8)),
-    GoodCase("keys in another order", Array(
-        #"{"product_category":"electronics","customer_id":"cust_12345","timestamp":"2024-01-15T10:30:00Z","currency":"USD","amount":150.99,"order_id":"5f0c6a4e-3d2b-4c1a-9e8f-7a6b5c4d3e2f"}"#
-            .utf8)),
-    GoodCase("escaped key and value", message(["customer_id": #""\u0063ust_12345""#]).replacing(
-        Array(#""order_id""#.utf8), with: Array(#""\u006frder_id""#.utf8))),
+    GoodCase(
+        "whitespace everywhere",
+        Array(
+            (" \t\r\n"
+                + messageText().replacingOccurrences(of: "\":", with: "\" \n:\t ")
+                .replacingOccurrences(of: ",\"", with: "\r\n, \"") + "\n\n ").utf8)),
+    GoodCase(
+        "keys in another order",
+        Array(
+            #"{"product_category":"electronics","customer_id":"cust_12345","timestamp":"2024-01-15T10:30:00Z","currency":"USD","amount":150.99,"order_id":"5f0c6a4e-3d2b-4c1a-9e8f-7a6b5c4d3e2f"}"#
+                .utf8)),
+    GoodCase(
+        "escaped key and value",
+        message(["customer_id": #""\u0063ust_12345""#]).replacing(
+            Array(#""order_id""#.utf8), with: Array(#""\u006frder_id""#.utf8))),
     GoodCase("upper-case order_id", message(["order_id": #""5F0C6A4E-3D2B-4C1A-9E8F-7A6B5C4D3E2F""#])),
     GoodCase("nil UUID (any version accepted)", message(["order_id": #""00000000-0000-0000-0000-000000000000""#])) {
         $0.orderID = UUID(uuidString: "00000000-0000-0000-0000-000000000000")!
@@ -190,7 +198,8 @@ private func badTimestamp(_ text: String, _ reason: RejectReason = .invalidTimes
     badValue("timestamp", "\"\(text)\"", reason)
 }
 
-private let deeplyNestedArrays = [UInt8](repeating: UInt8(ascii: "["), count: 100_000)
+private let deeplyNestedArrays =
+    [UInt8](repeating: UInt8(ascii: "["), count: 100_000)
     + [UInt8](repeating: UInt8(ascii: "]"), count: 100_000)
 
 private func nestedArrays(depth: Int) -> String {
@@ -202,7 +211,8 @@ private let sizeAndEncodingCases: [BadCase] = [
     BadCase("empty value", [UInt8](), .valueEmpty),
     BadCase("2 MiB of JSON", message() + [UInt8](repeating: 0x20, count: 2 << 20), .messageTooLarge),
     BadCase("one byte too many", [UInt8](repeating: 0x20, count: MessageLimits.messageBytesMax + 1), .messageTooLarge),
-    BadCase("too large and not UTF-8: size wins", [UInt8](repeating: 0xFF, count: MessageLimits.messageBytesMax + 1),
+    BadCase(
+        "too large and not UTF-8: size wins", [UInt8](repeating: 0xFF, count: MessageLimits.messageBytesMax + 1),
         .messageTooLarge),
     BadCase("byte FF", messageWithCustomerIDBytes([0xFF]), .invalidUTF8),
     BadCase("stray continuation byte", messageWithCustomerIDBytes([0x61, 0x80]), .invalidUTF8),
@@ -232,16 +242,23 @@ private let syntaxCases: [BadCase] = [
     BadCase("single-quoted key", messageText().replacingOccurrences(of: #""amount""#, with: "'amount'"), .invalidJSON),
     BadCase("single-quoted value", messageText(["currency": "'USD'"]), .invalidJSON),
     BadCase("unquoted key", messageText().replacingOccurrences(of: #""amount""#, with: "amount"), .invalidJSON),
-    BadCase("missing colon", messageText().replacingOccurrences(of: #""amount":"#, with: #""amount" "#),
+    BadCase(
+        "missing colon", messageText().replacingOccurrences(of: #""amount":"#, with: #""amount" "#),
         .invalidJSON),
-    BadCase("missing comma", messageText().replacingOccurrences(of: #","currency""#, with: #" "currency""#),
+    BadCase(
+        "missing comma", messageText().replacingOccurrences(of: #","currency""#, with: #" "currency""#),
         .invalidJSON),
     BadCase("raw tab in a string", messageText(["customer_id": "\"cust\t1\""]), .invalidJSON),
     BadCase("raw newline in a string", messageText(["customer_id": "\"cust\n1\""]), .invalidJSON),
     BadCase("raw NUL in a string", messageWithCustomerIDBytes([0x00]), .invalidJSON),
-    BadCase("escaped NUL in customer_id", message(["customer_id": #""a\u0000b""#]), .controlCharacter, field: "customer_id"),
-    BadCase("escaped control characters", message(["product_category": #""a\b\f\n\r\t""#]), .controlCharacter, field: "product_category"),
-    BadCase("escaped tab in product_category", message(["product_category": #""a\tb""#]), .controlCharacter, field: "product_category"),
+    BadCase(
+        "escaped NUL in customer_id", message(["customer_id": #""a\u0000b""#]), .controlCharacter, field: "customer_id"),
+    BadCase(
+        "escaped control characters", message(["product_category": #""a\b\f\n\r\t""#]), .controlCharacter,
+        field: "product_category"),
+    BadCase(
+        "escaped tab in product_category", message(["product_category": #""a\tb""#]), .controlCharacter,
+        field: "product_category"),
     BadCase("DEL in customer_id", message(["customer_id": #""a\u007fb""#]), .controlCharacter, field: "customer_id"),
     BadCase("raw DEL is fine but unknown escape is not", messageText(["customer_id": #""a\x41""#]), .invalidJSON),
     BadCase("escaped single quote", messageText(["customer_id": #""a\'b""#]), .invalidJSON),
@@ -277,49 +294,64 @@ private let syntaxCases: [BadCase] = [
     BadCase("depth 65 inside the message", messageText(appending: "\"x\":" + nestedArrays(depth: 64)), .invalidJSON),
     BadCase("mismatched brackets", messageText(appending: #""x":[1}"#), .invalidJSON),
     BadCase("object closed by a bracket", String(messageText().dropLast()) + "]", .invalidJSON),
-    BadCase("number with 1000 digits then garbage", messageText(["amount": String(repeating: "9", count: 1000) + "x"]),
+    BadCase(
+        "number with 1000 digits then garbage", messageText(["amount": String(repeating: "9", count: 1000) + "x"]),
         .invalidJSON),
 ]
 
-private let structureCases: [BadCase] = [
-    BadCase("array", "[]", .notAnObject),
-    BadCase("string", #""hello""#, .notAnObject),
-    BadCase("number", " 42 ", .notAnObject),
-    BadCase("null literal", "null", .notAnObject),
-    BadCase("true literal", "true", .notAnObject),
-    BadCase("transaction inside an array", "[" + messageText() + "]", .notAnObject),
-    BadCase("64 nested arrays are well-formed", nestedArrays(depth: StrictJSONScanner.nestingLevelsMax), .notAnObject),
-    BadCase("amount twice", messageText(appending: #""amount":1"#), .duplicateKey, field: "amount"),
-    BadCase("duplicate through an escape", messageText(appending: #""\u0061mount":1"#), .duplicateKey, field: "amount"),
-    BadCase("unknown key twice", messageText(appending: #""x":1,"x":2"#), .duplicateKey, field: "x"),
-    BadCase("duplicate wins over an earlier unknown", messageText(appending: #""y":1,"currency":"EUR""#),
-        .duplicateKey, field: "currency"),
-    BadCase("first duplicate in document order", messageText(appending: #""timestamp":1,"amount":2"#),
-        .duplicateKey, field: "timestamp"),
-    BadCase("unknown field", messageText(appending: #""note":"gift""#), .unknownField, field: "note"),
-    BadCase("key differing in case", messageText(appending: #""Amount":1"#), .unknownField, field: "Amount"),
-    BadCase("escaped unknown key", messageText(appending: #""n\u00f6te":1"#), .unknownField, field: "nöte"),
-    BadCase("unknown key with NUL", messageText(appending: #""a\u0000b":1"#), .unknownField, field: "a\u{FFFD}b"),
-    BadCase("very long unknown key is cut", messageText(appending: "\"" + String(repeating: "k", count: 5000) + "\":1"),
-        .unknownField, field: String(repeating: "k", count: 255)),
-    BadCase("long key cut at a character boundary",
-        messageText(appending: "\"k" + String(repeating: "é", count: 300) + "\":1"),
-        .unknownField, field: "k" + String(repeating: "é", count: 127)),
-    // Issue 11's poison keys: the field once kept 256 bytes, which the codec cut to 255 mid-character.
-    BadCase("key of 200 é is cut to 254 bytes", messageText(appending: "\"" + String(repeating: "é", count: 200) + "\":1"),
-        .unknownField, field: String(repeating: "é", count: 127)),
-    BadCase("key of 64 emoji is cut to 252 bytes", messageText(appending: "\"" + String(repeating: "😀", count: 64) + "\":1"),
-        .unknownField, field: String(repeating: "😀", count: 63)),
-    BadCase("depth 64 is well-formed", messageText(appending: "\"x\":" + nestedArrays(depth: 63)), .unknownField,
-        field: "x"),
-    BadCase("first unknown in document order", messageText(appending: #""b":1,"a":2"#), .unknownField, field: "b"),
-    BadCase("unknown wins over missing", messageText(omitting: ["amount"], appending: #""amt":1"#), .unknownField,
-        field: "amt"),
-    BadCase("empty object", "{}", .missingField, field: "order_id"),
-    BadCase("empty object with whitespace", " { \n } ", .missingField, field: "order_id"),
-    BadCase("first missing in schema order", messageText(omitting: ["product_category", "currency"]), .missingField,
-        field: "currency"),
-] + schemaKeys.map { key in BadCase("missing \(key)", messageText(omitting: [key]), .missingField, field: key) }
+private let structureCases: [BadCase] =
+    [
+        BadCase("array", "[]", .notAnObject),
+        BadCase("string", #""hello""#, .notAnObject),
+        BadCase("number", " 42 ", .notAnObject),
+        BadCase("null literal", "null", .notAnObject),
+        BadCase("true literal", "true", .notAnObject),
+        BadCase("transaction inside an array", "[" + messageText() + "]", .notAnObject),
+        BadCase(
+            "64 nested arrays are well-formed", nestedArrays(depth: StrictJSONScanner.nestingLevelsMax), .notAnObject),
+        BadCase("amount twice", messageText(appending: #""amount":1"#), .duplicateKey, field: "amount"),
+        BadCase(
+            "duplicate through an escape", messageText(appending: #""\u0061mount":1"#), .duplicateKey, field: "amount"),
+        BadCase("unknown key twice", messageText(appending: #""x":1,"x":2"#), .duplicateKey, field: "x"),
+        BadCase(
+            "duplicate wins over an earlier unknown", messageText(appending: #""y":1,"currency":"EUR""#),
+            .duplicateKey, field: "currency"),
+        BadCase(
+            "first duplicate in document order", messageText(appending: #""timestamp":1,"amount":2"#),
+            .duplicateKey, field: "timestamp"),
+        BadCase("unknown field", messageText(appending: #""note":"gift""#), .unknownField, field: "note"),
+        BadCase("key differing in case", messageText(appending: #""Amount":1"#), .unknownField, field: "Amount"),
+        BadCase("escaped unknown key", messageText(appending: #""n\u00f6te":1"#), .unknownField, field: "nöte"),
+        BadCase("unknown key with NUL", messageText(appending: #""a\u0000b":1"#), .unknownField, field: "a\u{FFFD}b"),
+        BadCase(
+            "very long unknown key is cut", messageText(appending: "\"" + String(repeating: "k", count: 5000) + "\":1"),
+            .unknownField, field: String(repeating: "k", count: 255)),
+        BadCase(
+            "long key cut at a character boundary",
+            messageText(appending: "\"k" + String(repeating: "é", count: 300) + "\":1"),
+            .unknownField, field: "k" + String(repeating: "é", count: 127)),
+        // Issue 11's poison keys: the field once kept 256 bytes, which the codec cut to 255 mid-character.
+        BadCase(
+            "key of 200 é is cut to 254 bytes",
+            messageText(appending: "\"" + String(repeating: "é", count: 200) + "\":1"),
+            .unknownField, field: String(repeating: "é", count: 127)),
+        BadCase(
+            "key of 64 emoji is cut to 252 bytes",
+            messageText(appending: "\"" + String(repeating: "😀", count: 64) + "\":1"),
+            .unknownField, field: String(repeating: "😀", count: 63)),
+        BadCase(
+            "depth 64 is well-formed", messageText(appending: "\"x\":" + nestedArrays(depth: 63)), .unknownField,
+            field: "x"),
+        BadCase("first unknown in document order", messageText(appending: #""b":1,"a":2"#), .unknownField, field: "b"),
+        BadCase(
+            "unknown wins over missing", messageText(omitting: ["amount"], appending: #""amt":1"#), .unknownField,
+            field: "amt"),
+        BadCase("empty object", "{}", .missingField, field: "order_id"),
+        BadCase("empty object with whitespace", " { \n } ", .missingField, field: "order_id"),
+        BadCase(
+            "first missing in schema order", messageText(omitting: ["product_category", "currency"]), .missingField,
+            field: "currency"),
+    ] + schemaKeys.map { key in BadCase("missing \(key)", messageText(omitting: [key]), .missingField, field: key) }
 
 private let typeCases: [BadCase] = [
     badValue("order_id", "12345", .wrongType),
@@ -335,9 +367,11 @@ private let typeCases: [BadCase] = [
     badValue("customer_id", #"["cust"]"#, .wrongType),
     badValue("product_category", #"{"name":"electronics"}"#, .wrongType),
     badValue("product_category", "false", .wrongType),
-    BadCase("type checks precede value checks", message(["order_id": #""nope""#, "product_category": "1"]),
+    BadCase(
+        "type checks precede value checks", message(["order_id": #""nope""#, "product_category": "1"]),
         .wrongType, field: "product_category"),
-    BadCase("missing precedes wrong type", message(["amount": "null"], omitting: ["customer_id"]), .missingField,
+    BadCase(
+        "missing precedes wrong type", message(["amount": "null"], omitting: ["customer_id"]), .missingField,
         field: "customer_id"),
 ]
 
@@ -359,11 +393,14 @@ private let amountCases: [BadCase] =
     }
     + ["1.001", "150.999", "0.001", "1.000", "1.500", "0.000", "-1.234", "1." + String(repeating: "0", count: 1000)]
     .map { badValue("amount", $0, .amountTooPrecise) }
-    + ["10000000000", "10000000000.00", "99999999999.99", String(repeating: "9", count: 1000),
-       "1" + String(repeating: "0", count: 400) + ".5"].map { badValue("amount", $0, .amountTooLarge) }
+    + [
+        "10000000000", "10000000000.00", "99999999999.99", String(repeating: "9", count: 1000),
+        "1" + String(repeating: "0", count: 400) + ".5",
+    ].map { badValue("amount", $0, .amountTooLarge) }
 
 private let currencyCases: [BadCase] = [
-    "usd", "Usd", "US", "USDD", "", "DEM", "FRF", "HRK", "SLL", "ZWL", "VEF", "BYR", "LTL", "ABC", "XCG", "€", "US ", "U$D",
+    "usd", "Usd", "US", "USDD", "", "DEM", "FRF", "HRK", "SLL", "ZWL", "VEF", "BYR", "LTL", "ABC", "XCG", "€", "US ",
+    "U$D",
 ].map { badValue("currency", "\"\($0)\"", .unknownCurrency) }
 
 private let timestampCases: [BadCase] = [
@@ -374,10 +411,12 @@ private let timestampCases: [BadCase] = [
     badTimestamp("2024-01-15T10:30:00+24:00"), badTimestamp("2024-01-15T10:30:00+05:60"),
     badTimestamp("0000-01-01T00:00:00Z"), badTimestamp("2024-01-15T10:30:00.1234567Z"),
     badTimestamp("2024-01-15T10:30:00.Z"), badTimestamp("2024-01-15 10:30:00Z"), badTimestamp("2024-01-15"),
-    badTimestamp("2024-01-15T10:30:00+0530"), badTimestamp("2024-01-15T10:30:00+05"), badTimestamp("2024-1-15T10:30:00Z"),
+    badTimestamp("2024-01-15T10:30:00+0530"), badTimestamp("2024-01-15T10:30:00+05"),
+    badTimestamp("2024-1-15T10:30:00Z"),
     badTimestamp("2024-01-15T10:30:00ZZ"), badTimestamp("2024-01-15T10:30:00Z "), badTimestamp("2024-01-15T10:30Z"),
     badTimestamp(""), badTimestamp("yesterday"), badTimestamp("２０２４-01-15T10:30:00Z"), badTimestamp("1705314600"),
-    badTimestamp("2024-01-15T10:30:00UTC"), badTimestamp("2024-01-15T10:30:00 Z"), badTimestamp("+2024-01-15T10:30:00Z"),
+    badTimestamp("2024-01-15T10:30:00UTC"), badTimestamp("2024-01-15T10:30:00 Z"),
+    badTimestamp("+2024-01-15T10:30:00Z"),
     badTimestamp("2023-02-29T10:30:00"),  // Impossible and without zone: impossible wins.
     badTimestamp("2024-01-15T10:30:00", .timestampWithoutZone),
     badTimestamp("2024-01-15t10:30:00.123456", .timestampWithoutZone),
@@ -399,15 +438,20 @@ private let textCases: [BadCase] = [
 
 /// When several field values are wrong, the first in schema order is reported.
 private let valueOrderCases: [BadCase] = [
-    BadCase("order_id before amount", message(["order_id": #""x""#, "amount": "0"]), .invalidOrderID,
+    BadCase(
+        "order_id before amount", message(["order_id": #""x""#, "amount": "0"]), .invalidOrderID,
         field: "order_id"),
-    BadCase("amount before currency", message(["amount": "1e2", "currency": #""usd""#]), .invalidAmount,
+    BadCase(
+        "amount before currency", message(["amount": "1e2", "currency": #""usd""#]), .invalidAmount,
         field: "amount"),
-    BadCase("currency before timestamp", message(["currency": #""usd""#, "timestamp": #""x""#]), .unknownCurrency,
+    BadCase(
+        "currency before timestamp", message(["currency": #""usd""#, "timestamp": #""x""#]), .unknownCurrency,
         field: "currency"),
-    BadCase("timestamp before customer_id", message(["timestamp": #""x""#, "customer_id": #""""#]),
+    BadCase(
+        "timestamp before customer_id", message(["timestamp": #""x""#, "customer_id": #""""#]),
         .invalidTimestamp, field: "timestamp"),
-    BadCase("customer_id before product_category", message(["customer_id": #""""#, "product_category": #""""#]),
+    BadCase(
+        "customer_id before product_category", message(["customer_id": #""""#, "product_category": #""""#]),
         .emptyField, field: "customer_id"),
 ]
 
@@ -437,7 +481,8 @@ extension MessageValidatorTests {
         /// A generator seeded from the environment variable LEDGER_TEST_SEED when it is set (to replay a
         /// failure), else at random; the seed is printed either way.
         static func announced(for testName: String) -> SeededGenerator {
-            let seed = ProcessInfo.processInfo.environment["LEDGER_TEST_SEED"].flatMap { UInt64($0) }
+            let seed =
+                ProcessInfo.processInfo.environment["LEDGER_TEST_SEED"].flatMap { UInt64($0) }
                 ?? UInt64.random(in: 0...UInt64.max)
             print("\(testName): seed \(seed) (replay with LEDGER_TEST_SEED=\(seed))")
             return SeededGenerator(seed: seed)
@@ -543,7 +588,9 @@ private func mutate(_ bytes: inout [UInt8], using generator: inout SeededGenerat
         // judge the prefix alone.
         let whole = message()
         for length in 1..<whole.count {
-            let verdict = whole.withUnsafeBytes { MessageValidator.validate(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+            let verdict = whole.withUnsafeBytes {
+                MessageValidator.validate(UnsafeRawBufferPointer(rebasing: $0[..<length]))
+            }
             #expect(verdict == .failure(Rejection(.invalidJSON)), "prefix of \(length) bytes")
         }
     }
@@ -560,7 +607,10 @@ private func mutate(_ bytes: inout [UInt8], using generator: inout SeededGenerat
         for code in ["USD", "EUR", "GBP", "JPY", "CHF", "CNY", "INR", "BRL", "VES", "VED", "SLE", "ZWG"] {
             #expect(ISO4217.isActiveCode(code), "\(code)")
         }
-        for code in ["DEM", "FRF", "ITL", "HRK", "SLL", "ZWL", "VEF", "BYR", "MRO", "STD", "LTL", "EEK", "usd", "", "USDX", "AAA"] {
+        for code in [
+            "DEM", "FRF", "ITL", "HRK", "SLL", "ZWL", "VEF", "BYR", "MRO", "STD", "LTL", "EEK", "usd", "", "USDX",
+            "AAA",
+        ] {
             #expect(!ISO4217.isActiveCode(code), "\(code)")
         }
     }

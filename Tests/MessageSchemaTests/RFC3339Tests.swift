@@ -129,6 +129,7 @@ private let knownInstants: [(Int64, String)] = [
 
     @Test("the UTCTimestamp description is the formatted text")
     func describesTimestamp() {
-        #expect(UTCTimestamp(microsecondsSinceEpoch: 1_705_314_600_000_000).description == "2024-01-15T10:30:00.000000Z")
+        #expect(
+            UTCTimestamp(microsecondsSinceEpoch: 1_705_314_600_000_000).description == "2024-01-15T10:30:00.000000Z")
     }
 }

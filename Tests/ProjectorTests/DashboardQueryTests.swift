@@ -2,8 +2,9 @@ import Foundation
 import Ledger
 import LedgerTesting
 import PostgresClient
-@testable import Projector
 import Testing
+
+@testable import Projector
 
 /// The Grafana provisioning (dashboards, alert rules, datasources) checked against the real services: every SQL
 /// panel, templating variable and alert query is run, with Grafana's macros expanded the way Grafana expands them,
@@ -28,12 +29,18 @@ import Testing
         "sales-pulse/Revenue by category ($currency)": ["product_category", "revenue"],
         "sales-pulse/Fraud rate per minute": ["time", "fraud_rate", "threshold"],
         "sales-pulse/Rejected messages by reason": ["reason", "messages"],
-        "sales-pulse/Recent transactions": ["time", "order_id", "customer_id", "product_category", "amount", "currency", "tax_amount",
-                                            "total_amount", "flagged", "batch_id"],
-        "sales-pulse/Flagged fraud transactions": ["time", "order_id", "customer_id", "product_category", "amount", "currency",
-                                                   "total_amount", "rule", "rules_version"],
-        "sales-pulse/Customer velocity (last hour)": ["time", "customer_id", "order_id", "amount", "currency", "product_category",
-                                                      "orders_in_window", "velocity_orders_min", "velocity_window", "rules_version"],
+        "sales-pulse/Recent transactions": [
+            "time", "order_id", "customer_id", "product_category", "amount", "currency", "tax_amount",
+            "total_amount", "flagged", "batch_id",
+        ],
+        "sales-pulse/Flagged fraud transactions": [
+            "time", "order_id", "customer_id", "product_category", "amount", "currency",
+            "total_amount", "rule", "rules_version",
+        ],
+        "sales-pulse/Customer velocity (last hour)": [
+            "time", "customer_id", "order_id", "amount", "currency", "product_category",
+            "orders_in_window", "velocity_orders_min", "velocity_window", "rules_version",
+        ],
         "alert/pulse-fraud-rate-high/A": ["fraud_rate"],
         "alert/pulse-fraud-rate-high/THRESHOLD": ["threshold"],
     ]
@@ -52,10 +59,13 @@ import Testing
 
     static func dashboards() throws -> [(file: String, json: [String: Any])] {
         let directory = root + "/grafana/dashboards"
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }
+            .sorted()
         return try files.map { file in
             let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
-            guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw TestFailure("\(file) is not a JSON object") }
+            guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw TestFailure("\(file) is not a JSON object")
+            }
             return (file, json)
         }
     }
@@ -82,14 +92,21 @@ import Testing
             let uid = dashboard["uid"] as? String ?? file
             let variables = (dashboard["templating"] as? [String: Any])?["list"] as? [[String: Any]] ?? []
             for variable in variables where variable["type"] as? String == "query" {
-                let query = variable["query"] as? String ?? (variable["query"] as? [String: Any])?["rawSql"] as? String ?? ""
-                queries.append(SQLQuery(key: "\(uid)/$\(variable["name"] as? String ?? "?")", sql: query, format: "table", relativeSeconds: nil))
+                let query =
+                    variable["query"] as? String ?? (variable["query"] as? [String: Any])?["rawSql"] as? String ?? ""
+                queries.append(
+                    SQLQuery(
+                        key: "\(uid)/$\(variable["name"] as? String ?? "?")", sql: query, format: "table",
+                        relativeSeconds: nil))
             }
             for panel in panels(dashboard) {
                 for target in panel["targets"] as? [[String: Any]] ?? [] {
                     guard let sql = target["rawSql"] as? String else { continue }
-                    queries.append(SQLQuery(key: "\(uid)/\(panel["title"] as? String ?? "?")", sql: sql, format: target["format"] as? String ?? "time_series",
-                                            relativeSeconds: nil))
+                    queries.append(
+                        SQLQuery(
+                            key: "\(uid)/\(panel["title"] as? String ?? "?")", sql: sql,
+                            format: target["format"] as? String ?? "time_series",
+                            relativeSeconds: nil))
                 }
             }
         }
@@ -114,7 +131,8 @@ import Testing
         var rule = ""
         var index = 0
         func value(_ line: String, _ key: String) -> String? {
-            let trimmed = line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "- ", with: "", options: .anchored)
+            let trimmed = line.trimmingCharacters(in: .whitespaces).replacingOccurrences(
+                of: "- ", with: "", options: .anchored)
             guard trimmed.hasPrefix(key + ":") else { return nil }
             return trimmed.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces)
         }
@@ -123,7 +141,9 @@ import Testing
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("- uid:"), let uid = value(line, "uid") { rule = uid }
             // A data item starts with "- refId:" at the data list's level (the model repeats refId without "- ").
-            if trimmed.hasPrefix("- refId:"), let refId = value(line, "refId") { items.append(AlertItem(rule: rule, refId: refId)) }
+            if trimmed.hasPrefix("- refId:"), let refId = value(line, "refId") {
+                items.append(AlertItem(rule: rule, refId: refId))
+            }
             if !items.isEmpty {
                 if let uid = value(line, "datasourceUid") { items[items.count - 1].datasourceUid = uid }
                 if let from = value(line, "from"), let seconds = Int(from) { items[items.count - 1].from = seconds }
@@ -136,11 +156,16 @@ import Testing
                         while index + 1 < lines.count {
                             let next = lines[index + 1]
                             let nextIndent = next.prefix { $0 == " " }.count
-                            guard next.trimmingCharacters(in: .whitespaces).isEmpty || nextIndent > indent else { break }
-                            block.append(next.trimmingCharacters(in: .whitespaces).isEmpty ? "" : String(next.dropFirst(indent + 2)))
+                            guard next.trimmingCharacters(in: .whitespaces).isEmpty || nextIndent > indent else {
+                                break
+                            }
+                            block.append(
+                                next.trimmingCharacters(in: .whitespaces).isEmpty
+                                    ? "" : String(next.dropFirst(indent + 2)))
                             index += 1
                         }
-                        items[items.count - 1].rawSql = block.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+                        items[items.count - 1].rawSql = block.joined(separator: "\n").trimmingCharacters(
+                            in: .whitespacesAndNewlines)
                     } else {
                         items[items.count - 1].rawSql = sql
                     }
@@ -162,7 +187,9 @@ import Testing
 
     static func intervalSeconds(_ text: String) throws -> Int {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = text.last, let multiplier = units[unit], let count = Int(text.dropLast()) else { throw TestFailure("unknown interval \(text)") }
+        guard let unit = text.last, let multiplier = units[unit], let count = Int(text.dropLast()) else {
+            throw TestFailure("unknown interval \(text)")
+        }
         return count * multiplier
     }
 
@@ -174,15 +201,22 @@ import Testing
             let expression = try NSRegularExpression(pattern: pattern)
             while let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) {
                 let groups = (1..<match.numberOfRanges).map { index in
-                    Range(match.range(at: index), in: text).map { String(text[$0]).trimmingCharacters(in: .whitespaces) } ?? ""
+                    Range(match.range(at: index), in: text).map {
+                        String(text[$0]).trimmingCharacters(in: .whitespaces)
+                    } ?? ""
                 }
                 text.replaceSubrange(Range(match.range, in: text)!, with: try make(groups))
             }
         }
-        let fromText = "'\(rfc3339(from))'", toText = "'\(rfc3339(to))'"
+        let fromText = "'\(rfc3339(from))'"
+        let toText = "'\(rfc3339(to))'"
         try replace(#"\$__timeFilter\(([^()]+)\)"#) { "\($0[0]) BETWEEN \(fromText) AND \(toText)" }
-        try replace(#"\$__timeGroupAlias\(([^,()]+),([^,()]+)\)"#) { "floor(extract(epoch from \($0[0]))/\(try intervalSeconds($0[1])))*\(try intervalSeconds($0[1])) AS \"time\"" }
-        try replace(#"\$__timeGroup\(([^,()]+),([^,()]+)\)"#) { "floor(extract(epoch from \($0[0]))/\(try intervalSeconds($0[1])))*\(try intervalSeconds($0[1]))" }
+        try replace(#"\$__timeGroupAlias\(([^,()]+),([^,()]+)\)"#) {
+            "floor(extract(epoch from \($0[0]))/\(try intervalSeconds($0[1])))*\(try intervalSeconds($0[1])) AS \"time\""
+        }
+        try replace(#"\$__timeGroup\(([^,()]+),([^,()]+)\)"#) {
+            "floor(extract(epoch from \($0[0]))/\(try intervalSeconds($0[1])))*\(try intervalSeconds($0[1]))"
+        }
         try replace(#"\$__timeFrom\(\)"#) { _ in fromText }
         try replace(#"\$__timeTo\(\)"#) { _ in toText }
         try replace(#"\$\{currency:sqlstring\}"#) { _ in "'USD'" }
@@ -194,11 +228,17 @@ import Testing
     }
 
     @Test func macrosExpandAsGrafanaExpandsThem() throws {
-        let from = Date(timeIntervalSince1970: 1_705_276_800), to = Date(timeIntervalSince1970: 1_705_363_200)
-        #expect(try Self.expand("WHERE $__timeFilter(t)", from: from, to: to) == "WHERE t BETWEEN '2024-01-15T00:00:00Z' AND '2024-01-16T00:00:00Z'")
-        #expect(try Self.expand("SELECT $__timeGroupAlias(t, 1m), $__timeGroup(t, 5m)", from: from, to: to)
+        let from = Date(timeIntervalSince1970: 1_705_276_800)
+        let to = Date(timeIntervalSince1970: 1_705_363_200)
+        #expect(
+            try Self.expand("WHERE $__timeFilter(t)", from: from, to: to)
+                == "WHERE t BETWEEN '2024-01-15T00:00:00Z' AND '2024-01-16T00:00:00Z'")
+        #expect(
+            try Self.expand("SELECT $__timeGroupAlias(t, 1m), $__timeGroup(t, 5m)", from: from, to: to)
                 == #"SELECT floor(extract(epoch from t)/60)*60 AS "time", floor(extract(epoch from t)/300)*300"#)
-        #expect(try Self.expand("$__timeFrom() $__timeTo() ${currency:sqlstring}", from: from, to: to) == "'2024-01-15T00:00:00Z' '2024-01-16T00:00:00Z' 'USD'")
+        #expect(
+            try Self.expand("$__timeFrom() $__timeTo() ${currency:sqlstring}", from: from, to: to)
+                == "'2024-01-15T00:00:00Z' '2024-01-16T00:00:00Z' 'USD'")
         #expect(throws: TestFailure.self) { try Self.expand("WHERE x = $currency", from: from, to: to) }
         #expect(throws: TestFailure.self) { try Self.expand("WHERE $__unixEpochFilter(x)", from: from, to: to) }
     }
@@ -212,7 +252,9 @@ import Testing
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("- name:") { uid = nil }
             if trimmed.hasPrefix("uid:") { uid = trimmed.dropFirst(4).trimmingCharacters(in: .whitespaces) }
-            if trimmed.hasPrefix("type:"), let current = uid { provisioned[current] = trimmed.dropFirst(5).trimmingCharacters(in: .whitespaces) }
+            if trimmed.hasPrefix("type:"), let current = uid {
+                provisioned[current] = trimmed.dropFirst(5).trimmingCharacters(in: .whitespaces)
+            }
         }
         #expect(provisioned == ["pulse-warehouse": "grafana-postgresql-datasource", "pulse-prometheus": "prometheus"])
 
@@ -238,17 +280,29 @@ import Testing
                 check(panel["datasource"], title)
                 for target in panel["targets"] as? [[String: Any]] ?? [] {
                     check(target["datasource"], title)
-                    let uid = (target["datasource"] as? [String: Any])?["uid"] as? String ?? (panel["datasource"] as? [String: Any])?["uid"] as? String
-                    if target["rawSql"] != nil { #expect(uid == "pulse-warehouse", "\(title): SQL on \(uid ?? "no datasource")") }
-                    if target["expr"] != nil { #expect(uid == "pulse-prometheus", "\(title): PromQL on \(uid ?? "no datasource")") }
+                    let uid =
+                        (target["datasource"] as? [String: Any])?["uid"] as? String
+                        ?? (panel["datasource"] as? [String: Any])?["uid"] as? String
+                    if target["rawSql"] != nil {
+                        #expect(uid == "pulse-warehouse", "\(title): SQL on \(uid ?? "no datasource")")
+                    }
+                    if target["expr"] != nil {
+                        #expect(uid == "pulse-prometheus", "\(title): PromQL on \(uid ?? "no datasource")")
+                    }
                 }
             }
         }
         for item in try Self.alertItems() {
             let place = "alert \(item.rule) \(item.refId)"
-            #expect(item.datasourceUid == "__expr__" || provisioned[item.datasourceUid] != nil, "\(place): datasource uid \(item.datasourceUid) is not provisioned")
-            if item.rawSql != nil { #expect(item.datasourceUid == "pulse-warehouse", "\(place): SQL on \(item.datasourceUid)") }
-            if item.expr != nil { #expect(item.datasourceUid == "pulse-prometheus", "\(place): PromQL on \(item.datasourceUid)") }
+            #expect(
+                item.datasourceUid == "__expr__" || provisioned[item.datasourceUid] != nil,
+                "\(place): datasource uid \(item.datasourceUid) is not provisioned")
+            if item.rawSql != nil {
+                #expect(item.datasourceUid == "pulse-warehouse", "\(place): SQL on \(item.datasourceUid)")
+            }
+            if item.expr != nil {
+                #expect(item.datasourceUid == "pulse-prometheus", "\(place): PromQL on \(item.datasourceUid)")
+            }
             seen += 1
         }
         #expect(seen > 20, "found the datasources of the dashboards and alerts")
@@ -260,10 +314,16 @@ import Testing
     /// clauses, ranges and strings, that are not PromQL keywords.
     static func metricNames(_ expr: String) throws -> Set<String> {
         var text = expr
-        for pattern in [#""[^"]*""#, #"\{[^}]*\}"#, #"\[[^\]]*\]"#, #"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"#] {
-            text = try NSRegularExpression(pattern: pattern).stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: " ")
+        for pattern in [
+            #""[^"]*""#, #"\{[^}]*\}"#, #"\[[^\]]*\]"#,
+            #"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"#,
+        ] {
+            text = try NSRegularExpression(pattern: pattern).stringByReplacingMatches(
+                in: text, range: NSRange(text.startIndex..., in: text), withTemplate: " ")
         }
-        let keywords: Set<String> = ["by", "without", "on", "ignoring", "or", "and", "unless", "offset", "bool", "group_left", "group_right"]
+        let keywords: Set<String> = [
+            "by", "without", "on", "ignoring", "or", "and", "unless", "offset", "bool", "group_left", "group_right",
+        ]
         let identifier = try NSRegularExpression(pattern: #"(?<![A-Za-z0-9_:.])([A-Za-z_:][A-Za-z0-9_:]*+)(?!\s*\()"#)
         var names: Set<String> = []
         for match in identifier.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
@@ -278,23 +338,31 @@ import Testing
         for (file, dashboard) in try dashboards() {
             for panel in panels(dashboard) {
                 for target in panel["targets"] as? [[String: Any]] ?? [] {
-                    if let expr = target["expr"] as? String { expressions.append(("\(file) panel \(panel["title"] ?? "?")", expr)) }
+                    if let expr = target["expr"] as? String {
+                        expressions.append(("\(file) panel \(panel["title"] ?? "?")", expr))
+                    }
                 }
             }
         }
-        for item in try alertItems() { if let expr = item.expr { expressions.append(("alert \(item.rule) \(item.refId)", expr)) } }
+        for item in try alertItems() {
+            if let expr = item.expr { expressions.append(("alert \(item.rule) \(item.refId)", expr)) }
+        }
         return expressions
     }
 
     @Test func promQLNamesAreFoundInExpressions() throws {
-        #expect(try Self.metricNames(#"histogram_quantile(0.99, sum by (le) (rate(projector_copy_seconds_bucket[5m])))"#) == ["projector_copy_seconds_bucket"])
+        #expect(
+            try Self.metricNames(#"histogram_quantile(0.99, sum by (le) (rate(projector_copy_seconds_bucket[5m])))"#)
+                == ["projector_copy_seconds_bucket"])
         #expect(try Self.metricNames(#"up{job=~"ledger-ingest|ledger-projector"}"#) == ["up"])
         #expect(try Self.metricNames("min(ingest_up) or vector(0)") == ["ingest_up"])
     }
 
     /// The metric labels declared in a source folder (swift-metrics `label: "…"`), excluding loggers.
     static func declaredMetrics(under folder: String) throws -> Set<String> {
-        try metricLabels(under: folder, matching: #"(Counter|Gauge|Timer|Recorder|Meter|FloatingPointCounter)\(label: "([a-z_:][a-z0-9_:]*)""#)
+        try metricLabels(
+            under: folder,
+            matching: #"(Counter|Gauge|Timer|Recorder|Meter|FloatingPointCounter)\(\s*label: "([a-z_:][a-z0-9_:]*)""#)
     }
 
     /// The second capture group of `pattern` in every Swift file below `folder`.
@@ -314,19 +382,24 @@ import Testing
 
     /// Names a metric family exports: itself, and for histograms/summaries the suffixed series.
     static func family(_ name: String) -> String {
-        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) { return String(name.dropLast(suffix.count)) }
+        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+            return String(name.dropLast(suffix.count))
+        }
         return name
     }
 
     /// The ingest metric names the dashboards and alerts use.
     static func ingestNamesUsed() throws -> [(place: String, name: String)] {
-        try promQLExpressions().flatMap { place, expr in try metricNames(expr).filter { $0.hasPrefix("ingest_") }.sorted().map { (place, $0) } }
+        try promQLExpressions().flatMap { place, expr in
+            try metricNames(expr).filter { $0.hasPrefix("ingest_") }.sorted().map { (place, $0) }
+        }
     }
 
     /// The metric labels Sources/Ingest declares with dimensions (created on first use: absent from /metrics
     /// until their event happens, e.g. a broker error).
     static func dimensionedMetrics(under folder: String) throws -> Set<String> {
-        try metricLabels(under: folder, matching: #"(Counter|Gauge|Timer|Recorder)\(label: "([a-z_:][a-z0-9_:]*)", dimensions:"#)
+        try metricLabels(
+            under: folder, matching: #"(Counter|Gauge|Timer|Recorder)\(\s*label: "([a-z_:][a-z0-9_:]*)",\s*dimensions:"#)
     }
 
     /// A real ledger-ingest, consuming a dev-broker's topic that `ledger-tool produce` filled (with invalid and
@@ -338,7 +411,8 @@ import Testing
         let broker = Process()
         broker.executableURL = URL(fileURLWithPath: products + "/ledger-tool")
         broker.arguments = ["dev-broker", "--partitions", "2"]
-        let brokerInput = Pipe(), brokerOutput = Pipe()
+        let brokerInput = Pipe()
+        let brokerOutput = Pipe()
         broker.standardInput = brokerInput
         broker.standardOutput = brokerOutput
         broker.standardError = FileHandle.nullDevice
@@ -357,7 +431,10 @@ import Testing
 
         let produce = Process()
         produce.executableURL = URL(fileURLWithPath: products + "/ledger-tool")
-        produce.arguments = ["produce", "--brokers", bootstrap, "--count", "300", "--invalid-ratio", "0.1", "--duplicate-ratio", "0.05", "--seed", "7"]
+        produce.arguments = [
+            "produce", "--brokers", bootstrap, "--count", "300", "--invalid-ratio", "0.1", "--duplicate-ratio", "0.05",
+            "--seed", "7",
+        ]
         produce.standardOutput = FileHandle.nullDevice
         produce.standardError = FileHandle.nullDevice
         try produce.run()
@@ -380,19 +457,30 @@ import Testing
         var body = ""
         let consumed = eventually(seconds: 30) {
             body = try httpGet(port: port, path: "/metrics").body
-            return body.contains("ingest_rejected_total") && body.contains("ingest_consumer_lag_messages") && body.contains("ingest_up 1")
+            return body.contains("ingest_rejected_total") && body.contains("ingest_consumer_lag_messages")
+                && body.contains("ingest_up 1")
         }
-        #expect(consumed, "ledger-ingest did not consume the produced messages: \((try? String(contentsOfFile: logPath, encoding: .utf8))?.suffix(2000) ?? "")")
-        let exported = Set(body.components(separatedBy: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map { String($0.prefix { $0 != "{" && $0 != " " }) })
+        #expect(
+            consumed,
+            "ledger-ingest did not consume the produced messages: \((try? String(contentsOfFile: logPath, encoding: .utf8))?.suffix(2000) ?? "")"
+        )
+        let exported = Set(
+            body.components(separatedBy: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map {
+                String($0.prefix { $0 != "{" && $0 != " " })
+            })
         let declared = try Self.declaredMetrics(under: "Sources/Ingest")
         let dimensioned = try Self.dimensionedMetrics(under: "Sources/Ingest")
         var notSeen: Set<String> = []
         for (place, name) in try Self.ingestNamesUsed() {
             if exported.contains(name) { continue }
             notSeen.insert(name)
-            #expect(dimensioned.contains(name) && declared.contains(name), "\(place): \(name) is not in a running ledger-ingest's /metrics")
+            #expect(
+                dimensioned.contains(name) && declared.contains(name),
+                "\(place): \(name) is not in a running ledger-ingest's /metrics")
         }
-        if !notSeen.isEmpty { print("ingest metrics not exercised here (declared with dimensions in Sources/Ingest): \(notSeen.sorted())") }
+        if !notSeen.isEmpty {
+            print("ingest metrics not exercised here (declared with dimensions in Sources/Ingest): \(notSeen.sorted())")
+        }
     }
 
     // MARK: The warehouse and the running projector
@@ -410,12 +498,15 @@ import Testing
             var offset: Int64 = 0
             func append(_ value: [UInt8]?, ingest: Int64) throws {
                 offset += 1
-                _ = try appender.append(value: value, source: SourceCoordinates(topic: "transactions", partition: 0, offset: offset), ingestTimeMicroseconds: ingest)
+                _ = try appender.append(
+                    value: value, source: SourceCoordinates(topic: "transactions", partition: 0, offset: offset),
+                    ingestTimeMicroseconds: ingest)
             }
             func burst(at start: Date) throws {
                 for index in 0..<6 {
                     let stamp = Self.rfc3339(start.addingTimeInterval(Double(index * 10)))
-                    let json = #"{"order_id": "\#(UUID().uuidString.lowercased())", "amount": 42.50, "currency": "USD", "timestamp": "\#(stamp)", "customer_id": "cust_velocity", "product_category": "books"}"#
+                    let json =
+                        #"{"order_id": "\#(UUID().uuidString.lowercased())", "amount": 42.50, "currency": "USD", "timestamp": "\#(stamp)", "customer_id": "cust_velocity", "product_category": "books"}"#
                     try append(Array(json.utf8), ingest: Int64(start.timeIntervalSince1970 * 1_000_000) + Int64(index))
                 }
             }
@@ -427,7 +518,8 @@ import Testing
             }
             try burst(at: Date(timeIntervalSince1970: 1_705_320_000))  // 2024-01-15T12:00:00Z
             for _ in 0..<300 {
-                generator.clockMicroseconds = nowMicroseconds() - 2_000_000  // the step of at most 2 s keeps it in the past
+                // The step of at most 2 s keeps it in the past.
+                generator.clockMicroseconds = nowMicroseconds() - 2_000_000
                 let message = generator.next()
                 try append(message.value, ingest: nowMicroseconds())
             }
@@ -436,8 +528,11 @@ import Testing
             let durable = writer.durableLSN
 
             let port = try freePort()
-            let projector = try startProjector(["--wal", scratch.file("ledger"), "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                                                  "--metrics-port", String(port)], logPath: scratch.file("projector.log"))
+            let projector = try startProjector(
+                [
+                    "--wal", scratch.file("ledger"), "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                    "--metrics-port", String(port),
+                ], logPath: scratch.file("projector.log"))
             defer { _ = projector.stop() }
             let owner = try TestPostgres.connect()
             let caughtUp = eventually(seconds: 30) { try owner.checkpoint(schema, writer.ledgerID) == durable }
@@ -451,20 +546,30 @@ import Testing
                 try reader.query("INSERT INTO alert_thresholds (name, value, description) VALUES ('x', 1, 'x')")
             }
 
-            let historic = (from: Date(timeIntervalSince1970: 1_705_276_800), to: Date(timeIntervalSince1970: 1_705_363_200))  // 2024-01-15, UTC
+            let historic = (
+                from: Date(timeIntervalSince1970: 1_705_276_800), to: Date(timeIntervalSince1970: 1_705_363_200)
+            )  // 2024-01-15, UTC
             let now = Date().addingTimeInterval(1)
             let last24h = (from: now.addingTimeInterval(-86_400), to: now)
 
             var queries = try Self.dashboardQueries()
             for item in try Self.alertItems() {
-                if let sql = item.rawSql { queries.append(SQLQuery(key: "alert/\(item.rule)/\(item.refId)", sql: sql, format: item.format, relativeSeconds: item.from)) }
+                if let sql = item.rawSql {
+                    queries.append(
+                        SQLQuery(
+                            key: "alert/\(item.rule)/\(item.refId)", sql: sql, format: item.format,
+                            relativeSeconds: item.from))
+                }
             }
             #expect(queries.count >= 15, "found the dashboards' and alerts' SQL (\(queries.count))")
             for query in queries {
                 var ranges = [("2024-01-15", historic), ("last 24 h", last24h)]
-                if let seconds = query.relativeSeconds { ranges.append(("alert's last \(seconds) s", (now.addingTimeInterval(-Double(seconds)), now))) }
+                if let seconds = query.relativeSeconds {
+                    ranges.append(("alert's last \(seconds) s", (now.addingTimeInterval(-Double(seconds)), now)))
+                }
                 guard let expected = Self.expectedColumns[query.key] else {
-                    Issue.record("no expected columns for \(query.key): add them to DashboardQueryTests.expectedColumns")
+                    Issue.record(
+                        "no expected columns for \(query.key): add them to DashboardQueryTests.expectedColumns")
                     continue
                 }
                 for (name, range) in ranges {
@@ -483,7 +588,9 @@ import Testing
                         // Grafana needs a numeric or timestamp time and numeric values.
                         for row in rows.values {
                             for (column, value) in zip(rows.columns, row) where column != "time" {
-                                #expect(value == nil || Double(value!) != nil, "\(place): \(column) = \(value ?? "NULL") is not numeric")
+                                #expect(
+                                    value == nil || Double(value!) != nil,
+                                    "\(place): \(column) = \(value ?? "NULL") is not numeric")
                             }
                         }
                     }
@@ -493,11 +600,14 @@ import Testing
             // Every metric the dashboards and alerts name is exported.
             let metrics = try httpGet(port: port, path: "/metrics")
             #expect(metrics.status == 200)
-            let exported = Set(metrics.body.components(separatedBy: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map {
-                String($0.prefix { $0 != "{" && $0 != " " })
-            })
+            let exported = Set(
+                metrics.body.components(separatedBy: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map {
+                    String($0.prefix { $0 != "{" && $0 != " " })
+                })
             let ingest = try Self.declaredMetrics(under: "Sources/Ingest")
-            #expect(ingest.contains("ingest_up") && ingest.count >= 10, "read Sources/Ingest's metric labels: \(ingest.sorted())")
+            #expect(
+                ingest.contains("ingest_up") && ingest.count >= 10,
+                "read Sources/Ingest's metric labels: \(ingest.sorted())")
             var checked = 0
             for (place, expr) in try Self.promQLExpressions() {
                 for name in try Self.metricNames(expr) {
@@ -506,7 +616,9 @@ import Testing
                     if name.hasPrefix("projector_") {
                         #expect(exported.contains(name), "\(place): \(name) is not in ledger-projector's /metrics")
                     } else if name.hasPrefix("ingest_") {
-                        #expect(ingest.contains(name) || ingest.contains(Self.family(name)), "\(place): \(name) is not a metric Sources/Ingest declares")
+                        #expect(
+                            ingest.contains(name) || ingest.contains(Self.family(name)),
+                            "\(place): \(name) is not a metric Sources/Ingest declares")
                     } else {
                         Issue.record("\(place): \(name) is exported by neither ledger-ingest nor ledger-projector")
                     }

@@ -2,8 +2,9 @@ import Foundation
 import Ledger
 import LedgerTesting
 import PostgresClient
-@testable import Projector
 import Testing
+
+@testable import Projector
 
 extension Warehouse {
     /// Invariants 3 and 4 under crashes: each order and offset once, rows and checkpoint never apart.
@@ -15,7 +16,8 @@ extension Warehouse {
         @Test func exactlyOnceUnderRepeatedKillNine() throws {
             let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
-                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 2024, invalidRatio: 0.03, duplicateRatio: 0.03)
+                let ledger = try GeneratedLedger(
+                    directory: scratch.file("ledger"), seed: 2024, invalidRatio: 0.03, duplicateRatio: 0.03)
                 try ledger.append(2_000)
                 let writer = Background {
                     for _ in 0..<58 {
@@ -24,8 +26,10 @@ extension Warehouse {
                     }
                 }
                 let connection = try TestPostgres.connect()
-                let arguments = ["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                                 "--transaction-records", "1500", "--poll-interval-ms", "20", "--log-format", "text"]
+                let arguments = [
+                    "--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                    "--transaction-records", "1500", "--poll-interval-ms", "20", "--log-format", "text",
+                ]
                 var random = SplitMix64(seed: 99)
                 var observations: [(checkpoint: UInt64, rows: Int, rejections: Int)] = []
                 for round in 0..<25 {
@@ -33,23 +37,34 @@ extension Warehouse {
                     Thread.sleep(forTimeInterval: Double(150 + random.next(below: 450)) / 1000)
                     projector.kill9()
                     // One statement, one snapshot: checkpoint and row counts as of the same instant.
-                    let snapshot = try connection.query("""
+                    let snapshot = try connection.query(
+                        """
                         SELECT (SELECT coalesce(max(last_lsn), 0) FROM \(schema.checkpoints)) AS checkpoint,
                                (SELECT count(*) FROM \(schema.transactions)) AS rows, (SELECT count(*) FROM \(schema.rejectedMessages)) AS rejections
                         """)
-                    observations.append((UInt64(snapshot.value(0, "checkpoint")!)!, Int(snapshot.value(0, "rows")!)!, Int(snapshot.value(0, "rejections")!)!))
+                    observations.append(
+                        (
+                            UInt64(snapshot.value(0, "checkpoint")!)!, Int(snapshot.value(0, "rows")!)!,
+                            Int(snapshot.value(0, "rejections")!)!
+                        ))
                 }
                 try writer.join()
-                let final = try startProjector(arguments + ["--exit-when-caught-up"], logPath: scratch.file("final.log"))
+                let final = try startProjector(
+                    arguments + ["--exit-when-caught-up"], logPath: scratch.file("final.log"))
                 #expect(final.waitForExit(timeoutSeconds: 120, killingOnTimeout: true) == 0, "\(final.log.suffix(800))")
 
                 // After every kill: rows and rejections are exactly those of the ledger up to the checkpoint.
                 for (round, seen) in observations.enumerated() {
-                    #expect(seen.rows == ledger.rowsThrough[Int(seen.checkpoint)] && seen.rejections == ledger.rejectionsThrough[Int(seen.checkpoint)],
-                            "kill \(round): checkpoint \(seen.checkpoint) with \(seen.rows) rows and \(seen.rejections) rejections")
+                    #expect(
+                        seen.rows == ledger.rowsThrough[Int(seen.checkpoint)]
+                            && seen.rejections == ledger.rejectionsThrough[Int(seen.checkpoint)],
+                        "kill \(round): checkpoint \(seen.checkpoint) with \(seen.rows) rows and \(seen.rejections) rejections"
+                    )
                 }
-                let advancing = zip(observations, observations.dropFirst()).filter { $1.checkpoint > $0.checkpoint }.count
-                #expect(advancing >= 15, "the kills interrupted a projector at work (\(advancing) of 24 rounds advanced)")
+                let advancing = zip(observations, observations.dropFirst()).filter { $1.checkpoint > $0.checkpoint }
+                    .count
+                #expect(
+                    advancing >= 15, "the kills interrupted a projector at work (\(advancing) of 24 rounds advanced)")
                 #expect(observations.last!.checkpoint < ledger.durableLSN || advancing > 0)
 
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
@@ -69,9 +84,12 @@ extension Warehouse {
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 77)
                 try ledger.append(2_000)
-                let projector = try startProjector(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                                                      "--transaction-records", "2000", "--poll-interval-ms", "50", "--log-format", "text"],
-                                                     logPath: scratch.file("projector.log"))
+                let projector = try startProjector(
+                    [
+                        "--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                        "--transaction-records", "2000", "--poll-interval-ms", "50", "--log-format", "text",
+                    ],
+                    logPath: scratch.file("projector.log"))
                 let writer = Background {
                     for _ in 0..<30 {
                         try ledger.append(500, commitEvery: 100)
@@ -81,10 +99,13 @@ extension Warehouse {
                 Thread.sleep(forTimeInterval: 1.0)
                 try TestPostgres.restart(downFor: 2.0)
                 try writer.join()
-                let caughtUp = eventually(seconds: 60) { try TestPostgres.connect().checkpoint(schema, ledger.ledgerID) == ledger.durableLSN }
+                let caughtUp = eventually(seconds: 60) {
+                    try TestPostgres.connect().checkpoint(schema, ledger.ledgerID) == ledger.durableLSN
+                }
                 #expect(caughtUp, "\(projector.log.suffix(800))")
                 #expect(projector.stop() == 0, "SIGTERM is a graceful stop")
-                #expect(projector.log.contains("projector.postgres.unavailable"), "the outage was noticed and ridden out")
+                #expect(
+                    projector.log.contains("projector.postgres.unavailable"), "the outage was noticed and ridden out")
                 try expectWarehouseMatches(ledger, schema: schema, connection: try TestPostgres.connect())
             }
         }
@@ -94,14 +115,17 @@ extension Warehouse {
         /// projected first, with the same per-day digest.
         @Test func offsetsRecordedByTwoLedgersAreProjectedOnce() throws {
             let scratch = ScratchDirectory()
-            let first = try GeneratedLedger(directory: scratch.file("a"), seed: 5, invalidRatio: 0.04, duplicateRatio: 0.04)
+            let first = try GeneratedLedger(
+                directory: scratch.file("a"), seed: 5, invalidRatio: 0.04, duplicateRatio: 0.04)
             let second = try GeneratedLedger(directory: scratch.file("b"), seed: 6)
             let messages = first.generate(6_000)
             try first.append(Array(messages[0..<4_000]), fromOffset: 1)
             try second.append(Array(messages[3_000..<6_000]), fromOffset: 3_001)
             var oracle = Oracle()
             for message in messages { oracle.note(message.value, message.intent) }
-            let invalidOffsets = messages.indices.filter { if case .invalid = messages[$0].intent { true } else { false } }.map { String($0 + 1) }
+            let invalidOffsets = messages.indices.filter {
+                if case .invalid = messages[$0].intent { true } else { false }
+            }.map { String($0 + 1) }
             var digests: [[String: Oracle.Day]] = []
             for order in [[first.directory, second.directory], [second.directory, first.directory]] {
                 try TestPostgres.withSchema { schema in
@@ -111,14 +135,19 @@ extension Warehouse {
                     #expect(duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0)
                     let orders = try connection.query("SELECT order_id::text FROM \(schema.transactions)")
                     #expect(Set(orders.values.map { $0[0]! }) == oracle.orderIDs)
-                    let rejected = try connection.query("SELECT source_offset FROM \(schema.rejectedMessages) WHERE kind = 'rejected' ORDER BY source_offset")
+                    let rejected = try connection.query(
+                        "SELECT source_offset FROM \(schema.rejectedMessages) WHERE kind = 'rejected' ORDER BY source_offset"
+                    )
                     #expect(rejected.values.map { $0[0]! } == invalidOffsets.sorted { Int($0)! < Int($1)! })
                     #expect(try connection.integer("SELECT count(DISTINCT ledger_id) FROM \(schema.transactions)") == 2)
                     // The offsets both ledgers recorded belong to whichever was projected first.
                     let firstLedger = order[0] == first.directory ? first.ledgerID : second.ledgerID
-                    #expect(try connection.query("""
-                        SELECT DISTINCT ledger_id FROM \(schema.messageKeys) WHERE source_offset BETWEEN 3001 AND 4000
-                        """).values == [[firstLedger.uuidString.lowercased()]])
+                    #expect(
+                        try connection.query(
+                            """
+                            SELECT DISTINCT ledger_id FROM \(schema.messageKeys) WHERE source_offset BETWEEN 3001 AND 4000
+                            """
+                        ).values == [[firstLedger.uuidString.lowercased()]])
                     digests.append(try connection.dailyDigest(schema))
                 }
             }
@@ -134,33 +163,56 @@ extension Warehouse {
             let scratch = ScratchDirectory()
             let day = microseconds(2024, 1, 15, 10, 30)
             let first = try HandLedger(directory: scratch.file("a"))
-            for (number, cents) in [(1, 2_500), (2, 1_000), (3, 500)] { try first.accept(HandLedger.transaction(number, cents: Int64(cents), microseconds: day)) }
+            for (number, cents) in [(1, 2_500), (2, 1_000), (3, 500)] {
+                try first.accept(HandLedger.transaction(number, cents: Int64(cents), microseconds: day))
+            }
             try first.close()
             let second = try HandLedger(directory: scratch.file("b"), firstOffset: 101)
             let otherVersion = HandLedger.transaction(1, cents: 9_900, microseconds: day)
             let otherVersionLSN = try second.accept(otherVersion)  // offset 101: order 1, other amount
-            try second.accept(HandLedger.transaction(2, cents: 1_000, microseconds: day))  // offset 102: order 2, same content
-            try second.accept(HandLedger.transaction(4, cents: 700, microseconds: day, customer: "cust_4"))  // offset 103
+            // Offset 102: order 2, same content.
+            try second.accept(HandLedger.transaction(2, cents: 1_000, microseconds: day))
+            // Offset 103.
+            try second.accept(HandLedger.transaction(4, cents: 700, microseconds: day, customer: "cust_4"))
             try second.append(.duplicate(otherVersion, originalLSN: otherVersionLSN))  // offset 104
             try second.close()
             let cases = [([first, second], ["101", "104"], "25.00"), ([second, first], ["1"], "99.00")]
-            for ((order, conflictOffsets, keptAmount), recordsPerTransaction) in cases.flatMap({ item in [(item, 1), (item, 32_768)] }) {
+            for ((order, conflictOffsets, keptAmount), recordsPerTransaction) in cases.flatMap({ item in
+                [(item, 1), (item, 32_768)]
+            }) {
                 try TestPostgres.withSchema { schema in
-                    for ledger in order { try projectInProcess([ledger.directory], into: schema, transactionRecords: recordsPerTransaction) }
+                    for ledger in order {
+                        try projectInProcess(
+                            [ledger.directory], into: schema, transactionRecords: recordsPerTransaction)
+                    }
                     let connection = try TestPostgres.connect()
                     let duplicates = try connection.duplicates(schema)
                     #expect(duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0)
                     #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == 4)
-                    #expect(try connection.query("SELECT amount::text FROM \(schema.transactions) WHERE order_id = $1", [HandLedger.orderID(1).uuidString]).scalar == keptAmount)
-                    let conflicts = try connection.query("""
+                    #expect(
+                        try connection.query(
+                            "SELECT amount::text FROM \(schema.transactions) WHERE order_id = $1",
+                            [HandLedger.orderID(1).uuidString]
+                        ).scalar == keptAmount)
+                    let conflicts = try connection.query(
+                        """
                         SELECT source_offset::text, kind, reason, field, order_id::text, original_lsn IS NULL, raw_text LIKE '%"amount": ' || $1 || '%',
                                ledger_id::text, received_at = timestamptz '2026-01-01 00:00:00+00' + source_offset * interval '1 microsecond'
                         FROM \(schema.rejectedMessages) ORDER BY source_offset
                         """, [keptAmount == "25.00" ? "99.00" : "25.00"])
                     let conflictLedger = keptAmount == "25.00" ? second.ledgerID : first.ledgerID
-                    #expect(conflicts.values == conflictOffsets.map { [$0, "conflict", "conflicting_duplicate", "order_id", HandLedger.orderID(1).uuidString.lowercased(),
-                                                                       "t", "t", conflictLedger.uuidString.lowercased(), "t"] })
-                    #expect(try connection.integer("SELECT count(*) FROM \(schema.messageKeys)") == 4 + conflictOffsets.count, "the orders and the conflicts; no duplicate")
+                    #expect(
+                        conflicts.values
+                            == conflictOffsets.map {
+                                [
+                                    $0, "conflict", "conflicting_duplicate", "order_id",
+                                    HandLedger.orderID(1).uuidString.lowercased(),
+                                    "t", "t", conflictLedger.uuidString.lowercased(), "t",
+                                ]
+                            })
+                    #expect(
+                        try connection.integer("SELECT count(*) FROM \(schema.messageKeys)") == 4
+                            + conflictOffsets.count, "the orders and the conflicts; no duplicate")
                 }
             }
         }
@@ -175,7 +227,8 @@ extension Warehouse {
                 let (projector, port) = try startFollowingProjector(ledger.directory, into: schema, scratch: scratch)
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
-                #expect(eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                #expect(
+                    eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
                 var latencies: [Double] = []
                 for _ in 0..<40 {
                     try ledger.append(200, commitEvery: 200)
@@ -186,15 +239,23 @@ extension Warehouse {
                     Thread.sleep(forTimeInterval: max(0, 0.1 - Date().timeIntervalSince(committed)))
                 }
                 let sorted = latencies.sorted()
-                print("projector freshness: median \(Int(sorted[sorted.count / 2] * 1000)) ms, max \(Int(sorted.last! * 1000)) ms over \(sorted.count) commits")
+                print(
+                    "projector freshness: median \(Int(sorted[sorted.count / 2] * 1000)) ms, max \(Int(sorted.last! * 1000)) ms over \(sorted.count) commits"
+                )
                 #expect(sorted.last! < 1.0, "slowest commit took \(sorted.last!) s to reach the warehouse")
                 let metrics = try httpGet(port: port, path: "/metrics")
                 #expect(metrics.status == 200)
-                for name in ["projector_rows_projected_total", "projector_batches_total", "projector_copy_seconds", "projector_lag_lsn", "projector_lag_seconds",
-                             "projector_checkpoint_lsn"] {
+                for name in [
+                    "projector_rows_projected_total", "projector_batches_total", "projector_copy_seconds",
+                    "projector_lag_lsn", "projector_lag_seconds",
+                    "projector_checkpoint_lsn",
+                ] {
                     #expect(metrics.body.contains(name), "/metrics has \(name)")
                 }
-                #expect(metrics.body.contains("projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"))
+                #expect(
+                    metrics.body.contains(
+                        "projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"
+                    ))
                 #expect(try httpGet(port: port, path: "/healthz").status == 200)
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
             }
@@ -204,14 +265,23 @@ extension Warehouse {
 
 /// The warehouse holds exactly what the oracle says for `ledger`: per-day count and sums, fraud count, the same
 /// orders, the rejections, each order and offset once, and the checkpoint at the ledger's end.
-func expectWarehouseMatches(_ ledger: GeneratedLedger, schema: WarehouseSchema, connection: PostgresConnection,
-                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectWarehouseMatches(
+    _ ledger: GeneratedLedger, schema: WarehouseSchema, connection: PostgresConnection,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     #expect(try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN, sourceLocation: sourceLocation)
     let days = try connection.dailyDigest(schema)
-    #expect(days == ledger.oracle.days, "per-day digests: \(days.count) days in the warehouse, \(ledger.oracle.days.count) expected", sourceLocation: sourceLocation)
+    #expect(
+        days == ledger.oracle.days,
+        "per-day digests: \(days.count) days in the warehouse, \(ledger.oracle.days.count) expected",
+        sourceLocation: sourceLocation)
     let duplicates = try connection.duplicates(schema)
-    #expect(duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0, "\(duplicates)", sourceLocation: sourceLocation)
-    #expect(try connection.integer("SELECT count(*) FROM \(schema.rejectedMessages)") == ledger.oracle.rejected, sourceLocation: sourceLocation)
+    #expect(
+        duplicates.orders == 0 && duplicates.offsets == 0 && duplicates.keysMismatch == 0, "\(duplicates)",
+        sourceLocation: sourceLocation)
+    #expect(
+        try connection.integer("SELECT count(*) FROM \(schema.rejectedMessages)") == ledger.oracle.rejected,
+        sourceLocation: sourceLocation)
     let orders = try connection.query("SELECT order_id::text FROM \(schema.transactions)")
     #expect(Set(orders.values.map { $0[0]! }) == ledger.oracle.orderIDs, sourceLocation: sourceLocation)
 }

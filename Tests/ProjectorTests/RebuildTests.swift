@@ -3,15 +3,21 @@ import Ledger
 import LedgerTesting
 import MessageSchema
 import OperatingErrors
-@testable import Projector
 import Testing
+
+@testable import Projector
 
 extension Warehouse {
     /// Invariant 5, rebuild equals incremental, and the rebuild's promises: --until, --verify, atomic swap,
     /// an interrupted rebuild leaves the live warehouse untouched.
     @Suite struct Rebuild {
-        private func options(_ ledger: GeneratedLedger, _ schema: WarehouseSchema, limit: WarehouseRebuild.Limit? = nil, verify: Bool = true) throws -> WarehouseRebuild.Options {
-            WarehouseRebuild.Options(ledgerDirectories: [ledger.directory], postgresURL: try TestPostgres.url(), schema: schema, limit: limit, verify: verify)
+        private func options(
+            _ ledger: GeneratedLedger, _ schema: WarehouseSchema, limit: WarehouseRebuild.Limit? = nil,
+            verify: Bool = true
+        ) throws -> WarehouseRebuild.Options {
+            WarehouseRebuild.Options(
+                ledgerDirectories: [ledger.directory], postgresURL: try TestPostgres.url(), schema: schema,
+                limit: limit, verify: verify)
         }
 
         /// Incremental projection (small transactions, a projector that follows and is running during the swap)
@@ -22,25 +28,37 @@ extension Warehouse {
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 31)
                 try ledger.append(20_000)
-                let projector = try startProjector(["--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                                                      "--transaction-records", "700", "--poll-interval-ms", "20", "--log-format", "text"],
-                                                     logPath: scratch.file("projector.log"))
+                let projector = try startProjector(
+                    [
+                        "--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
+                        "--transaction-records", "700", "--poll-interval-ms", "20", "--log-format", "text",
+                    ],
+                    logPath: scratch.file("projector.log"))
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
-                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                #expect(
+                    eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
                 let incremental = try connection.contentDigest(schema)
                 var progressCalls = 0
-                let report = try WarehouseRebuild(options: try options(ledger, schema), logger: quietLogger).run(progress: { done, total in
-                    progressCalls += 1
-                    #expect(done <= total && total == ledger.durableLSN)
-                })
-                #expect(report.records == ledger.durableLSN && report.rows == ledger.oracle.orderIDs.count && report.rejections == ledger.oracle.rejected)
+                let report = try WarehouseRebuild(options: try options(ledger, schema), logger: quietLogger).run(
+                    progress: { done, total in
+                        progressCalls += 1
+                        #expect(done <= total && total == ledger.durableLSN)
+                    })
+                #expect(
+                    report.records == ledger.durableLSN && report.rows == ledger.oracle.orderIDs.count
+                        && report.rejections == ledger.oracle.rejected)
                 #expect(report.verifiedDays == ledger.oracle.days.count && progressCalls >= 1)
                 #expect(try connection.contentDigest(schema) == incremental, "rebuild equals incremental, row for row")
-                #expect(try connection.integer("SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1", [schema.name + "\\_\\_%"]) == 0, "no shadow or retired schema left")
+                #expect(
+                    try connection.integer(
+                        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1", [schema.name + "\\_\\_%"]) == 0,
+                    "no shadow or retired schema left")
                 // The projector, still running, carries on in the swapped-in schema.
                 try ledger.append(3_000)
-                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN }, "\(projector.log.suffix(800))")
+                #expect(
+                    eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN },
+                    "\(projector.log.suffix(800))")
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
                 #expect(projector.log.contains("projector.checkpoint.moved"), "the projector saw the swap")
             }
@@ -54,17 +72,24 @@ extension Warehouse {
             try TestPostgres.withSchema { schema in
                 let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 43)
                 try ledger.append(3_000)
-                let (projector, port) = try startFollowingProjector(ledger.directory, into: schema, scratch: scratch, ["--log-format", "text"])
+                let (projector, port) = try startFollowingProjector(
+                    ledger.directory, into: schema, scratch: scratch, ["--log-format", "text"])
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
-                #expect(eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
-                _ = try WarehouseRebuild(options: try options(ledger, schema, limit: .lsn(1_000)), logger: quietLogger).run()
+                #expect(
+                    eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                _ = try WarehouseRebuild(options: try options(ledger, schema, limit: .lsn(1_000)), logger: quietLogger)
+                    .run()
                 let rebuilt = Date()
-                let expectedMetric = "projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"
-                #expect(eventually(seconds: Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10) {
-                    try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN && (try httpGet(port: port, path: "/metrics").body.contains(expectedMetric))
-                }, "\(projector.log.suffix(800))")
-                #expect(Date().timeIntervalSince(rebuilt) < Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10)
+                let expectedMetric =
+                    "projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"
+                #expect(
+                    eventually(seconds: Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10) {
+                        try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN
+                            && (try httpGet(port: port, path: "/metrics").body.contains(expectedMetric))
+                    }, "\(projector.log.suffix(800))")
+                #expect(
+                    Date().timeIntervalSince(rebuilt) < Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) + 10)
                 #expect(projector.log.contains("projector.checkpoint.moved"), "the projector saw the swap")
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
             }
@@ -78,17 +103,28 @@ extension Warehouse {
             try TestPostgres.withSchema { schema in
                 let directory = scratch.file("ledger")
                 let first = try HandLedger(directory: directory)
-                for number in 1...200 { try first.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 8, number % 60))) }
+                for number in 1...200 {
+                    try first.accept(
+                        HandLedger.transaction(
+                            number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 8, number % 60)))
+                }
                 try first.close()
-                let (projector, _) = try startFollowingProjector(directory, into: schema, scratch: scratch, ["--log-format", "text"])
+                let (projector, _) = try startFollowingProjector(
+                    directory, into: schema, scratch: scratch, ["--log-format", "text"])
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 60) { try connection.checkpoint(schema, first.ledgerID) == 200 })
                 _ = try LedgerMaintenance.rebuildIndex(directory: directory)
                 let second = try HandLedger(directory: directory, firstOffset: 201)
-                for number in 201...300 { try second.accept(HandLedger.transaction(number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 9, number % 60))) }
+                for number in 201...300 {
+                    try second.accept(
+                        HandLedger.transaction(
+                            number, cents: 1_000, microseconds: microseconds(2024, 7, 1, 9, number % 60)))
+                }
                 try second.close()
-                #expect(eventually(seconds: 30) { try connection.checkpoint(schema, first.ledgerID) == 300 }, "\(projector.log.suffix(800))")
+                #expect(
+                    eventually(seconds: 30) { try connection.checkpoint(schema, first.ledgerID) == 300 },
+                    "\(projector.log.suffix(800))")
                 #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == 300)
             }
         }
@@ -105,17 +141,21 @@ extension Warehouse {
                 let oracleAtCut = ledger.oracle
                 try ledger.append(5_000)
                 let ingestedAtCut = GeneratedLedger.ingestMicroseconds(offset: Int64(cut))
-                let limit: WarehouseRebuild.Limit = switch limitKind {
-                case "lsn": .lsn(cut)
-                case "timestamp": .ingestedBy(microsecondsSinceEpoch: ingestedAtCut)
-                default: .ingestedBy(microsecondsSinceEpoch: ingestedAtCut + 999)
-                }
-                let report = try WarehouseRebuild(options: try options(ledger, schema, limit: limit), logger: quietLogger).run()
+                let limit: WarehouseRebuild.Limit =
+                    switch limitKind {
+                    case "lsn": .lsn(cut)
+                    case "timestamp": .ingestedBy(microsecondsSinceEpoch: ingestedAtCut)
+                    default: .ingestedBy(microsecondsSinceEpoch: ingestedAtCut + 999)
+                    }
+                let report = try WarehouseRebuild(
+                    options: try options(ledger, schema, limit: limit), logger: quietLogger
+                ).run()
                 #expect(report.ledgers.map(\.lastLSN) == [cut])
                 let connection = try TestPostgres.connect()
                 #expect(try connection.checkpoint(schema, ledger.ledgerID) == cut)
                 #expect(try connection.dailyDigest(schema) == oracleAtCut.days)
-                #expect(try connection.integer("SELECT count(*) FROM \(schema.rejectedMessages)") == oracleAtCut.rejected)
+                #expect(
+                    try connection.integer("SELECT count(*) FROM \(schema.rejectedMessages)") == oracleAtCut.rejected)
                 // A projector started afterwards resumes from the rebuilt checkpoint and completes the warehouse.
                 try projectInProcess([ledger.directory], into: schema)
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
@@ -143,12 +183,17 @@ extension Warehouse {
                 }
                 #expect(error?.code == .interrupted)
                 #expect(try connection.contentDigest(schema) == before, "live warehouse untouched")
-                #expect(try connection.integer("SELECT count(*) FROM \(schema.rebuildShadow.transactions)") == 3_000 - ledger.rejectionsThrough[3_000]
-                        - (3_000 - ledger.rowsThrough[3_000] - ledger.rejectionsThrough[3_000]), "the shadow holds the three batches done")
+                #expect(
+                    try connection.integer("SELECT count(*) FROM \(schema.rebuildShadow.transactions)") == 3_000
+                        - ledger.rejectionsThrough[3_000]
+                        - (3_000 - ledger.rowsThrough[3_000] - ledger.rejectionsThrough[3_000]),
+                    "the shadow holds the three batches done")
                 let report = try WarehouseRebuild(options: options, logger: quietLogger).run()
                 #expect(report.records == ledger.durableLSN)
                 #expect(try connection.contentDigest(schema) == before)
-                #expect(try connection.integer("SELECT count(*) FROM pg_namespace WHERE nspname = $1", [schema.rebuildShadow.name]) == 0)
+                #expect(
+                    try connection.integer(
+                        "SELECT count(*) FROM pg_namespace WHERE nspname = $1", [schema.rebuildShadow.name]) == 0)
             }
         }
 
@@ -162,8 +207,13 @@ extension Warehouse {
             let second = UTCCalendar.Day("2024-01-02")!
             #expect(WarehouseDigest.differences(expected: [first: day], found: [first: day]).isEmpty)
             #expect(WarehouseDigest.differences(expected: [first: day], found: [first: other]).count == 1)
-            #expect(WarehouseDigest.differences(expected: [first: day], found: [first: day, second: day]) == ["2024-01-02: ledger says \(DayDigest()); warehouse has \(day)"])
-            #expect(WarehouseDigest.differences(expected: [first: day, second: DayDigest()], found: [first: day]).isEmpty, "an emptied day is no day")
+            #expect(
+                WarehouseDigest.differences(expected: [first: day], found: [first: day, second: day]) == [
+                    "2024-01-02: ledger says \(DayDigest()); warehouse has \(day)"
+                ])
+            #expect(
+                WarehouseDigest.differences(expected: [first: day, second: DayDigest()], found: [first: day]).isEmpty,
+                "an emptied day is no day")
         }
 
         /// `ledger-tool trace --postgres` shows the order's warehouse row, and its conflicting duplicates.
@@ -171,20 +221,26 @@ extension Warehouse {
             let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
-                let transaction = HandLedger.transaction(7, cents: 123_456, microseconds: microseconds(2024, 2, 29, 18, 30))
+                let transaction = HandLedger.transaction(
+                    7, cents: 123_456, microseconds: microseconds(2024, 2, 29, 18, 30))
                 let lsn = try ledger.accept(transaction)
                 var changed = transaction
                 changed.amount = Cents(rawValue: 1)
                 try ledger.append(.conflict(changed, originalLSN: lsn))
                 try ledger.close()
                 try projectInProcess([ledger.directory], into: schema)
-                let lines = try WarehouseLookup.describe(orderID: transaction.orderID, postgresURL: try TestPostgres.url(), schema: schema)
+                let lines = try WarehouseLookup.describe(
+                    orderID: transaction.orderID, postgresURL: try TestPostgres.url(), schema: schema)
                 let text = lines.joined(separator: "\n")
-                for fact in ["\(schema.name).transactions:", "transactions_p20240229", "1234.56", "104.94", "1339.50", "2024-02-29 18:30:00+00",
-                             "\(schema.name).rejected_messages:", "conflicting_duplicate"] {
+                for fact in [
+                    "\(schema.name).transactions:", "transactions_p20240229", "1234.56", "104.94", "1339.50",
+                    "2024-02-29 18:30:00+00",
+                    "\(schema.name).rejected_messages:", "conflicting_duplicate",
+                ] {
                     #expect(text.contains(fact), "trace shows \(fact):\n\(text)")
                 }
-                let missing = try WarehouseLookup.describe(orderID: HandLedger.orderID(999), postgresURL: try TestPostgres.url(), schema: schema)
+                let missing = try WarehouseLookup.describe(
+                    orderID: HandLedger.orderID(999), postgresURL: try TestPostgres.url(), schema: schema)
                 #expect(missing.count == 1 && missing[0].contains("no row"))
             }
         }

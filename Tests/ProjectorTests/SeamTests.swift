@@ -1,8 +1,9 @@
 import Foundation
 import Ledger
 import LedgerTesting
-@testable import Projector
 import Testing
+
+@testable import Projector
 
 extension Warehouse {
     /// Issue 11, across every seam into a real PostgreSQL: what the ledger accepts, the warehouse takes. The
@@ -16,20 +17,26 @@ extension Warehouse {
             message(timestamp: "0001-01-01T23:59:00+23:59"), message(timestamp: "9999-12-31T00:00:00-23:59"),
             message(timestamp: "0001-01-01T00:00:00+00:01"), message(timestamp: "9999-12-31T23:59:59-00:01"),
             message(timestamp: "9999-12-31T23:59:59.999999Z"), message(customer: String(repeating: "😀", count: 50)),
-            message(customer: String(repeating: "e\u{301}", count: 25)), message(amount: "9999999999.99"), message(amount: "0.01"),
+            message(customer: String(repeating: "e\u{301}", count: 25)), message(amount: "9999999999.99"),
+            message(amount: "0.01"),
             "{\"" + String(repeating: "é", count: 200) + "\":1}", "{\"" + String(repeating: "😀", count: 64) + "\":1}",
             "{\"a\\u0000b\":1}", message(customer: "c\\u0000d"),
         ]
 
-        static func message(timestamp: String = "2024-01-15T10:30:00Z", customer: String = "cust_1", amount: String = "150.99") -> String {
+        static func message(
+            timestamp: String = "2024-01-15T10:30:00Z", customer: String = "cust_1", amount: String = "150.99"
+        ) -> String {
             #"{"order_id":"\#(UUID().uuidString.lowercased())","amount":\#(amount),"currency":"USD","timestamp":"\#(timestamp)","customer_id":"\#(customer)","product_category":"books"}"#
         }
 
         /// The values of the round-trip fuzzer's corpus files: each file is a 16-byte header, a key whose length
         /// is byte 1 when flag bit 1 of byte 0 is set, then the value (see `FuzzRoundTrip.swift`).
         static func corpusValues() throws -> [[UInt8]?] {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let folders = ["Tests/FuzzCorpus/roundtrip", ".scratch/fuzz/fuzz-roundtrip"].map { root.appendingPathComponent($0).path }
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            let folders = ["Tests/FuzzCorpus/roundtrip", ".scratch/fuzz/fuzz-roundtrip"].map {
+                root.appendingPathComponent($0).path
+            }
             var values: [[UInt8]?] = []
             for folder in folders where FileManager.default.fileExists(atPath: folder) {
                 for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() {
@@ -53,10 +60,17 @@ extension Warehouse {
             do {
                 let appender = LedgerAppender(writer: try LedgerWriter(directory: directory))
                 for (offset, value) in values.enumerated() {
-                    let source = SourceCoordinates(topic: "transactions", partition: 0, offset: Int64(offset), key: Array("k\(offset)".utf8))
-                    guard case .appended(_, let kind, _) = try appender.append(value: value, source: source, ingestTimeMicroseconds: 1_767_225_600_000_000)
+                    let source = SourceCoordinates(
+                        topic: "transactions", partition: 0, offset: Int64(offset), key: Array("k\(offset)".utf8))
+                    guard
+                        case .appended(_, let kind, _) = try appender.append(
+                            value: value, source: source, ingestTimeMicroseconds: 1_767_225_600_000_000)
                     else { continue }
-                    if kind == .accepted { accepted += 1 } else if kind == .rejected || kind == .conflict { rejected += 1 }
+                    if kind == .accepted {
+                        accepted += 1
+                    } else if kind == .rejected || kind == .conflict {
+                        rejected += 1
+                    }
                 }
                 try appender.close()
             }
@@ -66,7 +80,9 @@ extension Warehouse {
                 #expect(try connection.integer("SELECT count(*) FROM \(schema.transactions)") == accepted)
                 #expect(try connection.integer("SELECT count(*) FROM \(schema.rejectedMessages)") == rejected)
                 #expect(try connection.integer("SELECT count(*) FROM \(schema.table("quarantined_records"))") == 0)
-                let years = try connection.query("SELECT min(transaction_timestamp)::text, max(transaction_timestamp)::text FROM \(schema.transactions)")
+                let years = try connection.query(
+                    "SELECT min(transaction_timestamp)::text, max(transaction_timestamp)::text FROM \(schema.transactions)"
+                )
                 #expect(years.values == [["0001-01-01 00:00:00+00", "9999-12-31 23:59:59.999999+00"]])
             }
         }

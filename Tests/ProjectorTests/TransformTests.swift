@@ -1,11 +1,12 @@
 import Foundation
-@testable import Ledger
 import LedgerTesting
 import MessageSchema
 import OperatingErrors
 import PostgresClient
-@testable import Projector
 import Testing
+
+@testable import Ledger
+@testable import Projector
 
 /// The transform step on its own: exact money, the fraud rule, batch ids, UTC days. No database.
 struct TransformTests {
@@ -83,7 +84,9 @@ struct TransformTests {
     }
 
     @Test func schemaNamesAreValidatedIdentifiers() throws {
-        for good in ["warehouse", "_w1", "t_0123456789abcdef"] { #expect(throws: Never.self) { try WarehouseSchema(good) } }
+        for good in ["warehouse", "_w1", "t_0123456789abcdef"] {
+            #expect(throws: Never.self) { try WarehouseSchema(good) }
+        }
         for bad in ["", "Warehouse", "1w", "pg_catalog", "w-1", "w\"; drop", String(repeating: "w", count: 41)] {
             #expect(throws: ProjectorError.self) { try WarehouseSchema(bad) }
         }
@@ -108,8 +111,11 @@ struct BatchBuilderTests {
     let ledgerID = UUID(uuidString: "11111111-2222-4333-8444-555555555555")!
 
     private func entry(_ lsn: UInt64, _ body: RecordBody, raw: [UInt8]? = nil) -> LedgerEntry {
-        LedgerEntry(lsn: lsn, record: Record(source: SourceCoordinates(topic: "transactions", partition: 2, offset: Int64(lsn) + 100),
-                                             ingestTimeMicroseconds: 1_767_225_600_000_000 + Int64(lsn), body: body))
+        LedgerEntry(
+            lsn: lsn,
+            record: Record(
+                source: SourceCoordinates(topic: "transactions", partition: 2, offset: Int64(lsn) + 100),
+                ingestTimeMicroseconds: 1_767_225_600_000_000 + Int64(lsn), body: body))
     }
 
     private func transaction(_ number: Int, customer: String = "cust_1") -> Transaction {
@@ -122,8 +128,16 @@ struct BatchBuilderTests {
             entry(7, .accepted(accepted)),
             entry(8, .duplicate(accepted, originalLSN: 7)),
             entry(9, .conflict(transaction(1, customer: "cust_\"9\""), originalLSN: 7)),
-            entry(10, .rejected(RejectedMessage(rejection: Rejection(.invalidUTF8), rawBytes: [0x7B, 0xFF], originalByteCount: 2))),
-            entry(11, .rejected(RejectedMessage(rejection: Rejection(.wrongType, field: "amount"), rawBytes: Array("{\"amount\": \"1\"}".utf8), originalByteCount: 15))),
+            entry(
+                10,
+                .rejected(
+                    RejectedMessage(rejection: Rejection(.invalidUTF8), rawBytes: [0x7B, 0xFF], originalByteCount: 2))),
+            entry(
+                11,
+                .rejected(
+                    RejectedMessage(
+                        rejection: Rejection(.wrongType, field: "amount"), rawBytes: Array("{\"amount\": \"1\"}".utf8),
+                        originalByteCount: 15))),
             entry(12, .gap(lastMissingOffset: 120)),
         ]
         var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
@@ -136,25 +150,39 @@ struct BatchBuilderTests {
         #expect(row.batchID == "11111111222243338444555555555555-0" && row.source.offset == 107)
         #expect(batch.rejections.map(\.kind) == [.conflict, .rejected, .rejected])
         let conflict = batch.rejections[0]
-        #expect(conflict.reason == "conflicting_duplicate" && conflict.field == "order_id" && conflict.originalLSN == 7 && conflict.orderID == accepted.orderID)
-        #expect(conflict.rawText?.contains(#""customer_id": "cust_\"9\"""#) == true, "conflicts show their content as JSON: \(conflict.rawText ?? "nil")")
-        #expect(batch.rejections[1].rawText == nil && batch.rejections[1].rawBytes == [0x7B, 0xFF], "bytes that are not UTF-8 stay bytes")
+        #expect(
+            conflict.reason == "conflicting_duplicate" && conflict.field == "order_id" && conflict.originalLSN == 7
+                && conflict.orderID == accepted.orderID)
+        #expect(
+            conflict.rawText?.contains(#""customer_id": "cust_\"9\"""#) == true,
+            "conflicts show their content as JSON: \(conflict.rawText ?? "nil")")
+        #expect(
+            batch.rejections[1].rawText == nil && batch.rejections[1].rawBytes == [0x7B, 0xFF],
+            "bytes that are not UTF-8 stay bytes")
         #expect(batch.rejections[2].rawText == "{\"amount\": \"1\"}" && batch.rejections[2].field == "amount")
         #expect(batch.gaps.first?.firstOffset == 112 && batch.gaps.first?.lastOffset == 120)
     }
 
     @Test func anUnprojectableRecordEndsTheBatchBeforeIt() throws {
-        let entries = [entry(1, .accepted(transaction(1))), entry(2, .accepted(transaction(2, customer: "bad\u{0}id"))), entry(3, .accepted(transaction(3)))]
+        let entries = [
+            entry(1, .accepted(transaction(1))), entry(2, .accepted(transaction(2, customer: "bad\u{0}id"))),
+            entry(3, .accepted(transaction(3))),
+        ]
         var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
         let (batch, stop) = builder.build(entries)
         let error = try #require(stop)
         #expect(error.code == .unprojectableRecord)
-        #expect(error.context("ledger.lsn") == "2" && error.context("ledger.id") == ledgerID.uuidString.lowercased() && error.context("reason") == "nul_in_text")
+        #expect(
+            error.context("ledger.lsn") == "2" && error.context("ledger.id") == ledgerID.uuidString.lowercased()
+                && error.context("reason") == "nul_in_text")
         #expect(batch.lastLSN == 1 && batch.transactions.count == 1, "what precedes it is still committed")
     }
 
     @Test func quarantineSetsTheRecordAsideAndGoesOn() {
-        let entries = [entry(1, .accepted(transaction(1))), entry(2, .accepted(transaction(2, customer: "bad\u{0}id"))), entry(3, .accepted(transaction(3)))]
+        let entries = [
+            entry(1, .accepted(transaction(1))), entry(2, .accepted(transaction(2, customer: "bad\u{0}id"))),
+            entry(3, .accepted(transaction(3))),
+        ]
         var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: true)
         let (batch, stop) = builder.build(entries)
         #expect(stop == nil && batch.lastLSN == 3 && batch.transactions.count == 2)
@@ -163,8 +191,10 @@ struct BatchBuilderTests {
 
     /// VARCHAR(50) counts code points: 50 two-byte letters fit, 25 letters with a combining accent (50 scalars)
     /// fit, 26 of them (52 scalars, though 26 characters to Swift) do not.
-    @Test(arguments: [(String(repeating: "é", count: 50), true), (String(repeating: "e\u{301}", count: 25), true),
-                      (String(repeating: "e\u{301}", count: 26), false), (String(repeating: "c", count: 51), false)])
+    @Test(arguments: [
+        (String(repeating: "é", count: 50), true), (String(repeating: "e\u{301}", count: 25), true),
+        (String(repeating: "e\u{301}", count: 26), false), (String(repeating: "c", count: 51), false),
+    ])
     func textLimitsCountCodePoints(customer: String, fits: Bool) {
         var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
         let (_, stop) = builder.build([entry(1, .accepted(transaction(1, customer: customer)))])
@@ -186,7 +216,9 @@ struct BinaryCopyTests {
     /// Decodes one binary numeric field (length-prefixed) into a Decimal.
     private func decodeNumeric(_ bytes: [UInt8]) -> (value: Decimal, scale: Int, length: Int) {
         func int16(_ at: Int) -> Int { Int(Int16(bitPattern: UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1]))) }
-        let length = Int(Int32(bitPattern: UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])))
+        let length = Int(
+            Int32(
+                bitPattern: UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])))
         let (count, weight, sign, scale) = (int16(4), int16(6), int16(8), int16(10))
         var value = Decimal(0)
         for index in 0..<count {
@@ -198,7 +230,10 @@ struct BinaryCopyTests {
         return (sign == 0x4000 ? -value : value, scale, length)
     }
 
-    @Test(arguments: [0, 1, 10, 99, 100, 1_000, 10_000, 12_345, 100_000, 1_000_000, 1_000_001, 123_456_789, 999_999_999_999, -505] as [Int64])
+    @Test(
+        arguments: [
+            0, 1, 10, 99, 100, 1_000, 10_000, 12_345, 100_000, 1_000_000, 1_000_001, 123_456_789, 999_999_999_999, -505,
+        ] as [Int64])
     func numericsRoundTrip(cents: Int64) {
         var buffer = BinaryCopyBuffer()
         buffer.appendNumeric(cents: cents)
@@ -218,6 +253,9 @@ struct BinaryCopyTests {
         buffer.appendNull()
         buffer.appendText("é")
         buffer.appendTrailer()
-        #expect(buffer.bytes == [0, 3] + [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1] + [0xFF, 0xFF, 0xFF, 0xFF] + [0, 0, 0, 2, 0xC3, 0xA9] + [0xFF, 0xFF])
+        #expect(
+            buffer.bytes == [0, 3] + [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1] + [0xFF, 0xFF, 0xFF, 0xFF] + [
+                0, 0, 0, 2, 0xC3, 0xA9,
+            ] + [0xFF, 0xFF])
     }
 }

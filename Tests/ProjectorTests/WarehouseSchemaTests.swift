@@ -2,8 +2,9 @@ import Foundation
 import Ledger
 import LedgerTesting
 import OperatingErrors
-@testable import Projector
 import Testing
+
+@testable import Projector
 
 /// Every test that talks to PostgreSQL lives under this suite: they run one at a time (one of them restarts the
 /// server), each in a schema of its own.
@@ -14,17 +15,31 @@ extension Warehouse {
     @Suite struct Schema {
         @Test func migrationsApplyOnceAndAreRecorded() throws {
             try TestPostgres.withSchema { schema in
-                let first = try WarehouseMaintenance.migrate(postgresURL: try TestPostgres.url(), schema: schema, readerRole: "grafana_reader", logger: quietLogger)
+                let first = try WarehouseMaintenance.migrate(
+                    postgresURL: try TestPostgres.url(), schema: schema, readerRole: "grafana_reader",
+                    logger: quietLogger)
                 #expect(first.appliedVersions == Array(1...Migration.latestVersion))
-                let second = try WarehouseMaintenance.migrate(postgresURL: try TestPostgres.url(), schema: schema, readerRole: "grafana_reader", logger: quietLogger)
+                let second = try WarehouseMaintenance.migrate(
+                    postgresURL: try TestPostgres.url(), schema: schema, readerRole: "grafana_reader",
+                    logger: quietLogger)
                 #expect(second.appliedVersions.isEmpty && second.currentVersion == Migration.latestVersion)
                 let connection = try TestPostgres.connect()
-                let recorded = try connection.query("SELECT version, name, checksum FROM \(schema.migrations) ORDER BY version")
+                let recorded = try connection.query(
+                    "SELECT version, name, checksum FROM \(schema.migrations) ORDER BY version")
                 #expect((0..<recorded.count).map { recorded.value($0, "name")! } == Migration.all.map(\.name))
                 #expect((0..<recorded.count).map { recorded.value($0, "checksum")! } == Migration.all.map(\.checksum))
-                #expect(try connection.text("SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", [schema.transactions]) == "p", "transactions is partitioned")
-                #expect(try connection.integer("SELECT count(*) FROM pg_inherits WHERE inhparent = $1::regclass", [schema.transactions]) == 1, "only DEFAULT before any row")
-                #expect(try connection.text("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", [schema.name]) == "pulse_owner")
+                #expect(
+                    try connection.text(
+                        "SELECT relkind::text FROM pg_class WHERE oid = $1::regclass", [schema.transactions]) == "p",
+                    "transactions is partitioned")
+                #expect(
+                    try connection.integer(
+                        "SELECT count(*) FROM pg_inherits WHERE inhparent = $1::regclass", [schema.transactions]) == 1,
+                    "only DEFAULT before any row")
+                #expect(
+                    try connection.text(
+                        "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", [schema.name])
+                        == "pulse_owner")
             }
         }
 
@@ -32,18 +47,25 @@ extension Warehouse {
             let scratch = ScratchDirectory()
             try TestPostgres.withSchema { schema in
                 let url = try TestPostgres.url()
-                _ = try WarehouseMaintenance.migrate(postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
-                try TestPostgres.connect().query("INSERT INTO \(schema.migrations) (version, name, checksum) VALUES ($1, 'from_the_future.sql', 'x')",
-                                                 [String(Migration.latestVersion + 1)])
+                _ = try WarehouseMaintenance.migrate(
+                    postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
+                try TestPostgres.connect().query(
+                    "INSERT INTO \(schema.migrations) (version, name, checksum) VALUES ($1, 'from_the_future.sql', 'x')",
+                    [String(Migration.latestVersion + 1)])
                 let error = #expect(throws: ProjectorError.self) {
-                    try WarehouseMaintenance.migrate(postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
+                    try WarehouseMaintenance.migrate(
+                        postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
                 }
                 #expect(error?.code == .schemaTooNew && error?.context("found") == String(Migration.latestVersion + 1))
                 // The service refuses too, and exits 1 instead of retrying.
                 let ledger = try HandLedger(directory: scratch.file("ledger"))
                 try ledger.close()
-                let projector = try startProjector(["--wal", scratch.file("ledger"), "--postgres", url, "--schema", schema.name, "--exit-when-caught-up"],
-                                                     logPath: scratch.file("stderr"))
+                let projector = try startProjector(
+                    [
+                        "--wal", scratch.file("ledger"), "--postgres", url, "--schema", schema.name,
+                        "--exit-when-caught-up",
+                    ],
+                    logPath: scratch.file("stderr"))
                 #expect(projector.waitForExit(timeoutSeconds: 30, killingOnTimeout: true) == 1)
                 #expect(projector.log.contains("schema_too_new"), "\(projector.log)")
             }
@@ -52,10 +74,13 @@ extension Warehouse {
         @Test func anAppliedMigrationThatChangedIsRefused() throws {
             try TestPostgres.withSchema { schema in
                 let url = try TestPostgres.url()
-                _ = try WarehouseMaintenance.migrate(postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
-                try TestPostgres.connect().query("UPDATE \(schema.migrations) SET checksum = 'edited' WHERE version = 2")
+                _ = try WarehouseMaintenance.migrate(
+                    postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
+                try TestPostgres.connect().query(
+                    "UPDATE \(schema.migrations) SET checksum = 'edited' WHERE version = 2")
                 let error = #expect(throws: ProjectorError.self) {
-                    try WarehouseMaintenance.migrate(postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
+                    try WarehouseMaintenance.migrate(
+                        postgresURL: url, schema: schema, readerRole: nil, logger: quietLogger)
                 }
                 #expect(error?.code == .migrationChanged && error?.context("migration") == Migration.all[1].name)
             }
@@ -73,8 +98,13 @@ extension Warehouse {
                 let reader = try TestPostgres.connect(try TestPostgres.readerURL())
                 #expect(try reader.text("SELECT current_user") == "grafana_reader")
                 #expect(try reader.integer("SELECT count(*) FROM \(schema.transactions)") == 1)
-                #expect(try reader.integer("SELECT count(*) FROM \(schema.table("transactions_p20240601"))") == 1, "a partition created after the grant")
-                for view in ["flagged_transactions", "fraud_rate_per_minute", "revenue_by_category", "customer_velocity", "rejected_per_minute", "daily_digest"] {
+                #expect(
+                    try reader.integer("SELECT count(*) FROM \(schema.table("transactions_p20240601"))") == 1,
+                    "a partition created after the grant")
+                for view in [
+                    "flagged_transactions", "fraud_rate_per_minute", "revenue_by_category", "customer_velocity",
+                    "rejected_per_minute", "daily_digest",
+                ] {
                     #expect(throws: Never.self) { try reader.query("SELECT * FROM \(schema.table(view)) LIMIT 1") }
                 }
                 let writes = [
@@ -89,7 +119,9 @@ extension Warehouse {
                 ]
                 for statement in writes {
                     let error = #expect(throws: ProjectorError.self, "\(statement)") { try reader.query(statement) }
-                    #expect(["42501", "42809"].contains(error?.sqlState ?? ""), "\(statement): \(String(describing: error))")
+                    #expect(
+                        ["42501", "42809"].contains(error?.sqlState ?? ""), "\(statement): \(String(describing: error))"
+                    )
                 }
             }
         }
@@ -103,16 +135,23 @@ extension Warehouse {
                 try ledger.commit()
                 try projectInProcess([ledger.directory], into: schema)
                 let connection = try TestPostgres.connect()
-                let update = #expect(throws: ProjectorError.self) { try connection.query("UPDATE \(schema.fraudRules) SET amount_threshold = 1 WHERE version = 1") }
+                let update = #expect(throws: ProjectorError.self) {
+                    try connection.query("UPDATE \(schema.fraudRules) SET amount_threshold = 1 WHERE version = 1")
+                }
                 #expect(update?.sqlState == "23000")
                 #expect(throws: ProjectorError.self) { try connection.query("DELETE FROM \(schema.fraudRules)") }
-                try connection.query("INSERT INTO \(schema.fraudRules) (version, rule, description, amount_threshold) VALUES (3, 'amount_above', 'amount above 500.00', 500.00)")
+                try connection.query(
+                    "INSERT INTO \(schema.fraudRules) (version, rule, description, amount_threshold) VALUES (3, 'amount_above', 'amount above 500.00', 500.00)"
+                )
                 try ledger.accept(HandLedger.transaction(2, cents: 60_000, microseconds: microseconds(2024, 6, 1, 13)))
                 try ledger.close()
                 try projectInProcess([ledger.directory], into: schema)
-                let rows = try connection.query("SELECT lsn, is_fraud_flagged, rules_version FROM \(schema.transactions) ORDER BY lsn")
+                let rows = try connection.query(
+                    "SELECT lsn, is_fraud_flagged, rules_version FROM \(schema.transactions) ORDER BY lsn")
                 #expect(rows.values.map { $0.compactMap { $0 } } == [["1", "f", "1"], ["2", "t", "3"]])
-                #expect(try connection.text("SELECT rule FROM \(schema.table("flagged_transactions"))") == "amount above 500.00")
+                #expect(
+                    try connection.text("SELECT rule FROM \(schema.table("flagged_transactions"))")
+                        == "amount above 500.00")
             }
         }
     }

@@ -68,7 +68,9 @@ private final class SocketPair: @unchecked Sendable {
     }
 
     func pump(from source: Socket, to destination: Socket) {
-        while let bytes = try? source.read(atMost: BootstrapForwarder.relayChunkBytes), (try? Self.writeAll(bytes, to: destination)) != nil {}
+        while let bytes = try? source.read(atMost: BootstrapForwarder.relayChunkBytes),
+            (try? Self.writeAll(bytes, to: destination)) != nil
+        {}
         shutdown(sockets.0.file.rawValue, Int32(SHUT_RDWR))
         shutdown(sockets.1.file.rawValue, Int32(SHUT_RDWR))
         lock.lock()

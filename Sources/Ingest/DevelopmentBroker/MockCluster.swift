@@ -40,7 +40,9 @@ public final class MockCluster: @unchecked Sendable {
 
     /// Makes the next `count` requests of API `apiKey` (e.g. 1 Fetch, 8 OffsetCommit) fail with error `name`.
     public func pushRequestErrors(apiKey: Int16, errorName: String, count: Int) throws {
-        guard let code = Self.errorCode(named: errorName) else { throw KafkaError(client: "unknown Kafka error name", [("name", errorName)]) }
+        guard let code = Self.errorCode(named: errorName) else {
+            throw KafkaError(client: "unknown Kafka error name", [("name", errorName)])
+        }
         let errors = [rd_kafka_resp_err_t](repeating: code, count: count)
         rd_kafka_mock_push_request_errors_array(cluster, apiKey, count, errors)
     }
@@ -54,7 +56,9 @@ public final class MockCluster: @unchecked Sendable {
     /// Moves the leadership of `topic`'s `partition` to broker `id` (1-based), as a controller would after a failover.
     public func setPartitionLeader(topic: String, partition: Int32, broker id: Int32) throws {
         let code = rd_kafka_mock_partition_set_leader(cluster, topic, partition, id)
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("topic", topic), ("partition", "\(partition)"), ("broker", "\(id)")]) }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(code, nil, [("topic", topic), ("partition", "\(partition)"), ("broker", "\(id)")])
+        }
     }
 
     /// Adds `milliseconds` of round-trip time to every request of broker `id`.

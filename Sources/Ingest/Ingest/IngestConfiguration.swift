@@ -16,9 +16,13 @@ public struct IngestConfiguration: Sendable {
     /// The ledger's file layer: POSIX, or (the fault campaign's hidden --inject-fault) one that injects faults.
     public var fileSystem: any FileSystem
 
-    public init(brokers: String, topic: String = "transactions", deadLetterTopic: String = "transactions.dlq", group: String = "ledger-ingest",
-                ledgerDirectory: String, clientProperties: [String: String] = [:], allowGaps: Bool = false,
-                batchMessagesMax: Int = IngestLimits.batchMessagesMax, batchWaitMilliseconds: Int = IngestLimits.batchWaitMilliseconds, fileSystem: any FileSystem = PosixFileSystem()) {
+    public init(
+        brokers: String, topic: String = "transactions", deadLetterTopic: String = "transactions.dlq",
+        group: String = "ledger-ingest",
+        ledgerDirectory: String, clientProperties: [String: String] = [:], allowGaps: Bool = false,
+        batchMessagesMax: Int = IngestLimits.batchMessagesMax,
+        batchWaitMilliseconds: Int = IngestLimits.batchWaitMilliseconds, fileSystem: any FileSystem = PosixFileSystem()
+    ) {
         self.brokers = brokers
         self.topic = topic
         self.deadLetterTopic = deadLetterTopic
@@ -33,22 +37,29 @@ public struct IngestConfiguration: Sendable {
 
     /// The consumer's librdkafka properties: ours, then the operator's `-X` overrides.
     var consumerProperties: [String: String] {
-        var properties = ["bootstrap.servers": brokers, "group.id": group, "client.id": "ledger-ingest",
-                          "session.timeout.ms": "10000", "max.poll.interval.ms": "300000",
-                          "fetch.wait.max.ms": "\(batchWaitMilliseconds)", "queued.max.messages.kbytes": "\(IngestLimits.fetchQueueKilobytesMax)",
-                          "queued.min.messages": "\(IngestLimits.fetchQueueMessagesMax)"]
+        var properties = [
+            "bootstrap.servers": brokers, "group.id": group, "client.id": "ledger-ingest",
+            "session.timeout.ms": "10000", "max.poll.interval.ms": "300000",
+            "fetch.wait.max.ms": "\(batchWaitMilliseconds)",
+            "queued.max.messages.kbytes": "\(IngestLimits.fetchQueueKilobytesMax)",
+            "queued.min.messages": "\(IngestLimits.fetchQueueMessagesMax)",
+        ]
         properties.merge(clientProperties) { $1 }
         return properties
     }
 
     /// The dead-letter producer's: acknowledged by all in-sync replicas, idempotent (no duplicates on retry).
     var deadLetterProperties: [String: String] {
-        var properties = ["bootstrap.servers": brokers, "client.id": "ledger-ingest-dlq", "acks": "all", "enable.idempotence": "true",
-                          "linger.ms": "5", "message.timeout.ms": "\(IngestLimits.deadLetterDeliveryMilliseconds)"]
+        var properties = [
+            "bootstrap.servers": brokers, "client.id": "ledger-ingest-dlq", "acks": "all", "enable.idempotence": "true",
+            "linger.ms": "5", "message.timeout.ms": "\(IngestLimits.deadLetterDeliveryMilliseconds)",
+        ]
         properties.merge(clientProperties.filter { !Self.consumerOnly.contains($0.key) }) { $1 }
         return properties
     }
 
-    private static let consumerOnly: Set<String> = ["group.id", "auto.offset.reset", "enable.auto.commit", "session.timeout.ms",
-                                                     "max.poll.interval.ms", "fetch.wait.max.ms", "queued.max.messages.kbytes", "group.instance.id"]
+    private static let consumerOnly: Set<String> = [
+        "group.id", "auto.offset.reset", "enable.auto.commit", "session.timeout.ms",
+        "max.poll.interval.ms", "fetch.wait.max.ms", "queued.max.messages.kbytes", "group.instance.id",
+    ]
 }

@@ -46,11 +46,14 @@ final class IngestLoop {
         let options = LedgerOptions(fileSystem: configuration.fileSystem, logger: logger)
         let writer = try LedgerWriter(directory: configuration.ledgerDirectory, options: options)
         let deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
-        writer.beforeFrameWrite = { try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds) }
+        writer.beforeFrameWrite = {
+            try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds)
+        }
         appender = LedgerAppender(writer: writer)
         self.deadLetters = deadLetters
-        let handlers = RebalanceHandlers(assigned: { [unowned self] in try self.startOffsets(for: $0) },
-                                         revoking: { [unowned self] in try self.partitionsRevoked($0) })
+        let handlers = RebalanceHandlers(
+            assigned: { [unowned self] in try self.startOffsets(for: $0) },
+            revoking: { [unowned self] in try self.partitionsRevoked($0) })
         consumer = try KafkaConsumer(properties: configuration.consumerProperties, logger: logger, handlers: handlers)
         metrics.durableLSN.record(Int64(appender.durableLSN))
     }
@@ -58,15 +61,23 @@ final class IngestLoop {
     /// Consumes until a stop is requested, then makes everything durable, commits and leaves the group.
     func run() throws {
         try consumer.subscribe([configuration.topic])
-        logger.info("ingest.started", metadata: ["kafka.topic": "\(configuration.topic)", "kafka.group": "\(configuration.group)",
-                                                 "ledger.durable_lsn": "\(appender.durableLSN)"])
+        logger.info(
+            "ingest.started",
+            metadata: [
+                "kafka.topic": "\(configuration.topic)", "kafka.group": "\(configuration.group)",
+                "ledger.durable_lsn": "\(appender.durableLSN)",
+            ])
         metrics.up.record(1)
         while !stopRequested.isRequested {
-            try consumer.consumeMessages(maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds) { messages in
+            try consumer.consumeMessages(
+                maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds
+            ) { messages in
                 // The ingest time of every record of the batch: its messages arrived together.
                 let received = Self.nowMicroseconds()
                 let validations = BatchValidation.validate(messages.map(\.value))
-                for (message, validation) in zip(messages, validations) { try handle(message, validation, receivedMicroseconds: received) }
+                for (message, validation) in zip(messages, validations) {
+                    try handle(message, validation, receivedMicroseconds: received)
+                }
             }
             reportClientErrors()
             try makeDurable()
@@ -95,7 +106,9 @@ final class IngestLoop {
     /// resumes, so nothing is lost; librdkafka's close can wait much longer for a coordinator that is gone.
     private func exitAfterGracePeriod() -> DispatchWorkItem {
         let exit = DispatchWorkItem { [logger] in
-            logger.warning("ingest.stop.kafka_unresponsive", metadata: ["ingest.grace_seconds": "\(IngestLimits.stopGraceSeconds)"])
+            logger.warning(
+                "ingest.stop.kafka_unresponsive", metadata: ["ingest.grace_seconds": "\(IngestLimits.stopGraceSeconds)"]
+            )
             Glibc._exit(0)
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(IngestLimits.stopGraceSeconds), execute: exit)
@@ -103,17 +116,22 @@ final class IngestLoop {
     }
 
     /// `validation` is the message's `MessageValidator` result (computed with the rest of its batch).
-    private func handle(_ message: KafkaMessageView, _ validation: Result<Transaction, Rejection>, receivedMicroseconds: Int64) throws {
+    private func handle(
+        _ message: KafkaMessageView, _ validation: Result<Transaction, Rejection>, receivedMicroseconds: Int64
+    ) throws {
         if let error = message.error { return try handleEvent(error, message) }
         metrics.consumed.increment()
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
         if let expected = expectedNext[partition], message.offset > expected {
-            try recordVanishedOffsets(partition, first: expected, last: message.offset - 1, receivedMicroseconds: receivedMicroseconds)
+            try recordVanishedOffsets(
+                partition, first: expected, last: message.offset - 1, receivedMicroseconds: receivedMicroseconds)
         }
         expectedNext[partition] = message.offset + 1
-        let source = SourceCoordinates(topic: message.topic, partition: message.partition, offset: message.offset,
-                                       kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
-        let outcome = try appender.append(value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
+        let source = SourceCoordinates(
+            topic: message.topic, partition: message.partition, offset: message.offset,
+            kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
+        let outcome = try appender.append(
+            value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
         switch outcome {
         case .appended(_, let kind, let rejection):
             metrics.appended(kind).increment()
@@ -133,13 +151,20 @@ final class IngestLoop {
         metrics.deadLetters.increment()
         let originalBytes = message.value?.count ?? 0
         let truncated = originalBytes > IngestLimits.deadLetterValueBytesMax
-        let value = message.value.map { Array(truncated ? UnsafeRawBufferPointer(rebasing: $0.prefix(Limits.rejectedRawBytesKeptMax)) : $0) }
-        try deadLetters.produce(topic: configuration.deadLetterTopic, key: message.key.map { Array($0) }, value: value, headers: [
-            ("reason", Array(rejection.reason.code.utf8)), ("field", Array(rejection.field.utf8)),
-            ("source.topic", Array(message.topic.utf8)), ("source.partition", Array(String(message.partition).utf8)),
-            ("source.offset", Array(String(message.offset).utf8)), ("validator.version", Array(String(MessageValidator.version).utf8)),
-            ("value.original_bytes", Array(String(originalBytes).utf8)), ("value.truncated", Array(String(truncated).utf8)),
-        ])
+        let value = message.value.map {
+            Array(truncated ? UnsafeRawBufferPointer(rebasing: $0.prefix(Limits.rejectedRawBytesKeptMax)) : $0)
+        }
+        try deadLetters.produce(
+            topic: configuration.deadLetterTopic, key: message.key.map { Array($0) }, value: value,
+            headers: [
+                ("reason", Array(rejection.reason.code.utf8)), ("field", Array(rejection.field.utf8)),
+                ("source.topic", Array(message.topic.utf8)),
+                ("source.partition", Array(String(message.partition).utf8)),
+                ("source.offset", Array(String(message.offset).utf8)),
+                ("validator.version", Array(String(MessageValidator.version).utf8)),
+                ("value.original_bytes", Array(String(originalBytes).utf8)),
+                ("value.truncated", Array(String(truncated).utf8)),
+            ])
     }
 
     /// Dead letters acknowledged, then one fsync: after this, the consumed offsets may be committed. (The writer
@@ -164,7 +189,8 @@ final class IngestLoop {
     private func commitOffsets(force: Bool) {
         let now = DispatchTime.now()
         let interval = UInt64(IngestLimits.offsetCommitIntervalMilliseconds) * 1_000_000
-        guard !committable.isEmpty, force || now.uptimeNanoseconds - lastCommitAttempt.uptimeNanoseconds >= interval else { return }
+        guard !committable.isEmpty, force || now.uptimeNanoseconds - lastCommitAttempt.uptimeNanoseconds >= interval
+        else { return }
         lastCommitAttempt = now
         do {
             try consumer.commit(committable, timeoutMilliseconds: IngestLimits.offsetCommitWaitMilliseconds)
@@ -180,7 +206,9 @@ final class IngestLoop {
     /// Where each newly assigned partition starts: after the ledger's durable watermark, or at the group's
     /// committed offset if that is further (another ledger consumed up to there), or at the beginning.
     private func startOffsets(for partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
-        let committed = (try? consumer.committedOffsets(partitions, timeoutMilliseconds: IngestLimits.committedOffsetsWaitMilliseconds)) ?? [:]
+        let committed =
+            (try? consumer.committedOffsets(
+                partitions, timeoutMilliseconds: IngestLimits.committedOffsetsWaitMilliseconds)) ?? [:]
         var starts: [TopicPartition: Int64] = [:]
         for partition in partitions {
             let afterLedger = try appender.watermark(partition).map { $0 + 1 }
@@ -191,16 +219,24 @@ final class IngestLoop {
             expectedNext[partition] = start
             // A predecessor killed between its fsync and its offset commit left the group behind the ledger. If
             // nothing more arrives on this partition, no batch would ever commit it: commit the ledger's position.
-            if let afterLedger, afterLedger > group ?? kafkaOffsetBeginning { committable[partition] = max(committable[partition] ?? 0, afterLedger) }
+            if let afterLedger, afterLedger > group ?? kafkaOffsetBeginning {
+                committable[partition] = max(committable[partition] ?? 0, afterLedger)
+            }
             if afterLedger != group {
-                logger.info("ingest.assignment.offsets_differ", metadata: [
-                    "kafka.partition": "\(partition)", "ledger.next_offset": "\(afterLedger.map(String.init) ?? "none")",
-                    "kafka.committed_offset": "\(group.map(String.init) ?? "none")", "ingest.start_offset": "\(start)",
-                ])
+                logger.info(
+                    "ingest.assignment.offsets_differ",
+                    metadata: [
+                        "kafka.partition": "\(partition)",
+                        "ledger.next_offset": "\(afterLedger.map(String.init) ?? "none")",
+                        "kafka.committed_offset": "\(group.map(String.init) ?? "none")",
+                        "ingest.start_offset": "\(start)",
+                    ])
             }
             starts[partition] = start
         }
-        logger.info("ingest.partitions_assigned", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
+        logger.info(
+            "ingest.partitions_assigned",
+            metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
         return starts
     }
 
@@ -210,7 +246,9 @@ final class IngestLoop {
         commitOffsets(force: true)
         committable = committable.filter { !partitions.contains($0.key) }
         for partition in partitions { expectedNext[partition] = nil }
-        logger.info("ingest.partitions_revoked", metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
+        logger.info(
+            "ingest.partitions_revoked",
+            metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
     }
 
     /// Per-partition events: an offset out of range means data was deleted while it waited to be ingested.
@@ -232,14 +270,18 @@ final class IngestLoop {
     /// The next offset this ledger needs from `partition`: after what was consumed, or after its watermark, or
     /// where the partition was started.
     private func nextOffset(_ partition: TopicPartition) throws -> Int64? {
-        try pending[partition] ?? committable[partition] ?? appender.watermark(partition).map { $0 + 1 } ?? expectedNext[partition]
+        try pending[partition] ?? committable[partition] ?? appender.watermark(partition).map { $0 + 1 }
+            ?? expectedNext[partition]
     }
 
     /// A message arrived past the offset the partition had to deliver next: offsets `first...last` vanished
     /// before they were read (deleted, compacted away, or control records of a transactional producer).
-    private func recordVanishedOffsets(_ partition: TopicPartition, first: Int64, last: Int64, receivedMicroseconds: Int64) throws {
-        try recordLostOffsets(partition, first...last, ingestTimeMicroseconds: receivedMicroseconds,
-                              why: "offsets were never delivered by the partition (deleted or compacted before they were read)")
+    private func recordVanishedOffsets(
+        _ partition: TopicPartition, first: Int64, last: Int64, receivedMicroseconds: Int64
+    ) throws {
+        try recordLostOffsets(
+            partition, first...last, ingestTimeMicroseconds: receivedMicroseconds,
+            why: "offsets were never delivered by the partition (deleted or compacted before they were read)")
     }
 
     /// When the partition no longer holds offset `next` (deleted by retention before it was ingested): stop,
@@ -247,8 +289,9 @@ final class IngestLoop {
     private func skipDeletedOffsets(_ partition: TopicPartition, next: Int64) throws -> Int64 {
         let low = try consumer.queryWatermarks(partition).low
         guard low > next else { return next }
-        try recordLostOffsets(partition, next...(low - 1), ingestTimeMicroseconds: Self.nowMicroseconds(),
-                              why: "offsets were deleted from the partition before they were ingested")
+        try recordLostOffsets(
+            partition, next...(low - 1), ingestTimeMicroseconds: Self.nowMicroseconds(),
+            why: "offsets were deleted from the partition before they were ingested")
         pending[partition] = low
         try makeDurable()
         return low
@@ -256,15 +299,26 @@ final class IngestLoop {
 
     /// Offsets `missing` will never be read: stop (nothing is skipped silently), or with --allow-gaps record them
     /// as one gap record.
-    private func recordLostOffsets(_ partition: TopicPartition, _ missing: ClosedRange<Int64>, ingestTimeMicroseconds: Int64, why: String) throws {
+    private func recordLostOffsets(
+        _ partition: TopicPartition, _ missing: ClosedRange<Int64>, ingestTimeMicroseconds: Int64, why: String
+    ) throws {
         metrics.outOfRange.increment()
-        logger.error("ingest.offsets_lost", metadata: ["kafka.partition": "\(partition)", "kafka.missing_from": "\(missing.lowerBound)",
-                                                       "kafka.missing_through": "\(missing.upperBound)", "kafka.earliest_available": "\(missing.upperBound + 1)"])
+        logger.error(
+            "ingest.offsets_lost",
+            metadata: [
+                "kafka.partition": "\(partition)", "kafka.missing_from": "\(missing.lowerBound)",
+                "kafka.missing_through": "\(missing.upperBound)",
+                "kafka.earliest_available": "\(missing.upperBound + 1)",
+            ])
         guard configuration.allowGaps else {
-            throw IngestError(.offsetsLost, why + "; restart with --allow-gaps to record the gap and continue from the earliest available offset", [("partition", "\(partition)"), ("missing", "\(missing.lowerBound)...\(missing.upperBound)")])
+            throw IngestError(
+                .offsetsLost,
+                why + "; restart with --allow-gaps to record the gap and continue from the earliest available offset",
+                [("partition", "\(partition)"), ("missing", "\(missing.lowerBound)...\(missing.upperBound)")])
         }
-        _ = try appender.appendGap(topic: partition.topic, partition: partition.partition, first: missing.lowerBound, last: missing.upperBound,
-                                   ingestTimeMicroseconds: ingestTimeMicroseconds)
+        _ = try appender.appendGap(
+            topic: partition.topic, partition: partition.partition, first: missing.lowerBound, last: missing.upperBound,
+            ingestTimeMicroseconds: ingestTimeMicroseconds)
     }
 
     private func reportClientErrors() {
@@ -276,7 +330,9 @@ final class IngestLoop {
 
     private func updateLag() {
         for partition in consumer.assignment {
-            guard let marks = consumer.cachedWatermarks(partition), let next = (try? appender.watermark(partition)).flatMap({ $0 }).map({ $0 + 1 }) else { continue }
+            guard let marks = consumer.cachedWatermarks(partition),
+                let next = (try? appender.watermark(partition)).flatMap({ $0 }).map({ $0 + 1 })
+            else { continue }
             metrics.lag(partition).record(max(0, marks.high - next))
         }
     }

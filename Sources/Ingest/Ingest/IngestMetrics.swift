@@ -25,30 +25,41 @@ final class IngestMetrics {
     private var watermarkByPartition: [TopicPartition: Gauge] = [:]
 
     func appended(_ kind: RecordKind) -> Counter {
-        cached(&appendedByKind, kind) { Counter(label: "ingest_records_appended_total", dimensions: [("kind", kind.description)]) }
+        cached(&appendedByKind, kind) {
+            Counter(label: "ingest_records_appended_total", dimensions: [("kind", kind.description)])
+        }
     }
 
     func rejected(_ reason: RejectReason) -> Counter {
-        cached(&rejectedByReason, reason) { Counter(label: "ingest_rejected_total", dimensions: [("reason", reason.code)]) }
+        cached(&rejectedByReason, reason) {
+            Counter(label: "ingest_rejected_total", dimensions: [("reason", reason.code)])
+        }
     }
 
     func brokerError(_ name: String) -> Counter {
-        cached(&brokerErrorsByName, name) { Counter(label: "ingest_broker_errors_total", dimensions: [("error", name)]) }
+        cached(&brokerErrorsByName, name) {
+            Counter(label: "ingest_broker_errors_total", dimensions: [("error", name)])
+        }
     }
 
     func lag(_ partition: TopicPartition) -> Gauge {
         cached(&lagByPartition, partition) {
-            Gauge(label: "ingest_consumer_lag_messages", dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")])
+            Gauge(
+                label: "ingest_consumer_lag_messages",
+                dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")])
         }
     }
 
     func watermark(_ partition: TopicPartition) -> Gauge {
         cached(&watermarkByPartition, partition) {
-            Gauge(label: "ingest_ledger_watermark_offset", dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")])
+            Gauge(
+                label: "ingest_ledger_watermark_offset",
+                dimensions: [("topic", partition.topic), ("partition", "\(partition.partition)")])
         }
     }
 
-    private func cached<Key: Hashable, Metric>(_ cache: inout [Key: Metric], _ key: Key, _ make: () -> Metric) -> Metric {
+    private func cached<Key: Hashable, Metric>(_ cache: inout [Key: Metric], _ key: Key, _ make: () -> Metric) -> Metric
+    {
         if let metric = cache[key] { return metric }
         let metric = make()
         cache[key] = metric

@@ -37,9 +37,12 @@ package func installLogCallback(_ conf: OpaquePointer) {
         guard let handle, let opaque = rd_kafka_opaque(handle) else { return }
         let owner = Unmanaged<KafkaCallbackContext>.fromOpaque(opaque).takeUnretainedValue()
         let swiftLevel: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
-        owner.logger.log(level: swiftLevel, "kafka.client.log", metadata: [
-            "kafka.facility": "\(facility.map { String(cString: $0) } ?? "")", "kafka.text": "\(text.map { String(cString: $0) } ?? "")",
-        ])
+        owner.logger.log(
+            level: swiftLevel, "kafka.client.log",
+            metadata: [
+                "kafka.facility": "\(facility.map { String(cString: $0) } ?? "")",
+                "kafka.text": "\(text.map { String(cString: $0) } ?? "")",
+            ])
     }
 }
 

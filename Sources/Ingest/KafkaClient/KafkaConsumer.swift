@@ -27,7 +27,10 @@ public struct RebalanceHandlers {
     /// Called before partitions are released: finish, make durable and commit everything consumed from them.
     public var revoking: ([TopicPartition]) throws -> Void
 
-    public init(assigned: @escaping ([TopicPartition]) throws -> [TopicPartition: Int64], revoking: @escaping ([TopicPartition]) throws -> Void) {
+    public init(
+        assigned: @escaping ([TopicPartition]) throws -> [TopicPartition: Int64],
+        revoking: @escaping ([TopicPartition]) throws -> Void
+    ) {
         self.assigned = assigned
         self.revoking = revoking
     }
@@ -88,7 +91,9 @@ public final class KafkaConsumer {
         let list = makePartitionList(topics.map { ($0, Int32(RD_KAFKA_PARTITION_UA), 0) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let code = rd_kafka_subscribe(handle, list)
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("topics", topics.joined(separator: ","))]) }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(code, nil, [("topics", topics.joined(separator: ","))])
+        }
     }
 
     /// Hands `body` every message already queued, up to `maxMessages`; when none is queued, first waits up to
@@ -97,30 +102,45 @@ public final class KafkaConsumer {
     /// without a timer). Rebalance callbacks run inside this call. Returns how many messages (and events) were
     /// delivered.
     @discardableResult
-    public func consumeBatch(maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false, _ body: (KafkaMessageView) throws -> Void) throws -> Int {
-        try consumeMessages(maxMessages: maxMessages, timeoutMilliseconds: timeoutMilliseconds, includeHeaders: includeHeaders) { messages in
+    public func consumeBatch(
+        maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false,
+        _ body: (KafkaMessageView) throws -> Void
+    ) throws -> Int {
+        try consumeMessages(
+            maxMessages: maxMessages, timeoutMilliseconds: timeoutMilliseconds, includeHeaders: includeHeaders
+        ) { messages in
             for message in messages { try body(message) }
         }
     }
 
     /// `consumeBatch`, handing the whole batch to `body` at once (in the order librdkafka delivered it).
     @discardableResult
-    public func consumeMessages(maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false, _ body: ([KafkaMessageView]) throws -> Void) throws -> Int {
+    public func consumeMessages(
+        maxMessages: Int, timeoutMilliseconds: Int, includeHeaders: Bool = false,
+        _ body: ([KafkaMessageView]) throws -> Void
+    ) throws -> Int {
         precondition(maxMessages > 0, "a batch holds at least one message")
         var messages = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: maxMessages)
         let count = messages.withUnsafeMutableBufferPointer { buffer in
             let queued = rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress, maxMessages)
-            guard queued == 0, let first = rd_kafka_consume_queue(queue, Int32(timeoutMilliseconds)) else { return queued }
+            guard queued == 0, let first = rd_kafka_consume_queue(queue, Int32(timeoutMilliseconds)) else {
+                return queued
+            }
             buffer[0] = first
-            let more = maxMessages > 1 ? rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress! + 1, maxMessages - 1) : 0
+            let more =
+                maxMessages > 1 ? rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress! + 1, maxMessages - 1) : 0
             return more < 0 ? more : 1 + more
         }
-        defer { for index in 0..<maxMessages { if let message = messages[index] { rd_kafka_message_destroy(message) } } }
+        defer {
+            for index in 0..<maxMessages { if let message = messages[index] { rd_kafka_message_destroy(message) } }
+        }
         if let error = context.handlerError {
             context.handlerError = nil
             throw error
         }
-        guard count >= 0 else { throw KafkaError(rd_kafka_last_error(), nil, [("call", "rd_kafka_consume_batch_queue")]) }
+        guard count >= 0 else {
+            throw KafkaError(rd_kafka_last_error(), nil, [("call", "rd_kafka_consume_batch_queue")])
+        }
         let views = messages[0..<count].map { pointer in
             var message = view(of: pointer!)
             if includeHeaders { message.headers = headers(of: pointer!) }
@@ -139,7 +159,11 @@ public final class KafkaConsumer {
         var value: UnsafeRawPointer?
         var size = 0
         while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-            result.append((name.map { String(cString: $0) } ?? "", value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []))
+            result.append(
+                (
+                    name.map { String(cString: $0) } ?? "",
+                    value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                ))
             index += 1
         }
         return result
@@ -157,7 +181,10 @@ public final class KafkaConsumer {
             timestampMilliseconds: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp,
             key: message.key.map { UnsafeRawBufferPointer(start: $0, count: message.key_len) },
             value: message.payload.map { UnsafeRawBufferPointer(start: $0, count: message.len) },
-            error: message.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(message.err, nil, [("partition", "\(message.partition)"), ("offset", "\(message.offset)")]))
+            error: message.err == RD_KAFKA_RESP_ERR_NO_ERROR
+                ? nil
+                : KafkaError(
+                    message.err, nil, [("partition", "\(message.partition)"), ("offset", "\(message.offset)")]))
     }
 
     /// Commits "next offset to read" for each partition and waits at most `timeoutMilliseconds` for the group
@@ -165,43 +192,61 @@ public final class KafkaConsumer {
     /// coordinator is reachable, which kept a stopping ingest from ever exiting with the broker gone.)
     public func commit(_ nextOffsets: [TopicPartition: Int64], timeoutMilliseconds: Int) throws {
         guard !nextOffsets.isEmpty else { return }
-        let list = makePartitionList(nextOffsets.sorted { $0.key < $1.key }.map { ($0.key.topic, $0.key.partition, $0.value) })
+        let list = makePartitionList(
+            nextOffsets.sorted { $0.key < $1.key }.map { ($0.key.topic, $0.key.partition, $0.value) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
         guard let results = rd_kafka_queue_new(handle) else { throw KafkaError(client: "rd_kafka_queue_new failed") }
         // librdkafka keeps its own reference to the queue: an answer arriving after the timeout is dropped safely.
         defer { rd_kafka_queue_destroy(results) }
         let code = rd_kafka_commit_queue(handle, list, results, nil, nil)
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_commit_queue")]) }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(code, nil, [("call", "rd_kafka_commit_queue")])
+        }
         guard let event = rd_kafka_queue_poll(results, Int32(timeoutMilliseconds)) else {
-            throw KafkaError(RD_KAFKA_RESP_ERR__TIMED_OUT, "the group coordinator did not answer the offset commit", [("timeout_ms", String(timeoutMilliseconds))])
+            throw KafkaError(
+                RD_KAFKA_RESP_ERR__TIMED_OUT, "the group coordinator did not answer the offset commit",
+                [("timeout_ms", String(timeoutMilliseconds))])
         }
         defer { rd_kafka_event_destroy(event) }
         let outcome = rd_kafka_event_error(event)
-        guard outcome == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(outcome, nil, [("call", "rd_kafka_commit_queue")]) }
+        guard outcome == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(outcome, nil, [("call", "rd_kafka_commit_queue")])
+        }
     }
 
     /// The group's committed offsets for `partitions` (`kafkaOffsetInvalid` where none).
-    public func committedOffsets(_ partitions: [TopicPartition], timeoutMilliseconds: Int = 10_000) throws -> [TopicPartition: Int64] {
+    public func committedOffsets(_ partitions: [TopicPartition], timeoutMilliseconds: Int = 10_000) throws
+        -> [TopicPartition: Int64]
+    {
         let list = makePartitionList(partitions.map { ($0.topic, $0.partition, kafkaOffsetInvalid) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let code = rd_kafka_committed(handle, list, Int32(timeoutMilliseconds))
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_committed")]) }
-        return Dictionary(uniqueKeysWithValues: KafkaClient.partitions(of: list).map { (TopicPartition(topic: $0.topic, partition: $0.partition), $0.offset) })
+        return Dictionary(
+            uniqueKeysWithValues: KafkaClient.partitions(of: list).map {
+                (TopicPartition(topic: $0.topic, partition: $0.partition), $0.offset)
+            })
     }
 
     /// The low and high watermarks librdkafka last saw in fetch responses (no broker round trip).
     public func cachedWatermarks(_ partition: TopicPartition) -> (low: Int64, high: Int64)? {
         var low: Int64 = -1
         var high: Int64 = -1
-        guard rd_kafka_get_watermark_offsets(handle, partition.topic, partition.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        guard
+            rd_kafka_get_watermark_offsets(handle, partition.topic, partition.partition, &low, &high)
+                == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0
+        else { return nil }
         return (low, high)
     }
 
     /// The low and high watermarks, asked of the partition leader.
-    public func queryWatermarks(_ partition: TopicPartition, timeoutMilliseconds: Int = 10_000) throws -> (low: Int64, high: Int64) {
+    public func queryWatermarks(_ partition: TopicPartition, timeoutMilliseconds: Int = 10_000) throws -> (
+        low: Int64, high: Int64
+    ) {
         var low: Int64 = -1
         var high: Int64 = -1
-        let code = rd_kafka_query_watermark_offsets(handle, partition.topic, partition.partition, &low, &high, Int32(timeoutMilliseconds))
+        let code = rd_kafka_query_watermark_offsets(
+            handle, partition.topic, partition.partition, &low, &high, Int32(timeoutMilliseconds))
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("partition", "\(partition)")]) }
         return (low, high)
     }
@@ -214,7 +259,9 @@ public final class KafkaConsumer {
         let code = rd_kafka_metadata(handle, 0, topicHandle, &metadata, Int32(timeoutMilliseconds))
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(code, nil, [("topic", topic)]) }
         defer { rd_kafka_metadata_destroy(metadata) }
-        guard metadata.pointee.topic_cnt == 1 else { throw KafkaError(client: "no metadata for the topic", [("topic", topic)]) }
+        guard metadata.pointee.topic_cnt == 1 else {
+            throw KafkaError(client: "no metadata for the topic", [("topic", topic)])
+        }
         return Int(metadata.pointee.topics[0].partition_cnt)
     }
 
@@ -223,7 +270,8 @@ public final class KafkaConsumer {
     /// the error state that an out-of-range offset leaves it in, which a seek does not clear.
     public func reassign(_ offsets: [TopicPartition: Int64]) throws {
         precondition(Set(offsets.keys) == context.assignment, "reassign names exactly the assigned partitions")
-        let list = makePartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key.topic, $0.key.partition, $0.value) })
+        let list = makePartitionList(
+            offsets.sorted { $0.key < $1.key }.map { ($0.key.topic, $0.key.partition, $0.value) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let code = rd_kafka_assign(handle, list)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_assign")]) }
@@ -247,7 +295,9 @@ public final class KafkaConsumer {
             context.handlerError = nil
             throw error
         }
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code, nil, [("call", "rd_kafka_consumer_close")]) }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(code, nil, [("call", "rd_kafka_consumer_close")])
+        }
     }
 }
 
@@ -255,7 +305,10 @@ extension KafkaConsumer.ConsumerContext {
     /// The rebalance callback: ask the handler where assigned partitions start, or let it finish revoked ones.
     /// A handler error is kept for `consumeBatch` to rethrow; on revoke the partitions are released regardless,
     /// since the process is about to stop without committing.
-    func rebalance(_ handle: OpaquePointer, _ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+    func rebalance(
+        _ handle: OpaquePointer, _ code: rd_kafka_resp_err_t,
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    ) {
         let given = KafkaClient.partitions(of: list).map { TopicPartition(topic: $0.topic, partition: $0.partition) }
         if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
             do {

@@ -18,7 +18,8 @@ extension OperatingError.Code where Domain == KafkaDomain {
 
 extension OperatingError where Domain == KafkaDomain {
     package init(_ code: rd_kafka_resp_err_t, _ message: String? = nil, _ context: [(String, String)] = []) {
-        self.init(Code(String(cString: rd_kafka_err2name(code))), message ?? String(cString: rd_kafka_err2str(code)), context)
+        self.init(
+            Code(String(cString: rd_kafka_err2name(code))), message ?? String(cString: rd_kafka_err2str(code)), context)
     }
 
     package init(client message: String, _ context: [(String, String)] = []) {

@@ -5,13 +5,16 @@ import OperatingErrors
 func partitions(of list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [(TopicPartitionOffset)] {
     (0..<Int(list.pointee.cnt)).map { index in
         let element = list.pointee.elems[index]
-        return TopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition, offset: element.offset,
-                                    error: element.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(element.err))
+        return TopicPartitionOffset(
+            topic: String(cString: element.topic), partition: element.partition, offset: element.offset,
+            error: element.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(element.err))
     }
 }
 
 /// Builds a partition list; the caller destroys it with `rd_kafka_topic_partition_list_destroy`.
-func makePartitionList(_ entries: [(topic: String, partition: Int32, offset: Int64)]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+func makePartitionList(_ entries: [(topic: String, partition: Int32, offset: Int64)]) -> UnsafeMutablePointer<
+    rd_kafka_topic_partition_list_t
+> {
     let list = rd_kafka_topic_partition_list_new(Int32(max(entries.count, 1)))!
     for entry in entries {
         rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition).pointee.offset = entry.offset

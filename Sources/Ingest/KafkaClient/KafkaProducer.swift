@@ -39,10 +39,12 @@ public final class KafkaProducer {
                 context.delivered += 1
                 if context.recordsDeliveries {
                     let tag = Int(bitPattern: message.pointee._private)
-                    context.deliveries.append(Delivery(tag: tag, partition: message.pointee.partition, offset: message.pointee.offset))
+                    context.deliveries.append(
+                        Delivery(tag: tag, partition: message.pointee.partition, offset: message.pointee.offset))
                 }
             } else {
-                context.failures.append(KafkaError(message.pointee.err, nil, [("partition", "\(message.pointee.partition)")]))
+                context.failures.append(
+                    KafkaError(message.pointee.err, nil, [("partition", "\(message.pointee.partition)")]))
             }
         }
         rd_kafka_conf_set_error_cb(conf) { _, code, reason, opaque in
@@ -60,7 +62,10 @@ public final class KafkaProducer {
 
     /// Queues one message (copied by librdkafka). `partition` nil lets the partitioner choose (by key).
     /// Waits, serving delivery reports, while librdkafka's local queue is full. `tag` comes back in its `Delivery`.
-    public func produce(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])] = [], tag: Int = 0) throws {
+    public func produce(
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])] = [],
+        tag: Int = 0
+    ) throws {
         while true {
             let code = enqueue(topic: topic, partition: partition, key: key, value: value, headers: headers, tag: tag)
             if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
@@ -69,9 +74,13 @@ public final class KafkaProducer {
         }
     }
 
-    private func enqueue(topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])], tag: Int) -> rd_kafka_resp_err_t {
+    private func enqueue(
+        topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [(String, [UInt8])], tag: Int
+    ) -> rd_kafka_resp_err_t {
         let list = rd_kafka_headers_new(headers.count)!
-        for (name, bytes) in headers { bytes.withUnsafeBytes { _ = rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) } }
+        for (name, bytes) in headers {
+            bytes.withUnsafeBytes { _ = rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) }
+        }
         let code: rd_kafka_resp_err_t = topic.withCString { topicName in
             withOptionalBytes(key) { keyBytes in
                 withOptionalBytes(value) { valueBytes in
@@ -93,7 +102,9 @@ public final class KafkaProducer {
                     // The per-message opaque: the delivery report hands it back as `_private`.
                     fields[6].vtype = RD_KAFKA_VTYPE_OPAQUE
                     fields[6].u.ptr = UnsafeMutableRawPointer(bitPattern: tag)
-                    guard let error = rd_kafka_produceva(handle, fields, fields.count) else { return RD_KAFKA_RESP_ERR_NO_ERROR }
+                    guard let error = rd_kafka_produceva(handle, fields, fields.count) else {
+                        return RD_KAFKA_RESP_ERR_NO_ERROR
+                    }
                     defer { rd_kafka_error_destroy(error) }
                     return rd_kafka_error_code(error)
                 }
@@ -117,7 +128,9 @@ public final class KafkaProducer {
             throw KafkaError(client: "\(failures.count) message(s) were not delivered: \(first)")
         }
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(code, "messages still unacknowledged after \(timeoutMilliseconds) ms", [("in_flight", "\(rd_kafka_outq_len(handle))")])
+            throw KafkaError(
+                code, "messages still unacknowledged after \(timeoutMilliseconds) ms",
+                [("in_flight", "\(rd_kafka_outq_len(handle))")])
         }
     }
 

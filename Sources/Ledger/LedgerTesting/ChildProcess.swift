@@ -12,7 +12,9 @@ public final class ChildProcess: @unchecked Sendable {
         self.logPath = logPath
         process.executableURL = URL(fileURLWithPath: try BuiltProducts.path(of: product))
         process.arguments = arguments
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.standardError = log
@@ -55,14 +57,17 @@ public enum BuiltProducts {
     /// The path of `product`, failing with how to build it when it is missing, or older than the objects of
     /// `module` (a library it links, whose newer build it would lack: a test must never run old code).
     public static func path(of product: String, newerThan module: String? = nil) throws -> String {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = (executable as NSString).deletingLastPathComponent
         while !FileManager.default.fileExists(atPath: directory + "/" + product) && directory.count > 1 {
             directory = (directory as NSString).deletingLastPathComponent
         }
         let binary = directory + "/" + product
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw TestFailure("\(product) is not built next to \(executable): run `swift build --build-tests` (scripts/test does), or `swift build --product \(product)` with the same --scratch-path")
+            throw TestFailure(
+                "\(product) is not built next to \(executable): run `swift build --build-tests` (scripts/test does), or `swift build --product \(product)` with the same --scratch-path"
+            )
         }
         if let module { try checkFresh(binary, objects: directory + "/\(module).build", product: product) }
         return binary
@@ -72,7 +77,9 @@ public enum BuiltProducts {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let newestObject = files.filter { $0.hasSuffix(".o") }.compactMap { modified(directory + "/" + $0) }.max()
         if let newestObject, let linked = modified(binary), linked < newestObject {
-            throw TestFailure("\(product) is older than the module it links: rebuild it (`swift build --product \(product)` with this --scratch-path)")
+            throw TestFailure(
+                "\(product) is older than the module it links: rebuild it (`swift build --product \(product)` with this --scratch-path)"
+            )
         }
     }
 
@@ -90,7 +97,9 @@ public func freePort() throws -> Int {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
     }
     guard bound else { throw TestFailure("no free port") }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -118,7 +127,8 @@ public struct MeasuredRun: Sendable {
         seconds = Date().timeIntervalSince(started)
         status = process.terminationStatus
         let text = try String(contentsOfFile: report, encoding: .utf8)
-        guard let peak = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+        guard let peak = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) })
+        else {
             throw TestFailure("GNU time reported no peak for \(executable): \(text)")
         }
         peakResidentKibibytes = peak

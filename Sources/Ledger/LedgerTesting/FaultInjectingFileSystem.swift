@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Synchronization
-import OperatingErrors
 import Ledger
+import OperatingErrors
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Which file operation fails, and how. Faults are counted per operation kind across all files whose path
 /// ends with `pathSuffix`, from 1: `failingSyncNumber = 3` fails the third fsync and only that one, as Linux
@@ -23,7 +24,10 @@ public struct FaultPlan: Sendable, Hashable {
     public var writeFault: WriteFault = .ioError
     public var pathSuffix: String = ".seg"
 
-    public init(failingSyncNumber: Int? = nil, failingWriteNumber: Int? = nil, writeFault: WriteFault = .ioError, pathSuffix: String = ".seg") {
+    public init(
+        failingSyncNumber: Int? = nil, failingWriteNumber: Int? = nil, writeFault: WriteFault = .ioError,
+        pathSuffix: String = ".seg"
+    ) {
         self.failingSyncNumber = failingSyncNumber
         self.failingWriteNumber = failingWriteNumber
         self.writeFault = writeFault
@@ -53,7 +57,12 @@ public struct FaultPlan: Sendable, Hashable {
     }
 
     private static func invalid(_ specification: String, _ part: String) -> LedgerError {
-        LedgerError(.invalidArgument, "bad fault plan", [("plan", specification), ("at", part), ("expected", "fsync=N,write=N,write-fault=eio|enospc|short,suffix=S")])
+        LedgerError(
+            .invalidArgument, "bad fault plan",
+            [
+                ("plan", specification), ("at", part),
+                ("expected", "fsync=N,write=N,write-fault=eio|enospc|short,suffix=S"),
+            ])
     }
 }
 
@@ -125,7 +134,9 @@ private final class FaultyFile: LedgerFile {
             throw Syscall.error(.io, "pwrite (injected)", path, errno: ENOSPC, [("offset", String(offset))])
         case .shortWrite:
             try file.write(UnsafeRawBufferPointer(rebasing: bytes[0..<bytes.count / 2]), at: offset)
-            throw Syscall.error(.io, "pwrite (injected short write)", path, errno: ENOSPC, [("offset", String(offset + Int64(bytes.count / 2)))])
+            throw Syscall.error(
+                .io, "pwrite (injected short write)", path, errno: ENOSPC,
+                [("offset", String(offset + Int64(bytes.count / 2)))])
         }
     }
 

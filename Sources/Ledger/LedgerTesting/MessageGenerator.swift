@@ -5,7 +5,9 @@ import MessageSchema
 /// fraud threshold, optionally salted with invalid messages (every rejection reason) and repeated order_ids.
 /// Used by `ledger-tool generate`/`produce`, the demo, the tests and the benchmarks.
 public struct MessageGenerator {
-    public static let categories = ["electronics", "clothing", "home_garden", "books", "sports", "beauty", "toys", "grocery"]
+    public static let categories = [
+        "electronics", "clothing", "home_garden", "books", "sports", "beauty", "toys", "grocery",
+    ]
     public static let currencies = ["USD", "USD", "USD", "EUR", "GBP"]
 
     public var invalidRatio: Double
@@ -23,8 +25,13 @@ public struct MessageGenerator {
         case conflict
     }
 
-    public init(seed: UInt64, invalidRatio: Double = 0, duplicateRatio: Double = 0, startMicroseconds: Int64 = 1_705_314_600_000_000) {
-        precondition((0...1).contains(invalidRatio) && (0...1).contains(duplicateRatio) && invalidRatio + duplicateRatio <= 1, "ratios are fractions")
+    public init(
+        seed: UInt64, invalidRatio: Double = 0, duplicateRatio: Double = 0,
+        startMicroseconds: Int64 = 1_705_314_600_000_000
+    ) {
+        precondition(
+            (0...1).contains(invalidRatio) && (0...1).contains(duplicateRatio) && invalidRatio + duplicateRatio <= 1,
+            "ratios are fractions")
         self.invalidRatio = invalidRatio
         self.duplicateRatio = duplicateRatio
         random = SplitMix64(seed: seed)
@@ -49,16 +56,24 @@ public struct MessageGenerator {
     public mutating func valid() -> [UInt8] {
         clockMicroseconds += Int64(random.next(below: 2_000_000))
         // Mostly everyday amounts; about 5% above the 1000.00 fraud threshold, as in the original stream.
-        let cents = random.next(below: 20) == 0 ? 100_001 + random.next(below: 900_000) : 100 + random.next(below: 99_900)
-        return Array(json(orderID: uuid(), cents: cents, currency: Self.currencies[random.next(below: Self.currencies.count)],
-                          timestamp: RFC3339.format(microsecondsSinceEpoch: clockMicroseconds).replacingOccurrences(of: ".000000Z", with: "Z"),
-                          customer: "cust_\(1000 + random.next(below: 9000))",
-                          category: Self.categories[random.next(below: Self.categories.count)]).utf8)
+        let cents =
+            random.next(below: 20) == 0 ? 100_001 + random.next(below: 900_000) : 100 + random.next(below: 99_900)
+        return Array(
+            json(
+                orderID: uuid(), cents: cents, currency: Self.currencies[random.next(below: Self.currencies.count)],
+                timestamp: RFC3339.format(microsecondsSinceEpoch: clockMicroseconds).replacingOccurrences(
+                    of: ".000000Z", with: "Z"),
+                customer: "cust_\(1000 + random.next(below: 9000))",
+                category: Self.categories[random.next(below: Self.categories.count)]
+            ).utf8)
     }
 
-    private func json(orderID: String, cents: Int, currency: String, timestamp: String, customer: String, category: String) -> String {
+    private func json(
+        orderID: String, cents: Int, currency: String, timestamp: String, customer: String, category: String
+    ) -> String {
         let amount = "\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100)"
-        return #"{"order_id": "\#(orderID)", "amount": \#(amount), "currency": "\#(currency)", "timestamp": "\#(timestamp)", "customer_id": "\#(customer)", "product_category": "\#(category)"}"#
+        return
+            #"{"order_id": "\#(orderID)", "amount": \#(amount), "currency": "\#(currency)", "timestamp": "\#(timestamp)", "customer_id": "\#(customer)", "product_category": "\#(category)"}"#
     }
 
     private mutating func conflicting(_ original: [UInt8]) -> [UInt8] {
@@ -70,8 +85,12 @@ public struct MessageGenerator {
     /// One invalid message, cycling through the ways a producer gets it wrong.
     private mutating func invalid() -> (value: [UInt8]?, intent: Intent) {
         let good = String(decoding: valid(), as: UTF8.self)
-        func replacing(_ old: String, _ new: String) -> [UInt8] { Array(good.replacingOccurrences(of: old, with: new).utf8) }
-        let amountField = good.range(of: #""amount": [0-9.]+"#, options: .regularExpression).map { String(good[$0]) } ?? "\"amount\": 1.00"
+        func replacing(_ old: String, _ new: String) -> [UInt8] {
+            Array(good.replacingOccurrences(of: old, with: new).utf8)
+        }
+        let amountField =
+            good.range(of: #""amount": [0-9.]+"#, options: .regularExpression).map { String(good[$0]) }
+            ?? "\"amount\": 1.00"
         switch random.next(below: 12) {
         case 0: return (nil, .invalid(.valueNull))
         case 1: return ([], .invalid(.valueEmpty))
@@ -84,9 +103,13 @@ public struct MessageGenerator {
         case 8: return (replacing("\"currency\": \"", "\"currency\": \"Q"), .invalid(.unknownCurrency))
         case 9: return (replacing("Z\"", "\""), .invalid(.timestampWithoutZone))
         case 10:
-            let customer = good.range(of: #""customer_id": "[^"]*""#, options: .regularExpression).map { String(good[$0]) } ?? ""
+            let customer =
+                good.range(of: #""customer_id": "[^"]*""#, options: .regularExpression).map { String(good[$0]) } ?? ""
             return (replacing(customer, "\"customer_id\": \"\""), .invalid(.emptyField))
-        default: return (replacing(", \"product_category\"", ", \"coupon\": 1, \"product_category\""), .invalid(.unknownField))
+        default:
+            return (
+                replacing(", \"product_category\"", ", \"coupon\": 1, \"product_category\""), .invalid(.unknownField)
+            )
         }
     }
 

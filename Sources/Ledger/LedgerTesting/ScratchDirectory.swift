@@ -14,7 +14,9 @@ public final class ScratchDirectory: @unchecked Sendable {
     }
 
     deinit {
-        if ProcessInfo.processInfo.environment["PULSE_KEEP_SCRATCH"] == nil { try? FileManager.default.removeItem(atPath: path) }
+        if ProcessInfo.processInfo.environment["PULSE_KEEP_SCRATCH"] == nil {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     public func file(_ name: String) -> String { path + "/" + name }

@@ -154,8 +154,9 @@ enum TransactionField: Int, CaseIterable, Sendable {
 
 /// Where each known field's value lies in the message (nil: absent).
 struct ScannedFields {
-    private var values: (JSONValueSpan?, JSONValueSpan?, JSONValueSpan?, JSONValueSpan?, JSONValueSpan?, JSONValueSpan?) =
-        (nil, nil, nil, nil, nil, nil)
+    private var values:
+        (JSONValueSpan?, JSONValueSpan?, JSONValueSpan?, JSONValueSpan?, JSONValueSpan?, JSONValueSpan?) =
+            (nil, nil, nil, nil, nil, nil)
 
     subscript(field: TransactionField) -> JSONValueSpan? {
         get {
@@ -378,10 +379,14 @@ enum FieldChecks {
         // Scalars are the bytes that do not continue a sequence (the text is valid UTF-8).
         var scalarCount = 0
         for byte in bytes where byte & 0xC0 != 0x80 { scalarCount += 1 }
-        guard scalarCount <= MessageLimits.textFieldCharactersMax else { throw Rejection(.fieldTooLong, field: field.key) }
+        guard scalarCount <= MessageLimits.textFieldCharactersMax else {
+            throw Rejection(.fieldTooLong, field: field.key)
+        }
         // Control characters (escaped in the JSON, e.g. "\u0000") are no part of an identifier, and PostgreSQL
         // text cannot hold NUL at all: refuse them here rather than fail in the warehouse.
-        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw Rejection(.controlCharacter, field: field.key) }
+        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw Rejection(.controlCharacter, field: field.key)
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

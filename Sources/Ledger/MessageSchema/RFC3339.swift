@@ -34,10 +34,13 @@ public enum RFC3339 {
         guard let offsetMinutes = parseOffsetMinutes(&cursor), cursor.isAtEnd else {
             return .failure(.invalidTimestamp)
         }
-        let utcMicroseconds = local.microsecondsSinceEpochAsIfUTC
+        let utcMicroseconds =
+            local.microsecondsSinceEpochAsIfUTC
             - Int64(offsetMinutes) * secondsPerMinute * microsecondsPerSecond
         // The range is the UTC instant's: "0001-01-01T00:00:00+00:01" is a day of year 0 in UTC.
-        guard MessageLimits.timestampMicrosecondsRange.contains(utcMicroseconds) else { return .failure(.timestampOutOfRange) }
+        guard MessageLimits.timestampMicrosecondsRange.contains(utcMicroseconds) else {
+            return .failure(.timestampOutOfRange)
+        }
         return .success(UTCTimestamp(microsecondsSinceEpoch: utcMicroseconds, originalOffsetMinutes: offsetMinutes))
     }
 

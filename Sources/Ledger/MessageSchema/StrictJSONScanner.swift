@@ -360,7 +360,9 @@ enum JSONEscapes {
             scalarValue = 0x10000 + (UInt32(unit) - 0xD800) << 10 + (UInt32(trail) - 0xDC00)
             next += 6
         }
-        guard let scalar = Unicode.Scalar(scalarValue) else { preconditionFailure("the scanner refused lone surrogates") }
+        guard let scalar = Unicode.Scalar(scalarValue) else {
+            preconditionFailure("the scanner refused lone surrogates")
+        }
         decoded.append(contentsOf: scalar.utf8)
         return next
     }

@@ -45,12 +45,15 @@ public struct MetricsEndpoint: Service {
         let registry = self.registry
         let health = self.health
         await server.appendRoute("GET /metrics") { _ in
-            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: Data(registry.emitToBuffer()))
+            HTTPResponse(
+                statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: Data(registry.emitToBuffer()))
         }
         await server.appendRoute("GET /healthz") { _ in
             switch health.current {
             case .healthy: HTTPResponse(statusCode: .ok, body: Data("ok\n".utf8))
-            case .unhealthy(let reason): HTTPResponse(statusCode: .serviceUnavailable, body: Data("unhealthy: \(reason)\n".utf8))
+            case .unhealthy(let reason):
+                HTTPResponse(statusCode: .serviceUnavailable, body: Data("unhealthy: \(reason)\n".utf8))
             }
         }
         logger.info("service.metrics.listening", metadata: ["http.port": "\(port)"])
@@ -58,7 +61,7 @@ public struct MetricsEndpoint: Service {
         try await withGracefulShutdownHandler {
             do {
                 try await server.run()
-            } catch where stopping.withLock({ $0 }) {
+            } catch  where stopping.withLock({ $0 }) {
                 // The listening socket closed because we asked it to: a clean stop, not a failure.
             }
         } onGracefulShutdown: {

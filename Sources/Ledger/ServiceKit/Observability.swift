@@ -13,7 +13,8 @@ public struct Observability: Sendable {
     public static func bootstrap(service: String, jsonLogs: Bool, logLevel: Logger.Level) -> Observability {
         let registry = PrometheusCollectorRegistry()
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = jsonLogs ? JSONLogHandler(label: label, service: service) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                jsonLogs ? JSONLogHandler(label: label, service: service) : StreamLogHandler.standardError(label: label)
             handler.logLevel = logLevel
             return handler
         }
@@ -43,13 +44,18 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var object: [String: String] = [:]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { object[key] = "\(value)" }
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            object[key] = "\(value)"
+        }
         object["ts"] = ISO8601DateFormatter.logTimestamp.string(from: Date())
         object["level"] = event.level.rawValue
         object["service"] = service
         object["logger"] = label
         object["message"] = "\(event.message)"
-        guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard
+            var line = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
         line.append(0x0A)
         Self.output.write(line)
     }
@@ -66,7 +72,10 @@ extension ISO8601DateFormatter {
 /// Removes credentials from a connection string before it is logged: `postgres://user:secret@host/db` →
 /// `postgres://user:***@host/db`; `password=secret` → `password=***`.
 public func redactingSecrets(_ text: String) -> String {
-    var result = text.replacingOccurrences(of: #"://([^:/@\s]+):[^@\s]*@"#, with: "://$1:***@", options: .regularExpression)
-    result = result.replacingOccurrences(of: #"(?i)(password|passwd|secret|sasl\.password|ssl\.key\.password)=[^\s&,]*"#, with: "$1=***", options: .regularExpression)
+    var result = text.replacingOccurrences(
+        of: #"://([^:/@\s]+):[^@\s]*@"#, with: "://$1:***@", options: .regularExpression)
+    result = result.replacingOccurrences(
+        of: #"(?i)(password|passwd|secret|sasl\.password|ssl\.key\.password)=[^\s&,]*"#, with: "$1=***",
+        options: .regularExpression)
     return result
 }

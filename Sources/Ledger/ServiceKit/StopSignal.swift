@@ -49,8 +49,10 @@ public func runOnDedicatedThread(named name: String, _ body: @escaping @Sendable
 /// checks. The signal is raised on graceful shutdown (SIGTERM/SIGINT; `onShutdown` runs first) and on
 /// cancellation (another service of the group failed, e.g. its port was taken): a loop that heard only one of
 /// the two ran on, deaf to the other. Shared by ledger-ingest and ledger-projector.
-public func runStoppable(named name: String, onShutdown: @escaping @Sendable () -> Void = {},
-                         _ body: @escaping @Sendable (StopSignal) throws -> Void) async throws {
+public func runStoppable(
+    named name: String, onShutdown: @escaping @Sendable () -> Void = {},
+    _ body: @escaping @Sendable (StopSignal) throws -> Void
+) async throws {
     let stop = StopSignal()
     try await withGracefulShutdownHandler {
         try await withTaskCancellationHandler {
@@ -72,8 +74,10 @@ public struct StoppableService: Service, CustomStringConvertible {
     private let onShutdown: @Sendable () -> Void
     private let work: @Sendable (StopSignal) throws -> Void
 
-    public init(threadName: String, description: String, onShutdown: @escaping @Sendable () -> Void = {},
-                _ work: @escaping @Sendable (StopSignal) throws -> Void) {
+    public init(
+        threadName: String, description: String, onShutdown: @escaping @Sendable () -> Void = {},
+        work: @escaping @Sendable (StopSignal) throws -> Void
+    ) {
         self.threadName = threadName
         self.description = description
         self.onShutdown = onShutdown

@@ -53,7 +53,8 @@ package struct BinaryCopyBuffer: ~Copyable {
     /// Makes room for `byteCount` more bytes.
     private mutating func reserve(_ byteCount: Int) {
         guard count + byteCount > storage.count else { return }
-        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(storage.count * 2, count + byteCount), alignment: 8)
+        let grown = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(storage.count * 2, count + byteCount), alignment: 8)
         grown.copyMemory(from: written)
         storage.deallocate()
         storage = grown
@@ -94,7 +95,9 @@ package struct BinaryCopyBuffer: ~Copyable {
     package mutating func appendUUID(_ value: UUID) {
         appendRaw(Int32(16))
         reserve(16)
-        withUnsafeBytes(of: value.uuid) { storage.baseAddress!.advanced(by: count).copyMemory(from: $0.baseAddress!, byteCount: 16) }
+        withUnsafeBytes(of: value.uuid) {
+            storage.baseAddress!.advanced(by: count).copyMemory(from: $0.baseAddress!, byteCount: 16)
+        }
         count += 16
     }
 

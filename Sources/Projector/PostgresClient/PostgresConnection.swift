@@ -21,7 +21,9 @@ package struct PostgresRows: Sendable {
     /// The value of `column` in row `row`; nil for SQL NULL. Asking for a column the statement did not select
     /// is a bug in the caller.
     package func value(_ row: Int, _ column: String) -> String? {
-        guard let index = columns.firstIndex(of: column) else { preconditionFailure("no column \(column) in \(columns)") }
+        guard let index = columns.firstIndex(of: column) else {
+            preconditionFailure("no column \(column) in \(columns)")
+        }
         return values[row][index]
     }
 
@@ -49,9 +51,11 @@ private final class PostgresResult {
         var values: [[String?]] = []
         values.reserveCapacity(rowCount)
         for row in 0..<rowCount {
-            values.append((0..<columnCount).map { column in
-                PQgetisnull(handle, Int32(row), Int32(column)) == 1 ? nil : String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
-            })
+            values.append(
+                (0..<columnCount).map { column in
+                    PQgetisnull(handle, Int32(row), Int32(column)) == 1
+                        ? nil : String(cString: PQgetvalue(handle, Int32(row), Int32(column)))
+                })
         }
         let tag = String(cString: PQcmdTuples(handle))
         return PostgresRows(columns: columns, values: values, affectedRows: Int(tag) ?? 0)
@@ -65,7 +69,9 @@ public enum ConnectionString {
     public static func redacted(_ connectionString: String) -> String {
         // "postgres://user:p@ss@host": libpq reads password "p" and host "ss@host", and the rest of what the
         // operator meant as the password would show as the host. An unencoded '@' in a URL's password shows nothing.
-        if hasAmbiguousUserInfo(connectionString) { return "(a connection URL with an unencoded '@' in its user or password)" }
+        if hasAmbiguousUserInfo(connectionString) {
+            return "(a connection URL with an unencoded '@' in its user or password)"
+        }
         var error: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(connectionString, &error) else {
             if let error { PQfreemem(error) }
@@ -94,15 +100,22 @@ public enum ConnectionString {
         }
         // A string libpq could not parse (or read other than meant) yields no secrets to look for: hide every
         // quoted fragment instead, and the '@'-ambiguous URL's user information.
-        if hasAmbiguousUserInfo(connectionString) { return "(\(message.count) characters about a connection URL not shown)" }
-        if PQconninfoParse(connectionString, nil).map({ PQconninfoFree($0); return false }) ?? true {
+        if hasAmbiguousUserInfo(connectionString) {
+            return "(\(message.count) characters about a connection URL not shown)"
+        }
+        if PQconninfoParse(connectionString, nil).map({
+            PQconninfoFree($0)
+            return false
+        }) ?? true {
             result = result.replacingOccurrences(of: #""[^"]*""#, with: "\"***\"", options: .regularExpression)
         }
         return result
     }
 
     private static func hasAmbiguousUserInfo(_ connectionString: String) -> Bool {
-        guard let scheme = ["postgresql://", "postgres://"].first(where: { connectionString.hasPrefix($0) }) else { return false }
+        guard let scheme = ["postgresql://", "postgres://"].first(where: { connectionString.hasPrefix($0) }) else {
+            return false
+        }
         let authority = connectionString.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" }
         return authority.filter { $0 == "@" }.count > 1
     }
@@ -159,22 +172,28 @@ package final class PostgresConnection {
         ]
         let keywords = settings.map { strdup($0.0) }
         let values = settings.map { strdup($0.1) }
-        defer { (keywords + values).forEach { free($0) } }
-        let connection: OpaquePointer? = (keywords + [nil]).map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordPointers in
+        defer { for pointer in keywords + values { free(pointer) } }
+        let connection: OpaquePointer? = (keywords + [nil]).map { UnsafePointer($0) }.withUnsafeBufferPointer {
+            keywordPointers in
             (values + [nil]).map { UnsafePointer($0) }.withUnsafeBufferPointer { valuePointers in
                 PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 1)
             }
         }
         guard let connection else {
             // libpq returns NULL only when it cannot allocate its connection object.
-            throw WarehouseError(.connectionFailed, "libpq could not allocate a connection", [("postgres", ConnectionString.redacted(url))])
+            throw WarehouseError(
+                .connectionFailed, "libpq could not allocate a connection",
+                [("postgres", ConnectionString.redacted(url))])
         }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.trimmed(PQerrorMessage(connection))
             PQfinish(connection)
-            throw WarehouseError(.connectionFailed, "cannot connect to PostgreSQL", [
-                ("postgres", ConnectionString.redacted(url)), ("cause", ConnectionString.redacted(message: message, about: url)),
-            ])
+            throw WarehouseError(
+                .connectionFailed, "cannot connect to PostgreSQL",
+                [
+                    ("postgres", ConnectionString.redacted(url)),
+                    ("cause", ConnectionString.redacted(message: message, about: url)),
+                ])
         }
         handle = connection
         // Server notices ("relation already exists, skipping") would go to stderr unstructured: drop them.
@@ -209,7 +228,7 @@ package final class PostgresConnection {
     @discardableResult
     package func query(_ sql: String, _ parameters: [String?] = []) throws -> PostgresRows {
         let copies = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { copies.forEach { free($0) } }
+        defer { for copy in copies { free(copy) } }
         let raw = copies.map { UnsafePointer($0) }.withUnsafeBufferPointer { pointers in
             PQexecParams(handle, sql, Int32(parameters.count), nil, pointers.baseAddress, nil, nil, 0)
         }
@@ -262,7 +281,10 @@ package final class PostgresConnection {
         guard result.handle != nil else { throw connectionError(sql: sql) }
         if statuses.contains(result.status) { return }
         let failed = [PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE].contains(result.status)
-        precondition(failed, "statement \(Self.summary(sql)) returned status \(result.status.rawValue), not one of \(statuses.map(\.rawValue))")
+        precondition(
+            failed,
+            "statement \(Self.summary(sql)) returned status \(result.status.rawValue), not one of \(statuses.map(\.rawValue))"
+        )
         guard let state = result.field(UInt8(ascii: "C")) else { throw connectionError(sql: sql) }
         var context: [(String, String)] = [("sqlstate", state), ("statement", Self.summary(sql))]
         if let detail = result.field(UInt8(ascii: "D")) { context.append(("detail", detail)) }
@@ -274,14 +296,18 @@ package final class PostgresConnection {
     }
 
     private func connectionError(sql: String) -> WarehouseError {
-        WarehouseError(.connectionFailed, "the connection to PostgreSQL failed",
-                       [("postgres", target), ("cause", Self.trimmed(PQerrorMessage(handle))), ("statement", Self.summary(sql))])
+        WarehouseError(
+            .connectionFailed, "the connection to PostgreSQL failed",
+            [("postgres", target), ("cause", Self.trimmed(PQerrorMessage(handle))), ("statement", Self.summary(sql))])
     }
 
     /// The first line of a statement, short: enough to tell which one failed. Statements carry no values
     /// (those are parameters), so this never shows data or secrets.
     package static func summary(_ sql: String) -> String {
-        let line = sql.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("--") } ?? ""
+        let line =
+            sql.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first {
+                !$0.isEmpty && !$0.hasPrefix("--")
+            } ?? ""
         return line.count > 100 ? String(line.prefix(100)) + "…" : line
     }
 

@@ -47,6 +47,8 @@ extension OperatingError where Domain == WarehouseDomain {
 
     /// Wraps a ledger read failure, keeping its code and context.
     init(ledger error: LedgerError, directory: String) {
-        self.init(.ledger, error.message, [("ledger.path", directory), ("ledger.error_code", error.code.name)] + error.context)
+        self.init(
+            .ledger, error.message,
+            [("ledger.path", directory), ("ledger.error_code", error.code.name)] + error.context)
     }
 }

@@ -15,13 +15,16 @@ import Projector
 /// The bench shares the cores with what it measures, so its timed window does as little as it can: messages are
 /// generated before it, and records are read back after it (a real producer runs elsewhere).
 struct LatencyBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "latency", abstract: "Produce-to-durable (and produce-to-warehouse) latency p50/p99 at a fixed rate.")
+    static let configuration = CommandConfiguration(
+        commandName: "latency",
+        abstract: "Produce-to-durable (and produce-to-warehouse) latency p50/p99 at a fixed rate.")
 
     @Option(help: "Bootstrap servers of the broker ledger-ingest consumes from.") var brokers: String
     @Option(name: .customLong("wal"), help: "The ledger directory ledger-ingest writes.") var directory: String
     @Option(help: "Messages per second.") var rate: Double = 20_000
     @Option(help: "Seconds to produce.") var seconds: Double = 20
-    @Option(help: "PostgreSQL URL of the warehouse ledger-projector loads: also measure produce → warehouse row.") var warehouse: String?
+    @Option(help: "PostgreSQL URL of the warehouse ledger-projector loads: also measure produce → warehouse row.")
+    var warehouse: String?
     @Option(help: "Warehouse schema.") var schema: String = WarehouseSchema.defaultName
 
     /// Milliseconds between polls: the resolution of every figure.
@@ -35,9 +38,13 @@ struct LatencyBench: ParsableCommand {
 
     func run() throws {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
-        let producer = try KafkaProducer(properties: ["bootstrap.servers": brokers, "acks": "all", "linger.ms": "1"], logger: logger)
+        let producer = try KafkaProducer(
+            properties: ["bootstrap.servers": brokers, "acks": "all", "linger.ms": "1"], logger: logger)
         let reader = try LedgerReader(directory: directory)
-        let probe = try warehouse.map { try CheckpointProbe(postgresURL: $0, schema: WarehouseSchema(schema), applicationName: "ledger-bench latency") }
+        let probe = try warehouse.map {
+            try CheckpointProbe(
+                postgresURL: $0, schema: WarehouseSchema(schema), applicationName: "ledger-bench latency")
+        }
         var generator = MessageGenerator(seed: 99)
         let start = try warmUp(producer, reader: reader, probe: probe, generator: &generator)
         let messages = PregeneratedMessages(count: Int(rate * seconds), generator: &generator)
@@ -55,18 +62,28 @@ struct LatencyBench: ParsableCommand {
             durable.note(try reader.durableLSN())
             if let probe { projected.note(try probe.projectedLSN(of: reader.ledgerID)) }
             if Date().timeIntervalSince(started) > seconds + Self.catchUpSecondsMax {
-                throw ValidationError("the pipeline did not keep up: LSN \(durable.latestLSN) durable and \(projected.latestLSN) projected of \(start)...\(last)")
+                throw ValidationError(
+                    "the pipeline did not keep up: LSN \(durable.latestLSN) durable and \(projected.latestLSN) projected of \(start)...\(last)"
+                )
             }
             Thread.sleep(forTimeInterval: Self.pollIntervalMilliseconds / 1000)
         }
         let records = try reader.cursor(from: start).next(maxRecords: messages.count, through: last)
-        print(LatencySeries(records, reaching: durable).row("produce → durable in the ledger", rate: rate, goal: "goal p99 ≤ 100 ms"))
-        if probe != nil { print(LatencySeries(records, reaching: projected).row("produce → row in the warehouse", rate: rate, goal: "goal p99 ≤ 250 ms")) }
+        print(
+            LatencySeries(records, reaching: durable).row(
+                "produce → durable in the ledger", rate: rate, goal: "goal p99 ≤ 100 ms"))
+        if probe != nil {
+            print(
+                LatencySeries(records, reaching: projected).row(
+                    "produce → row in the warehouse", rate: rate, goal: "goal p99 ≤ 250 ms"))
+        }
     }
 
     /// The producer's first messages wait for metadata and its idempotence handshake; they are left out.
     /// Returns the first LSN to measure.
-    private func warmUp(_ producer: KafkaProducer, reader: LedgerReader, probe: CheckpointProbe?, generator: inout MessageGenerator) throws -> UInt64 {
+    private func warmUp(
+        _ producer: KafkaProducer, reader: LedgerReader, probe: CheckpointProbe?, generator: inout MessageGenerator
+    ) throws -> UInt64 {
         let target = try reader.durableLSN() + 100
         for _ in 0..<100 { try producer.produce(topic: "transactions", key: nil, value: generator.valid()) }
         try producer.flush(timeoutMilliseconds: 30_000)
@@ -127,7 +144,9 @@ private struct LatencySeries {
     func row(_ stage: String, rate: Double, goal: String) -> String {
         let sorted = latencies.sorted()
         let received = toIngest.sorted()
-        func percentile(_ values: [Int64], _ fraction: Double) -> Int64 { values[min(values.count - 1, Int(Double(values.count) * fraction))] }
+        func percentile(_ values: [Int64], _ fraction: Double) -> Int64 {
+            values[min(values.count - 1, Int(Double(values.count) * fraction))]
+        }
         return "| \(stage) at \(grouped(rate)) msgs/s (\(grouped(Double(sorted.count))) messages) "
             + "| p50 \(percentile(sorted, 0.5)) ms, p99 \(percentile(sorted, 0.99)) ms, max \(sorted.last!) ms "
             + "| of which until ingest received it: p50 \(percentile(received, 0.5)) ms, p99 \(percentile(received, 0.99)) ms |  | \(goal) |"

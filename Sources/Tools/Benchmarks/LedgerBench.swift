@@ -7,13 +7,16 @@ import LedgerTesting
 @main
 struct LedgerBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ledger-bench", abstract: "Benchmarks of Pulse Ledger, each next to a limit measured in the same run.",
-        subcommands: [LedgerBench.self, LatencyBench.self, PipelineBench.self, MaintenanceBench.self], defaultSubcommand: LedgerBench.self)
+        commandName: "ledger-bench",
+        abstract: "Benchmarks of Pulse Ledger, each next to a limit measured in the same run.",
+        subcommands: [LedgerBench.self, LatencyBench.self, PipelineBench.self, MaintenanceBench.self],
+        defaultSubcommand: LedgerBench.self)
 }
 
 struct LedgerBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ledger", abstract: "Measure the ledger core against raw write+fsync, the lz4 CLI and a 64 MiB recovery.")
+        commandName: "ledger",
+        abstract: "Measure the ledger core against raw write+fsync, the lz4 CLI and a 64 MiB recovery.")
 
     @Option(help: "Messages in the append and read benchmarks.") var records = 1_000_000
     @Option(help: "Scratch directory (removed afterwards).") var scratch = NSTemporaryDirectory() + "pulse-ledger-bench"
@@ -65,22 +68,37 @@ struct LedgerBench: ParsableCommand {
         let costRatio = median(zip(checked, unchecked).map { $0 / $1 })
         let spread = zip(checked, unchecked).map { $0 / $1 }
         return [
-            ["durable append (records/s, one core)", grouped(ledgerRate), grouped(rawRate) + " (raw write+fsync of the JSON)", ratio(ledgerRate / rawRate), "≥ 200,000 records/s"],
-            ["durable append (JSON MB/s)", decimal(Double(jsonBytes) / seconds / 1e6), decimal(Double(jsonBytes) / rawSeconds / 1e6), ratio(rawSeconds / seconds), ""],
-            ["frame read-back check (decode before write): cost", decimal(100 * (costRatio - 1), digits: 1) + " %",
-             grouped(Double(messages.count) / median(unchecked)) + " records/s without it; median of \(Self.readBackRounds) paired rounds (time ratios \(decimal(spread.min()!, digits: 3))...\(decimal(spread.max()!, digits: 3)))",
-             ratio(costRatio), "≤ 5 %"],
+            [
+                "durable append (records/s, one core)", grouped(ledgerRate),
+                grouped(rawRate) + " (raw write+fsync of the JSON)", ratio(ledgerRate / rawRate), "≥ 200,000 records/s",
+            ],
+            [
+                "durable append (JSON MB/s)", decimal(Double(jsonBytes) / seconds / 1e6),
+                decimal(Double(jsonBytes) / rawSeconds / 1e6), ratio(rawSeconds / seconds), "",
+            ],
+            [
+                "frame read-back check (decode before write): cost", decimal(100 * (costRatio - 1), digits: 1) + " %",
+                grouped(Double(messages.count) / median(unchecked))
+                    + " records/s without it; median of \(Self.readBackRounds) paired rounds (time ratios \(decimal(spread.min()!, digits: 3))...\(decimal(spread.max()!, digits: 3)))",
+                ratio(costRatio), "≤ 5 %",
+            ],
         ]
     }
 
-    private func timedAppend(_ messages: [[UInt8]], into directory: String, checkingFrames: Bool) throws -> TimeInterval {
+    private func timedAppend(_ messages: [[UInt8]], into directory: String, checkingFrames: Bool) throws -> TimeInterval
+    {
         var options = LedgerOptions()
         options.checksFramesReadBack = checkingFrames
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory, options: options))
         return try timed {
             for (number, message) in messages.enumerated() {
-                let source = SourceCoordinates(topic: "transactions", partition: Int32(number % 3), offset: Int64(number / 3), kafkaTimestampMilliseconds: 1_705_314_600_000)
-                _ = try message.withUnsafeBytes { try appender.append(value: $0, source: source, ingestTimeMicroseconds: 1_705_314_700_000_000 + Int64(number)) }
+                let source = SourceCoordinates(
+                    topic: "transactions", partition: Int32(number % 3), offset: Int64(number / 3),
+                    kafkaTimestampMilliseconds: 1_705_314_600_000)
+                _ = try message.withUnsafeBytes {
+                    try appender.append(
+                        value: $0, source: source, ingestTimeMicroseconds: 1_705_314_700_000_000 + Int64(number))
+                }
                 if (number + 1) % Limits.groupCommitRecordsMax == 0 { try appender.commit() }
             }
             try appender.close()
@@ -116,13 +134,21 @@ struct LedgerBench: ParsableCommand {
         process.arguments = ["-q", "-f", jsonPath, lz4Path]
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ValidationError("lz4 CLI failed (is the lz4 package installed?)") }
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("lz4 CLI failed (is the lz4 package installed?)")
+        }
         let lz4Bytes = try fileBytes(lz4Path)
         let stats = try LedgerMaintenance.stats(directory: scratch + "/append")
         let ledgerPerRecord = Double(stats.segmentBytes) / Double(messages.count)
         let lz4PerRecord = Double(lz4Bytes) / Double(messages.count)
-        return [["bytes on disk per record", decimal(ledgerPerRecord), decimal(lz4PerRecord) + " (lz4 CLI on the JSON, \(decimal(Double(jsonBytes) / Double(lz4Bytes)))× smaller than JSON)",
-                 ratio(ledgerPerRecord / lz4PerRecord), "≤ 1.25× lz4"]]
+        return [
+            [
+                "bytes on disk per record", decimal(ledgerPerRecord),
+                decimal(lz4PerRecord)
+                    + " (lz4 CLI on the JSON, \(decimal(Double(jsonBytes) / Double(lz4Bytes)))× smaller than JSON)",
+                ratio(ledgerPerRecord / lz4PerRecord), "≤ 1.25× lz4",
+            ]
+        ]
     }
 
     private func readBenchmark() throws -> [[String]] {
@@ -139,8 +165,13 @@ struct LedgerBench: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(started)
         let stats = try LedgerMaintenance.stats(directory: scratch + "/append")
-        return [["sequential read + decompress + decode (records/s)", grouped(Double(count) / seconds),
-                 "\(decimal(Double(stats.segmentBytes) / seconds / 1e6)) MB/s of segment (checksum \(checksum % 1000))", "", "≥ 1,000,000 records/s"]]
+        return [
+            [
+                "sequential read + decompress + decode (records/s)", grouped(Double(count) / seconds),
+                "\(decimal(Double(stats.segmentBytes) / seconds / 1e6)) MB/s of segment (checksum \(checksum % 1000))",
+                "", "≥ 1,000,000 records/s",
+            ]
+        ]
     }
 
     /// Reopen after a crash with one open segment of `recoverySegmentMiB`: with the index (normal restart) and
@@ -154,21 +185,37 @@ struct LedgerBench: ParsableCommand {
             while try appender.durableLSN == 0 || segmentBytes(directory) < recoverySegmentMiB << 20 {
                 for _ in 0..<Limits.groupCommitRecordsMax {
                     let message = generator.valid()
-                    _ = try message.withUnsafeBytes { try appender.append(value: $0, source: SourceCoordinates(topic: "transactions", partition: 0, offset: offset), ingestTimeMicroseconds: 0) }
+                    _ = try message.withUnsafeBytes {
+                        try appender.append(
+                            value: $0, source: SourceCoordinates(topic: "transactions", partition: 0, offset: offset),
+                            ingestTimeMicroseconds: 0)
+                    }
                     offset += 1
                 }
                 try appender.commit()
             }
         }
         let withIndex = try timed { _ = try LedgerWriter(directory: directory, options: options) }
-        let withoutIndex = try timed { _ = try LedgerMaintenance.rebuildIndex(directory: directory, options: options).durableLSN }
+        let withoutIndex = try timed {
+            _ = try LedgerMaintenance.rebuildIndex(directory: directory, options: options).durableLSN
+        }
         let size = try segmentBytes(directory)
-        return [["recovery, \(size >> 20) MiB open segment, index present (s)", decimal(withIndex, digits: 3), "", "", "≤ 2 s"],
-                ["recovery, \(size >> 20) MiB open segment, index rebuilt (s)", decimal(withoutIndex, digits: 3), "", "", "≤ 2 s"]]
+        return [
+            [
+                "recovery, \(size >> 20) MiB open segment, index present (s)", decimal(withIndex, digits: 3), "", "",
+                "≤ 2 s",
+            ],
+            [
+                "recovery, \(size >> 20) MiB open segment, index rebuilt (s)", decimal(withoutIndex, digits: 3), "", "",
+                "≤ 2 s",
+            ],
+        ]
     }
 
     private func segmentBytes(_ directory: String) throws -> Int {
-        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".seg") }.reduce(0) { $0 + (try fileBytes(directory + "/" + $1)) }
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".seg") }.reduce(0) {
+            $0 + (try fileBytes(directory + "/" + $1))
+        }
     }
 
     private func fileBytes(_ path: String) throws -> Int {
@@ -184,7 +231,8 @@ struct LedgerBench: ParsableCommand {
 
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 func grouped(_ value: Double) -> String {

@@ -8,12 +8,17 @@ import Projector
 /// ledger-ingest received it, which leaves out the consumer group's join delay) to the first poll that sees the
 /// projector's checkpoint cover the whole backlog. The end-to-end latency goal is measured at half of this rate.
 struct PipelineBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pipeline", abstract: "The end-to-end maximum rate: topic backlog → warehouse rows, with ingest and projector running together.")
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract:
+            "The end-to-end maximum rate: topic backlog → warehouse rows, with ingest and projector running together.")
 
-    @Option(name: .customLong("wal"), help: "The ledger directory ledger-ingest writes (it may not exist yet).") var directory: String
+    @Option(name: .customLong("wal"), help: "The ledger directory ledger-ingest writes (it may not exist yet).")
+    var directory: String
     @Option(help: "PostgreSQL URL of the warehouse ledger-projector loads.") var warehouse: String
     @Option(help: "Warehouse schema.") var schema: String = WarehouseSchema.defaultName
-    @Option(help: "Messages in the backlog: done when the warehouse holds this many records of the ledger.") var records: UInt64
+    @Option(help: "Messages in the backlog: done when the warehouse holds this many records of the ledger.")
+    var records: UInt64
     @Option(help: "Write the measured rate (msgs/s) alone to this file, for scripts.") var rateFile: String?
 
     /// Milliseconds between polls: the resolution of the figure.
@@ -24,32 +29,50 @@ struct PipelineBench: ParsableCommand {
     func run() throws {
         let started = Date()
         let reader = try openWhenCreated(started: started)
-        let probe = try CheckpointProbe(postgresURL: warehouse, schema: WarehouseSchema(schema), applicationName: "ledger-bench pipeline")
+        let probe = try CheckpointProbe(
+            postgresURL: warehouse, schema: WarehouseSchema(schema), applicationName: "ledger-bench pipeline")
         // Until ledger-projector has migrated the warehouse its checkpoint table does not exist: errors are
         // retried until the timeout, which reports the last one.
         var lastError: (any Error)?
         func projected() -> UInt64 {
-            do { return try probe.projectedLSN(of: reader.ledgerID) } catch { lastError = error; return 0 }
+            do { return try probe.projectedLSN(of: reader.ledgerID) } catch {
+                lastError = error
+                return 0
+            }
         }
         while projected() < records {
             guard Date().timeIntervalSince(started) < Self.timeoutSeconds else {
-                throw ValidationError("the warehouse did not reach \(records) records of the ledger in \(Int(Self.timeoutSeconds)) s\(lastError.map { " (last error: \($0))" } ?? "")")
+                throw ValidationError(
+                    "the warehouse did not reach \(records) records of the ledger in \(Int(Self.timeoutSeconds)) s\(lastError.map { " (last error: \($0))" } ?? "")"
+                )
             }
             Thread.sleep(forTimeInterval: Self.pollIntervalMilliseconds / 1000)
         }
         let finished = Date().timeIntervalSince1970
-        guard let first = try reader.cursor(from: 1).next(maxRecords: 1).first else { throw ValidationError("the ledger is empty") }
+        guard let first = try reader.cursor(from: 1).next(maxRecords: 1).first else {
+            throw ValidationError("the ledger is empty")
+        }
         let seconds = finished - Double(first.record.ingestTimeMicroseconds) / 1_000_000
         let rate = Double(records) / seconds
-        if let rateFile { try String(format: "%.0f\n", rate).write(toFile: rateFile, atomically: true, encoding: .utf8) }
-        print("| end-to-end maximum: topic backlog → warehouse rows, ingest and projector together (msgs/s, \(grouped(Double(records))) messages) | \(grouped(rate)) | \(String(format: "%.2f", seconds)) s |  | the rate the latency goal takes half of |")
+        if let rateFile {
+            try String(format: "%.0f\n", rate).write(toFile: rateFile, atomically: true, encoding: .utf8)
+        }
+        print(
+            "| end-to-end maximum: topic backlog → warehouse rows, ingest and projector together (msgs/s, \(grouped(Double(records))) messages) | \(grouped(rate)) | \(String(format: "%.2f", seconds)) s |  | the rate the latency goal takes half of |"
+        )
     }
 
     /// ledger-ingest creates the ledger when it starts: wait for it.
     private func openWhenCreated(started: Date) throws -> LedgerReader {
         while true {
-            if FileManager.default.fileExists(atPath: directory + "/index.sqlite"), let reader = try? LedgerReader(directory: directory) { return reader }
-            guard Date().timeIntervalSince(started) < Self.timeoutSeconds else { throw ValidationError("no ledger appeared in \(directory)") }
+            if FileManager.default.fileExists(atPath: directory + "/index.sqlite"),
+                let reader = try? LedgerReader(directory: directory)
+            {
+                return reader
+            }
+            guard Date().timeIntervalSince(started) < Self.timeoutSeconds else {
+                throw ValidationError("no ledger appeared in \(directory)")
+            }
             Thread.sleep(forTimeInterval: 0.01)
         }
     }

@@ -22,7 +22,8 @@ private func deadLetters(_ directory: String, reason: String?) throws -> [Ledger
         if batch.isEmpty { return found }
         for entry in batch {
             switch entry.record.body {
-            case .rejected(let rejected) where reason == nil || rejected.rejection.reason.code == reason: found.append(entry)
+            case .rejected(let rejected) where reason == nil || rejected.rejection.reason.code == reason:
+                found.append(entry)
             case .conflict where reason == nil || reason == RejectReason.conflictingDuplicate.code: found.append(entry)
             default: continue
             }
@@ -33,7 +34,8 @@ private func deadLetters(_ directory: String, reason: String?) throws -> [Ledger
 /// A misspelled --reason would silently choose nothing: refuse it, listing the codes.
 private func validateReasonCode(_ reason: String?) throws {
     if let reason, RejectReason(code: reason) == nil {
-        throw ValidationError("unknown reason code \(reason); codes: \(RejectReason.allCases.map(\.code).joined(separator: ", "))")
+        throw ValidationError(
+            "unknown reason code \(reason); codes: \(RejectReason.allCases.map(\.code).joined(separator: ", "))")
     }
 }
 
@@ -43,7 +45,8 @@ private func reasonCode(_ record: Record) -> String {
 }
 
 struct DeadLetterListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "Dead letters by reason; with --reason, each one.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Dead letters by reason; with --reason, each one.")
 
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Option(help: "Only this reason code (e.g. unknown_currency); lists every message.") var reason: String?
@@ -55,7 +58,9 @@ struct DeadLetterListCommand: ParsableCommand {
         let letters = try deadLetters(ledger.directory, reason: reason)
         guard reason != nil else {
             let counts = Dictionary(grouping: letters, by: { reasonCode($0.record) }).mapValues(\.count)
-            for (code, count) in counts.sorted(by: { $0.key < $1.key }) { print("\(code.padding(toLength: 26, withPad: " ", startingAt: 0)) \(grouped(count))") }
+            for (code, count) in counts.sorted(by: { $0.key < $1.key }) {
+                print("\(code.padding(toLength: 26, withPad: " ", startingAt: 0)) \(grouped(count))")
+            }
             print("\("total".padding(toLength: 26, withPad: " ", startingAt: 0)) \(grouped(letters.count))")
             return
         }
@@ -71,7 +76,8 @@ struct DeadLetterListCommand: ParsableCommand {
 struct DeadLetterReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Re-validate chosen dead letters with this build's validator and produce the ones now valid to the topic again.",
+        abstract:
+            "Re-validate chosen dead letters with this build's validator and produce the ones now valid to the topic again.",
         discussion: """
             For after a fix (a new validator version, a corrected reference list). Each chosen rejected message is \
             validated again from the raw bytes the ledger kept; those that pass are produced to the topic, where \
@@ -81,7 +87,8 @@ struct DeadLetterReplayCommand: ParsableCommand {
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
-    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers = ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
+    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers =
+        ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
     @Option(help: "Topic to produce to.") var topic = "transactions"
     @Option(help: "Only dead letters with this reason code.") var reason: String?
     @Option(parsing: .upToNextOption, help: "Only these LSNs.") var lsn: [UInt64] = []
@@ -94,20 +101,33 @@ struct DeadLetterReplayCommand: ParsableCommand {
         var replayable: [(LedgerEntry, [UInt8])] = []
         var stillInvalid = 0
         for entry in chosen {
-            guard case .rejected(let rejected) = entry.record.body, let raw = rejected.rawBytes, raw.count == rejected.originalByteCount else { continue }
+            guard case .rejected(let rejected) = entry.record.body, let raw = rejected.rawBytes,
+                raw.count == rejected.originalByteCount
+            else { continue }
             switch MessageValidator.validate(raw) {
             case .success: replayable.append((entry, raw))
             case .failure: stillInvalid += 1
             }
         }
-        print("chosen \(chosen.count), now valid \(replayable.count), still invalid \(stillInvalid), not replayable (conflicts, truncated or null) \(chosen.count - replayable.count - stillInvalid)")
+        print(
+            "chosen \(chosen.count), now valid \(replayable.count), still invalid \(stillInvalid), not replayable (conflicts, truncated or null) \(chosen.count - replayable.count - stillInvalid)"
+        )
         guard !dryRun, !replayable.isEmpty else { return }
-        let producer = try KafkaProducer(properties: ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true"],
-                                         logger: Logger(label: "dlq-replay", factory: { StreamLogHandler.standardError(label: $0) }))
+        let producer = try KafkaProducer(
+            properties: ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true"],
+            logger: Logger(label: "dlq-replay", factory: { StreamLogHandler.standardError(label: $0) }))
         for (entry, raw) in replayable {
-            try producer.produce(topic: topic, key: entry.record.source.key, value: raw, headers: [
-                ("replay.of.lsn", Array(String(entry.lsn).utf8)), ("replay.of.offset", Array("\(entry.record.source.topic)/\(entry.record.source.partition)@\(entry.record.source.offset)".utf8)),
-            ])
+            try producer.produce(
+                topic: topic, key: entry.record.source.key, value: raw,
+                headers: [
+                    ("replay.of.lsn", Array(String(entry.lsn).utf8)),
+                    (
+                        "replay.of.offset",
+                        Array(
+                            "\(entry.record.source.topic)/\(entry.record.source.partition)@\(entry.record.source.offset)"
+                                .utf8)
+                    ),
+                ])
         }
         try producer.flush(timeoutMilliseconds: 60_000)
         print("replayed \(replayable.count) messages to \(topic), all acknowledged")

@@ -27,7 +27,9 @@ final class DeliveryRecorder {
     private var inFlight: [Int: (value: [UInt8]?, intent: MessageGenerator.Intent?)] = [:]
 
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
+        else {
             throw RecordError("cannot create the delivery record \(path)")
         }
         self.path = path
@@ -44,11 +46,15 @@ final class DeliveryRecorder {
         var text = Data()
         for delivery in deliveries {
             guard let message = inFlight.removeValue(forKey: delivery.tag) else {
-                throw RecordError("delivery report for message \(delivery.tag), which was not sent or was already acknowledged")
+                throw RecordError(
+                    "delivery report for message \(delivery.tag), which was not sent or was already acknowledged")
             }
             let (intent, reason) = Self.describe(message.intent)
-            text += try encoder.encode(Line(partition: delivery.partition, offset: delivery.offset, seq: delivery.tag, intent: intent, reason: reason,
-                                            value: message.value.map { Data($0).base64EncodedString() }))
+            text += try encoder.encode(
+                Line(
+                    partition: delivery.partition, offset: delivery.offset, seq: delivery.tag, intent: intent,
+                    reason: reason,
+                    value: message.value.map { Data($0).base64EncodedString() }))
             text.append(0x0A)
         }
         try handle.write(contentsOf: text)
@@ -57,7 +63,9 @@ final class DeliveryRecorder {
     func close() throws {
         try handle.synchronize()
         try handle.close()
-        guard inFlight.isEmpty else { throw RecordError("\(inFlight.count) message(s) were never acknowledged (see \(path))") }
+        guard inFlight.isEmpty else {
+            throw RecordError("\(inFlight.count) message(s) were never acknowledged (see \(path))")
+        }
     }
 
     private static func describe(_ intent: MessageGenerator.Intent?) -> (String, String?) {

@@ -7,7 +7,8 @@ struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Print the original producer's stream as JSON lines (reproducible from --seed).",
-        discussion: "A Kafka null value cannot be a line: with --invalid-ratio, null values are written as empty lines.")
+        discussion: "A Kafka null value cannot be a line: with --invalid-ratio, null values are written as empty lines."
+    )
 
     @Option(help: "How many messages.") var count: Int = 1000
     @Option(help: "Fraction of invalid messages (0...1).") var invalidRatio: Double = 0
@@ -16,8 +17,10 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         guard count >= 0 else { throw ValidationError("--count must be zero or more") }
-        guard (0...1).contains(invalidRatio), (0...1).contains(duplicateRatio), invalidRatio + duplicateRatio <= 1 else {
-            throw ValidationError("--invalid-ratio and --duplicate-ratio are fractions from 0 to 1 whose sum is at most 1")
+        guard (0...1).contains(invalidRatio), (0...1).contains(duplicateRatio), invalidRatio + duplicateRatio <= 1
+        else {
+            throw ValidationError(
+                "--invalid-ratio and --duplicate-ratio are fractions from 0 to 1 whose sum is at most 1")
         }
     }
 

@@ -40,17 +40,24 @@ struct ImportCommand: ParsableCommand {
         print(summary.report(topic: topic))
     }
 
-    private func importLines(_ reader: LineReader, topic: String, appender: LedgerAppender, progress: ProgressReporter, summary: inout ImportSummary) throws {
+    private func importLines(
+        _ reader: LineReader, topic: String, appender: LedgerAppender, progress: ProgressReporter,
+        summary: inout ImportSummary
+    ) throws {
         var lineNumber: Int64 = 0
         while let line = try reader.next() {
             lineNumber += 1
             let source = SourceCoordinates(topic: topic, partition: 0, offset: lineNumber)
             let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-            let outcome = try line.bytes.withUnsafeBytes { try appender.append(value: $0, source: source, ingestTimeMicroseconds: now) }
+            let outcome = try line.bytes.withUnsafeBytes {
+                try appender.append(value: $0, source: source, ingestTimeMicroseconds: now)
+            }
             summary.count(outcome)
             if lineNumber % Int64(Limits.groupCommitRecordsMax) == 0 {
                 try appender.commit()
-                progress.update(done: Int(lineNumber), fraction: reader.totalBytes.map { Double(reader.bytesRead) / Double(max($0, 1)) })
+                progress.update(
+                    done: Int(lineNumber),
+                    fraction: reader.totalBytes.map { Double(reader.bytesRead) / Double(max($0, 1)) })
             }
         }
         summary.lines = lineNumber
@@ -78,7 +85,8 @@ struct ImportSummary {
     func report(topic: String) -> String {
         var lines = ["imported \(topic): \(grouped(lines)) lines"]
         for kind in RecordKind.allCases where kind != .gap {
-            lines.append("  \(kind.description.padding(toLength: 16, withPad: " ", startingAt: 0)) \(grouped(kinds[kind] ?? 0))")
+            lines.append(
+                "  \(kind.description.padding(toLength: 16, withPad: " ", startingAt: 0)) \(grouped(kinds[kind] ?? 0))")
         }
         for (reason, count) in reasons.sorted(by: { $0.key < $1.key }) {
             lines.append("    rejected \(reason.padding(toLength: 24, withPad: " ", startingAt: 0)) \(grouped(count))")

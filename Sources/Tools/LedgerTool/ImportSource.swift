@@ -28,7 +28,8 @@ struct ImportSource {
         spooled = file == "-"
         path = spooled ? try Self.spool(FileHandle.standardInput) : file
         let name = spooled ? "-" : (file as NSString).lastPathComponent
-        topic = "file:" + UTF8Text.prefix(Array(name.utf8), bytesMax: Self.nameBytesMax) + "@" + (try Self.digest(of: path))
+        topic =
+            "file:" + UTF8Text.prefix(Array(name.utf8), bytesMax: Self.nameBytesMax) + "@" + (try Self.digest(of: path))
     }
 
     /// Removes the spooled copy of standard input, if any.
@@ -49,7 +50,7 @@ struct ImportSource {
     private static func spool(_ input: FileHandle) throws -> String {
         let path = NSTemporaryDirectory() + "ledger-tool-import-\(getpid())-\(UUID().uuidString.prefix(8)).jsonl"
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let output = FileHandle(forWritingAtPath: path)
+            let output = FileHandle(forWritingAtPath: path)
         else { throw ValidationErrorWithPath(path: path, message: "cannot create a temporary file for standard input") }
         defer { try? output.close() }
         while let chunk = try input.read(upToCount: chunkBytes), !chunk.isEmpty { try output.write(contentsOf: chunk) }

@@ -33,7 +33,9 @@ struct InspectSegmentCommand: ParsableCommand {
             print(Self.text(report))
         }
         if let problem = report.problem {
-            printError("corrupt segment \(report.path) at offset \(problem.offset): \(problem.check) (expected \(problem.expected), found \(problem.found))")
+            printError(
+                "corrupt segment \(report.path) at offset \(problem.offset): \(problem.check) (expected \(problem.expected), found \(problem.found))"
+            )
             throw ExitCode(1)
         }
     }
@@ -47,18 +49,30 @@ struct InspectSegmentCommand: ParsableCommand {
             "    offset        first LSN     last LSN   records    stored       raw   ratio  crc         ok",
         ]
         for frame in report.frames {
-            lines.append("    " + [pad(frame.offset, 10), pad(frame.firstLSN, 12), pad(frame.lastLSN, 12), pad(frame.records, 9), pad(frame.storedBytes, 9),
-                                  pad(frame.rawBytes, 9), pad(decimal(frame.ratio), 7), " " + frame.crc, frame.checksumOK ? " yes" : " NO"].joined(separator: " "))
+            lines.append(
+                "    "
+                    + [
+                        pad(frame.offset, 10), pad(frame.firstLSN, 12), pad(frame.lastLSN, 12), pad(frame.records, 9),
+                        pad(frame.storedBytes, 9),
+                        pad(frame.rawBytes, 9), pad(decimal(frame.ratio), 7), " " + frame.crc,
+                        frame.checksumOK ? " yes" : " NO",
+                    ].joined(separator: " "))
         }
         if let footer = report.footer {
-            lines.append("  footer: sealed, \(footer.frameCount) frames, \(footer.recordCount) records from LSN \(footer.firstLSN), digest \(footer.digest)")
+            lines.append(
+                "  footer: sealed, \(footer.frameCount) frames, \(footer.recordCount) records from LSN \(footer.firstLSN), digest \(footer.digest)"
+            )
         } else {
             lines.append("  footer: none (open segment)")
         }
         let totals = report.totals
-        lines.append("  totals: \(grouped(totals.frames)) frames, \(grouped(totals.records)) records, \(grouped(totals.storedBytes)) bytes stored, \(grouped(totals.rawBytes)) raw, ratio \(decimal(totals.ratio)), file \(grouped(totals.fileBytes)) bytes")
+        lines.append(
+            "  totals: \(grouped(totals.frames)) frames, \(grouped(totals.records)) records, \(grouped(totals.storedBytes)) bytes stored, \(grouped(totals.rawBytes)) raw, ratio \(decimal(totals.ratio)), file \(grouped(totals.fileBytes)) bytes"
+        )
         if let problem = report.problem {
-            lines.append("  ERROR at offset \(problem.offset): \(problem.check): expected \(problem.expected), found \(problem.found)")
+            lines.append(
+                "  ERROR at offset \(problem.offset): \(problem.check): expected \(problem.expected), found \(problem.found)"
+            )
         }
         for record in report.records ?? [] { lines.append("  " + record.summary) }
         return lines.joined(separator: "\n")

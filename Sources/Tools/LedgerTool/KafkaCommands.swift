@@ -10,7 +10,8 @@ import Logging
 struct DevBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev-broker",
-        abstract: "Run a Kafka-protocol development broker on 127.0.0.1 (librdkafka's mock cluster). NOT for production: it keeps data in memory only.",
+        abstract:
+            "Run a Kafka-protocol development broker on 127.0.0.1 (librdkafka's mock cluster). NOT for production: it keeps data in memory only.",
         discussion: """
             Creates the topic and its dead-letter topic, prints the bootstrap address as its first line, and runs until \
             SIGTERM/SIGINT. It keeps at most about 5 MiB / 100k message sets per partition and drops older data, so size \
@@ -23,7 +24,10 @@ struct DevBrokerCommand: ParsableCommand {
               clear API_KEY                           drop queued request errors
             """)
 
-    @Option(help: "Fixed bootstrap port on 127.0.0.1, relayed to the first broker (default: the port the mock cluster picks).") var port: UInt16?
+    @Option(
+        help:
+            "Fixed bootstrap port on 127.0.0.1, relayed to the first broker (default: the port the mock cluster picks)."
+    ) var port: UInt16?
     @Option(help: "Partitions of the topic.") var partitions = 6
     @Option(help: "Number of brokers in the cluster.") var brokers = 1
     @Option(help: "Topic to create.") var topic = "transactions"
@@ -49,7 +53,9 @@ struct DevBrokerCommand: ParsableCommand {
         }
         print(bootstrap)
         fflush(nil)
-        printError("dev-broker: \(brokers) broker(s) at \(cluster.bootstrapServers), bootstrap \(bootstrap); topics \(topic) and \(dlqTopic) with \(partitions) partitions; in memory only, not for production")
+        printError(
+            "dev-broker: \(brokers) broker(s) at \(cluster.bootstrapServers), bootstrap \(bootstrap); topics \(topic) and \(dlqTopic) with \(partitions) partitions; in memory only, not for production"
+        )
         let signals = Self.waitForSignals()
         let commands = Thread { Self.serveCommands(cluster) }
         commands.start()
@@ -91,7 +97,9 @@ struct DevBrokerCommand: ParsableCommand {
 
     private static func apply(_ words: [String], to cluster: MockCluster) throws {
         func number(_ index: Int) throws -> Int {
-            guard index < words.count, let value = Int(words[index]) else { throw ValidationError("expected a number at word \(index + 1)") }
+            guard index < words.count, let value = Int(words[index]) else {
+                throw ValidationError("expected a number at word \(index + 1)")
+            }
             return value
         }
         switch words[0] {
@@ -101,7 +109,8 @@ struct DevBrokerCommand: ParsableCommand {
         case "clear": cluster.clearRequestErrors(apiKey: Int16(try number(1)))
         case "leader":
             guard words.count == 4 else { throw ValidationError("leader TOPIC PARTITION BROKER") }
-            try cluster.setPartitionLeader(topic: words[1], partition: Int32(try number(2)), broker: Int32(try number(3)))
+            try cluster.setPartitionLeader(
+                topic: words[1], partition: Int32(try number(2)), broker: Int32(try number(3)))
         case "errors":
             guard words.count == 4 else { throw ValidationError("errors API_KEY ERROR_NAME COUNT") }
             try cluster.pushRequestErrors(apiKey: Int16(try number(1)), errorName: words[2], count: try number(3))
@@ -114,9 +123,12 @@ struct ProduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "produce",
         abstract: "Produce the original producer's stream (or the lines of a file) to Kafka.",
-        discussion: "Random orders across customers and categories, about 5% above the fraud threshold; optionally salted with invalid messages (every rejection reason) and repeated order_ids (a quarter of them conflicting).")
+        discussion:
+            "Random orders across customers and categories, about 5% above the fraud threshold; optionally salted with invalid messages (every rejection reason) and repeated order_ids (a quarter of them conflicting)."
+    )
 
-    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers = ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
+    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers =
+        ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
     @Option(help: "Topic.") var topic = "transactions"
     @Option(help: "How many messages (ignored with --file).") var count = 1000
     @Option(help: "Messages per second; 0 = as fast as possible.") var rate: Double = 0
@@ -124,44 +136,64 @@ struct ProduceCommand: ParsableCommand {
     @Option(help: "Fraction of repeated order_ids (0...1).") var duplicateRatio: Double = 0
     @Option(help: "Seed of the random stream.") var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
     @Option(help: "Produce the lines of this file instead (- for standard input).") var file: String?
-    @Flag(help: "Stamp orders with generated times from 2024-01-15 (reproducible) instead of the current time.") var fixedClock = false
-    @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value")) var clientProperties: [String] = []
-    @Option(help: "Message keys: 'sequence' keys each message by its number in the stream, so that the partitioner spreads messages evenly over the partitions (keyless messages once crowded into one partition, whose oldest data the development broker then dropped); 'none' sends keyless messages.")
+    @Flag(help: "Stamp orders with generated times from 2024-01-15 (reproducible) instead of the current time.")
+    var fixedClock = false
+    @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value"))
+    var clientProperties: [String] = []
+    @Option(
+        help:
+            "Message keys: 'sequence' keys each message by its number in the stream, so that the partitioner spreads messages evenly over the partitions (keyless messages once crowded into one partition, whose oldest data the development broker then dropped); 'none' sends keyless messages."
+    )
     var keys: MessageKeys = .sequence
-    @Option(help: ArgumentHelp("Write one JSON line per acknowledged message to FILE: its partition, offset, what the generator meant it to be and its value (an oracle for fault tests).", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Write one JSON line per acknowledged message to FILE: its partition, offset, what the generator meant it to be and its value (an oracle for fault tests).",
+            valueName: "FILE"))
     var record: String?
 
     func validate() throws {
         guard count >= 0, rate >= 0 else { throw ValidationError("--count and --rate are zero or more") }
-        guard record == nil || file == nil else { throw ValidationError("--record needs the generated stream (not --file): only the generator knows what each message is meant to be") }
-        guard (0...1).contains(invalidRatio), (0...1).contains(duplicateRatio), invalidRatio + duplicateRatio <= 1 else {
+        guard record == nil || file == nil else {
+            throw ValidationError(
+                "--record needs the generated stream (not --file): only the generator knows what each message is meant to be"
+            )
+        }
+        guard (0...1).contains(invalidRatio), (0...1).contains(duplicateRatio), invalidRatio + duplicateRatio <= 1
+        else {
             throw ValidationError("--invalid-ratio and --duplicate-ratio are fractions whose sum is at most 1")
         }
     }
 
     func run() throws {
         // Keyless messages (--keys none) go to a random partition each rather than in "sticky" batches.
-        var properties = ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true", "linger.ms": "5", "client.id": "ledger-tool-produce",
-                          "sticky.partitioning.linger.ms": "0"]
+        var properties = [
+            "bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true", "linger.ms": "5",
+            "client.id": "ledger-tool-produce",
+            "sticky.partitioning.linger.ms": "0",
+        ]
         for item in clientProperties {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ValidationError("-X expects key=value") }
             properties[parts[0]] = parts[1]
         }
-        let producer = try KafkaProducer(properties: properties, logger: Logger(label: "produce", factory: { StreamLogHandler.standardError(label: $0) }),
-                                         recordsDeliveries: record != nil)
+        let producer = try KafkaProducer(
+            properties: properties,
+            logger: Logger(label: "produce", factory: { StreamLogHandler.standardError(label: $0) }),
+            recordsDeliveries: record != nil)
         let recorder = try record.map { try DeliveryRecorder(path: $0) }
         let progress = ProgressReporter(title: "Producing", unit: "messages")
         let started = Date()
         var produced = 0
         try forEachMessage { value, intent in
             recorder?.sent(tag: produced, value: value, intent: intent)
-            try producer.produce(topic: topic, key: keys == .sequence ? Array(String(produced).utf8) : nil, value: value, tag: produced)
+            try producer.produce(
+                topic: topic, key: keys == .sequence ? Array(String(produced).utf8) : nil, value: value, tag: produced)
             produced += 1
             if produced % 1000 == 0 {
                 producer.poll()
                 try recorder?.write(producer.takeDeliveries())
-                progress.update(done: produced, fraction: file == nil && count > 0 ? Double(produced) / Double(count) : nil)
+                progress.update(
+                    done: produced, fraction: file == nil && count > 0 ? Double(produced) / Double(count) : nil)
             }
             if rate > 0 {
                 let due = started.addingTimeInterval(Double(produced) / rate)
@@ -174,7 +206,9 @@ struct ProduceCommand: ParsableCommand {
         try recorder?.close()
         progress.finish(succeeded: true)
         let seconds = Date().timeIntervalSince(started)
-        print("produced \(grouped(produced)) messages to \(topic) in \(decimal(seconds))s (\(grouped(Int(Double(produced) / max(seconds, 0.001))))/s), all acknowledged")
+        print(
+            "produced \(grouped(produced)) messages to \(topic) in \(decimal(seconds))s (\(grouped(Int(Double(produced) / max(seconds, 0.001))))/s), all acknowledged"
+        )
     }
 
     /// Each message's value and, for the generated stream, what the generator meant it to be.
@@ -202,12 +236,15 @@ enum MessageKeys: String, ExpressibleByArgument, CaseIterable {
 struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
-        abstract: "Where an order is: its accepted record's LSN, segment and source coordinates (and every repeat with --all).")
+        abstract:
+            "Where an order is: its accepted record's LSN, segment and source coordinates (and every repeat with --all)."
+    )
 
     @Argument(help: "The order_id (UUID).") var orderID: String
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Flag(help: "Also scan the whole ledger for duplicates and conflicts of this order.") var all = false
-    @Option(help: "Also show the warehouse row: a PostgreSQL URL (or env DATABASE_URL with --postgres env).") var postgres: String?
+    @Option(help: "Also show the warehouse row: a PostgreSQL URL (or env DATABASE_URL with --postgres env).")
+    var postgres: String?
     @Flag(help: "Machine-readable output.") var json = false
 
     func run() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Ledger
 
 @main
@@ -6,20 +7,23 @@ struct LedgerTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-tool",
         abstract: "Operate a Pulse Ledger: import, inspect, verify and rebuild the write-ahead log.",
-        subcommands: [ImportCommand.self, GenerateCommand.self, DeadLetterCommand.self, DevBrokerCommand.self, ProduceCommand.self, TraceCommand.self, InspectCommand.self, VerifyCommand.self, StatsCommand.self, RebuildCommand.self, MigrateCommand.self])
+        subcommands: [
+            ImportCommand.self, GenerateCommand.self, DeadLetterCommand.self, DevBrokerCommand.self,
+            ProduceCommand.self, TraceCommand.self, InspectCommand.self, VerifyCommand.self, StatsCommand.self,
+            RebuildCommand.self, MigrateCommand.self,
+        ])
 }
 
 /// The `--wal DIR` option shared by every command that works on a ledger directory.
 struct LedgerDirectoryOptions: ParsableArguments {
-    @Option(name: .customLong("wal"), help: ArgumentHelp("The ledger directory (segments and index).", valueName: "DIR"))
+    @Option(
+        name: .customLong("wal"), help: ArgumentHelp("The ledger directory (segments and index).", valueName: "DIR"))
     var directory: String = defaultLedgerDirectory
 
     static var defaultLedgerDirectory: String {
         ProcessInfo.processInfo.environment["LEDGER_WAL_DIR"] ?? "./ledger"
     }
 }
-
-import Foundation
 
 /// Number formatting for people: 1234567 → "1,234,567".
 func grouped<Number: BinaryInteger>(_ value: Number) -> String {

@@ -22,16 +22,24 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let report = try LedgerMaintenance.verify(directory: ledger.directory)
-        print("segments \(report.segments), records \(grouped(report.records)) checked through durable LSN \(report.durableLSN)")
+        print(
+            "segments \(report.segments), records \(grouped(report.records)) checked through durable LSN \(report.durableLSN)"
+        )
         print("frames, checksums, chain and footers: ok")
         if report.unpublishedTailBytes > 0 {
-            print("past the durable LSN: \(grouped(report.unpublishedTailBytes)) bytes not yet published (a live writer's, or a crash's tail the next open checks)")
+            print(
+                "past the durable LSN: \(grouped(report.unpublishedTailBytes)) bytes not yet published (a live writer's, or a crash's tail the next open checks)"
+            )
         }
         if let lsn = report.undurableAfterLSN {
-            print("UNDURABLE marker: a writer's write or fsync failed; the next open drops the frames after LSN \(lsn) (never acknowledged)")
+            print(
+                "UNDURABLE marker: a writer's write or fsync failed; the next open drops the frames after LSN \(lsn) (never acknowledged)"
+            )
         }
         guard report.isConsistent else {
-            print("index differs from the segments (\(report.indexDifferenceCount) rows; `ledger-tool rebuild index` recreates it):")
+            print(
+                "index differs from the segments (\(report.indexDifferenceCount) rows; `ledger-tool rebuild index` recreates it):"
+            )
             for line in report.indexDifferences { print("  " + line) }
             throw ExitCode(1)
         }
@@ -41,7 +49,8 @@ struct VerifyCommand: ParsableCommand {
 
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats", abstract: "Counts per record kind and reason, LSN range, bytes on disk, bytes per record.")
+        commandName: "stats", abstract: "Counts per record kind and reason, LSN range, bytes on disk, bytes per record."
+    )
 
     @OptionGroup var ledger: LedgerDirectoryOptions
 
@@ -49,11 +58,15 @@ struct StatsCommand: ParsableCommand {
         let stats = try LedgerMaintenance.stats(directory: ledger.directory)
         print("ledger \(stats.ledgerID)")
         print("  LSN range        \(stats.firstLSN.map { "\($0)...\(stats.durableLSN)" } ?? "empty")")
-        print("  segments         \(stats.segments), \(grouped(stats.segmentBytes)) bytes; index \(grouped(stats.indexBytes)) bytes")
+        print(
+            "  segments         \(stats.segments), \(grouped(stats.segmentBytes)) bytes; index \(grouped(stats.indexBytes)) bytes"
+        )
         print("  bytes per record \(decimal(stats.bytesPerRecord))")
         if let range = stats.ingestTimeRange {
             let seconds = Double(range.upperBound - range.lowerBound) / 1e6
-            print("  ingest time      \(RFC3339.format(microsecondsSinceEpoch: range.lowerBound)) ... \(RFC3339.format(microsecondsSinceEpoch: range.upperBound)) (\(decimal(seconds, digits: 3)) s)")
+            print(
+                "  ingest time      \(RFC3339.format(microsecondsSinceEpoch: range.lowerBound)) ... \(RFC3339.format(microsecondsSinceEpoch: range.upperBound)) (\(decimal(seconds, digits: 3)) s)"
+            )
         }
         for entry in stats.counts {
             let name = entry.reason.map { "\(entry.kind) \($0.code)" } ?? entry.kind.description
@@ -67,7 +80,8 @@ struct StatsCommand: ParsableCommand {
 
 struct RebuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rebuild", abstract: "Rebuild derived state from the ledger.", subcommands: [RebuildIndexCommand.self, RebuildWarehouseCommand.self])
+        commandName: "rebuild", abstract: "Rebuild derived state from the ledger.",
+        subcommands: [RebuildIndexCommand.self, RebuildWarehouseCommand.self])
 }
 
 struct RebuildIndexCommand: ParsableCommand {
@@ -85,8 +99,10 @@ struct RebuildIndexCommand: ParsableCommand {
 
     @OptionGroup var ledger: LedgerDirectoryOptions
 
-    @Option(help: ArgumentHelp("Accept losing exactly this many published records that are damaged or missing (the count the refusal gave; \"unknown\" when no index said what was published).",
-                               valueName: "N|unknown"))
+    @Option(
+        help: ArgumentHelp(
+            "Accept losing exactly this many published records that are damaged or missing (the count the refusal gave; \"unknown\" when no index said what was published).",
+            valueName: "N|unknown"))
     var dropDurableRecords: String?
 
     func validate() throws {
@@ -97,7 +113,9 @@ struct RebuildIndexCommand: ParsableCommand {
         guard let dropDurableRecords else { return nil }
         if dropDurableRecords == "unknown" { return .unknownCount }
         guard let count = UInt64(dropDurableRecords), count > 0 else {
-            throw ValidationError("--drop-durable-records takes the count of records the refusal named (a positive number) or \"unknown\"")
+            throw ValidationError(
+                "--drop-durable-records takes the count of records the refusal named (a positive number) or \"unknown\""
+            )
         }
         return .records(count)
     }
@@ -107,9 +125,16 @@ struct RebuildIndexCommand: ParsableCommand {
         // Recovery runs as on any open: what it repairs (a torn tail, an undurable tail) is said on stderr.
         var logger = Logger(label: "ledger-tool", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .warning
-        let report = try LedgerMaintenance.rebuildIndex(directory: ledger.directory, options: LedgerOptions(logger: logger), drop: try drop())
+        let report = try LedgerMaintenance.rebuildIndex(
+            directory: ledger.directory, options: LedgerOptions(logger: logger), drop: try drop())
         let previous = report.previousDurableLSN.map { "was \($0)" } ?? "no readable index before"
-        print("index rebuilt: durable LSN \(report.durableLSN) (\(previous)) in \(decimal(Date().timeIntervalSince(started)))s")
-        if report.truncatedBytes > 0 { print("truncated \(grouped(report.truncatedBytes)) bytes from the last segment (copies kept as .broken files beside it)") }
+        print(
+            "index rebuilt: durable LSN \(report.durableLSN) (\(previous)) in \(decimal(Date().timeIntervalSince(started)))s"
+        )
+        if report.truncatedBytes > 0 {
+            print(
+                "truncated \(grouped(report.truncatedBytes)) bytes from the last segment (copies kept as .broken files beside it)"
+            )
+        }
     }
 }

@@ -71,18 +71,22 @@ public struct SegmentInspection: Codable, Sendable {
 
     /// Reads and checks the segment at `path`; a damaged frame ends the report with `problem` set. Throws only
     /// when the file cannot be read or its header is invalid.
-    public static func inspect(path: String, includeRecords: Bool, fileSystem: any FileSystem = PosixFileSystem()) throws -> SegmentInspection {
+    public static func inspect(path: String, includeRecords: Bool, fileSystem: any FileSystem = PosixFileSystem())
+        throws -> SegmentInspection
+    {
         let scanner = try SegmentScanner(file: fileSystem.openForReading(path))
         let header = scanner.header
         var report = SegmentInspection(
             path: path,
-            header: Header(formatVersion: Int(header.version), ledgerID: header.ledgerID.uuidString, firstLSN: header.firstLSN,
-                           previousDigest: hex32(header.previousSegmentDigest),
-                           createdAt: RFC3339.format(microsecondsSinceEpoch: header.createdAtMicroseconds)),
+            header: Header(
+                formatVersion: Int(header.version), ledgerID: header.ledgerID.uuidString, firstLSN: header.firstLSN,
+                previousDigest: hex32(header.previousSegmentDigest),
+                createdAt: RFC3339.format(microsecondsSinceEpoch: header.createdAtMicroseconds)),
             totals: Totals(frames: 0, records: 0, storedBytes: 0, rawBytes: 0, fileBytes: scanner.fileSize, ratio: 0),
             records: includeRecords ? [] : nil)
         try report.scanFrames(scanner)
-        report.totals.ratio = report.totals.storedBytes == 0 ? 0 : Double(report.totals.rawBytes) / Double(report.totals.storedBytes)
+        report.totals.ratio =
+            report.totals.storedBytes == 0 ? 0 : Double(report.totals.rawBytes) / Double(report.totals.storedBytes)
         return report
     }
 
@@ -94,18 +98,27 @@ public struct SegmentInspection: Codable, Sendable {
                 add(frame, ok: decoded.isSuccess)
                 switch decoded {
                 case .success(let list):
-                    records?.append(contentsOf: list.enumerated().map { RecordDescription(lsn: frame.header.firstLSN + UInt64($0.offset), $0.element) })
+                    records?.append(
+                        contentsOf: list.enumerated().map {
+                            RecordDescription(lsn: frame.header.firstLSN + UInt64($0.offset), $0.element)
+                        })
                 case .failure(let violation):
-                    problem = Problem(code: LedgerError.Code.corruption.name, check: violation.check, offset: frame.offset, expected: violation.expected, found: violation.found)
+                    problem = Problem(
+                        code: LedgerError.Code.corruption.name, check: violation.check, offset: frame.offset,
+                        expected: violation.expected, found: violation.found)
                     return
                 }
             case .sealed(let sealed, _):
-                footer = Footer(frameCount: Int(sealed.frameCount), firstLSN: sealed.firstLSN, recordCount: sealed.recordCount, digest: hex32(sealed.digest))
+                footer = Footer(
+                    frameCount: Int(sealed.frameCount), firstLSN: sealed.firstLSN, recordCount: sealed.recordCount,
+                    digest: hex32(sealed.digest))
                 return
             case .end:
                 return
             case .damaged(let offset, let violation):
-                problem = Problem(code: LedgerError.Code.corruption.name, check: violation.check, offset: offset, expected: violation.expected, found: violation.found)
+                problem = Problem(
+                    code: LedgerError.Code.corruption.name, check: violation.check, offset: offset,
+                    expected: violation.expected, found: violation.found)
                 return
             }
         }
@@ -113,10 +126,13 @@ public struct SegmentInspection: Codable, Sendable {
 
     private mutating func add(_ frame: ScannedFrame, ok: Bool) {
         let header = frame.header
-        frames.append(Frame(offset: frame.offset, firstLSN: header.firstLSN, lastLSN: header.lastLSN, records: Int(header.recordCount),
-                            storedBytes: Int(header.storedLength), rawBytes: Int(header.rawLength),
-                            ratio: header.storedLength == 0 ? 0 : Double(header.rawLength) / Double(header.storedLength),
-                            crc: hex32(header.crc), checksumOK: ok))
+        frames.append(
+            Frame(
+                offset: frame.offset, firstLSN: header.firstLSN, lastLSN: header.lastLSN,
+                records: Int(header.recordCount),
+                storedBytes: Int(header.storedLength), rawBytes: Int(header.rawLength),
+                ratio: header.storedLength == 0 ? 0 : Double(header.rawLength) / Double(header.storedLength),
+                crc: hex32(header.crc), checksumOK: ok))
         totals.frames += 1
         totals.records += Int(header.recordCount)
         totals.storedBytes += Int(header.storedLength)
@@ -164,10 +180,13 @@ public struct RecordDescription: Codable, Sendable, Hashable {
         self.lsn = lsn
         kind = record.kind.description
         let key = record.source.key
-        source = Source(topic: record.source.topic, partition: record.source.partition, offset: record.source.offset,
-                        kafkaTimestampMS: record.source.kafkaTimestampMilliseconds,
-                        key: key.flatMap { String(validating: $0, as: UTF8.self) },
-                        keyBase64: key.flatMap { String(validating: $0, as: UTF8.self) == nil ? Data($0).base64EncodedString() : nil })
+        source = Source(
+            topic: record.source.topic, partition: record.source.partition, offset: record.source.offset,
+            kafkaTimestampMS: record.source.kafkaTimestampMilliseconds,
+            key: key.flatMap { String(validating: $0, as: UTF8.self) },
+            keyBase64: key.flatMap {
+                String(validating: $0, as: UTF8.self) == nil ? Data($0).base64EncodedString() : nil
+            })
         ingestTime = RFC3339.format(microsecondsSinceEpoch: record.ingestTimeMicroseconds)
         transaction = record.transaction.map(TransactionFields.init)
         switch record.body {
@@ -186,10 +205,15 @@ public struct RecordDescription: Codable, Sendable, Hashable {
     public var summary: String {
         var text = "LSN \(lsn) \(kind) \(source.topic)[\(source.partition)]@\(source.offset)"
         if let transaction {
-            text += " order \(transaction.orderID) \(transaction.amount) \(transaction.currency) \(transaction.timestamp) \(transaction.customerID) \(transaction.productCategory)"
+            text +=
+                " order \(transaction.orderID) \(transaction.amount) \(transaction.currency) \(transaction.timestamp) \(transaction.customerID) \(transaction.productCategory)"
         }
         if let originalLSN { text += " original LSN \(originalLSN)" }
-        if let reason { text += " reason \(reason)" + (field.map { $0.isEmpty ? "" : " field \($0)" } ?? "") + " (\(originalBytes ?? 0) bytes)" }
+        if let reason {
+            text +=
+                " reason \(reason)" + (field.map { $0.isEmpty ? "" : " field \($0)" } ?? "")
+                + " (\(originalBytes ?? 0) bytes)"
+        }
         if let lastMissingOffset { text += " missing offsets \(source.offset)...\(lastMissingOffset)" }
         return text
     }

@@ -7,7 +7,10 @@ import Projector
 
 /// `--postgres URL` and `--schema NAME`, shared by the warehouse commands.
 struct WarehouseOptions: ParsableArguments {
-    @Option(name: .customLong("postgres"), help: ArgumentHelp("The warehouse: postgres://user:password@host:port/database (env DATABASE_URL).", valueName: "URL"))
+    @Option(
+        name: .customLong("postgres"),
+        help: ArgumentHelp(
+            "The warehouse: postgres://user:password@host:port/database (env DATABASE_URL).", valueName: "URL"))
     var postgres: String?
     /// `--postgres`, else DATABASE_URL. Read here rather than as the option's default value, which --help would
     /// print, password included.
@@ -18,7 +21,9 @@ struct WarehouseOptions: ParsableArguments {
     var readerRole = ProcessInfo.processInfo.environment["WAREHOUSE_READER_ROLE"] ?? "grafana_reader"
 
     func validate() throws {
-        guard !postgresURL.isEmpty else { throw ValidationError("give the warehouse with --postgres URL or DATABASE_URL") }
+        guard !postgresURL.isEmpty else {
+            throw ValidationError("give the warehouse with --postgres URL or DATABASE_URL")
+        }
         _ = try WarehouseSchema(schema)
     }
 
@@ -37,14 +42,19 @@ struct MigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
         abstract: "Apply the warehouse schema migrations (schema/*.sql) that the database lacks.",
-        discussion: "Refuses a schema migrated by a newer binary, or one whose applied migrations differ from schema/. ledger-projector applies them at start too.")
+        discussion:
+            "Refuses a schema migrated by a newer binary, or one whose applied migrations differ from schema/. ledger-projector applies them at start too."
+    )
 
     @OptionGroup var warehouse: WarehouseOptions
 
     func run() throws {
-        let outcome = try WarehouseMaintenance.migrate(postgresURL: warehouse.postgresURL, schema: try warehouse.warehouseSchema,
-                                                       readerRole: warehouse.reader, logger: toolLogger)
-        let applied = outcome.appliedVersions.isEmpty ? "nothing to apply" : "applied \(outcome.appliedVersions.map(String.init).joined(separator: ", "))"
+        let outcome = try WarehouseMaintenance.migrate(
+            postgresURL: warehouse.postgresURL, schema: try warehouse.warehouseSchema,
+            readerRole: warehouse.reader, logger: toolLogger)
+        let applied =
+            outcome.appliedVersions.isEmpty
+            ? "nothing to apply" : "applied \(outcome.appliedVersions.map(String.init).joined(separator: ", "))"
         print("schema \(warehouse.schema) at version \(outcome.currentVersion) (\(applied))")
     }
 }
@@ -52,7 +62,8 @@ struct MigrateCommand: ParsableCommand {
 struct RebuildWarehouseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warehouse",
-        abstract: "Rebuild the whole warehouse from the ledger into a shadow schema, optionally verify it, then swap it in.",
+        abstract:
+            "Rebuild the whole warehouse from the ledger into a shadow schema, optionally verify it, then swap it in.",
         discussion: """
             The live warehouse keeps serving until the final swap (two schema renames in one transaction); an interrupted or \
             failed rebuild leaves it untouched. --until LSN stops after that LSN (one ledger); --until TIMESTAMP (RFC 3339) \
@@ -60,10 +71,19 @@ struct RebuildWarehouseCommand: ParsableCommand {
             total, fraud count) with the ledger's before swapping, and refuses to swap on any difference.
             """)
 
-    @Option(name: .customLong("wal"), help: ArgumentHelp("A ledger directory; repeat for several ledgers (env LEDGER_WAL_DIR, comma-separated).", valueName: "DIR"))
-    var ledgerDirectories: [String] = ProcessInfo.processInfo.environment["LEDGER_WAL_DIR"].map { $0.split(separator: ",").map(String.init) } ?? ["./ledger"]
+    @Option(
+        name: .customLong("wal"),
+        help: ArgumentHelp(
+            "A ledger directory; repeat for several ledgers (env LEDGER_WAL_DIR, comma-separated).", valueName: "DIR"))
+    var ledgerDirectories: [String] =
+        ProcessInfo.processInfo.environment["LEDGER_WAL_DIR"].map { $0.split(separator: ",").map(String.init) } ?? [
+            "./ledger"
+        ]
     @OptionGroup var warehouse: WarehouseOptions
-    @Option(help: ArgumentHelp("Stop after this LSN, or after the last record ingested by this RFC 3339 instant.", valueName: "LSN|TIMESTAMP"))
+    @Option(
+        help: ArgumentHelp(
+            "Stop after this LSN, or after the last record ingested by this RFC 3339 instant.",
+            valueName: "LSN|TIMESTAMP"))
     var until: String?
     @Flag(help: "Compare per-day digests with the ledger before swapping.") var verify = false
 
@@ -73,33 +93,46 @@ struct RebuildWarehouseCommand: ParsableCommand {
         guard let until else { return nil }
         if let lsn = UInt64(until) { return .lsn(lsn) }
         guard case .success(let instant) = RFC3339.parse(until) else {
-            throw ValidationError("--until is an LSN (digits) or an RFC 3339 timestamp with a zone, e.g. 2024-01-15T12:00:00Z")
+            throw ValidationError(
+                "--until is an LSN (digits) or an RFC 3339 timestamp with a zone, e.g. 2024-01-15T12:00:00Z")
         }
         return .ingestedBy(microsecondsSinceEpoch: instant.microsecondsSinceEpoch)
     }
 
     func run() throws {
-        let options = WarehouseRebuild.Options(ledgerDirectories: ledgerDirectories, postgresURL: warehouse.postgresURL, schema: try warehouse.warehouseSchema,
-                                               readerRole: warehouse.reader, limit: try limit(), verify: verify)
+        let options = WarehouseRebuild.Options(
+            ledgerDirectories: ledgerDirectories, postgresURL: warehouse.postgresURL,
+            schema: try warehouse.warehouseSchema,
+            readerRole: warehouse.reader, limit: try limit(), verify: verify)
         let rebuild = try WarehouseRebuild(options: options, logger: toolLogger)
         let progress = ProgressReporter(title: "Rebuilding", unit: "records")
         let report: WarehouseRebuild.Report
         do {
-            report = try rebuild.run(progress: { done, total in progress.update(done: Int(done), fraction: total == 0 ? nil : Double(done) / Double(total)) })
+            report = try rebuild.run(progress: { done, total in
+                progress.update(done: Int(done), fraction: total == 0 ? nil : Double(done) / Double(total))
+            })
             progress.finish(succeeded: true)
         } catch {
             progress.finish(succeeded: false)
             throw error
         }
-        for ledger in report.ledgers { print("ledger \(ledger.id.uuidString.lowercased()) through LSN \(ledger.lastLSN)") }
-        print("\(grouped(report.records)) records → \(grouped(report.rows)) rows, \(grouped(report.rejections)) rejected messages, \(report.days) days, in \(decimal(report.seconds))s (\(grouped(Int(Double(report.records) / max(report.seconds, 0.001))))/s)")
-        if verify { print("verified: \(report.verifiedDays) days match the ledger (count, amount, tax, total, flagged)") }
+        for ledger in report.ledgers {
+            print("ledger \(ledger.id.uuidString.lowercased()) through LSN \(ledger.lastLSN)")
+        }
+        print(
+            "\(grouped(report.records)) records → \(grouped(report.rows)) rows, \(grouped(report.rejections)) rejected messages, \(report.days) days, in \(decimal(report.seconds))s (\(grouped(Int(Double(report.records) / max(report.seconds, 0.001))))/s)"
+        )
+        if verify {
+            print("verified: \(report.verifiedDays) days match the ledger (count, amount, tax, total, flagged)")
+        }
         print("swapped in as schema \(warehouse.schema)")
     }
 }
 
 /// The warehouse side of `ledger-tool trace`: lines describing the order's row in `transactions` (with its
 /// partition) and any conflicting duplicates in `rejected_messages`, or one line saying there is none.
-func warehouseTraceLines(orderID: UUID, postgresURL: String, schema: String = WarehouseSchema.defaultName) throws -> [String] {
+func warehouseTraceLines(orderID: UUID, postgresURL: String, schema: String = WarehouseSchema.defaultName) throws
+    -> [String]
+{
     try WarehouseLookup.describe(orderID: orderID, postgresURL: postgresURL, schema: try WarehouseSchema(schema))
 }

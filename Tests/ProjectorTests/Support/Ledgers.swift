@@ -24,7 +24,10 @@ final class GeneratedLedger: @unchecked Sendable {
     /// The ingest time given to the message at each offset: strictly increasing, so `--until TIMESTAMP` is exact.
     static func ingestMicroseconds(offset: Int64) -> Int64 { 1_767_225_600_000_000 + offset * 1_000 }
 
-    init(directory: String, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.02, topic: String = "transactions", partition: Int32 = 0) throws {
+    init(
+        directory: String, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.02,
+        topic: String = "transactions", partition: Int32 = 0
+    ) throws {
         self.directory = directory
         self.topic = topic
         self.partition = partition
@@ -64,7 +67,8 @@ final class GeneratedLedger: @unchecked Sendable {
 
     private func append(_ value: [UInt8]?, intent: MessageGenerator.Intent, appender: LedgerAppender) throws {
         let source = SourceCoordinates(topic: topic, partition: partition, offset: nextOffset)
-        let outcome = try appender.append(value: value, source: source, ingestTimeMicroseconds: Self.ingestMicroseconds(offset: nextOffset))
+        let outcome = try appender.append(
+            value: value, source: source, ingestTimeMicroseconds: Self.ingestMicroseconds(offset: nextOffset))
         nextOffset += 1
         guard case .appended(let lsn, let kind, _) = outcome else { return }
         precondition(lsn == UInt64(rowsThrough.count), "LSNs are consecutive")
@@ -163,8 +167,13 @@ final class HandLedger {
     @discardableResult
     func append(_ body: RecordBody, ingestMicroseconds: Int64? = nil) throws -> UInt64 {
         offset += 1
-        let source = SourceCoordinates(topic: topic, partition: 0, offset: offset, kafkaTimestampMilliseconds: 1_705_314_600_000 + offset, key: Array("k\(offset)".utf8))
-        return try writer!.append(Record(source: source, ingestTimeMicroseconds: ingestMicroseconds ?? (1_767_225_600_000_000 + offset), body: body))
+        let source = SourceCoordinates(
+            topic: topic, partition: 0, offset: offset, kafkaTimestampMilliseconds: 1_705_314_600_000 + offset,
+            key: Array("k\(offset)".utf8))
+        return try writer!.append(
+            Record(
+                source: source, ingestTimeMicroseconds: ingestMicroseconds ?? (1_767_225_600_000_000 + offset),
+                body: body))
     }
 
     @discardableResult
@@ -174,7 +183,10 @@ final class HandLedger {
     func gap(_ count: Int64) throws {
         offset += 1
         let source = SourceCoordinates(topic: topic, partition: 0, offset: offset)
-        try writer!.append(Record(source: source, ingestTimeMicroseconds: 1_767_225_600_000_000 + offset, body: .gap(lastMissingOffset: offset + count - 1)))
+        try writer!.append(
+            Record(
+                source: source, ingestTimeMicroseconds: 1_767_225_600_000_000 + offset,
+                body: .gap(lastMissingOffset: offset + count - 1)))
         offset += count - 1
     }
 
@@ -186,11 +198,14 @@ final class HandLedger {
     }
 
     /// A transaction named by `number` (its order_id derives from it).
-    static func transaction(_ number: Int, cents: Int64, microseconds: Int64, offsetMinutes: Int16 = 0, customer: String = "cust_1",
-                            category: String = "books", currency: String = "USD") -> Transaction {
-        Transaction(orderID: orderID(number), amount: Cents(rawValue: cents), currency: CurrencyCode(unchecked: currency),
-                    timestamp: UTCTimestamp(microsecondsSinceEpoch: microseconds, originalOffsetMinutes: offsetMinutes),
-                    customerID: customer, productCategory: category)
+    static func transaction(
+        _ number: Int, cents: Int64, microseconds: Int64, offsetMinutes: Int16 = 0, customer: String = "cust_1",
+        category: String = "books", currency: String = "USD"
+    ) -> Transaction {
+        Transaction(
+            orderID: orderID(number), amount: Cents(rawValue: cents), currency: CurrencyCode(unchecked: currency),
+            timestamp: UTCTimestamp(microsecondsSinceEpoch: microseconds, originalOffsetMinutes: offsetMinutes),
+            customerID: customer, productCategory: category)
     }
 
     static func orderID(_ number: Int) -> UUID {
@@ -200,9 +215,13 @@ final class HandLedger {
 
 /// Microseconds since 1970 of a wall-clock time at a UTC offset, computed with Foundation's calendar (independent
 /// of the ledger's and the projector's own date code).
-func microseconds(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute: Int = 0, _ second: Int = 0, micro: Int = 0, offsetMinutes: Int = 0) -> Int64 {
+func microseconds(
+    _ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute: Int = 0, _ second: Int = 0, micro: Int = 0,
+    offsetMinutes: Int = 0
+) -> Int64 {
     var calendar = Calendar(identifier: .gregorian)
     calendar.timeZone = TimeZone(secondsFromGMT: offsetMinutes * 60)!
-    let date = calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second))!
+    let date = calendar.date(
+        from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second))!
     return Int64(date.timeIntervalSince1970.rounded()) * 1_000_000 + Int64(micro)
 }

@@ -12,10 +12,16 @@ func startProjector(_ arguments: [String], logPath: String) throws -> ChildProce
 }
 
 /// The projector following the ledger in `directory` into `schema`, with /metrics on a free port.
-func startFollowingProjector(_ directory: String, into schema: WarehouseSchema, scratch: ScratchDirectory,
-                             _ extra: [String] = []) throws -> (process: ChildProcess, port: Int) {
+func startFollowingProjector(
+    _ directory: String, into schema: WarehouseSchema, scratch: ScratchDirectory,
+    _ extra: [String] = []
+) throws -> (process: ChildProcess, port: Int) {
     let port = try freePort()
-    let process = try startProjector(["--wal", directory, "--postgres", try TestPostgres.url(), "--schema", schema.name, "--metrics-port", String(port)] + extra,
-                                     logPath: scratch.file("projector.log"))
+    let process = try startProjector(
+        [
+            "--wal", directory, "--postgres", try TestPostgres.url(), "--schema", schema.name, "--metrics-port",
+            String(port),
+        ] + extra,
+        logPath: scratch.file("projector.log"))
     return (process, port)
 }

@@ -2,8 +2,9 @@ import Foundation
 import LedgerTesting
 import Logging
 import PostgresClient
-@testable import Projector
 import Testing
+
+@testable import Projector
 
 /// The PostgreSQL the tests run against: the throwaway cluster `scripts/test` starts (scripts/lib.sh,
 /// `start_postgres`). Without it the warehouse tests FAIL with instructions; they never pass silently.
@@ -16,7 +17,9 @@ enum TestPostgres {
     }
 
     static func environment(_ name: String) throws -> String {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw Missing(variable: name) }
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw Missing(variable: name)
+        }
         return value
     }
 
@@ -33,10 +36,13 @@ enum TestPostgres {
 
     /// Runs `body` with a fresh, uniquely named warehouse schema, dropped afterwards (with any rebuild leftovers).
     static func withSchema<T>(_ body: (WarehouseSchema) throws -> T) throws -> T {
-        let schema = try WarehouseSchema("t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))
+        let schema = try WarehouseSchema(
+            "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))
         defer {
             if let connection = try? connect() {
-                for name in [schema.name, schema.name + "__rebuild"] { try? connection.execute("DROP SCHEMA IF EXISTS \"\(name)\" CASCADE") }
+                for name in [schema.name, schema.name + "__rebuild"] {
+                    try? connection.execute("DROP SCHEMA IF EXISTS \"\(name)\" CASCADE")
+                }
             }
         }
         return try body(schema)
@@ -56,18 +62,24 @@ enum TestPostgres {
     /// with posix_spawn/waitpid: Foundation's Process sometimes never reaps a `runuser` whose grandchild (the
     /// server) outlives it, and waitUntilExit then hangs.
     private static func pgctl(_ bin: String, _ arguments: [String]) throws {
-        let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", bin + "/pg_ctl"] + arguments : [bin + "/pg_ctl"] + arguments
+        let command =
+            getuid() == 0
+            ? ["/usr/sbin/runuser", "-u", "postgres", "--", bin + "/pg_ctl"] + arguments : [bin + "/pg_ctl"] + arguments
         var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         let argv = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
-        guard posix_spawn(&pid, command[0], &actions, nil, argv, environ) == 0 else { throw TestFailure("cannot run \(command[0])") }
+        guard posix_spawn(&pid, command[0], &actions, nil, argv, environ) == 0 else {
+            throw TestFailure("cannot run \(command[0])")
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        guard status == 0 else { throw TestFailure("pg_ctl \(arguments.joined(separator: " ")) failed with wait status \(status)") }
+        guard status == 0 else {
+            throw TestFailure("pg_ctl \(arguments.joined(separator: " ")) failed with wait status \(status)")
+        }
     }
 }
 
@@ -90,13 +102,15 @@ extension PostgresConnection {
 
 /// Projects `ledgers` into `schema` in this process until every durable record is in, as ledger-projector
 /// --exit-when-caught-up would.
-func projectInProcess(_ ledgers: [String], into schema: WarehouseSchema, quarantine: Bool = false,
-                      transactionRecords: Int = ProjectorLimits.transactionRecordsDefault) throws {
-    let configuration = ProjectorConfiguration(ledgerDirectories: ledgers, postgresURL: try TestPostgres.url(), schema: schema, quarantine: quarantine,
-                                               transactionRecords: transactionRecords, exitWhenCaughtUp: true)
+func projectInProcess(
+    _ ledgers: [String], into schema: WarehouseSchema, quarantine: Bool = false,
+    transactionRecords: Int = ProjectorLimits.transactionRecordsDefault
+) throws {
+    let configuration = ProjectorConfiguration(
+        ledgerDirectories: ledgers, postgresURL: try TestPostgres.url(), schema: schema, quarantine: quarantine,
+        transactionRecords: transactionRecords, exitWhenCaughtUp: true)
     try ProjectorService.runUntilCaughtUp(configuration: configuration, logger: quietLogger)
 }
-
 
 /// Work on a background thread (a ledger writer beside a projector); `join` waits and rethrows its error.
 final class Background: @unchecked Sendable {
@@ -118,20 +132,23 @@ final class Background: @unchecked Sendable {
     }
 }
 
-
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
-
 
 /// GET http://127.0.0.1:port/path: status and body.
 func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
-    final class Box: @unchecked Sendable { var result: (Int, String)?; var error: (any Error)? }
+    final class Box: @unchecked Sendable {
+        var result: (Int, String)?
+        var error: (any Error)?
+    }
     let box = Box()
     let done = DispatchSemaphore(value: 0)
     URLSession.shared.dataTask(with: URL(string: "http://127.0.0.1:\(port)\(path)")!) { data, response, error in
         box.error = error
-        box.result = ((response as? HTTPURLResponse)?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? "")
+        box.result = (
+            (response as? HTTPURLResponse)?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        )
         done.signal()
     }.resume()
     done.wait()

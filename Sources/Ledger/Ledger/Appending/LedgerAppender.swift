@@ -1,6 +1,6 @@
-import OperatingErrors
-import MessageSchema
 import Foundation
+import MessageSchema
+import OperatingErrors
 
 /// What became of one consumed message.
 public enum AppendOutcome: Sendable, Hashable {
@@ -31,8 +31,10 @@ public final class LedgerAppender {
     /// Records one message. `value` nil is a Kafka null value. The record is durable only after `commit`.
     /// `validation` is `MessageValidator.validate(value)` when the caller already ran it (ledger-ingest validates a
     /// batch on several cores); nil validates here.
-    public func append(value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64,
-                       validation: Result<Transaction, Rejection>? = nil) throws -> AppendOutcome {
+    public func append(
+        value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64,
+        validation: Result<Transaction, Rejection>? = nil
+    ) throws -> AppendOutcome {
         let partition = TopicPartition(topic: source.topic, partition: source.partition)
         if let watermark = try writer.watermark(partition), source.offset <= watermark {
             return .alreadyRecorded(watermark: watermark)
@@ -49,9 +51,16 @@ public final class LedgerAppender {
         return .appended(lsn: lsn, kind: record.kind, rejection: Self.rejection(of: body))
     }
 
-    public func append(value: [UInt8]?, source: SourceCoordinates, ingestTimeMicroseconds: Int64) throws -> AppendOutcome {
-        guard let value else { return try append(value: nil as UnsafeRawBufferPointer?, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds) }
-        return try value.withUnsafeBytes { try append(value: $0, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds) }
+    public func append(value: [UInt8]?, source: SourceCoordinates, ingestTimeMicroseconds: Int64) throws
+        -> AppendOutcome
+    {
+        guard let value else {
+            return try append(
+                value: nil as UnsafeRawBufferPointer?, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds)
+        }
+        return try value.withUnsafeBytes {
+            try append(value: $0, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds)
+        }
     }
 
     /// The body of a refused message: why, and its first `Limits.rejectedRawBytesKeptMax` bytes.
@@ -61,10 +70,13 @@ public final class LedgerAppender {
     }
 
     /// Records that offsets `first...last` of a partition were deleted before they could be consumed.
-    public func appendGap(topic: String, partition: Int32, first: Int64, last: Int64, ingestTimeMicroseconds: Int64) throws -> UInt64 {
+    public func appendGap(topic: String, partition: Int32, first: Int64, last: Int64, ingestTimeMicroseconds: Int64)
+        throws -> UInt64
+    {
         precondition(first <= last, "a gap covers at least one offset")
         let source = SourceCoordinates(topic: topic, partition: partition, offset: first)
-        return try writer.append(Record(source: source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: .gap(lastMissingOffset: last)))
+        return try writer.append(
+            Record(source: source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: .gap(lastMissingOffset: last)))
     }
 
     /// Makes everything appended durable; returns the durable LSN.
@@ -81,7 +93,9 @@ public final class LedgerAppender {
     /// accepted, duplicate (same content as the accepted record) or conflict (different content).
     private func classify(_ transaction: Transaction) throws -> RecordBody {
         guard let original = try writer.acceptedOrder(transaction.orderID) else { return .accepted(transaction) }
-        guard original.contentDigest == transaction.contentDigest else { return .conflict(transaction, originalLSN: original.lsn) }
+        guard original.contentDigest == transaction.contentDigest else {
+            return .conflict(transaction, originalLSN: original.lsn)
+        }
         let originalTransaction = try original.pending ?? writer.acceptedTransaction(at: original.lsn)
         return transaction.hasSameContent(as: originalTransaction)
             ? .duplicate(transaction, originalLSN: original.lsn) : .conflict(transaction, originalLSN: original.lsn)

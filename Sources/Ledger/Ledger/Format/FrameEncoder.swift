@@ -1,5 +1,5 @@
-import OperatingErrors
 import Foundation
+import OperatingErrors
 
 /// Builds one frame of the segment format (see `SegmentFormat.swift`): records are encoded into its payload as
 /// they are appended, and the finished frame is checked the way a reader will read it before anyone may write
@@ -43,7 +43,9 @@ package struct FrameEncoder {
         scratch.removeAll()
         try RecordCodec.encodeBody(record, into: &scratch, checkingBounds: checksBounds)
         guard scratch.count <= Limits.recordBytesMax else {
-            throw LedgerError(.recordTooLarge, "record larger than a frame allows", [("bytes", String(scratch.count)), ("maximum", String(Limits.recordBytesMax))])
+            throw LedgerError(
+                .recordTooLarge, "record larger than a frame allows",
+                [("bytes", String(scratch.count)), ("maximum", String(Limits.recordBytesMax))])
         }
         return EncodedRecord(byteCount: scratch.count)
     }
@@ -51,12 +53,16 @@ package struct FrameEncoder {
     /// Whether the record just encoded still fits this frame (else the caller finishes the frame first).
     package func hasRoom(for encoded: EncodedRecord) -> Bool {
         // The length prefix is a varint of at most 10 bytes.
-        records.isEmpty || (payload.count + encoded.byteCount + 10 <= Limits.frameRawBytesMax && records.count < Limits.frameRecordsMax)
+        records.isEmpty
+            || (payload.count + encoded.byteCount + 10 <= Limits.frameRawBytesMax
+                && records.count < Limits.frameRecordsMax)
     }
 
     /// Adds the record `encode` just encoded.
     package mutating func add(_ record: Record, _ encoded: EncodedRecord) {
-        precondition(encoded.byteCount == scratch.count && hasRoom(for: encoded), "add follows encode of the same record, with room for it")
+        precondition(
+            encoded.byteCount == scratch.count && hasRoom(for: encoded),
+            "add follows encode of the same record, with room for it")
         payload.appendVarint(UInt64(scratch.count))
         payload.append(bytes: scratch.bytes)
         records.append(record)
@@ -67,12 +73,15 @@ package struct FrameEncoder {
         precondition(!records.isEmpty, "a frame holds at least one record")
         let bound = LZ4Block.compressedBytesBound(rawByteCount: payload.count)
         if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
-        let storedLength = payload.bytes.withUnsafeBytes { raw in compressed.withUnsafeMutableBytes { LZ4Block.compress(raw, into: $0) } }
+        let storedLength = payload.bytes.withUnsafeBytes { raw in
+            compressed.withUnsafeMutableBytes { LZ4Block.compress(raw, into: $0) }
+        }
         if checksReadBack { checkReadsBack(storedLength: storedLength, firstLSN: firstLSN) }
         let frame = compressed.withUnsafeBytes { all in
             let storedPayload = UnsafeRawBufferPointer(rebasing: all[0..<storedLength])
-            let header = FrameHeader.encode(firstLSN: firstLSN, recordCount: UInt32(records.count), rawLength: UInt32(payload.count),
-                                            chainLink: chainLink, storedPayload: storedPayload)
+            let header = FrameHeader.encode(
+                firstLSN: firstLSN, recordCount: UInt32(records.count), rawLength: UInt32(payload.count),
+                chainLink: chainLink, storedPayload: storedPayload)
             var bytes = header.bytes
             bytes.append(contentsOf: storedPayload)
             bytes.append(contentsOf: repeatElement(0, count: SegmentFormat.aligned(bytes.count) - bytes.count))
@@ -96,15 +105,19 @@ package struct FrameEncoder {
             verification.withUnsafeMutableBytes { check -> FormatViolation? in
                 let target = UnsafeMutableRawBufferPointer(rebasing: check[0..<rawLength])
                 guard LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: all[0..<storedLength]), into: target) != nil,
-                      payload.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, target.baseAddress!, rawLength) == 0 })
+                    payload.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, target.baseAddress!, rawLength) == 0 })
                 else {
-                    preconditionFailure("LZ4 round trip of frame at LSN \(firstLSN) does not reproduce its payload (memory or library fault)")
+                    preconditionFailure(
+                        "LZ4 round trip of frame at LSN \(firstLSN) does not reproduce its payload (memory or library fault)"
+                    )
                 }
                 return RecordCodec.check(UnsafeRawBufferPointer(target), expectedCount: records.count)
             }
         }
         if let violation {
-            preconditionFailure("frame at LSN \(firstLSN) does not decode: \(violation.check), expected \(violation.expected), found \(violation.found)")
+            preconditionFailure(
+                "frame at LSN \(firstLSN) does not decode: \(violation.check), expected \(violation.expected), found \(violation.found)"
+            )
         }
         assert(readsBackAsAppended(firstLSN: firstLSN))
     }
@@ -115,7 +128,9 @@ package struct FrameEncoder {
         let decoded = payload.bytes.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: records.count) }
         guard case .success(let readBack) = decoded else { return false }
         guard let index = readBack.indices.first(where: { readBack[$0] != records[$0] }) else { return true }
-        print("record at LSN \(firstLSN + UInt64(index)) reads back as other values than were appended: \(readBack[index]) vs \(records[index])")
+        print(
+            "record at LSN \(firstLSN + UInt64(index)) reads back as other values than were appended: \(readBack[index]) vs \(records[index])"
+        )
         return false
     }
 }

@@ -1,6 +1,6 @@
-import OperatingErrors
-import MessageSchema
 import Foundation
+import MessageSchema
+import OperatingErrors
 
 /// Encodes and decodes records inside a frame's payload. The byte layout is documented at the top of
 /// `SegmentFormat.swift`, beside the rest of the file format.
@@ -12,10 +12,13 @@ package enum RecordCodec {
     static func encodeBody(_ record: Record, into writer: inout ByteWriter, checkingBounds: Bool = true) throws {
         if checkingBounds, let violation = RecordBounds.violation(in: record) {
             let source = record.source
-            throw LedgerError(.valueOutOfBounds, "a record the ledger could not read back or project is not stored", [
-                ("reason", violation.reason), ("detail", violation.detail), ("record.kind", record.kind.description),
-                ("source", "\(source.topic.debugDescription)[\(source.partition)]@\(source.offset)"),
-            ])
+            throw LedgerError(
+                .valueOutOfBounds, "a record the ledger could not read back or project is not stored",
+                [
+                    ("reason", violation.reason), ("detail", violation.detail),
+                    ("record.kind", record.kind.description),
+                    ("source", "\(source.topic.debugDescription)[\(source.partition)]@\(source.offset)"),
+                ])
         }
         writer.append(littleEndian: record.kind.rawValue)
         writer.appendSignedVarint(record.ingestTimeMicroseconds)
@@ -67,10 +70,14 @@ package enum RecordCodec {
     // MARK: Decoding
 
     /// Decodes all records of a decompressed payload; the failure names the record index and what was wrong.
-    package static func decodeAll(_ payload: UnsafeRawBufferPointer, expectedCount: Int) -> Result<[Record], FormatViolation> {
+    package static func decodeAll(_ payload: UnsafeRawBufferPointer, expectedCount: Int) -> Result<
+        [Record], FormatViolation
+    > {
         var records: [Record] = []
         records.reserveCapacity(expectedCount)
-        if let violation = RecordDecoder(sink: RecordBuilder()).forEach(in: payload, expectedCount: expectedCount, { records.append($0) }) {
+        if let violation = RecordDecoder(sink: RecordBuilder()).forEach(
+            in: payload, expectedCount: expectedCount, { records.append($0) })
+        {
             return .failure(violation)
         }
         return .success(records)
@@ -97,9 +104,13 @@ private protocol RecordSink {
     /// Text whose bytes are valid UTF-8; nil when they are not.
     func text(_ bytes: UnsafeRawBufferPointer) -> Text?
     func source(topic: Text, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) -> Source
-    func transaction(orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64, offsetMinutes: Int16,
-                     customer: Text, category: Text) -> TransactionValue
-    func rejected(reason: RejectReason, field: Text, originalByteCount: Int, raw: UnsafeRawBufferPointer?) -> RejectedValue
+    func transaction(
+        orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64,
+        offsetMinutes: Int16,
+        customer: Text, category: Text
+    ) -> TransactionValue
+    func rejected(reason: RejectReason, field: Text, originalByteCount: Int, raw: UnsafeRawBufferPointer?)
+        -> RejectedValue
     func record(ingestTime: Int64, source: Source, detail: DecodedDetail<TransactionValue, RejectedValue>) -> Output
 }
 
@@ -117,30 +128,46 @@ private enum DecodedDetail<TransactionValue, RejectedValue> {
 private struct RecordBuilder: RecordSink {
     func text(_ bytes: UnsafeRawBufferPointer) -> String? { String(validating: bytes, as: UTF8.self) }
 
-    func source(topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) -> SourceCoordinates {
-        SourceCoordinates(topic: topic, partition: partition, offset: offset, kafkaTimestampMilliseconds: timestamp, key: key.map { Array($0) })
+    func source(topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?)
+        -> SourceCoordinates
+    {
+        SourceCoordinates(
+            topic: topic, partition: partition, offset: offset, kafkaTimestampMilliseconds: timestamp,
+            key: key.map { Array($0) })
     }
 
-    func transaction(orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64, offsetMinutes: Int16,
-                     customer: String, category: String) -> Transaction {
-        Transaction(orderID: UUID(bytes: orderID), amount: Cents(rawValue: cents), currency: CurrencyCode(unchecked: String(decoding: currency, as: UTF8.self)),
-                    timestamp: UTCTimestamp(microsecondsSinceEpoch: microseconds, originalOffsetMinutes: offsetMinutes),
-                    customerID: customer, productCategory: category)
+    func transaction(
+        orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64,
+        offsetMinutes: Int16,
+        customer: String, category: String
+    ) -> Transaction {
+        Transaction(
+            orderID: UUID(bytes: orderID), amount: Cents(rawValue: cents),
+            currency: CurrencyCode(unchecked: String(decoding: currency, as: UTF8.self)),
+            timestamp: UTCTimestamp(microsecondsSinceEpoch: microseconds, originalOffsetMinutes: offsetMinutes),
+            customerID: customer, productCategory: category)
     }
 
-    func rejected(reason: RejectReason, field: String, originalByteCount: Int, raw: UnsafeRawBufferPointer?) -> RejectedMessage {
-        RejectedMessage(rejection: Rejection(reason, field: field), rawBytes: raw.map { Array($0) }, originalByteCount: originalByteCount)
+    func rejected(reason: RejectReason, field: String, originalByteCount: Int, raw: UnsafeRawBufferPointer?)
+        -> RejectedMessage
+    {
+        RejectedMessage(
+            rejection: Rejection(reason, field: field), rawBytes: raw.map { Array($0) },
+            originalByteCount: originalByteCount)
     }
 
-    func record(ingestTime: Int64, source: SourceCoordinates, detail: DecodedDetail<Transaction, RejectedMessage>) -> Record {
-        let body: RecordBody = switch detail {
-        case .accepted(let transaction): .accepted(transaction)
-        case .rejected(let rejected): .rejected(rejected)
-        case .duplicate(let transaction, let originalLSN): .duplicate(transaction, originalLSN: originalLSN)
-        case .conflict(let transaction, let originalLSN): .conflict(transaction, originalLSN: originalLSN)
-        case .gap(let lastMissingOffset): .gap(lastMissingOffset: lastMissingOffset)
-        case .lost: .lost
-        }
+    func record(ingestTime: Int64, source: SourceCoordinates, detail: DecodedDetail<Transaction, RejectedMessage>)
+        -> Record
+    {
+        let body: RecordBody =
+            switch detail {
+            case .accepted(let transaction): .accepted(transaction)
+            case .rejected(let rejected): .rejected(rejected)
+            case .duplicate(let transaction, let originalLSN): .duplicate(transaction, originalLSN: originalLSN)
+            case .conflict(let transaction, let originalLSN): .conflict(transaction, originalLSN: originalLSN)
+            case .gap(let lastMissingOffset): .gap(lastMissingOffset: lastMissingOffset)
+            case .lost: .lost
+            }
         return Record(source: source, ingestTimeMicroseconds: ingestTime, body: body)
     }
 }
@@ -148,8 +175,11 @@ private struct RecordBuilder: RecordSink {
 private struct RecordChecker: RecordSink {
     func text(_ bytes: UnsafeRawBufferPointer) -> Void? { UTF8Validation.isValid(bytes) ? () : nil }
     func source(topic: Void, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) {}
-    func transaction(orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64, offsetMinutes: Int16,
-                     customer: Void, category: Void) {}
+    func transaction(
+        orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64,
+        offsetMinutes: Int16,
+        customer: Void, category: Void
+    ) {}
     func rejected(reason: RejectReason, field: Void, originalByteCount: Int, raw: UnsafeRawBufferPointer?) {}
     func record(ingestTime: Int64, source: Void, detail: DecodedDetail<Void, Void>) {}
 }
@@ -160,15 +190,22 @@ private struct RecordDecoder<Sink: RecordSink> {
     let sink: Sink
 
     /// Calls `each` with every record of the payload, in order; the violation when one does not decode.
-    func forEach(in payload: UnsafeRawBufferPointer, expectedCount: Int, _ each: (Sink.Output) -> Void) -> FormatViolation? {
+    func forEach(in payload: UnsafeRawBufferPointer, expectedCount: Int, _ each: (Sink.Output) -> Void)
+        -> FormatViolation?
+    {
         var reader = ByteReader(payload)
         var count = 0
         while !reader.isAtEnd {
             guard count < expectedCount else {
-                return FormatViolation("record count", expected: "\(expectedCount) records filling the payload", found: "bytes left after record \(expectedCount)")
+                return FormatViolation(
+                    "record count", expected: "\(expectedCount) records filling the payload",
+                    found: "bytes left after record \(expectedCount)")
             }
-            guard let body = reader.readLengthPrefixed(maximum: Limits.recordBytesMax), let record = decodeBody(body) else {
-                return FormatViolation("record encoding", expected: "a well-formed record", found: "malformed record at index \(count), payload byte \(reader.position)")
+            guard let body = reader.readLengthPrefixed(maximum: Limits.recordBytesMax), let record = decodeBody(body)
+            else {
+                return FormatViolation(
+                    "record encoding", expected: "a well-formed record",
+                    found: "malformed record at index \(count), payload byte \(reader.position)")
             }
             each(record)
             count += 1
@@ -182,19 +219,19 @@ private struct RecordDecoder<Sink: RecordSink> {
     private func decodeBody(_ body: UnsafeRawBufferPointer) -> Sink.Output? {
         var reader = ByteReader(body)
         guard let kindByte = reader.read(UInt8.self), let kind = RecordKind(rawValue: kindByte),
-              let ingestTime = reader.readSignedVarint(),
-              let source = decodeSource(&reader),
-              let detail = decodeDetail(kind, &reader),
-              reader.isAtEnd
+            let ingestTime = reader.readSignedVarint(),
+            let source = decodeSource(&reader),
+            let detail = decodeDetail(kind, &reader),
+            reader.isAtEnd
         else { return nil }
         return sink.record(ingestTime: ingestTime, source: source, detail: detail)
     }
 
     private func decodeSource(_ reader: inout ByteReader) -> Sink.Source? {
         guard let topic = readText(&reader, maximum: Limits.topicBytesMax),
-              let partition = reader.readSignedVarint(), let partition32 = Int32(exactly: partition),
-              let offset = reader.readSignedVarint(),
-              let presence = reader.read(UInt8.self), presence & ~3 == 0
+            let partition = reader.readSignedVarint(), let partition32 = Int32(exactly: partition),
+            let offset = reader.readSignedVarint(),
+            let presence = reader.read(UInt8.self), presence & ~3 == 0
         else { return nil }
         var timestamp: Int64?
         if presence & 1 != 0 {
@@ -209,13 +246,18 @@ private struct RecordDecoder<Sink: RecordSink> {
         return sink.source(topic: topic, partition: partition32, offset: offset, timestamp: timestamp, key: key)
     }
 
-    private func decodeDetail(_ kind: RecordKind, _ reader: inout ByteReader) -> DecodedDetail<Sink.TransactionValue, Sink.RejectedValue>? {
+    private func decodeDetail(_ kind: RecordKind, _ reader: inout ByteReader) -> DecodedDetail<
+        Sink.TransactionValue, Sink.RejectedValue
+    >? {
         switch kind {
         case .accepted:
             return decodeTransaction(&reader).map { .accepted($0) }
         case .duplicate, .conflict:
-            guard let originalLSN = reader.readVarint(), let transaction = decodeTransaction(&reader) else { return nil }
-            return kind == .duplicate ? .duplicate(transaction, originalLSN: originalLSN) : .conflict(transaction, originalLSN: originalLSN)
+            guard let originalLSN = reader.readVarint(), let transaction = decodeTransaction(&reader) else {
+                return nil
+            }
+            return kind == .duplicate
+                ? .duplicate(transaction, originalLSN: originalLSN) : .conflict(transaction, originalLSN: originalLSN)
         case .rejected:
             return decodeRejected(&reader).map { .rejected($0) }
         case .gap:
@@ -227,9 +269,9 @@ private struct RecordDecoder<Sink: RecordSink> {
 
     private func decodeRejected(_ reader: inout ByteReader) -> Sink.RejectedValue? {
         guard let reasonByte = reader.read(UInt8.self), let reason = RejectReason(rawValue: reasonByte),
-              let field = readText(&reader, maximum: MessageLimits.rejectionFieldBytesMax),
-              let originalSize = reader.readVarint(), let originalByteCount = Int(exactly: originalSize),
-              let hasRaw = reader.read(UInt8.self), hasRaw <= 1
+            let field = readText(&reader, maximum: MessageLimits.rejectionFieldBytesMax),
+            let originalSize = reader.readVarint(), let originalByteCount = Int(exactly: originalSize),
+            let hasRaw = reader.read(UInt8.self), hasRaw <= 1
         else { return nil }
         var raw: UnsafeRawBufferPointer?
         if hasRaw == 1 {
@@ -241,15 +283,17 @@ private struct RecordDecoder<Sink: RecordSink> {
 
     private func decodeTransaction(_ reader: inout ByteReader) -> Sink.TransactionValue? {
         guard let orderID = reader.readBytes(16),
-              let cents = reader.readVarint(), cents > 0, cents <= UInt64(Cents.maximum.rawValue),
-              let currency = reader.readBytes(3), currency.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }),
-              let microseconds = reader.readSignedVarint(),
-              let offsetMinutes = reader.readSignedVarint(), let offset16 = Int16(exactly: offsetMinutes),
-              let customer = readText(&reader, maximum: MessageLimits.textFieldBytesMax),
-              let category = readText(&reader, maximum: MessageLimits.textFieldBytesMax)
+            let cents = reader.readVarint(), cents > 0, cents <= UInt64(Cents.maximum.rawValue),
+            let currency = reader.readBytes(3), currency.allSatisfy({ $0 >= 0x41 && $0 <= 0x5A }),
+            let microseconds = reader.readSignedVarint(),
+            let offsetMinutes = reader.readSignedVarint(), let offset16 = Int16(exactly: offsetMinutes),
+            let customer = readText(&reader, maximum: MessageLimits.textFieldBytesMax),
+            let category = readText(&reader, maximum: MessageLimits.textFieldBytesMax)
         else { return nil }
-        return sink.transaction(orderID: orderID, cents: Int64(cents), currency: currency, microseconds: microseconds, offsetMinutes: offset16,
-                                customer: customer, category: category)
+        return sink.transaction(
+            orderID: orderID, cents: Int64(cents), currency: currency, microseconds: microseconds,
+            offsetMinutes: offset16,
+            customer: customer, category: category)
     }
 
     private func readText(_ reader: inout ByteReader, maximum: Int) -> Sink.Text? {

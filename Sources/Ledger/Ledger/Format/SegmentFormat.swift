@@ -1,6 +1,6 @@
-import OperatingErrors
-import MessageSchema
 import Foundation
+import MessageSchema
+import OperatingErrors
 
 // # Pulse Ledger segment format, version 2
 //
@@ -166,7 +166,10 @@ public struct SegmentHeader: Sendable, Hashable {
     /// Decodes and checks a header; the failure says which check failed, with expected and found values.
     package static func decode(_ bytes: UnsafeRawBufferPointer) -> Result<SegmentHeader, FormatViolation> {
         guard bytes.count >= SegmentFormat.headerBytes else {
-            return .failure(FormatViolation("segment header is short", expected: "\(SegmentFormat.headerBytes) bytes", found: "\(bytes.count) bytes"))
+            return .failure(
+                FormatViolation(
+                    "segment header is short", expected: "\(SegmentFormat.headerBytes) bytes",
+                    found: "\(bytes.count) bytes"))
         }
         let header = UnsafeRawBufferPointer(rebasing: bytes[0..<SegmentFormat.headerBytes])
         guard Array(header[0..<8]) == SegmentFormat.segmentMagic else {
@@ -178,10 +181,14 @@ public struct SegmentHeader: Sendable, Hashable {
         let storedCRC = header.loadUnaligned(fromByteOffset: 60, as: UInt32.self).littleEndian
         let computedCRC = CRC32C.update(0, UnsafeRawBufferPointer(rebasing: header[0..<60]))
         guard storedCRC == computedCRC else {
-            return .failure(FormatViolation("segment header checksum", expected: hex32(storedCRC), found: hex32(computedCRC)))
+            return .failure(
+                FormatViolation("segment header checksum", expected: hex32(storedCRC), found: hex32(computedCRC)))
         }
         guard SegmentFormat.readableVersions.contains(version), size == UInt16(SegmentFormat.headerBytes) else {
-            return .failure(FormatViolation("segment format version", expected: "\(SegmentFormat.readableVersions)", found: "\(version)", unsupportedVersion: true))
+            return .failure(
+                FormatViolation(
+                    "segment format version", expected: "\(SegmentFormat.readableVersions)", found: "\(version)",
+                    unsupportedVersion: true))
         }
         _ = reader.read(UInt32.self)
         let ledgerID = UUID(bytes: reader.readBytes(16)!)
@@ -189,7 +196,9 @@ public struct SegmentHeader: Sendable, Hashable {
         let previousDigest = reader.read(UInt32.self)!
         _ = reader.read(UInt32.self)
         let createdAt = reader.read(Int64.self)!
-        var result = SegmentHeader(ledgerID: ledgerID, firstLSN: firstLSN, previousSegmentDigest: previousDigest, createdAtMicroseconds: createdAt)
+        var result = SegmentHeader(
+            ledgerID: ledgerID, firstLSN: firstLSN, previousSegmentDigest: previousDigest,
+            createdAtMicroseconds: createdAt)
         result.version = version
         return .success(result)
     }
@@ -209,7 +218,10 @@ public struct FrameHeader: Sendable, Hashable {
     public var lastLSN: UInt64 { firstLSN + UInt64(recordCount) - 1 }
 
     /// The 40 header bytes; `crc` is computed over bytes 0..<32 and `storedPayload`.
-    static func encode(firstLSN: UInt64, recordCount: UInt32, rawLength: UInt32, chainLink: UInt32, storedPayload: UnsafeRawBufferPointer) -> (bytes: [UInt8], crc: UInt32) {
+    static func encode(
+        firstLSN: UInt64, recordCount: UInt32, rawLength: UInt32, chainLink: UInt32,
+        storedPayload: UnsafeRawBufferPointer
+    ) -> (bytes: [UInt8], crc: UInt32) {
         var writer = ByteWriter(capacity: SegmentFormat.frameHeaderBytes)
         writer.append(littleEndian: SegmentFormat.frameMagic)
         writer.append(littleEndian: SegmentFormat.codecLZ4)
@@ -230,23 +242,34 @@ public struct FrameHeader: Sendable, Hashable {
         var reader = ByteReader(bytes)
         let magic = reader.read(UInt32.self)!
         guard magic == SegmentFormat.frameMagic else {
-            return .failure(FormatViolation("frame magic", expected: hex32(SegmentFormat.frameMagic), found: hex32(magic)))
+            return .failure(
+                FormatViolation("frame magic", expected: hex32(SegmentFormat.frameMagic), found: hex32(magic)))
         }
         let flags = reader.read(UInt32.self)!
         let header = FrameHeader(
-            firstLSN: reader.read(UInt64.self)!, recordCount: reader.read(UInt32.self)!, rawLength: reader.read(UInt32.self)!,
-            storedLength: reader.read(UInt32.self)!, chainLink: reader.read(UInt32.self)!, crc: reader.read(UInt32.self)!)
+            firstLSN: reader.read(UInt64.self)!, recordCount: reader.read(UInt32.self)!,
+            rawLength: reader.read(UInt32.self)!,
+            storedLength: reader.read(UInt32.self)!, chainLink: reader.read(UInt32.self)!,
+            crc: reader.read(UInt32.self)!)
         let reserved = reader.read(UInt32.self)!
         guard flags == SegmentFormat.codecLZ4, reserved == 0 else {
-            return .failure(FormatViolation("frame flags", expected: "codec 1, reserved 0", found: "flags \(hex32(flags)), reserved \(hex32(reserved))"))
+            return .failure(
+                FormatViolation(
+                    "frame flags", expected: "codec 1, reserved 0",
+                    found: "flags \(hex32(flags)), reserved \(hex32(reserved))"))
         }
         guard header.recordCount >= 1, header.recordCount <= UInt32(Limits.frameRecordsMax) else {
-            return .failure(FormatViolation("frame record count", expected: "1...\(Limits.frameRecordsMax)", found: "\(header.recordCount)"))
+            return .failure(
+                FormatViolation(
+                    "frame record count", expected: "1...\(Limits.frameRecordsMax)", found: "\(header.recordCount)"))
         }
         guard header.rawLength <= UInt32(Limits.frameRawBytesMax),
-              Int(header.storedLength) <= LZ4Block.compressedBytesBound(rawByteCount: Int(header.rawLength))
+            Int(header.storedLength) <= LZ4Block.compressedBytesBound(rawByteCount: Int(header.rawLength))
         else {
-            return .failure(FormatViolation("frame lengths", expected: "raw ≤ \(Limits.frameRawBytesMax), stored ≤ LZ4 bound", found: "raw \(header.rawLength), stored \(header.storedLength)"))
+            return .failure(
+                FormatViolation(
+                    "frame lengths", expected: "raw ≤ \(Limits.frameRawBytesMax), stored ≤ LZ4 bound",
+                    found: "raw \(header.rawLength), stored \(header.storedLength)"))
         }
         return .success(header)
     }
@@ -283,7 +306,9 @@ public struct SegmentFooter: Sendable, Hashable {
 
     package static func decode(_ bytes: UnsafeRawBufferPointer) -> Result<SegmentFooter, FormatViolation> {
         guard bytes.count >= SegmentFormat.footerBytes else {
-            return .failure(FormatViolation("footer is short", expected: "\(SegmentFormat.footerBytes) bytes", found: "\(bytes.count) bytes"))
+            return .failure(
+                FormatViolation(
+                    "footer is short", expected: "\(SegmentFormat.footerBytes) bytes", found: "\(bytes.count) bytes"))
         }
         let footer = UnsafeRawBufferPointer(rebasing: bytes[0..<SegmentFormat.footerBytes])
         let storedCRC = footer.loadUnaligned(fromByteOffset: 28, as: UInt32.self).littleEndian
@@ -292,7 +317,10 @@ public struct SegmentFooter: Sendable, Hashable {
             return .failure(FormatViolation("footer checksum", expected: hex32(storedCRC), found: hex32(computedCRC)))
         }
         var reader = ByteReader(footer, position: 4)
-        return .success(SegmentFooter(frameCount: reader.read(UInt32.self)!, firstLSN: reader.read(UInt64.self)!, recordCount: reader.read(UInt64.self)!, digest: reader.read(UInt32.self)!))
+        return .success(
+            SegmentFooter(
+                frameCount: reader.read(UInt32.self)!, firstLSN: reader.read(UInt64.self)!,
+                recordCount: reader.read(UInt64.self)!, digest: reader.read(UInt32.self)!))
     }
 }
 
@@ -312,8 +340,9 @@ package struct FormatViolation: Error, Sendable {
 
     /// The violation as a ledger error located at `path` and byte `offset`.
     func error(path: String, offset: Int, _ extra: [(String, String)] = []) -> LedgerError {
-        LedgerError(unsupportedVersion ? .unsupportedVersion : .corruption, check,
-                    [("path", path), ("offset", String(offset)), ("expected", expected), ("found", found)] + extra)
+        LedgerError(
+            unsupportedVersion ? .unsupportedVersion : .corruption, check,
+            [("path", path), ("offset", String(offset)), ("expected", expected), ("found", found)] + extra)
     }
 }
 

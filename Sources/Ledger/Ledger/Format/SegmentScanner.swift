@@ -9,10 +9,14 @@ public struct ScannedFrame: Sendable {
     /// Checks conditions 5-7 on a whole frame whose header (conditions 1-3) decoded and whose bytes lie within
     /// the file (condition 4): `body` is everything after the 40 header bytes, padding included. `chain` nil
     /// accepts any chain link (reading from the middle of a segment).
-    static func check(_ header: FrameHeader, headBytes: [UInt8], body: [UInt8], offset: Int64, chain: UInt32?,
-                      firstLSN: UInt64) -> Result<ScannedFrame, FormatViolation> {
+    static func check(
+        _ header: FrameHeader, headBytes: [UInt8], body: [UInt8], offset: Int64, chain: UInt32?,
+        firstLSN: UInt64
+    ) -> Result<ScannedFrame, FormatViolation> {
         let stored = Array(body.prefix(Int(header.storedLength)))
-        let computed = headBytes.withUnsafeBytes { head in stored.withUnsafeBytes { FrameHeader.computeCRC(headerBytes: head, storedPayload: $0) } }
+        let computed = headBytes.withUnsafeBytes { head in
+            stored.withUnsafeBytes { FrameHeader.computeCRC(headerBytes: head, storedPayload: $0) }
+        }
         guard computed == header.crc else {
             return .failure(FormatViolation("frame checksum", expected: hex32(header.crc), found: hex32(computed)))
         }
@@ -30,9 +34,14 @@ public struct ScannedFrame: Sendable {
 
     /// The records of one frame held in memory (`bytes`: header, payload and padding, as written), checked by
     /// every condition a segment scan applies: the reader's path, for the cross-seam fuzzer and tests.
-    package static func readRecords(frameBytes bytes: [UInt8], firstLSN: UInt64, chainLink: UInt32) -> Result<[Record], FormatViolation> {
+    package static func readRecords(frameBytes bytes: [UInt8], firstLSN: UInt64, chainLink: UInt32) -> Result<
+        [Record], FormatViolation
+    > {
         guard bytes.count >= SegmentFormat.frameHeaderBytes else {
-            return .failure(FormatViolation("frame header is short", expected: "\(SegmentFormat.frameHeaderBytes) bytes", found: "\(bytes.count) bytes"))
+            return .failure(
+                FormatViolation(
+                    "frame header is short", expected: "\(SegmentFormat.frameHeaderBytes) bytes",
+                    found: "\(bytes.count) bytes"))
         }
         let head = Array(bytes[0..<SegmentFormat.frameHeaderBytes])
         let header: FrameHeader
@@ -41,10 +50,13 @@ public struct ScannedFrame: Sendable {
         case .success(let decoded): header = decoded
         }
         guard header.totalBytes == bytes.count else {
-            return .failure(FormatViolation("frame length", expected: "\(header.totalBytes) bytes", found: "\(bytes.count) bytes"))
+            return .failure(
+                FormatViolation("frame length", expected: "\(header.totalBytes) bytes", found: "\(bytes.count) bytes"))
         }
         let body = Array(bytes[SegmentFormat.frameHeaderBytes...])
-        return check(header, headBytes: head, body: body, offset: 0, chain: chainLink, firstLSN: firstLSN).flatMap { $0.decodeRecords() }
+        return check(header, headBytes: head, body: body, offset: 0, chain: chainLink, firstLSN: firstLSN).flatMap {
+            $0.decodeRecords()
+        }
     }
 
     /// Decompresses and decodes the records (condition 8).
@@ -54,7 +66,10 @@ public struct ScannedFrame: Sendable {
             raw.withUnsafeMutableBytes { LZ4Block.decompress(stored, into: $0) }
         }
         guard decompressed != nil else {
-            return .failure(FormatViolation("frame decompression", expected: "\(header.rawLength) raw bytes", found: "LZ4 data that does not decode to that"))
+            return .failure(
+                FormatViolation(
+                    "frame decompression", expected: "\(header.rawLength) raw bytes",
+                    found: "LZ4 data that does not decode to that"))
         }
         return raw.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: Int(header.recordCount)) }
     }
@@ -117,7 +132,11 @@ package final class SegmentScanner {
         let headBytes = try file.read(count: Int(min(remaining, Int64(SegmentFormat.frameHeaderBytes))), at: position)
         if headBytes.withUnsafeBytes({ SegmentFooter.hasMagic($0) }) { return try footer() }
         guard headBytes.count == SegmentFormat.frameHeaderBytes else {
-            return .damaged(offset: position, FormatViolation("frame header is short", expected: "\(SegmentFormat.frameHeaderBytes) bytes", found: "\(headBytes.count) bytes before the end of the file"))
+            return .damaged(
+                offset: position,
+                FormatViolation(
+                    "frame header is short", expected: "\(SegmentFormat.frameHeaderBytes) bytes",
+                    found: "\(headBytes.count) bytes before the end of the file"))
         }
         let decoded = headBytes.withUnsafeBytes { FrameHeader.decode($0) }
         guard case .success(let frameHeader) = decoded else {
@@ -129,10 +148,18 @@ package final class SegmentScanner {
 
     private func frame(_ frameHeader: FrameHeader, headBytes: [UInt8]) throws -> Step {
         guard position + Int64(frameHeader.totalBytes) <= fileSize else {
-            return .damaged(offset: position, FormatViolation("frame extends past the end of the file", expected: "\(frameHeader.totalBytes) bytes", found: "\(fileSize - position) bytes"))
+            return .damaged(
+                offset: position,
+                FormatViolation(
+                    "frame extends past the end of the file", expected: "\(frameHeader.totalBytes) bytes",
+                    found: "\(fileSize - position) bytes"))
         }
-        let body = try file.read(count: frameHeader.totalBytes - SegmentFormat.frameHeaderBytes, at: position + Int64(SegmentFormat.frameHeaderBytes))
-        switch ScannedFrame.check(frameHeader, headBytes: headBytes, body: body, offset: position, chain: chain, firstLSN: nextLSN) {
+        let body = try file.read(
+            count: frameHeader.totalBytes - SegmentFormat.frameHeaderBytes,
+            at: position + Int64(SegmentFormat.frameHeaderBytes))
+        switch ScannedFrame.check(
+            frameHeader, headBytes: headBytes, body: body, offset: position, chain: chain, firstLSN: nextLSN)
+        {
         case .failure(let violation):
             return .damaged(offset: position, violation)
         case .success(let scanned):
@@ -151,14 +178,20 @@ package final class SegmentScanner {
             if case .failure(let violation) = decoded { return .damaged(offset: position, violation) }
             preconditionFailure("unreachable")
         }
-        let expected = "frames \(frameCount), first LSN \(header.firstLSN), records \(nextLSN - header.firstLSN), digest \(hex32(digest))"
-        let found = "frames \(footer.frameCount), first LSN \(footer.firstLSN), records \(footer.recordCount), digest \(hex32(footer.digest))"
+        let expected =
+            "frames \(frameCount), first LSN \(header.firstLSN), records \(nextLSN - header.firstLSN), digest \(hex32(digest))"
+        let found =
+            "frames \(footer.frameCount), first LSN \(footer.firstLSN), records \(footer.recordCount), digest \(hex32(footer.digest))"
         let chainKnown = scannedFromStart || chain != nil
         guard footer.firstLSN == header.firstLSN, footer.recordCount == nextLSN - header.firstLSN,
-              !chainKnown || footer.digest == digest, !scannedFromStart || footer.frameCount == UInt32(frameCount)
+            !chainKnown || footer.digest == digest, !scannedFromStart || footer.frameCount == UInt32(frameCount)
         else { return .damaged(offset: position, FormatViolation("footer contents", expected: expected, found: found)) }
         guard position + Int64(SegmentFormat.footerBytes) == fileSize else {
-            return .damaged(offset: position, FormatViolation("bytes after the footer", expected: "end of file", found: "\(fileSize - position - Int64(SegmentFormat.footerBytes)) more bytes"))
+            return .damaged(
+                offset: position,
+                FormatViolation(
+                    "bytes after the footer", expected: "end of file",
+                    found: "\(fileSize - position - Int64(SegmentFormat.footerBytes)) more bytes"))
         }
         return .sealed(footer, offset: position)
     }
@@ -171,13 +204,19 @@ package final class SegmentScanner {
         return rest.withUnsafeBytes { bytes -> Int64? in
             var candidate = SegmentFormat.alignmentBytes
             while candidate + SegmentFormat.frameHeaderBytes <= bytes.count {
-                let head = UnsafeRawBufferPointer(rebasing: bytes[candidate..<candidate + SegmentFormat.frameHeaderBytes])
+                let head = UnsafeRawBufferPointer(
+                    rebasing: bytes[candidate..<candidate + SegmentFormat.frameHeaderBytes])
                 // Most offsets are not a frame: test the magic before `decode`, which describes failures in text.
                 if head.loadUnaligned(as: UInt32.self).littleEndian == SegmentFormat.frameMagic,
-                   case .success(let frameHeader) = FrameHeader.decode(head), candidate + frameHeader.totalBytes <= bytes.count {
+                    case .success(let frameHeader) = FrameHeader.decode(head),
+                    candidate + frameHeader.totalBytes <= bytes.count
+                {
                     let payloadStart = candidate + SegmentFormat.frameHeaderBytes
-                    let stored = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + Int(frameHeader.storedLength)])
-                    if FrameHeader.computeCRC(headerBytes: head, storedPayload: stored) == frameHeader.crc { return offset + Int64(candidate) }
+                    let stored = UnsafeRawBufferPointer(
+                        rebasing: bytes[payloadStart..<payloadStart + Int(frameHeader.storedLength)])
+                    if FrameHeader.computeCRC(headerBytes: head, storedPayload: stored) == frameHeader.crc {
+                        return offset + Int64(candidate)
+                    }
                 }
                 candidate += SegmentFormat.alignmentBytes
             }
@@ -191,7 +230,8 @@ extension ScannedFrame {
     func records(path: String) throws -> [Record] {
         switch decodeRecords() {
         case .success(let records): return records
-        case .failure(let violation): throw violation.error(path: path, offset: Int(offset), [("lsn", String(header.firstLSN))])
+        case .failure(let violation):
+            throw violation.error(path: path, offset: Int(offset), [("lsn", String(header.firstLSN))])
         }
     }
 }

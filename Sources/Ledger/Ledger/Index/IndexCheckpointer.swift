@@ -37,14 +37,16 @@ final class IndexCheckpointer: @unchecked Sendable {
         do {
             database = try SQLiteDatabase(path: path)
         } catch {
-            logger.error("ledger.index.checkpointer_failed", metadata: ["ledger.path": "\(path)", "ledger.error": "\(error)"])
+            logger.error(
+                "ledger.index.checkpointer_failed", metadata: ["ledger.path": "\(path)", "ledger.error": "\(error)"])
             return
         }
         while waitForNextRound() {
             do {
                 try database.execute("PRAGMA wal_checkpoint(PASSIVE)")
             } catch {
-                logger.warning("ledger.index.checkpoint_failed", metadata: ["ledger.path": "\(path)", "ledger.error": "\(error)"])
+                logger.warning(
+                    "ledger.index.checkpoint_failed", metadata: ["ledger.path": "\(path)", "ledger.error": "\(error)"])
             }
         }
     }
@@ -53,7 +55,10 @@ final class IndexCheckpointer: @unchecked Sendable {
     private func waitForNextRound() -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Double(LedgerIndex.checkpointIntervalMilliseconds) / 1000)) }
+        if !stopping {
+            _ = condition.wait(
+                until: Date(timeIntervalSinceNow: Double(LedgerIndex.checkpointIntervalMilliseconds) / 1000))
+        }
         return !stopping
     }
 }

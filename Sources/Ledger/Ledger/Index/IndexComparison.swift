@@ -24,7 +24,9 @@ struct IndexComparison {
             Table(name: "segments", key: "printf('%020d', first_lsn)", filter: "", orderBy: "first_lsn"),
             Table(name: "frames", key: "printf('%020d', first_lsn)", filter: "", orderBy: "first_lsn"),
             // '/' sorts below every hex digit: a topic that is a prefix of another comes first, as in memcmp.
-            Table(name: "watermarks", key: "hex(topic) || '/' || printf('%011d', partition + 2147483648)", filter: "", orderBy: "topic, partition"),
+            Table(
+                name: "watermarks", key: "hex(topic) || '/' || printf('%011d', partition + 2147483648)", filter: "",
+                orderBy: "topic, partition"),
             Table(name: "orders", key: "hex(order_id)", filter: "WHERE lsn <= \(ordersThrough)", orderBy: "order_id"),
             Table(name: "record_counts", key: "printf('%03d/%03d', kind, reason)", filter: "", orderBy: "kind, reason"),
         ]
@@ -44,7 +46,10 @@ struct IndexComparison {
         let right = try RowStream(rebuilt.prepare(sql), table: table.name)
         while let liveRow = left.current, let rebuiltRow = right.current {
             if liveRow.key == rebuiltRow.key {
-                if liveRow.text != rebuiltRow.text { note("- " + liveRow.text); note("+ " + rebuiltRow.text) }
+                if liveRow.text != rebuiltRow.text {
+                    note("- " + liveRow.text)
+                    note("+ " + rebuiltRow.text)
+                }
                 try left.advance()
                 try right.advance()
             } else if liveRow.key < rebuiltRow.key {
@@ -55,8 +60,14 @@ struct IndexComparison {
                 try right.advance()
             }
         }
-        while let row = left.current { note("- " + row.text); try left.advance() }
-        while let row = right.current { note("+ " + row.text); try right.advance() }
+        while let row = left.current {
+            note("- " + row.text)
+            try left.advance()
+        }
+        while let row = right.current {
+            note("+ " + row.text)
+            try right.advance()
+        }
     }
 
     private mutating func note(_ difference: String) {

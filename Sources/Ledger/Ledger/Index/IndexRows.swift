@@ -65,7 +65,9 @@ struct IndexBatch {
         case .lost: lastOffset = nil  // No source: it moves no partition's watermark.
         case .accepted, .rejected, .duplicate, .conflict: lastOffset = record.source.offset
         }
-        if let lastOffset, lastOffset >= watermarks[key]?.offset ?? Int64.min { watermarks[key] = Watermark(offset: lastOffset, lsn: lsn) }
+        if let lastOffset, lastOffset >= watermarks[key]?.offset ?? Int64.min {
+            watermarks[key] = Watermark(offset: lastOffset, lsn: lsn)
+        }
         var reason: UInt8 = 0
         if case .rejected(let rejected) = record.body { reason = rejected.rejection.reason.rawValue }
         counts[RecordCountKey(kind: record.kind.rawValue, reason: reason), default: 0] += 1
@@ -73,7 +75,9 @@ struct IndexBatch {
 
     /// Adds the order of an accepted record to the order index batch.
     mutating func noteOrder(_ record: Record, lsn: UInt64) {
-        if case .accepted(let transaction) = record.body { orders.append((transaction.orderID, lsn, transaction.contentDigest)) }
+        if case .accepted(let transaction) = record.body {
+            orders.append((transaction.orderID, lsn, transaction.contentDigest))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-import MessageSchema
 import Foundation
+import MessageSchema
 
 /// The ledger's SQLite index (`index.sqlite` in the ledger directory): segments with their LSN and time ranges,
 /// frame positions, per-(topic, partition) durable watermarks, order_id → LSN, and record counts.
@@ -37,12 +37,15 @@ final class LedgerIndex {
         guard !readOnly else { return }
         // WAL journal: readers (projector, ledger-tool) never block the writer. synchronous=NORMAL: a power cut
         // may lose the last published batch, which recovery re-derives from the fsynced segments.
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-\(Self.pageCacheKibibytes); PRAGMA wal_autocheckpoint=\(Self.checkpointBackstopPages);")
+        try database.execute(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-\(Self.pageCacheKibibytes); PRAGMA wal_autocheckpoint=\(Self.checkpointBackstopPages);"
+        )
         try createSchema()
     }
 
     private func createSchema() throws {
-        try database.execute("""
+        try database.execute(
+            """
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS segments(
                 first_lsn INTEGER PRIMARY KEY, file_name TEXT NOT NULL, last_lsn INTEGER NOT NULL,
@@ -98,8 +101,11 @@ final class LedgerIndex {
             for segment in batch.segments { try upsert(segment) }
             let frame = try statement("INSERT INTO frames VALUES(?, ?, ?, ?, ?, ?, ?)")
             for row in batch.frames {
-                try frame.run([.integer(Int64(row.firstLSN)), .integer(Int64(row.segmentFirstLSN)), .integer(row.byteOffset),
-                               .integer(Int64(row.recordCount)), .integer(Int64(row.storedBytes)), .integer(Int64(row.rawBytes)), .integer(Int64(row.crc))])
+                try frame.run([
+                    .integer(Int64(row.firstLSN)), .integer(Int64(row.segmentFirstLSN)), .integer(row.byteOffset),
+                    .integer(Int64(row.recordCount)), .integer(Int64(row.storedBytes)), .integer(Int64(row.rawBytes)),
+                    .integer(Int64(row.crc)),
+                ])
             }
             try insertOrdersInTransaction(batch.orders)
             try publishWatermarks(batch.watermarks)
@@ -128,7 +134,10 @@ final class LedgerIndex {
     /// A UUID as SQLite orders its 16-byte blob (memcmp): the bytes read as two big-endian integers.
     static func keyOrder(_ orderID: UUID) -> (UInt64, UInt64) {
         withUnsafeBytes(of: orderID.uuid) {
-            (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            (
+                UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)),
+                UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            )
         }
     }
 
@@ -136,24 +145,31 @@ final class LedgerIndex {
         try statement("INSERT OR REPLACE INTO segments VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").run([
             .integer(Int64(segment.firstLSN)), .text(segment.fileName), .integer(Int64(bitPattern: segment.lastLSN)),
             .integer(Int64(segment.frameCount)), .integer(segment.byteLength), .integer(segment.sealed ? 1 : 0),
-            .integer(Int64(segment.previousDigest)), .integer(Int64(segment.digest)), .integer(segment.createdAtMicroseconds),
-            segment.ingestTimeRange.map { .integer($0.lowerBound) } ?? .null, segment.ingestTimeRange.map { .integer($0.upperBound) } ?? .null,
-            segment.eventTimeRange.map { .integer($0.lowerBound) } ?? .null, segment.eventTimeRange.map { .integer($0.upperBound) } ?? .null,
+            .integer(Int64(segment.previousDigest)), .integer(Int64(segment.digest)),
+            .integer(segment.createdAtMicroseconds),
+            segment.ingestTimeRange.map { .integer($0.lowerBound) } ?? .null,
+            segment.ingestTimeRange.map { .integer($0.upperBound) } ?? .null,
+            segment.eventTimeRange.map { .integer($0.lowerBound) } ?? .null,
+            segment.eventTimeRange.map { .integer($0.upperBound) } ?? .null,
         ])
     }
 
     private func publishWatermarks(_ watermarks: [TopicPartition: Watermark]) throws {
-        let upsert = try statement("""
+        let upsert = try statement(
+            """
             INSERT INTO watermarks VALUES(?, ?, ?, ?) ON CONFLICT(topic, partition)
             DO UPDATE SET last_offset = excluded.last_offset, last_lsn = excluded.last_lsn
             """)
         for (key, mark) in watermarks.sorted(by: { $0.key < $1.key }) {
-            try upsert.run([.text(key.topic), .integer(Int64(key.partition)), .integer(mark.offset), .integer(Int64(mark.lsn))])
+            try upsert.run([
+                .text(key.topic), .integer(Int64(key.partition)), .integer(mark.offset), .integer(Int64(mark.lsn)),
+            ])
         }
     }
 
     private func publishCounts(_ counts: [RecordCountKey: Int]) throws {
-        let add = try statement("""
+        let add = try statement(
+            """
             INSERT INTO record_counts VALUES(?, ?, ?) ON CONFLICT(kind, reason) DO UPDATE SET count = count + excluded.count
             """)
         for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
@@ -165,7 +181,10 @@ final class LedgerIndex {
 
     func watermarks() throws -> [TopicPartition: Watermark] {
         let rows = try statement("SELECT topic, partition, last_offset, last_lsn FROM watermarks").query([]) {
-            (TopicPartition(topic: $0.text(0), partition: Int32($0.integer(1))), Watermark(offset: $0.integer(2), lsn: UInt64($0.integer(3))))
+            (
+                TopicPartition(topic: $0.text(0), partition: Int32($0.integer(1))),
+                Watermark(offset: $0.integer(2), lsn: UInt64($0.integer(3)))
+            )
         }
         return Dictionary(uniqueKeysWithValues: rows)
     }
@@ -181,7 +200,8 @@ final class LedgerIndex {
             SegmentRow(
                 firstLSN: UInt64(row.integer(0)), fileName: row.text(1), lastLSN: UInt64(bitPattern: row.integer(2)),
                 frameCount: Int(row.integer(3)), byteLength: row.integer(4), sealed: row.integer(5) != 0,
-                previousDigest: UInt32(truncatingIfNeeded: row.integer(6)), digest: UInt32(truncatingIfNeeded: row.integer(7)),
+                previousDigest: UInt32(truncatingIfNeeded: row.integer(6)),
+                digest: UInt32(truncatingIfNeeded: row.integer(7)),
                 createdAtMicroseconds: row.integer(8),
                 ingestTimeRange: row.isNull(9) ? nil : row.integer(9)...row.integer(10),
                 eventTimeRange: row.isNull(11) ? nil : row.integer(11)...row.integer(12))
@@ -190,10 +210,14 @@ final class LedgerIndex {
 
     /// The frame holding `lsn`: its segment and byte offset.
     func frame(containing lsn: UInt64) throws -> FrameRow? {
-        try statement("SELECT * FROM frames WHERE first_lsn <= ? ORDER BY first_lsn DESC LIMIT 1").query([.integer(Int64(lsn))]) { row in
-            FrameRow(firstLSN: UInt64(row.integer(0)), segmentFirstLSN: UInt64(row.integer(1)), byteOffset: row.integer(2),
-                     recordCount: UInt32(row.integer(3)), storedBytes: UInt32(row.integer(4)), rawBytes: UInt32(row.integer(5)),
-                     crc: UInt32(truncatingIfNeeded: row.integer(6)))
+        try statement("SELECT * FROM frames WHERE first_lsn <= ? ORDER BY first_lsn DESC LIMIT 1").query([
+            .integer(Int64(lsn))
+        ]) { row in
+            FrameRow(
+                firstLSN: UInt64(row.integer(0)), segmentFirstLSN: UInt64(row.integer(1)), byteOffset: row.integer(2),
+                recordCount: UInt32(row.integer(3)), storedBytes: UInt32(row.integer(4)),
+                rawBytes: UInt32(row.integer(5)),
+                crc: UInt32(truncatingIfNeeded: row.integer(6)))
         }.first.flatMap { lsn <= $0.lastLSN ? $0 : nil }
     }
 
@@ -221,10 +245,15 @@ final class LedgerIndex {
         var lines: [String] = []
         let ordersFilter = ordersThrough.map { "WHERE lsn <= \($0)" } ?? ""
         let metaFilter = ordersThrough == nil ? "" : "WHERE key <> 'orders_lsn'"
-        for (table, filter, order) in [("meta", metaFilter, "key"), ("segments", "", "first_lsn"), ("frames", "", "first_lsn"),
-                                       ("watermarks", "", "topic, partition"), ("orders", ordersFilter, "order_id"), ("record_counts", "", "kind, reason")] {
+        for (table, filter, order) in [
+            ("meta", metaFilter, "key"), ("segments", "", "first_lsn"), ("frames", "", "first_lsn"),
+            ("watermarks", "", "topic, partition"), ("orders", ordersFilter, "order_id"),
+            ("record_counts", "", "kind, reason"),
+        ] {
             let select = try database.prepare("SELECT * FROM \(table) \(filter) ORDER BY \(order)")
-            lines += try select.query([]) { row in table + "|" + (0..<row.columnCount).map { row.description($0) }.joined(separator: "|") }
+            lines += try select.query([]) { row in
+                table + "|" + (0..<row.columnCount).map { row.description($0) }.joined(separator: "|")
+            }
         }
         return lines
     }

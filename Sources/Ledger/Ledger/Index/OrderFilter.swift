@@ -36,7 +36,9 @@ struct OrderFilter {
     }
 
     mutating func insert(_ orderID: UUID) {
-        if layers[layers.count - 1].count >= layers[layers.count - 1].capacity { addLayer(capacity: layers[layers.count - 1].capacity * 2) }
+        if layers[layers.count - 1].count >= layers[layers.count - 1].capacity {
+            addLayer(capacity: layers[layers.count - 1].capacity * 2)
+        }
         let (first, second) = Self.hashes(orderID)
         let last = layers.count - 1
         let base = Self.blockStart(first, layers[last].blockCount)
@@ -75,7 +77,9 @@ struct OrderFilter {
 
     /// Two 64-bit hashes of the UUID's bytes, mixed (SplitMix64's finalizer) so that non-random UUIDs spread too.
     private static func hashes(_ orderID: UUID) -> (UInt64, UInt64) {
-        let (high, low) = withUnsafeBytes(of: orderID.uuid) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        let (high, low) = withUnsafeBytes(of: orderID.uuid) {
+            ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
         return (mix(high ^ 0x9E37_79B9_7F4A_7C15), mix(low &+ high))
     }
 

@@ -60,7 +60,8 @@ struct OrderIndexBacklog {
     /// too; each range is sorted when its commit inserts it.
     static func keyRanges(_ batch: [IndexedOrder], count: Int) -> [[IndexedOrder]] {
         let step = max(1, batch.count / (count * sampleOrdersPerRange))
-        let sample = stride(from: 0, to: batch.count, by: step).map { LedgerIndex.keyOrder(batch[$0].orderID) }.sorted(by: <)
+        let sample = stride(from: 0, to: batch.count, by: step).map { LedgerIndex.keyOrder(batch[$0].orderID) }.sorted(
+            by: <)
         let bounds = (1..<count).map { sample[$0 * sample.count / count] }
         var ranges = (0..<count).map { _ in
             var range: [IndexedOrder] = []
@@ -69,7 +70,8 @@ struct OrderIndexBacklog {
         }
         for order in batch {
             let key = LedgerIndex.keyOrder(order.orderID)
-            var low = 0, high = bounds.count
+            var low = 0
+            var high = bounds.count
             while low < high {
                 let middle = (low + high) / 2
                 if bounds[middle] <= key { low = middle + 1 } else { high = middle }

@@ -1,6 +1,6 @@
-import OperatingErrors
 import CSQLite
 import Glibc
+import OperatingErrors
 
 /// A SQLite connection. The only file that imports CSQLite; the handle has one owner and is closed in `deinit`.
 /// Every failing call becomes a `LedgerError` with code `.index`, the SQLite message and the database path.
@@ -62,7 +62,9 @@ final class SQLiteDatabase {
     }
 
     fileprivate func error(_ call: String, sql: String) -> LedgerError {
-        LedgerError(.index, "\(call) failed: \(String(cString: sqlite3_errmsg(handle)))", [("path", path), ("sql", String(sql.prefix(120)))])
+        LedgerError(
+            .index, "\(call) failed: \(String(cString: sqlite3_errmsg(handle)))",
+            [("path", path), ("sql", String(sql.prefix(120)))])
     }
 }
 
@@ -98,7 +100,9 @@ final class SQLiteStatement {
             case .integer(let integer): status = sqlite3_bind_int64(statement, position, integer)
             case .text(let text): status = sqlite3_bind_text(statement, position, text, -1, sqliteTransient)
             case .blob(let bytes):
-                status = bytes.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), sqliteTransient) }
+                status = bytes.withUnsafeBytes {
+                    sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), sqliteTransient)
+                }
             case .null: status = sqlite3_bind_null(statement, position)
             }
             guard status == SQLITE_OK else { throw database.error("bind", sql: sql) }
@@ -110,8 +114,8 @@ final class SQLiteStatement {
     func run(blob: UnsafeRawBufferPointer, _ first: Int64, _ second: Int64) throws {
         sqlite3_reset(statement)
         guard sqlite3_bind_blob(statement, 1, blob.baseAddress, Int32(blob.count), sqliteTransient) == SQLITE_OK,
-              sqlite3_bind_int64(statement, 2, first) == SQLITE_OK, sqlite3_bind_int64(statement, 3, second) == SQLITE_OK,
-              sqlite3_step(statement) == SQLITE_DONE
+            sqlite3_bind_int64(statement, 2, first) == SQLITE_OK, sqlite3_bind_int64(statement, 3, second) == SQLITE_OK,
+            sqlite3_step(statement) == SQLITE_DONE
         else { throw database.error("insert", sql: sql) }
         sqlite3_reset(statement)
     }

@@ -1,6 +1,6 @@
-import OperatingErrors
-import MessageSchema
 import Foundation
+import MessageSchema
+import OperatingErrors
 
 /// Reads a ledger directory, concurrently with its writer, up to the durable LSN the writer published.
 /// Every frame is checked (checksum, chain, decoding) as it is read.
@@ -19,7 +19,9 @@ public final class LedgerReader {
     public init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
         let path = directory + "/" + LedgerIndex.fileName
         guard fileSystem.fileExists(path) else {
-            throw LedgerError(.index, "no ledger index; is this a ledger directory? (`ledger-tool rebuild index` recreates it)", [("path", path)])
+            throw LedgerError(
+                .index, "no ledger index; is this a ledger directory? (`ledger-tool rebuild index` recreates it)",
+                [("path", path)])
         }
         self.directory = directory
         self.fileSystem = fileSystem
@@ -45,9 +47,12 @@ public final class LedgerReader {
         guard current != indexFile else { return }
         let reopened = try LedgerIndex(path: path)
         guard let reopenedID = try reopened.ledgerID(), reopenedID == ledgerID else {
-            throw LedgerError(.mismatch, "the ledger index was replaced by another ledger's", [
-                ("path", path), ("expected", ledgerID.uuidString), ("found", (try? reopened.ledgerID())??.uuidString ?? "none"),
-            ])
+            throw LedgerError(
+                .mismatch, "the ledger index was replaced by another ledger's",
+                [
+                    ("path", path), ("expected", ledgerID.uuidString),
+                    ("found", (try? reopened.ledgerID())??.uuidString ?? "none"),
+                ])
         }
         index = reopened
         indexFile = current
@@ -78,14 +83,20 @@ public final class LedgerReader {
         while true {
             let entries = try cursor.next(maxRecords: 16_384)
             if entries.isEmpty { return nil }
-            if let found = entries.first(where: { $0.record.kind == .accepted && $0.record.transaction?.orderID == orderID }) { return found.lsn }
+            if let found = entries.first(where: {
+                $0.record.kind == .accepted && $0.record.transaction?.orderID == orderID
+            }) {
+                return found.lsn
+            }
         }
     }
 
     /// The durable record at `lsn`.
     public func record(at lsn: UInt64) throws -> Record {
         guard lsn >= 1, lsn <= (try durableLSN()), let frame = try index.frame(containing: lsn) else {
-            throw LedgerError(.invalidArgument, "no durable record at that LSN", [("lsn", String(lsn)), ("durable_lsn", String(try durableLSN()))])
+            throw LedgerError(
+                .invalidArgument, "no durable record at that LSN",
+                [("lsn", String(lsn)), ("durable_lsn", String(try durableLSN()))])
         }
         return try SegmentFiles.readFrame(directory, frame, fileSystem: fileSystem)[Int(lsn - frame.firstLSN)]
     }
@@ -147,7 +158,9 @@ public final class LedgerCursor {
                 throw violation.error(path: scanner.file.path, offset: Int(offset), [("lsn", String(lsn))])
             }
         }
-        throw LedgerError(.corruption, "a durable LSN is missing from the segments", [("lsn", String(lsn)), ("path", reader.directory)])
+        throw LedgerError(
+            .corruption, "a durable LSN is missing from the segments",
+            [("lsn", String(lsn)), ("path", reader.directory)])
     }
 
     /// Positions a scanner on the frame holding `lsn`, found through the index.

@@ -1,7 +1,7 @@
-import OperatingErrors
-import MessageSchema
 import Foundation
 import Logging
+import MessageSchema
+import OperatingErrors
 
 /// How a ledger is opened. Defaults are production values; tests shrink segments and inject faults.
 public struct LedgerOptions: Sendable {
@@ -20,8 +20,10 @@ public struct LedgerOptions: Sendable {
     /// `ledger-bench` only: skip decoding each frame before it is written, to measure what that check costs.
     package var checksFramesReadBack = true
 
-    public init(fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
-                logger: Logger = LedgerOptions.quietLogger) {
+    public init(
+        fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
+        logger: Logger = LedgerOptions.quietLogger
+    ) {
         self.fileSystem = fileSystem
         self.segmentBytesTarget = segmentBytesTarget
         self.logger = logger
@@ -102,16 +104,19 @@ public final class LedgerWriter {
     init(directory: String, options: LedgerOptions, lock: any LedgerFile, rebuild: IndexRebuild?) throws {
         let fileSystem = options.fileSystem
         self.lock = lock
-        frame = FrameEncoder(checksBounds: !options.writesValuesOutOfBounds, checksReadBack: options.checksFramesReadBack)
+        frame = FrameEncoder(
+            checksBounds: !options.writesValuesOutOfBounds, checksReadBack: options.checksFramesReadBack)
         unindexedOrders = OrderIndexBacklog(batchOrders: options.orderIndexBatchOrders)
         for leftover in try SegmentFiles.removeTemporaryFiles(directory, fileSystem: fileSystem) {
-            options.logger.warning("ledger.recovery.temporary_file_removed", metadata: ["ledger.path": "\(directory)/\(leftover)"])
+            options.logger.warning(
+                "ledger.recovery.temporary_file_removed", metadata: ["ledger.path": "\(directory)/\(leftover)"])
         }
         let indexFileName = rebuild == nil ? LedgerIndex.fileName : IndexRebuild.fileName
         let opened = try Self.openIndex(directory, fileName: indexFileName, options: options)
         index = opened.index
-        var recovery = Recovery(directory: directory, fileSystem: fileSystem, index: index, logger: options.logger,
-                                publishedDurableLSN: rebuild.map { $0.publishedDurableLSN } ?? opened.publishedDurableLSN)
+        var recovery = Recovery(
+            directory: directory, fileSystem: fileSystem, index: index, logger: options.logger,
+            publishedDurableLSN: rebuild.map { $0.publishedDurableLSN } ?? opened.publishedDurableLSN)
         recovery.mode = .open(drop: rebuild?.drop)
         let outcome = try recovery.run()
         orderFilter = try Self.loadOrderFilter(index)
@@ -130,13 +135,18 @@ public final class LedgerWriter {
             durableLSN = 0
             nextLSN = 1
             try index.setMeta("ledger_id", ledgerID.uuidString)
-            segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
+            segment = try Self.createSegment(
+                directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
             try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0, ordersLSN: 0))
         }
         publishedWatermarks = try index.watermarks()
         if let dropped = outcome?.droppedLSNs { try fillWithLostRecords(dropped) }
         checkpointer = IndexCheckpointer(path: directory + "/" + indexFileName, logger: options.logger)
-        options.logger.info("ledger.opened", metadata: ["ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)"])
+        options.logger.info(
+            "ledger.opened",
+            metadata: [
+                "ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)",
+            ])
     }
 
     /// Published LSNs the operator dropped get a `lost` record each, in a segment of their own, so that no LSN
@@ -150,14 +160,19 @@ public final class LedgerWriter {
             for _ in lsns { _ = try append(Record.lost(ingestTimeMicroseconds: now)) }
             try commit()
         }
-        options.logger.critical("ledger.lost_records_written", metadata: [
-            "ledger.path": "\(directory)", "ledger.first_lsn": "\(lsns.lowerBound)", "ledger.last_lsn": "\(lsns.upperBound)",
-        ])
+        options.logger.critical(
+            "ledger.lost_records_written",
+            metadata: [
+                "ledger.path": "\(directory)", "ledger.first_lsn": "\(lsns.lowerBound)",
+                "ledger.last_lsn": "\(lsns.upperBound)",
+            ])
     }
 
     /// The in-memory order filter, filled from the index (after recovery, so that it is complete).
     private static func loadOrderFilter(_ index: LedgerIndex) throws -> OrderFilter {
-        var filter = OrderFilter(expectedOrders: try index.recordCounts()[RecordCountKey(kind: RecordKind.accepted.rawValue, reason: 0)] ?? 0)
+        var filter = OrderFilter(
+            expectedOrders: try index.recordCounts()[RecordCountKey(kind: RecordKind.accepted.rawValue, reason: 0)] ?? 0
+        )
         try index.forEachAcceptedOrder { filter.insert($0) }
         return filter
     }
@@ -166,16 +181,22 @@ public final class LedgerWriter {
     /// which durable LSN it published for this ledger: from a replaced index of another schema too, and nil
     /// when no index of this ledger says (none, or another ledger's), so that recovery cannot take published
     /// records for a torn tail.
-    private static func openIndex(_ directory: String, fileName: String, options: LedgerOptions) throws -> (index: LedgerIndex, publishedDurableLSN: UInt64?) {
+    private static func openIndex(_ directory: String, fileName: String, options: LedgerOptions) throws -> (
+        index: LedgerIndex, publishedDurableLSN: UInt64?
+    ) {
         let path = directory + "/" + fileName
         let index = try LedgerIndex(path: path)
         let segments = try SegmentFiles.list(directory, fileSystem: options.fileSystem)
-        let onDiskID = try segments.first.map { try SegmentScanner(file: options.fileSystem.openForReading($0.path)).header.ledgerID }
+        let onDiskID = try segments.first.map {
+            try SegmentScanner(file: options.fileSystem.openForReading($0.path)).header.ledgerID
+        }
         let version = try index.meta("schema_version")
         let indexID = try index.ledgerID()
         let published = indexID != nil && indexID == onDiskID ? try index.durableLSN() : nil
         if (indexID != nil && indexID != onDiskID) || (version != nil && version != String(LedgerIndex.schemaVersion)) {
-            options.logger.warning("ledger.recovery.index_replaced", metadata: ["ledger.path": "\(path)", "ledger.index_id": "\(indexID?.uuidString ?? "none")"])
+            options.logger.warning(
+                "ledger.recovery.index_replaced",
+                metadata: ["ledger.path": "\(path)", "ledger.index_id": "\(indexID?.uuidString ?? "none")"])
             try LedgerIndex.remove(directory: directory, fileName: fileName, fileSystem: options.fileSystem)
             return (try openIndex(directory, fileName: fileName, options: options).index, published)
         }
@@ -243,7 +264,8 @@ public final class LedgerWriter {
         try commit()
         guard try index.ordersLSN() < durableLSN else { return }
         try failing {
-            try index.publish(IndexBatch(orders: unindexedOrders.drain(), durableLSN: durableLSN, ordersLSN: durableLSN))
+            try index.publish(
+                IndexBatch(orders: unindexedOrders.drain(), durableLSN: durableLSN, ordersLSN: durableLSN))
             logOrdersIndexed(through: durableLSN)
         }
     }
@@ -272,7 +294,8 @@ public final class LedgerWriter {
     /// repeats of orders come in bursts. For the appender, which compares a repeated order_id with its original.
     func acceptedTransaction(at lsn: UInt64) throws -> Transaction {
         if let cachedFrame, lsn >= cachedFrame.firstLSN, lsn < cachedFrame.firstLSN + UInt64(cachedFrame.records.count),
-           let transaction = cachedFrame.records[Int(lsn - cachedFrame.firstLSN)].transaction {
+            let transaction = cachedFrame.records[Int(lsn - cachedFrame.firstLSN)].transaction
+        {
             return transaction
         }
         guard let frame = try index.frame(containing: lsn) else {
@@ -281,7 +304,8 @@ public final class LedgerWriter {
         let records = try SegmentFiles.readFrame(directory, frame, fileSystem: options.fileSystem)
         cachedFrame = (frame.firstLSN, records)
         guard case .accepted(let transaction) = records[Int(lsn - frame.firstLSN)].body else {
-            throw LedgerError(.index, "the order index names a record that is not an accepted transaction", [("lsn", String(lsn))])
+            throw LedgerError(
+                .index, "the order index names a record that is not an accepted transaction", [("lsn", String(lsn))])
         }
         return transaction
     }
@@ -298,9 +322,11 @@ public final class LedgerWriter {
         let offset = segment.row.byteLength
         try segment.file.write(finished.bytes, at: offset)
         bytesWritten += Int64(finished.bytes.count)
-        unpublished.frames.append(FrameRow(firstLSN: firstLSN, segmentFirstLSN: segment.row.firstLSN, byteOffset: offset,
-                                           recordCount: UInt32(recordCount), storedBytes: UInt32(finished.storedLength),
-                                           rawBytes: UInt32(finished.rawLength), crc: finished.crc))
+        unpublished.frames.append(
+            FrameRow(
+                firstLSN: firstLSN, segmentFirstLSN: segment.row.firstLSN, byteOffset: offset,
+                recordCount: UInt32(recordCount), storedBytes: UInt32(finished.storedLength),
+                rawBytes: UInt32(finished.rawLength), crc: finished.crc))
         segment.row.byteLength += Int64(finished.bytes.count)
         segment.row.frameCount += 1
         segment.row.lastLSN = nextLSN - 1
@@ -310,7 +336,9 @@ public final class LedgerWriter {
     /// Seals the full segment (footer + fsync) and starts the next one.
     private func rotate() throws {
         let row = segment.row
-        let footer = SegmentFooter(frameCount: UInt32(row.frameCount), firstLSN: row.firstLSN, recordCount: row.recordCount, digest: row.digest)
+        let footer = SegmentFooter(
+            frameCount: UInt32(row.frameCount), firstLSN: row.firstLSN, recordCount: row.recordCount, digest: row.digest
+        )
         try segment.file.write(footer.encoded(), at: row.byteLength)
         bytesWritten += Int64(SegmentFormat.footerBytes)
         try segment.file.sync()
@@ -320,19 +348,28 @@ public final class LedgerWriter {
     }
 
     private func startSegment(previous: SegmentRow) throws {
-        precondition(previous.sealed && previous.lastLSN + 1 == nextLSN, "a new segment follows a sealed one at the next LSN")
-        segment = try Self.createSegment(directory, ledgerID: ledgerID, firstLSN: nextLSN, previousDigest: previous.digest, options: options)
+        precondition(
+            previous.sealed && previous.lastLSN + 1 == nextLSN, "a new segment follows a sealed one at the next LSN")
+        segment = try Self.createSegment(
+            directory, ledgerID: ledgerID, firstLSN: nextLSN, previousDigest: previous.digest, options: options)
         try index.publish(IndexBatch(segments: [previous, segment.row], durableLSN: durableLSN))
-        options.logger.info("ledger.segment.started", metadata: ["ledger.segment": "\(segment.row.fileName)", "ledger.first_lsn": "\(nextLSN)"])
+        options.logger.info(
+            "ledger.segment.started",
+            metadata: ["ledger.segment": "\(segment.row.fileName)", "ledger.first_lsn": "\(nextLSN)"])
     }
 
-    private static func createSegment(_ directory: String, ledgerID: UUID, firstLSN: UInt64, previousDigest: UInt32, options: LedgerOptions) throws -> OpenSegment {
-        let header = SegmentHeader(ledgerID: ledgerID, firstLSN: firstLSN, previousSegmentDigest: previousDigest,
-                                   createdAtMicroseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+    private static func createSegment(
+        _ directory: String, ledgerID: UUID, firstLSN: UInt64, previousDigest: UInt32, options: LedgerOptions
+    ) throws -> OpenSegment {
+        let header = SegmentHeader(
+            ledgerID: ledgerID, firstLSN: firstLSN, previousSegmentDigest: previousDigest,
+            createdAtMicroseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
         let file = try SegmentFiles.create(directory, header: header, fileSystem: options.fileSystem)
-        let row = SegmentRow(firstLSN: firstLSN, fileName: SegmentFormat.fileName(firstLSN: firstLSN), lastLSN: firstLSN - 1, frameCount: 0,
-                             byteLength: Int64(SegmentFormat.headerBytes), sealed: false, previousDigest: previousDigest,
-                             digest: previousDigest, createdAtMicroseconds: header.createdAtMicroseconds)
+        let row = SegmentRow(
+            firstLSN: firstLSN, fileName: SegmentFormat.fileName(firstLSN: firstLSN), lastLSN: firstLSN - 1,
+            frameCount: 0,
+            byteLength: Int64(SegmentFormat.headerBytes), sealed: false, previousDigest: previousDigest,
+            digest: previousDigest, createdAtMicroseconds: header.createdAtMicroseconds)
         return OpenSegment(file: file, row: row)
     }
 
@@ -346,15 +383,19 @@ public final class LedgerWriter {
         do {
             try UndurableMarker.write(directory, durableLSN: durableLSN, fileSystem: options.fileSystem)
         } catch {
-            options.logger.critical("ledger.writer.undurable_marker_failed", metadata: [
-                "ledger.path": "\(directory)", "ledger.durable_lsn": "\(durableLSN)", "ledger.error": "\(error)",
-            ])
+            options.logger.critical(
+                "ledger.writer.undurable_marker_failed",
+                metadata: [
+                    "ledger.path": "\(directory)", "ledger.durable_lsn": "\(durableLSN)", "ledger.error": "\(error)",
+                ])
         }
     }
 
     private func ensureUsable() throws {
         if let failure {
-            throw LedgerError(.writerFailed, "the ledger writer failed earlier and accepts nothing until reopened", [("cause", failure.description)])
+            throw LedgerError(
+                .writerFailed, "the ledger writer failed earlier and accepts nothing until reopened",
+                [("cause", failure.description)])
         }
     }
 

@@ -1,6 +1,6 @@
-import OperatingErrors
 import Foundation
 import Logging
+import OperatingErrors
 
 /// What `open` (or `verify`) finds on disk, and what it does about it. Each case has a test named after it
 /// (`RecoveryTests`, checked exhaustively against this enum).
@@ -93,21 +93,30 @@ struct Recovery {
         let marks = try indexMarks()
         guard !segments.isEmpty else {
             guard (publishedDurableLSN ?? 0) == 0 else {
-                throw LedgerError(.corruption, "the index says records are durable but there is no segment (indexAhead)",
-                                  [("path", directory), ("durable_lsn", String(publishedDurableLSN ?? 0)), ("case", RecoveryCase.indexAhead.rawValue)])
+                throw LedgerError(
+                    .corruption, "the index says records are durable but there is no segment (indexAhead)",
+                    [
+                        ("path", directory), ("durable_lsn", String(publishedDurableLSN ?? 0)),
+                        ("case", RecoveryCase.indexAhead.rawValue),
+                    ])
             }
             return nil
         }
         let known = Dictionary(try index.segments().map { ($0.firstLSN, $0) }, uniquingKeysWith: { first, _ in first })
         var scan = Scan()
         for (position, segment) in segments.enumerated() {
-            if case .verify(let through, let live) = mode, segment.firstLSN > through + 1 || (segment.firstLSN == through + 1 && live[segment.firstLSN] == nil) {
+            if case .verify(let through, let live) = mode,
+                segment.firstLSN > through + 1 || (segment.firstLSN == through + 1 && live[segment.firstLSN] == nil)
+            {
                 scan.unpublishedTailBytes += try fileSystem.openForReading(segment.path).size()
                 continue  // Beyond the snapshot verify judges: a live writer's newer segment.
             }
             let isLast = position == segments.count - 1
-            var result = try recoverSegment(segment.path, isLast: isLast, known: known[segment.firstLSN], marks: marks, scan: &scan)
-            try checkChain(result.row, header: result.header, previous: scan.previous, ledgerID: &scan.ledgerID, path: segment.path)
+            var result = try recoverSegment(
+                segment.path, isLast: isLast, known: known[segment.firstLSN], marks: marks, scan: &scan)
+            try checkChain(
+                result.row, header: result.header, previous: scan.previous, ledgerID: &scan.ledgerID, path: segment.path
+            )
             result.row.fileName = SegmentFormat.fileName(firstLSN: result.row.firstLSN)
             scan.batch.segments.append(result.row)
             scan.previous = result.row
@@ -125,9 +134,13 @@ struct Recovery {
         if try index.ledgerID() == nil { try index.setMeta("ledger_id", scan.ledgerID!.uuidString) }
         if !mode.isReadOnly { try syncSegments(holding: scan.batch.frames) }
         try index.publish(scan.batch)
-        if marks.undurableAfter != nil, !mode.isReadOnly { try UndurableMarker.remove(directory, fileSystem: fileSystem) }
-        return Outcome(ledgerID: scan.ledgerID!, lastSegment: last, lastSegmentSealed: last.sealed, truncatedBytes: scan.truncatedBytes,
-                       droppedLSNs: dropped, unpublishedTailBytes: scan.unpublishedTailBytes)
+        if marks.undurableAfter != nil, !mode.isReadOnly {
+            try UndurableMarker.remove(directory, fileSystem: fileSystem)
+        }
+        return Outcome(
+            ledgerID: scan.ledgerID!, lastSegment: last, lastSegmentSealed: last.sealed,
+            truncatedBytes: scan.truncatedBytes,
+            droppedLSNs: dropped, unpublishedTailBytes: scan.unpublishedTailBytes)
     }
 
     /// What the scan carries from segment to segment.
@@ -153,7 +166,9 @@ struct Recovery {
     /// durable LSN, which may come from a replaced index, is what damage is judged against.
     private func indexMarks() throws -> IndexMarks {
         let held = try index.durableLSN()
-        let undurable = try UndurableMarker.read(directory, fileSystem: fileSystem).map { max($0, publishedDurableLSN ?? held) }
+        let undurable = try UndurableMarker.read(directory, fileSystem: fileSystem).map {
+            max($0, publishedDurableLSN ?? held)
+        }
         var marks = IndexMarks(durableLSN: held, ordersLSN: min(try index.ordersLSN(), held), undurableAfter: undurable)
         if case .verify(let through, _) = mode {
             // The marker's frames lie past the durable LSN verify judges: the next open drops them (reported).
@@ -169,15 +184,23 @@ struct Recovery {
         if case .verify = mode { return nil }  // The scan stopped at the snapshot's durable LSN.
         let missing = published - lastLSN
         guard case .open(.records(missing)) = mode else {
-            throw LedgerError(.corruption, "the index says more records are durable than the segments hold (indexAhead)", [
-                ("path", directory), ("durable_lsn", String(published)), ("last_lsn_on_disk", String(lastLSN)),
-                ("case", RecoveryCase.indexAhead.rawValue), ("published_records_missing", String(missing)),
-                ("repair", "restore the ledger from a backup, or accept the loss: ledger-tool rebuild index --wal \(directory) --drop-durable-records \(missing)"),
-            ])
+            throw LedgerError(
+                .corruption, "the index says more records are durable than the segments hold (indexAhead)",
+                [
+                    ("path", directory), ("durable_lsn", String(published)), ("last_lsn_on_disk", String(lastLSN)),
+                    ("case", RecoveryCase.indexAhead.rawValue), ("published_records_missing", String(missing)),
+                    (
+                        "repair",
+                        "restore the ledger from a backup, or accept the loss: ledger-tool rebuild index --wal \(directory) --drop-durable-records \(missing)"
+                    ),
+                ])
         }
-        logger.critical("ledger.recovery.durable_records_dropped", metadata: [
-            "ledger.path": "\(directory)", "ledger.first_lsn": "\(lastLSN + 1)", "ledger.durable_lsn": "\(published)", "ledger.case": "\(RecoveryCase.droppedByOperator)",
-        ])
+        logger.critical(
+            "ledger.recovery.durable_records_dropped",
+            metadata: [
+                "ledger.path": "\(directory)", "ledger.first_lsn": "\(lastLSN + 1)",
+                "ledger.durable_lsn": "\(published)", "ledger.case": "\(RecoveryCase.droppedByOperator)",
+            ])
         return (lastLSN + 1)...published
     }
 
@@ -198,23 +221,28 @@ struct Recovery {
     /// Checks one segment. A sealed segment the index already knows is checked cheaply (header and footer);
     /// any other is scanned frame by frame, and records past the durable LSN (orders past `orders_lsn`) are added
     /// to the scan's batch.
-    private func recoverSegment(_ path: String, isLast: Bool, known: SegmentRow?, marks: IndexMarks, scan: inout Scan) throws -> SegmentResult {
+    private func recoverSegment(_ path: String, isLast: Bool, known: SegmentRow?, marks: IndexMarks, scan: inout Scan)
+        throws -> SegmentResult
+    {
         let file = try mode.isReadOnly ? fileSystem.openForReading(path) : fileSystem.open(path, create: false)
         let scanner = try SegmentScanner(file: file)
         if let known, known.sealed, known.byteLength == scanner.fileSize, known.lastLSN <= marks.ordersLSN,
-           try sealedFooterMatches(known, scanner: scanner) {
+            try sealedFooterMatches(known, scanner: scanner)
+        {
             return SegmentResult(header: scanner.header, row: known)
         }
         var row = SegmentRow(
             firstLSN: scanner.header.firstLSN, fileName: "", lastLSN: scanner.header.firstLSN - 1, frameCount: 0,
-            byteLength: Int64(SegmentFormat.headerBytes), sealed: false, previousDigest: scanner.header.previousSegmentDigest,
+            byteLength: Int64(SegmentFormat.headerBytes), sealed: false,
+            previousDigest: scanner.header.previousSegmentDigest,
             digest: scanner.header.previousSegmentDigest, createdAtMicroseconds: scanner.header.createdAtMicroseconds)
         while row.lastLSN < marks.throughLSN {
             switch try scanner.next() {
             case .frame(let frame):
                 if let trusted = marks.undurableAfter, frame.header.firstLSN > trusted {
-                    scan.truncatedBytes += try truncateKeepingCopy(file, at: frame.offset, size: scanner.fileSize, event: "ledger.recovery.undurable_tail_dropped",
-                                                                   reason: ["ledger.durable_lsn": "\(trusted)", "ledger.case": "\(RecoveryCase.undurableTail)"])
+                    scan.truncatedBytes += try truncateKeepingCopy(
+                        file, at: frame.offset, size: scanner.fileSize, event: "ledger.recovery.undurable_tail_dropped",
+                        reason: ["ledger.durable_lsn": "\(trusted)", "ledger.case": "\(RecoveryCase.undurableTail)"])
                     return SegmentResult(header: scanner.header, row: row)
                 }
                 try note(frame, path: path, row: &row, marks: marks, scan: &scan)
@@ -225,15 +253,22 @@ struct Recovery {
                 return SegmentResult(header: scanner.header, row: row)
             case .end:
                 guard isLast else {
-                    throw LedgerError(.corruption, "a segment without footer is followed by another segment (unsealedMiddleSegment)",
-                                      [("path", path), ("offset", String(scanner.position)), ("case", RecoveryCase.unsealedMiddleSegment.rawValue)])
+                    throw LedgerError(
+                        .corruption, "a segment without footer is followed by another segment (unsealedMiddleSegment)",
+                        [
+                            ("path", path), ("offset", String(scanner.position)),
+                            ("case", RecoveryCase.unsealedMiddleSegment.rawValue),
+                        ])
                 }
                 return SegmentResult(header: scanner.header, row: row)
             case .damaged(let offset, let violation):
                 guard isLast else {
-                    throw violation.error(path: path, offset: Int(offset), [("segment", String(row.firstLSN)), ("case", RecoveryCase.damageInSealedSegment.rawValue)])
+                    throw violation.error(
+                        path: path, offset: Int(offset),
+                        [("segment", String(row.firstLSN)), ("case", RecoveryCase.damageInSealedSegment.rawValue)])
                 }
-                let damage = Damage(file: file, scanner: scanner, offset: offset, violation: violation, firstLSN: row.lastLSN + 1)
+                let damage = Damage(
+                    file: file, scanner: scanner, offset: offset, violation: violation, firstLSN: row.lastLSN + 1)
                 scan.truncatedBytes += try repairDamagedTail(damage, marks: marks)
                 return SegmentResult(header: scanner.header, row: row)
             }
@@ -257,7 +292,9 @@ struct Recovery {
 
     /// Adds what one frame's records tell the index. Orders go to the index in batches of
     /// `Limits.orderIndexBatchOrdersMax`, so rebuilding a ledger of any size holds a bounded number in memory.
-    private func note(_ frame: ScannedFrame, path: String, row: inout SegmentRow, marks: IndexMarks, scan: inout Scan) throws {
+    private func note(_ frame: ScannedFrame, path: String, row: inout SegmentRow, marks: IndexMarks, scan: inout Scan)
+        throws
+    {
         let records = try frame.records(path: path)
         for (index, record) in records.enumerated() {
             let lsn = frame.header.firstLSN + UInt64(index)
@@ -266,9 +303,11 @@ struct Recovery {
             if lsn > marks.ordersLSN { scan.batch.noteOrder(record, lsn: lsn) }
         }
         if frame.header.lastLSN > marks.durableLSN || mode.isReadOnly {
-            scan.batch.frames.append(FrameRow(firstLSN: frame.header.firstLSN, segmentFirstLSN: row.firstLSN, byteOffset: frame.offset,
-                                              recordCount: frame.header.recordCount, storedBytes: frame.header.storedLength,
-                                              rawBytes: frame.header.rawLength, crc: frame.header.crc))
+            scan.batch.frames.append(
+                FrameRow(
+                    firstLSN: frame.header.firstLSN, segmentFirstLSN: row.firstLSN, byteOffset: frame.offset,
+                    recordCount: frame.header.recordCount, storedBytes: frame.header.storedLength,
+                    rawBytes: frame.header.rawLength, crc: frame.header.crc))
         }
         if scan.batch.orders.count >= Limits.orderIndexBatchOrdersMax {
             try index.insertOrders(scan.batch.orders)
@@ -283,10 +322,15 @@ struct Recovery {
         let offset = scanner.fileSize - Int64(SegmentFormat.footerBytes)
         let bytes = try scanner.file.read(count: SegmentFormat.footerBytes, at: offset)
         guard case .success(let footer) = bytes.withUnsafeBytes({ SegmentFooter.decode($0) }) else {
-            throw LedgerError(.corruption, "sealed segment's footer fails its checks (damageInSealedSegment)",
-                              [("path", scanner.file.path), ("offset", String(offset)), ("case", RecoveryCase.damageInSealedSegment.rawValue)])
+            throw LedgerError(
+                .corruption, "sealed segment's footer fails its checks (damageInSealedSegment)",
+                [
+                    ("path", scanner.file.path), ("offset", String(offset)),
+                    ("case", RecoveryCase.damageInSealedSegment.rawValue),
+                ])
         }
-        return footer.digest == known.digest && footer.recordCount == known.recordCount && footer.firstLSN == known.firstLSN
+        return footer.digest == known.digest && footer.recordCount == known.recordCount
+            && footer.firstLSN == known.firstLSN
     }
 
     /// `NNN.seg.OFFSET.broken`, or `NNN.seg.OFFSET.K.broken` if that exists: a tail torn again at the same offset
@@ -310,8 +354,12 @@ struct Recovery {
         var firstLSN: UInt64
 
         func error(_ recoveryCase: RecoveryCase, _ extra: [(String, String)] = []) -> LedgerError {
-            violation.error(path: file.path, offset: Int(offset),
-                            [("segment", String(scanner.header.firstLSN)), ("lsn", String(firstLSN)), ("case", recoveryCase.rawValue)] + extra)
+            violation.error(
+                path: file.path, offset: Int(offset),
+                [
+                    ("segment", String(scanner.header.firstLSN)), ("lsn", String(firstLSN)),
+                    ("case", recoveryCase.rawValue),
+                ] + extra)
         }
     }
 
@@ -323,43 +371,64 @@ struct Recovery {
         let validFrame = try damage.scanner.selfConsistentFrameExists(after: damage.offset)
         if case .verify = mode {
             // Damage at or below the snapshot's durable LSN: the scan stops at that LSN, so any damage it meets is.
-            throw damage.error(validFrame == nil ? .damagedDurableTail : .damageBeforeValidFrame, [("durable_lsn", String(marks.throughLSN))])
+            throw damage.error(
+                validFrame == nil ? .damagedDurableTail : .damageBeforeValidFrame,
+                [("durable_lsn", String(marks.throughLSN))])
         }
         guard let published = publishedDurableLSN else {
             if let validFrame { throw damage.error(.damageBeforeValidFrame, [("valid_frame_at", String(validFrame))]) }
-            return try cutPublished(damage, allowedBy: .unknownCount, refusal: .durableLSNUnknown, [
-                ("durable_lsn", "unknown (no index says what was published)"), ("bytes_after_damage", String(bytes)),
-            ])
+            return try cutPublished(
+                damage, allowedBy: .unknownCount, refusal: .durableLSNUnknown,
+                [
+                    ("durable_lsn", "unknown (no index says what was published)"),
+                    ("bytes_after_damage", String(bytes)),
+                ])
         }
         guard damage.firstLSN <= published else {
             if let validFrame { throw damage.error(.damageBeforeValidFrame, [("valid_frame_at", String(validFrame))]) }
-            return try truncateKeepingCopy(damage.file, at: damage.offset, size: damage.scanner.fileSize, event: "ledger.recovery.torn_tail_truncated",
-                                           reason: ["ledger.check": "\(damage.violation.check)", "ledger.case": "\(RecoveryCase.tornTail)"])
+            return try truncateKeepingCopy(
+                damage.file, at: damage.offset, size: damage.scanner.fileSize,
+                event: "ledger.recovery.torn_tail_truncated",
+                reason: ["ledger.check": "\(damage.violation.check)", "ledger.case": "\(RecoveryCase.tornTail)"])
         }
         let count = published - damage.firstLSN + 1
-        return try cutPublished(damage, allowedBy: .records(count),
-                                refusal: validFrame == nil ? .damagedDurableTail : .damageBeforeValidFrame,
-                                [("durable_lsn", String(published)), ("published_records_after_damage", String(count))]
-                                    + (validFrame.map { [("valid_frame_at", String($0))] } ?? []))
+        return try cutPublished(
+            damage, allowedBy: .records(count),
+            refusal: validFrame == nil ? .damagedDurableTail : .damageBeforeValidFrame,
+            [("durable_lsn", String(published)), ("published_records_after_damage", String(count))]
+                + (validFrame.map { [("valid_frame_at", String($0))] } ?? []))
     }
 
     /// Cuts published records at the damage if the operator allowed exactly `allowance`; otherwise stops with
     /// `refusal`, saying what the cut would cost and how to allow it.
-    private func cutPublished(_ damage: Damage, allowedBy allowance: DurableRecordsDrop, refusal: RecoveryCase,
-                              _ context: [(String, String)]) throws -> Int64 {
+    private func cutPublished(
+        _ damage: Damage, allowedBy allowance: DurableRecordsDrop, refusal: RecoveryCase,
+        _ context: [(String, String)]
+    ) throws -> Int64 {
         guard case .open(let drop) = mode, drop == allowance else {
-            throw damage.error(refusal, context + [
-                ("repair", "restore the ledger from a backup, or accept the loss: ledger-tool rebuild index --wal \(directory) --drop-durable-records \(allowance)"),
-            ])
+            throw damage.error(
+                refusal,
+                context + [
+                    (
+                        "repair",
+                        "restore the ledger from a backup, or accept the loss: ledger-tool rebuild index --wal \(directory) --drop-durable-records \(allowance)"
+                    )
+                ])
         }
-        return try truncateKeepingCopy(damage.file, at: damage.offset, size: damage.scanner.fileSize, event: "ledger.recovery.durable_records_dropped",
-                                       reason: ["ledger.check": "\(damage.violation.check)", "ledger.case": "\(RecoveryCase.droppedByOperator)",
-                                                "ledger.first_lsn_dropped": "\(damage.firstLSN)", "ledger.records_dropped": "\(allowance)"])
+        return try truncateKeepingCopy(
+            damage.file, at: damage.offset, size: damage.scanner.fileSize,
+            event: "ledger.recovery.durable_records_dropped",
+            reason: [
+                "ledger.check": "\(damage.violation.check)", "ledger.case": "\(RecoveryCase.droppedByOperator)",
+                "ledger.first_lsn_dropped": "\(damage.firstLSN)", "ledger.records_dropped": "\(allowance)",
+            ])
     }
 
     /// Copies the bytes from `offset` to the end into a `.broken` file beside the segment, truncates the segment
     /// there, makes both durable and logs `event`. Returns the bytes dropped.
-    private func truncateKeepingCopy(_ file: any LedgerFile, at offset: Int64, size: Int64, event: Logger.Message, reason: Logger.Metadata) throws -> Int64 {
+    private func truncateKeepingCopy(
+        _ file: any LedgerFile, at offset: Int64, size: Int64, event: Logger.Message, reason: Logger.Metadata
+    ) throws -> Int64 {
         precondition(!mode.isReadOnly, "verify never modifies a ledger")
         let dropped = size - offset
         let copyPath = freeCopyPath(file.path, offset: offset)
@@ -369,24 +438,35 @@ struct Recovery {
         try file.truncate(to: offset)
         try file.sync()
         try fileSystem.syncDirectory(directory)
-        logger.warning(event, metadata: reason.merging([
-            "ledger.path": "\(file.path)", "ledger.offset": "\(offset)", "ledger.bytes_dropped": "\(dropped)", "ledger.copy": "\(copyPath)",
-        ]) { $1 })
+        logger.warning(
+            event,
+            metadata: reason.merging([
+                "ledger.path": "\(file.path)", "ledger.offset": "\(offset)", "ledger.bytes_dropped": "\(dropped)",
+                "ledger.copy": "\(copyPath)",
+            ]) { $1 })
         return dropped
     }
 
-    private func checkChain(_ row: SegmentRow, header: SegmentHeader, previous: SegmentRow?, ledgerID: inout UUID?, path: String) throws {
+    private func checkChain(
+        _ row: SegmentRow, header: SegmentHeader, previous: SegmentRow?, ledgerID: inout UUID?, path: String
+    ) throws {
         if let ledgerID, header.ledgerID != ledgerID {
-            throw LedgerError(.mismatch, "segment belongs to another ledger", [("path", path), ("expected", ledgerID.uuidString), ("found", header.ledgerID.uuidString)])
+            throw LedgerError(
+                .mismatch, "segment belongs to another ledger",
+                [("path", path), ("expected", ledgerID.uuidString), ("found", header.ledgerID.uuidString)])
         }
         ledgerID = header.ledgerID
         let expectedFirst = (previous?.lastLSN ?? 0) + 1
         let expectedDigest = previous?.digest ?? 0
         guard header.firstLSN == expectedFirst, header.previousSegmentDigest == expectedDigest else {
-            throw LedgerError(.corruption, "segments do not chain (brokenChain)", [
-                ("path", path), ("expected", "first LSN \(expectedFirst), previous digest \(hex32(expectedDigest))"),
-                ("found", "first LSN \(header.firstLSN), previous digest \(hex32(header.previousSegmentDigest))"), ("case", RecoveryCase.brokenChain.rawValue),
-            ])
+            throw LedgerError(
+                .corruption, "segments do not chain (brokenChain)",
+                [
+                    ("path", path),
+                    ("expected", "first LSN \(expectedFirst), previous digest \(hex32(expectedDigest))"),
+                    ("found", "first LSN \(header.firstLSN), previous digest \(hex32(header.previousSegmentDigest))"),
+                    ("case", RecoveryCase.brokenChain.rawValue),
+                ])
         }
     }
 }

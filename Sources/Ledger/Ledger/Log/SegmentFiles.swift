@@ -1,5 +1,5 @@
-import OperatingErrors
 import Foundation
+import OperatingErrors
 
 /// Creating, listing and reading whole segment files: shared by the writer, recovery and readers.
 enum SegmentFiles {
@@ -18,7 +18,8 @@ enum SegmentFiles {
 
     /// Creates a segment durably: temporary file, header, fsync, rename, directory fsync. A crash at any
     /// point leaves either no segment or a complete header (a leftover `.tmp` is removed on open).
-    static func create(_ directory: String, header: SegmentHeader, fileSystem: any FileSystem) throws -> any LedgerFile {
+    static func create(_ directory: String, header: SegmentHeader, fileSystem: any FileSystem) throws -> any LedgerFile
+    {
         let finalPath = path(directory, firstLSN: header.firstLSN)
         let temporaryPath = finalPath + temporarySuffix
         if fileSystem.fileExists(temporaryPath) { try fileSystem.remove(temporaryPath) }
@@ -32,7 +33,9 @@ enum SegmentFiles {
 
     /// Removes temporary files a crash left behind; they never held acknowledged data.
     static func removeTemporaryFiles(_ directory: String, fileSystem: any FileSystem) throws -> [String] {
-        let leftovers = try fileSystem.listDirectory(directory).filter { $0.hasSuffix(SegmentFormat.fileExtension + temporarySuffix) }
+        let leftovers = try fileSystem.listDirectory(directory).filter {
+            $0.hasSuffix(SegmentFormat.fileExtension + temporarySuffix)
+        }
         for name in leftovers { try fileSystem.remove(directory + "/" + name) }
         return leftovers
     }
@@ -43,7 +46,9 @@ enum SegmentFiles {
         let scanner = try SegmentScanner(file: file)
         scanner.seek(toFrameAt: row.byteOffset, firstLSN: row.firstLSN)
         guard case .frame(let frame) = try scanner.next() else {
-            throw LedgerError(.corruption, "the index names a frame that the segment does not hold", [("path", file.path), ("offset", String(row.byteOffset)), ("lsn", String(row.firstLSN))])
+            throw LedgerError(
+                .corruption, "the index names a frame that the segment does not hold",
+                [("path", file.path), ("offset", String(row.byteOffset)), ("lsn", String(row.firstLSN))])
         }
         return try frame.records(path: file.path)
     }

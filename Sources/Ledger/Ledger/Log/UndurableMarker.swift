@@ -1,5 +1,5 @@
-import OperatingErrors
 import Foundation
+import OperatingErrors
 
 /// `UNDURABLE`: left in a ledger directory by a writer whose write or fsync failed, naming the last LSN it
 /// made durable. After a failed fsync the page cache cannot be trusted (Linux may drop the dirty pages and mark
@@ -28,9 +28,12 @@ enum UndurableMarker {
         let path = directory + "/" + fileName
         guard fileSystem.fileExists(path) else { return nil }
         let file = try fileSystem.openForReading(path)
-        let text = String(decoding: try file.read(count: 64, at: 0), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: try file.read(count: 64, at: 0), as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         guard text.hasPrefix("durable_lsn="), let lsn = UInt64(text.dropFirst("durable_lsn=".count)) else {
-            throw LedgerError(.corruption, "the UNDURABLE marker is unreadable", [("path", path), ("expected", "durable_lsn=N"), ("found", text)])
+            throw LedgerError(
+                .corruption, "the UNDURABLE marker is unreadable",
+                [("path", path), ("expected", "durable_lsn=N"), ("found", text)])
         }
         return lsn
     }

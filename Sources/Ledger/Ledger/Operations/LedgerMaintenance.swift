@@ -1,7 +1,7 @@
-import OperatingErrors
-import MessageSchema
 import Foundation
 import Logging
+import MessageSchema
+import OperatingErrors
 
 /// Operator actions on a whole ledger directory: verify, rebuild the index, statistics.
 public enum LedgerMaintenance {
@@ -32,13 +32,18 @@ public enum LedgerMaintenance {
     /// judges damage against that LSN: damage at or below it is corruption (thrown, with path, offset,
     /// checksums and the recovery case), a tail past it is reported, not judged. Memory stays bounded whatever
     /// the ledger's size: the rebuilt index is a scratch SQLite file, compared in one ordered pass.
-    public static func verify(directory: String, fileSystem: any FileSystem = PosixFileSystem(), logger: Logger = LedgerOptions.quietLogger) throws -> VerifyReport {
+    public static func verify(
+        directory: String, fileSystem: any FileSystem = PosixFileSystem(), logger: Logger = LedgerOptions.quietLogger
+    ) throws -> VerifyReport {
         guard fileSystem.fileExists(directory) else {
             throw LedgerError(.invalidArgument, "no such ledger directory", [("path", directory)])
         }
         let livePath = directory + "/" + LedgerIndex.fileName
         guard fileSystem.fileExists(livePath) else {
-            throw LedgerError(.index, "no index in the ledger directory: the durable LSN is unknown (`ledger-tool rebuild index` recreates it)", [("path", livePath)])
+            throw LedgerError(
+                .index,
+                "no index in the ledger directory: the durable LSN is unknown (`ledger-tool rebuild index` recreates it)",
+                [("path", livePath)])
         }
         let live = try LedgerIndex(path: livePath, readOnly: true)
         try live.database.execute("BEGIN")
@@ -49,20 +54,30 @@ public enum LedgerMaintenance {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let rebuilt = try LedgerIndex(path: scratch + "/" + LedgerIndex.fileName)
         try rebuilt.setMeta("schema_version", try live.meta("schema_version") ?? String(LedgerIndex.schemaVersion))
-        var recovery = Recovery(directory: directory, fileSystem: fileSystem, index: rebuilt, logger: logger, publishedDurableLSN: durable)
-        recovery.mode = .verify(throughLSN: durable, liveSegments: Dictionary(try live.segments().map { ($0.firstLSN, $0) }, uniquingKeysWith: { first, _ in first }))
+        var recovery = Recovery(
+            directory: directory, fileSystem: fileSystem, index: rebuilt, logger: logger, publishedDurableLSN: durable)
+        recovery.mode = .verify(
+            throughLSN: durable,
+            liveSegments: Dictionary(
+                try live.segments().map { ($0.firstLSN, $0) }, uniquingKeysWith: { first, _ in first }))
         let outcome = try recovery.run()
         let checkedThrough = outcome?.lastSegment.lastLSN ?? 0
         guard checkedThrough == durable else {
-            throw LedgerError(.corruption, "the index says more records are durable than the segments hold (indexAhead)", [
-                ("path", directory), ("durable_lsn", String(durable)), ("last_lsn_on_disk", String(checkedThrough)), ("case", RecoveryCase.indexAhead.rawValue),
-            ])
+            throw LedgerError(
+                .corruption, "the index says more records are durable than the segments hold (indexAhead)",
+                [
+                    ("path", directory), ("durable_lsn", String(durable)), ("last_lsn_on_disk", String(checkedThrough)),
+                    ("case", RecoveryCase.indexAhead.rawValue),
+                ])
         }
-        let comparison = try IndexComparison(live: live, rebuilt: rebuilt, ordersThrough: min(try live.ordersLSN(), durable))
-        return VerifyReport(segments: try SegmentFiles.list(directory, fileSystem: fileSystem).count, records: durable, durableLSN: durable,
-                            indexDifferences: comparison.differences, indexDifferenceCount: comparison.differenceCount,
-                            unpublishedTailBytes: outcome?.unpublishedTailBytes ?? 0,
-                            undurableAfterLSN: try UndurableMarker.read(directory, fileSystem: fileSystem))
+        let comparison = try IndexComparison(
+            live: live, rebuilt: rebuilt, ordersThrough: min(try live.ordersLSN(), durable))
+        return VerifyReport(
+            segments: try SegmentFiles.list(directory, fileSystem: fileSystem).count, records: durable,
+            durableLSN: durable,
+            indexDifferences: comparison.differences, indexDifferenceCount: comparison.differenceCount,
+            unpublishedTailBytes: outcome?.unpublishedTailBytes ?? 0,
+            undurableAfterLSN: try UndurableMarker.read(directory, fileSystem: fileSystem))
     }
 
     /// What `rebuild index` did.
@@ -82,20 +97,27 @@ public enum LedgerMaintenance {
     /// it is truncated (keeping a copy), but published records are never cut unless `drop` names exactly how
     /// many (DESIGN.md invariant 9); then each dropped LSN gets a `lost` record, so none is ever reused. When
     /// it refuses, the live index is left as it was.
-    public static func rebuildIndex(directory: String, options: LedgerOptions = LedgerOptions(), drop: DurableRecordsDrop? = nil) throws -> RebuildReport {
+    public static func rebuildIndex(
+        directory: String, options: LedgerOptions = LedgerOptions(), drop: DurableRecordsDrop? = nil
+    ) throws -> RebuildReport {
         let fileSystem = options.fileSystem
         let lock = try WriterLock.take(directory, fileSystem: fileSystem)
         let previous = publishedDurableLSN(directory, fileSystem: fileSystem, logger: options.logger)
-        try LedgerIndex.remove(directory: directory, fileName: LedgerWriter.IndexRebuild.fileName, fileSystem: fileSystem)
+        try LedgerIndex.remove(
+            directory: directory, fileName: LedgerWriter.IndexRebuild.fileName, fileSystem: fileSystem)
         let report: RebuildReport
         do {
-            let writer = try LedgerWriter(directory: directory, options: options, lock: lock,
-                                          rebuild: LedgerWriter.IndexRebuild(publishedDurableLSN: previous, drop: drop))
+            let writer = try LedgerWriter(
+                directory: directory, options: options, lock: lock,
+                rebuild: LedgerWriter.IndexRebuild(publishedDurableLSN: previous, drop: drop))
             try writer.close()
-            report = RebuildReport(previousDurableLSN: previous, durableLSN: writer.durableLSN, truncatedBytes: writer.recoveredTruncatedBytes)
+            report = RebuildReport(
+                previousDurableLSN: previous, durableLSN: writer.durableLSN,
+                truncatedBytes: writer.recoveredTruncatedBytes)
         } catch {
             // Refused or failed: the live index stays as it was, and the half-built one goes.
-            try? LedgerIndex.remove(directory: directory, fileName: LedgerWriter.IndexRebuild.fileName, fileSystem: fileSystem)
+            try? LedgerIndex.remove(
+                directory: directory, fileName: LedgerWriter.IndexRebuild.fileName, fileSystem: fileSystem)
             throw error
         }
         try swapInRebuiltIndex(directory, fileSystem: fileSystem)
@@ -104,7 +126,8 @@ public enum LedgerMaintenance {
 
     /// The durable LSN the live index published for the ledger in `directory`, nil when no readable index of
     /// this ledger says.
-    private static func publishedDurableLSN(_ directory: String, fileSystem: any FileSystem, logger: Logger) -> UInt64? {
+    private static func publishedDurableLSN(_ directory: String, fileSystem: any FileSystem, logger: Logger) -> UInt64?
+    {
         let path = directory + "/" + LedgerIndex.fileName
         guard fileSystem.fileExists(path) else { return nil }
         do {
@@ -114,7 +137,8 @@ public enum LedgerMaintenance {
             guard let id = try index.ledgerID(), id == onDisk else { return nil }
             return try index.durableLSN()
         } catch {
-            logger.warning("ledger.rebuild.old_index_unreadable", metadata: ["ledger.path": "\(path)", "ledger.error": "\(error)"])
+            logger.warning(
+                "ledger.rebuild.old_index_unreadable", metadata: ["ledger.path": "\(path)", "ledger.error": "\(error)"])
             return nil
         }
     }
@@ -155,14 +179,17 @@ public enum LedgerMaintenance {
         let reader = try LedgerReader(directory: directory)
         let segments = try reader.segments()
         let indexBytes = [LedgerIndex.fileName, LedgerIndex.fileName + "-wal"].reduce(Int64(0)) { total, name in
-            total + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? NSNumber)?.int64Value ?? 0)
+            total
+                + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? NSNumber)?
+                    .int64Value ?? 0)
         }
         let durable = try reader.durableLSN()
-        return Stats(ledgerID: reader.ledgerID, durableLSN: durable, firstLSN: durable > 0 ? 1 : nil, segments: segments.count,
-                     segmentBytes: segments.reduce(0) { $0 + $1.byteLength }, indexBytes: indexBytes,
-                     counts: try reader.recordCounts(), watermarks: try reader.watermarks(),
-                     ingestTimeRange: segments.compactMap(\.ingestTimeRange).reduce(nil) { total, range in
-                         total.map { min($0.lowerBound, range.lowerBound)...max($0.upperBound, range.upperBound) } ?? range
-                     })
+        return Stats(
+            ledgerID: reader.ledgerID, durableLSN: durable, firstLSN: durable > 0 ? 1 : nil, segments: segments.count,
+            segmentBytes: segments.reduce(0) { $0 + $1.byteLength }, indexBytes: indexBytes,
+            counts: try reader.recordCounts(), watermarks: try reader.watermarks(),
+            ingestTimeRange: segments.compactMap(\.ingestTimeRange).reduce(nil) { total, range in
+                total.map { min($0.lowerBound, range.lowerBound)...max($0.upperBound, range.upperBound) } ?? range
+            })
     }
 }

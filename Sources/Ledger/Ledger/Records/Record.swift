@@ -1,5 +1,5 @@
-import MessageSchema
 import Foundation
+import MessageSchema
 
 /// Where a message came from: enough to find it again in Kafka (or in the imported file).
 public struct SourceCoordinates: Sendable, Hashable {
@@ -12,7 +12,9 @@ public struct SourceCoordinates: Sendable, Hashable {
     /// key is informational: the message is found again by topic, partition and offset).
     public private(set) var key: [UInt8]?
 
-    public init(topic: String, partition: Int32, offset: Int64, kafkaTimestampMilliseconds: Int64? = nil, key: [UInt8]? = nil) {
+    public init(
+        topic: String, partition: Int32, offset: Int64, kafkaTimestampMilliseconds: Int64? = nil, key: [UInt8]? = nil
+    ) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
@@ -53,7 +55,9 @@ public struct RejectedMessage: Sendable, Hashable {
 
     public init(rejection: Rejection, rawBytes: [UInt8]?, originalByteCount: Int) {
         self.rejection = rejection
-        self.rawBytes = rawBytes.map { $0.count > Limits.rejectedRawBytesKeptMax ? Array($0.prefix(Limits.rejectedRawBytesKeptMax)) : $0 }
+        self.rawBytes = rawBytes.map {
+            $0.count > Limits.rejectedRawBytesKeptMax ? Array($0.prefix(Limits.rejectedRawBytesKeptMax)) : $0
+        }
         self.originalByteCount = originalByteCount
     }
 }

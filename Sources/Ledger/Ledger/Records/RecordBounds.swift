@@ -1,5 +1,5 @@
-import MessageSchema
 import Foundation
+import MessageSchema
 
 /// The one set of bounds on what a record holds (DESIGN.md invariant 8, "durable means readable and
 /// projectable"): the record codec can write and read it back, and the warehouse can hold it.
@@ -20,7 +20,9 @@ public enum RecordBounds {
 
     /// The first value of `record` out of bounds, nil when every value is within them.
     public static func violation(in record: Record) -> Violation? {
-        if let violation = text(record.source.topic, "source.topic", bytesMax: Limits.topicBytesMax) { return violation }
+        if let violation = text(record.source.topic, "source.topic", bytesMax: Limits.topicBytesMax) {
+            return violation
+        }
         if let violation = timestamp(record.ingestTimeMicroseconds, "ingest_time") { return violation }
         switch record.body {
         case .accepted(let transaction), .duplicate(let transaction, _), .conflict(let transaction, _):
@@ -32,9 +34,12 @@ public enum RecordBounds {
             return text(rejected.rejection.field, "field", bytesMax: MessageLimits.rejectionFieldBytesMax)
         case .gap(let lastMissingOffset):
             return lastMissingOffset >= record.source.offset
-                ? nil : Violation(reason: "gap_reversed", detail: "gap \(record.source.offset)...\(lastMissingOffset) is empty")
+                ? nil
+                : Violation(
+                    reason: "gap_reversed", detail: "gap \(record.source.offset)...\(lastMissingOffset) is empty")
         case .lost:
-            return record.source == .unknown ? nil : Violation(reason: "lost_with_source", detail: "a lost record names no source")
+            return record.source == .unknown
+                ? nil : Violation(reason: "lost_with_source", detail: "a lost record names no source")
         }
     }
 
@@ -42,12 +47,16 @@ public enum RecordBounds {
     public static func violation(in transaction: Transaction) -> Violation? {
         let cents = transaction.amount.rawValue
         guard cents > 0 && cents <= Cents.maximum.rawValue else {
-            return Violation(reason: "amount_out_of_range", detail: "amount \(transaction.amount) is not in 0.01...\(Cents.maximum)")
+            return Violation(
+                reason: "amount_out_of_range", detail: "amount \(transaction.amount) is not in 0.01...\(Cents.maximum)")
         }
         return text(transaction.currency.code, "currency", bytesMax: 3, scalarsMax: 3)
-            ?? text(transaction.customerID, "customer_id", bytesMax: MessageLimits.textFieldBytesMax, scalarsMax: MessageLimits.textFieldCharactersMax)
-            ?? text(transaction.productCategory, "product_category", bytesMax: MessageLimits.textFieldBytesMax,
-                    scalarsMax: MessageLimits.textFieldCharactersMax)
+            ?? text(
+                transaction.customerID, "customer_id", bytesMax: MessageLimits.textFieldBytesMax,
+                scalarsMax: MessageLimits.textFieldCharactersMax)
+            ?? text(
+                transaction.productCategory, "product_category", bytesMax: MessageLimits.textFieldBytesMax,
+                scalarsMax: MessageLimits.textFieldCharactersMax)
             ?? timestamp(transaction.timestamp.microsecondsSinceEpoch, "timestamp")
     }
 
@@ -66,13 +75,16 @@ public enum RecordBounds {
             return (utf8.count, hasNUL, scalars)
         }
         if hasNUL {
-            return Violation(reason: "nul_in_text", detail: "\(field) contains U+0000, which PostgreSQL text cannot hold")
+            return Violation(
+                reason: "nul_in_text", detail: "\(field) contains U+0000, which PostgreSQL text cannot hold")
         }
         if let scalarsMax, scalars > scalarsMax {
-            return Violation(reason: "text_too_long", detail: "\(field) has \(scalars) characters, more than \(scalarsMax)")
+            return Violation(
+                reason: "text_too_long", detail: "\(field) has \(scalars) characters, more than \(scalarsMax)")
         }
         if bytes > bytesMax {
-            return Violation(reason: "text_too_long", detail: "\(field) has \(bytes) UTF-8 bytes, more than \(bytesMax)")
+            return Violation(
+                reason: "text_too_long", detail: "\(field) has \(bytes) UTF-8 bytes, more than \(bytesMax)")
         }
         return nil
     }
@@ -80,7 +92,8 @@ public enum RecordBounds {
     /// An instant within `MessageLimits.timestampMicrosecondsRange` (years 0001–9999 in UTC).
     public static func timestamp(_ microseconds: Int64, _ field: String) -> Violation? {
         guard !MessageLimits.timestampMicrosecondsRange.contains(microseconds) else { return nil }
-        return Violation(reason: "timestamp_out_of_range",
-                         detail: "\(field) \(RFC3339.format(microsecondsSinceEpoch: microseconds)) is outside years 0001-9999 UTC")
+        return Violation(
+            reason: "timestamp_out_of_range",
+            detail: "\(field) \(RFC3339.format(microsecondsSinceEpoch: microseconds)) is outside years 0001-9999 UTC")
     }
 }

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
-import OperatingErrors
-import Glibc
+    import OperatingErrors
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The file operations the ledger performs, behind a protocol so that tests (and the fault campaign) can inject
@@ -62,7 +62,8 @@ public struct PosixFileSystem: FileSystem {
 
     public func open(_ path: String, create: Bool) throws -> any LedgerFile {
         let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0)
-        return try PosixFile(path: path, descriptor: Syscall.check("open", path) { Glibc.open(path, flags, Self.fileMode) })
+        return try PosixFile(
+            path: path, descriptor: Syscall.check("open", path) { Glibc.open(path, flags, Self.fileMode) })
     }
 
     public func openForReading(_ path: String) throws -> any LedgerFile {
@@ -165,15 +166,19 @@ final class PosixFile: LedgerFile {
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let failure = errno
             guard failure == EWOULDBLOCK else { throw Syscall.error(.io, "flock", path, errno: failure) }
-            throw LedgerError(.locked, "another process writes this ledger (ledger-ingest, or ledger-tool import or rebuild index); stop it first",
-                              [("path", path), ("errno", String(failure))])
+            throw LedgerError(
+                .locked,
+                "another process writes this ledger (ledger-ingest, or ledger-tool import or rebuild index); stop it first",
+                [("path", path), ("errno", String(failure))])
         }
     }
 }
 
 /// Turns a failed system call into a `LedgerError` with the call, the path and errno's text.
 package enum Syscall {
-    package static func check(_ call: String, _ path: String, _ extra: (String, String)? = nil, _ body: () -> Int32) throws -> Int32 {
+    package static func check(_ call: String, _ path: String, _ extra: (String, String)? = nil, _ body: () -> Int32)
+        throws -> Int32
+    {
         while true {
             let result = body()
             if result >= 0 { return result }
@@ -182,7 +187,9 @@ package enum Syscall {
         }
     }
 
-    package static func error(_ code: LedgerError.Code, _ call: String, _ path: String, errno number: Int32, _ extra: [(String, String)] = []) -> LedgerError {
+    package static func error(
+        _ code: LedgerError.Code, _ call: String, _ path: String, errno number: Int32, _ extra: [(String, String)] = []
+    ) -> LedgerError {
         let text = String(cString: strerror(number))
         return LedgerError(code, "\(call) failed: \(text)", [("path", path), ("errno", String(number))] + extra)
     }

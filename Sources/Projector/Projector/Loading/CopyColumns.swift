@@ -8,24 +8,34 @@ import PostgresClient
 package enum CopyColumns {
     /// One `message_keys` row per projected message: transactions carry their order and its timestamp,
     /// rejections leave both NULL.
-    static let messageKeys = "source_topic, source_partition, source_offset, order_id, transaction_timestamp, ledger_id, lsn"
+    static let messageKeys =
+        "source_topic, source_partition, source_offset, order_id, transaction_timestamp, ledger_id, lsn"
 
     package static func encodeTransactionKey(_ row: TransactionRow, into buffer: inout BinaryCopyBuffer) {
-        encodeKey(row.source, orderID: row.orderID, timestampMicroseconds: row.timestampMicroseconds, ledgerID: row.ledgerID, lsn: row.lsn, into: &buffer)
+        encodeKey(
+            row.source, orderID: row.orderID, timestampMicroseconds: row.timestampMicroseconds, ledgerID: row.ledgerID,
+            lsn: row.lsn, into: &buffer)
     }
 
     package static func encodeRejectionKey(_ row: RejectionRow, into buffer: inout BinaryCopyBuffer) {
-        encodeKey(row.source, orderID: nil, timestampMicroseconds: nil, ledgerID: row.ledgerID, lsn: row.lsn, into: &buffer)
+        encodeKey(
+            row.source, orderID: nil, timestampMicroseconds: nil, ledgerID: row.ledgerID, lsn: row.lsn, into: &buffer)
     }
 
-    private static func encodeKey(_ source: SourceCoordinates, orderID: UUID?, timestampMicroseconds: Int64?, ledgerID: UUID, lsn: UInt64,
-                                  into buffer: inout BinaryCopyBuffer) {
+    private static func encodeKey(
+        _ source: SourceCoordinates, orderID: UUID?, timestampMicroseconds: Int64?, ledgerID: UUID, lsn: UInt64,
+        into buffer: inout BinaryCopyBuffer
+    ) {
         buffer.beginTuple(fieldCount: 7)
         buffer.appendText(source.topic)
         buffer.appendInt32(source.partition)
         buffer.appendInt64(source.offset)
         if let orderID { buffer.appendUUID(orderID) } else { buffer.appendNull() }
-        if let timestampMicroseconds { buffer.appendTimestamp(microsecondsSinceUnixEpoch: timestampMicroseconds) } else { buffer.appendNull() }
+        if let timestampMicroseconds {
+            buffer.appendTimestamp(microsecondsSinceUnixEpoch: timestampMicroseconds)
+        } else {
+            buffer.appendNull()
+        }
         buffer.appendUUID(ledgerID)
         buffer.appendInt64(Int64(lsn))
     }
@@ -70,7 +80,11 @@ package enum CopyColumns {
         buffer.appendText(row.reason)
         buffer.appendText(row.field)
         buffer.appendTimestamp(microsecondsSinceUnixEpoch: row.receivedMicroseconds)
-        if let kafka = row.kafkaTimestampMicroseconds { buffer.appendTimestamp(microsecondsSinceUnixEpoch: kafka) } else { buffer.appendNull() }
+        if let kafka = row.kafkaTimestampMicroseconds {
+            buffer.appendTimestamp(microsecondsSinceUnixEpoch: kafka)
+        } else {
+            buffer.appendNull()
+        }
         buffer.appendBytes(row.source.key)
         buffer.appendBytes(row.rawBytes)
         buffer.appendText(row.rawText)

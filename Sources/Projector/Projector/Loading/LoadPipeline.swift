@@ -29,7 +29,8 @@ final class BatchCompletion: @unchecked Sendable {
     /// Blocks until the batch has finished; throws `.batchCancelled` unless it committed.
     func waitUntilCommitted() throws {
         if case .failure(let error) = wait() {
-            throw ProjectorError(.batchCancelled, "the previous batch of this ledger did not commit", [("cause", "\(error)")])
+            throw ProjectorError(
+                .batchCancelled, "the previous batch of this ledger did not commit", [("cause", "\(error)")])
         }
     }
 }
@@ -77,7 +78,11 @@ private final class LoadWorker: @unchecked Sendable {
 
     private func run() {
         while let job = takeJob() {
-            job.completion.finish(Result { try loader.write(job.batch, expectedCheckpoint: job.expectedCheckpoint, predecessor: job.predecessor) })
+            job.completion.finish(
+                Result {
+                    try loader.write(
+                        job.batch, expectedCheckpoint: job.expectedCheckpoint, predecessor: job.predecessor)
+                })
         }
         stopped.signal()
     }
@@ -105,24 +110,31 @@ final class LoadPipeline {
     private var nextWorker = 0
 
     /// Opens the connections; `settings` run on each first (e.g. `SET synchronous_commit TO off`).
-    init(postgres url: String, schema: WarehouseSchema, applicationName: String, settings: [String], logger: Logger) throws {
+    init(postgres url: String, schema: WarehouseSchema, applicationName: String, settings: [String], logger: Logger)
+        throws
+    {
         workers = try (0..<ProjectorLimits.loadConnections).map { index in
             let connection = try PostgresConnection(url: url, applicationName: applicationName)
             for setting in settings { try connection.execute(setting) }
-            return LoadWorker(loader: try WarehouseLoader(connection: connection, schema: schema, logger: logger), name: "\(applicationName) loader \(index)")
+            return LoadWorker(
+                loader: try WarehouseLoader(connection: connection, schema: schema, logger: logger),
+                name: "\(applicationName) loader \(index)")
         }
     }
 
-    deinit { workers.forEach { $0.shutdown() } }
+    deinit { for worker in workers { worker.shutdown() } }
 
     var isFull: Bool { inFlight.count == workers.count }
     var isEmpty: Bool { inFlight.isEmpty }
 
     /// Hands `batch` to the next worker. The caller awaits the oldest batch first when the pipeline is full.
-    func submit(_ batch: ProjectionBatch, expectedCheckpoint: UInt64, predecessor: BatchCompletion?) -> BatchCompletion {
+    func submit(_ batch: ProjectionBatch, expectedCheckpoint: UInt64, predecessor: BatchCompletion?) -> BatchCompletion
+    {
         precondition(!isFull, "await the oldest batch before submitting another")
         let completion = BatchCompletion()
-        workers[nextWorker].submit(LoadWorker.Job(batch: batch, expectedCheckpoint: expectedCheckpoint, predecessor: predecessor, completion: completion))
+        workers[nextWorker].submit(
+            LoadWorker.Job(
+                batch: batch, expectedCheckpoint: expectedCheckpoint, predecessor: predecessor, completion: completion))
         nextWorker = (nextWorker + 1) % workers.count
         inFlight.append((batch, completion))
         return completion

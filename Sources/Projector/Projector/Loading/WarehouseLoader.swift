@@ -65,14 +65,23 @@ final class WarehouseLoader {
     /// `.checkpointMoved` when the warehouse's checkpoint is not `expectedCheckpoint`, `.batchCancelled` when
     /// the predecessor failed; either way nothing of the batch is written.
     func write(_ batch: ProjectionBatch, expectedCheckpoint: UInt64, predecessor: BatchCompletion?) throws -> Outcome {
-        precondition(batch.firstLSN == expectedCheckpoint + 1 && !batch.isEmpty, "a batch starts right after the checkpoint and is not empty")
+        precondition(
+            batch.firstLSN == expectedCheckpoint + 1 && !batch.isEmpty,
+            "a batch starts right after the checkpoint and is not empty")
         do {
-            return try inTransaction { try load(batch, expectedCheckpoint: expectedCheckpoint, predecessor: predecessor, deduplicating: false) }
+            return try inTransaction {
+                try load(batch, expectedCheckpoint: expectedCheckpoint, predecessor: predecessor, deduplicating: false)
+            }
         } catch let error as ProjectorError where error.sqlState == "23505" {
-            logger.info("projector.batch.deduplicating", metadata: [
-                "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)", "projector.constraint": "\(error.context("constraint") ?? "")",
-            ])
-            return try inTransaction { try load(batch, expectedCheckpoint: expectedCheckpoint, predecessor: predecessor, deduplicating: true) }
+            logger.info(
+                "projector.batch.deduplicating",
+                metadata: [
+                    "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)",
+                    "projector.constraint": "\(error.context("constraint") ?? "")",
+                ])
+            return try inTransaction {
+                try load(batch, expectedCheckpoint: expectedCheckpoint, predecessor: predecessor, deduplicating: true)
+            }
         }
     }
 
@@ -89,7 +98,9 @@ final class WarehouseLoader {
         }
     }
 
-    private func load(_ batch: ProjectionBatch, expectedCheckpoint: UInt64, predecessor: BatchCompletion?, deduplicating: Bool) throws -> Outcome {
+    private func load(
+        _ batch: ProjectionBatch, expectedCheckpoint: UInt64, predecessor: BatchCompletion?, deduplicating: Bool
+    ) throws -> Outcome {
         var outcome = Outcome()
         outcome.deduplicated = deduplicating
         let started = DispatchTime.now().uptimeNanoseconds
@@ -115,7 +126,8 @@ final class WarehouseLoader {
     /// `rejections`: the batch's, and the conflict rows made of its duplicates.
     private func loadDirect(_ batch: ProjectionBatch, rejections: [RejectionRow], into outcome: inout Outcome) throws {
         if !batch.transactions.isEmpty || !rejections.isEmpty {
-            try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)") { stream in
+            try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)")
+            { stream in
                 for row in batch.transactions {
                     CopyColumns.encodeTransactionKey(row, into: &stream.buffer)
                     try stream.flushIfFull()
@@ -127,10 +139,14 @@ final class WarehouseLoader {
             }
         }
         if !batch.transactions.isEmpty {
-            outcome.rowsInserted = try copy(batch.transactions, into: schema.transactions, columns: CopyColumns.transactions, encode: CopyColumns.encodeTransaction)
+            outcome.rowsInserted = try copy(
+                batch.transactions, into: schema.transactions, columns: CopyColumns.transactions,
+                encode: CopyColumns.encodeTransaction)
         }
         if !rejections.isEmpty {
-            outcome.rejectionsInserted = try copy(rejections, into: schema.rejectedMessages, columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
+            outcome.rejectionsInserted = try copy(
+                rejections, into: schema.rejectedMessages, columns: CopyColumns.rejections,
+                encode: CopyColumns.encodeRejection)
         }
     }
 
@@ -138,12 +154,18 @@ final class WarehouseLoader {
     /// rows whose key went in. An accepted record whose order is already in the warehouse from another Kafka
     /// message with other content becomes a conflict row, as it would have in a single ledger (`conflictRows`).
     /// `rejections`: as for `loadDirect`.
-    private func loadDeduplicating(_ batch: ProjectionBatch, rejections: [RejectionRow], into outcome: inout Outcome) throws {
+    private func loadDeduplicating(_ batch: ProjectionBatch, rejections: [RejectionRow], into outcome: inout Outcome)
+        throws
+    {
         var rejections = rejections
         if !batch.transactions.isEmpty {
-            try createStaging("projector_staging_transactions", like: schema.transactions, columns: CopyColumns.transactions)
-            try copy(batch.transactions, into: "pg_temp.projector_staging_transactions", columns: CopyColumns.transactions, encode: CopyColumns.encodeTransaction)
-            let inserted = try connection.query("""
+            try createStaging(
+                "projector_staging_transactions", like: schema.transactions, columns: CopyColumns.transactions)
+            try copy(
+                batch.transactions, into: "pg_temp.projector_staging_transactions", columns: CopyColumns.transactions,
+                encode: CopyColumns.encodeTransaction)
+            let inserted = try connection.query(
+                """
                 WITH keys AS (
                     INSERT INTO \(schema.messageKeys) (\(CopyColumns.messageKeys))
                     SELECT source_topic, source_partition, source_offset, order_id, transaction_timestamp, ledger_id, lsn
@@ -155,17 +177,23 @@ final class WarehouseLoader {
                 FROM pg_temp.projector_staging_transactions s JOIN keys USING (order_id)
                 RETURNING order_id
                 """)
-            let insertedIDs = Set((0..<inserted.count).compactMap { inserted.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
+            let insertedIDs = Set(
+                (0..<inserted.count).compactMap { inserted.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
             outcome.rowsInserted = insertedIDs.count
             outcome.skippedOrderIDs = Set(batch.transactions.map(\.orderID)).subtracting(insertedIDs)
-            let conflicts = try conflictRows(contradicting: batch.transactions.filter { outcome.skippedOrderIDs.contains($0.orderID) }, of: batch)
+            let conflicts = try conflictRows(
+                contradicting: batch.transactions.filter { outcome.skippedOrderIDs.contains($0.orderID) }, of: batch)
             outcome.skippedOrdersInConflict = conflicts.count
             rejections += conflicts
         }
         if !rejections.isEmpty {
-            try createStaging("projector_staging_rejections", like: schema.rejectedMessages, columns: CopyColumns.rejections)
-            try copy(rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection)
-            outcome.rejectionsInserted = try connection.query("""
+            try createStaging(
+                "projector_staging_rejections", like: schema.rejectedMessages, columns: CopyColumns.rejections)
+            try copy(
+                rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections,
+                encode: CopyColumns.encodeRejection)
+            outcome.rejectionsInserted = try connection.query(
+                """
                 WITH keys AS (
                     INSERT INTO \(schema.messageKeys) (\(CopyColumns.messageKeys))
                     SELECT source_topic, source_partition, source_offset, NULL, NULL, ledger_id, lsn
@@ -175,7 +203,8 @@ final class WarehouseLoader {
                 INSERT INTO \(schema.rejectedMessages) (\(CopyColumns.rejections))
                 SELECT \(Self.qualified(CopyColumns.rejections, with: "s"))
                 FROM pg_temp.projector_staging_rejections s JOIN keys USING (source_topic, source_partition, source_offset)
-                """).affectedRows
+                """
+            ).affectedRows
             outcome.rejectionsSkipped = rejections.count - outcome.rejectionsInserted
         }
     }
@@ -186,19 +215,28 @@ final class WarehouseLoader {
     /// one ledger can repeat the version the warehouse did not keep; in one ledger either would have been a
     /// conflict. The warehouse's row of an order is final once there, and a candidate's own ledger put its
     /// version in at a lower LSN, so the answer does not depend on the order in which ledgers are projected.
-    private func conflictRows(contradicting candidates: [TransactionRow], of batch: ProjectionBatch) throws -> [RejectionRow] {
+    private func conflictRows(contradicting candidates: [TransactionRow], of batch: ProjectionBatch) throws
+        -> [RejectionRow]
+    {
         guard !candidates.isEmpty else { return [] }
         let keys = try warehouseKeys(of: candidates.map(\.orderID))
         var rows: [RejectionRow] = []
         for candidate in candidates {
             // A row from this ledger is the version this ledger accepted (once), which its duplicates repeat.
-            guard let key = keys[candidate.orderID], key.ledgerID != candidate.ledgerID, key.source != Self.sourceKey(candidate.source) else { continue }
-            if try warehouseContent(of: key) != Self.content(candidate) { rows.append(RejectionRow(crossLedgerConflictOf: candidate)) }
+            guard let key = keys[candidate.orderID], key.ledgerID != candidate.ledgerID,
+                key.source != Self.sourceKey(candidate.source)
+            else { continue }
+            if try warehouseContent(of: key) != Self.content(candidate) {
+                rows.append(RejectionRow(crossLedgerConflictOf: candidate))
+            }
         }
         if !rows.isEmpty {
-            logger.info("projector.batch.cross_ledger_conflicts", metadata: [
-                "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)", "projector.conflicts": "\(rows.count)",
-            ])
+            logger.info(
+                "projector.batch.cross_ledger_conflicts",
+                metadata: [
+                    "ledger.id": "\(batch.ledgerID.text)", "projector.first_lsn": "\(batch.firstLSN)",
+                    "projector.conflicts": "\(rows.count)",
+                ])
         }
         return rows
     }
@@ -213,16 +251,19 @@ final class WarehouseLoader {
 
     /// The `message_keys` entry of each of `orderIDs` the warehouse holds (one indexed lookup; no partition read).
     private func warehouseKeys(of orderIDs: [UUID]) throws -> [UUID: RowKey] {
-        let found = try connection.query("""
+        let found = try connection.query(
+            """
             SELECT order_id, ledger_id, lsn, transaction_timestamp, source_topic, source_partition, source_offset
             FROM \(schema.messageKeys) WHERE order_id = ANY($1::uuid[])
             """, ["{" + orderIDs.map(\.uuidString).joined(separator: ",") + "}"])
         var keys: [UUID: RowKey] = [:]
         for index in 0..<found.count {
             func value(_ column: String) -> String { found.value(index, column) ?? "" }
-            guard let orderID = UUID(uuidString: value("order_id")), let ledgerID = UUID(uuidString: value("ledger_id")) else { continue }
-            keys[orderID] = RowKey(ledgerID: ledgerID, lsn: value("lsn"), timestamp: value("transaction_timestamp"),
-                                   source: value("source_topic") + "\u{0}" + value("source_partition") + "\u{0}" + value("source_offset"))
+            guard let orderID = UUID(uuidString: value("order_id")), let ledgerID = UUID(uuidString: value("ledger_id"))
+            else { continue }
+            keys[orderID] = RowKey(
+                ledgerID: ledgerID, lsn: value("lsn"), timestamp: value("transaction_timestamp"),
+                source: value("source_topic") + "\u{0}" + value("source_partition") + "\u{0}" + value("source_offset"))
         }
         return keys
     }
@@ -230,19 +271,24 @@ final class WarehouseLoader {
     /// The content of the row `key` leads to, compared field by field with `content(_:)`. The timestamp picks the
     /// partition when the statement starts.
     private func warehouseContent(of key: RowKey) throws -> [String] {
-        let found = try connection.query("""
+        let found = try connection.query(
+            """
             SELECT (amount * 100)::bigint, currency, (extract(epoch FROM transaction_timestamp) * 1000000)::bigint, customer_id, product_category
             FROM \(schema.transactions) WHERE transaction_timestamp = $1::timestamptz AND ledger_id = $2 AND lsn = $3
             """, [key.timestamp, key.ledgerID.uuidString, key.lsn])
         guard found.count == 1 else {
-            throw ProjectorError(.postgres, "an order's key in message_keys leads to no transactions row", [
-                ("ledger.id", key.ledgerID.text), ("ledger.lsn", key.lsn), ("transaction_timestamp", key.timestamp),
-            ])
+            throw ProjectorError(
+                .postgres, "an order's key in message_keys leads to no transactions row",
+                [
+                    ("ledger.id", key.ledgerID.text), ("ledger.lsn", key.lsn), ("transaction_timestamp", key.timestamp),
+                ])
         }
         return found.values[0].map { $0 ?? "" }
     }
 
-    private static func sourceKey(_ source: SourceCoordinates) -> String { "\(source.topic)\u{0}\(source.partition)\u{0}\(source.offset)" }
+    private static func sourceKey(_ source: SourceCoordinates) -> String {
+        "\(source.topic)\u{0}\(source.partition)\u{0}\(source.offset)"
+    }
 
     private static func content(_ row: TransactionRow) -> [String] {
         [String(row.amountCents), row.currency, String(row.timestampMicroseconds), row.customerID, row.productCategory]
@@ -250,18 +296,22 @@ final class WarehouseLoader {
 
     /// "a, b" → "s.a, s.b".
     private static func qualified(_ columns: String, with alias: String) -> String {
-        columns.split(separator: ",").map { alias + "." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+        columns.split(separator: ",").map { alias + "." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(
+            separator: ", ")
     }
 
     /// A temporary table with the COPY columns of `table`, emptied at commit (and gone with a rollback).
     private func createStaging(_ name: String, like table: String, columns: String) throws {
-        try connection.execute("""
+        try connection.execute(
+            """
             CREATE TEMPORARY TABLE IF NOT EXISTS \(name) ON COMMIT DELETE ROWS AS SELECT \(columns) FROM \(table) WITH NO DATA
             """)
     }
 
     @discardableResult
-    private func copy<Row>(_ rows: [Row], into table: String, columns: String, encode: (Row, inout BinaryCopyBuffer) -> Void) throws -> Int {
+    private func copy<Row>(
+        _ rows: [Row], into table: String, columns: String, encode: (Row, inout BinaryCopyBuffer) -> Void
+    ) throws -> Int {
         try connection.copyIn("COPY \(table) (\(columns)) FROM STDIN (FORMAT binary)") { stream in
             for row in rows {
                 encode(row, &stream.buffer)
@@ -275,11 +325,17 @@ final class WarehouseLoader {
     private func insertGaps(_ gaps: [GapRow]) throws -> Int {
         var inserted = 0
         for gap in gaps {
-            inserted += try connection.query("""
+            inserted += try connection.query(
+                """
                 INSERT INTO \(schema.ledgerGaps) (source_topic, source_partition, first_offset, last_offset, recorded_at, ledger_id, lsn)
                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
-                """, [gap.topic, String(gap.partition), String(gap.firstOffset), String(gap.lastOffset),
-                      RFC3339.format(microsecondsSinceEpoch: gap.recordedMicroseconds), gap.ledgerID.uuidString, String(gap.lsn)]).affectedRows
+                """,
+                [
+                    gap.topic, String(gap.partition), String(gap.firstOffset), String(gap.lastOffset),
+                    RFC3339.format(microsecondsSinceEpoch: gap.recordedMicroseconds), gap.ledgerID.uuidString,
+                    String(gap.lsn),
+                ]
+            ).affectedRows
         }
         return inserted
     }
@@ -287,14 +343,23 @@ final class WarehouseLoader {
     private func insertQuarantined(_ records: [QuarantineRow]) throws -> Int {
         var inserted = 0
         for record in records {
-            inserted += try connection.query("""
+            inserted += try connection.query(
+                """
                 INSERT INTO \(schema.quarantinedRecords) (ledger_id, lsn, kind, reason, source_topic, source_partition, source_offset)
                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
-                """, [record.ledgerID.uuidString, String(record.lsn), record.kind, Self.storable(record.reason), Self.storable(record.source.topic),
-                      String(record.source.partition), String(record.source.offset)]).affectedRows
-            logger.warning("projector.record.quarantined", metadata: [
-                "ledger.id": "\(record.ledgerID.text)", "ledger.lsn": "\(record.lsn)", "projector.reason": "\(record.reason)",
-            ])
+                """,
+                [
+                    record.ledgerID.uuidString, String(record.lsn), record.kind, Self.storable(record.reason),
+                    Self.storable(record.source.topic),
+                    String(record.source.partition), String(record.source.offset),
+                ]
+            ).affectedRows
+            logger.warning(
+                "projector.record.quarantined",
+                metadata: [
+                    "ledger.id": "\(record.ledgerID.text)", "ledger.lsn": "\(record.lsn)",
+                    "projector.reason": "\(record.reason)",
+                ])
         }
         return inserted
     }
@@ -310,19 +375,29 @@ final class WarehouseLoader {
     private func moveCheckpoint(_ ledgerID: UUID, from expected: UInt64, to new: UInt64) throws {
         let id = ledgerID.uuidString
         let sameSchema = "(SELECT oid FROM pg_namespace WHERE nspname = $3) = $4::oid"
-        let moved = expected == 0
-            ? try connection.query("""
+        let moved =
+            expected == 0
+            ? try connection.query(
+                """
                 INSERT INTO \(schema.checkpoints) (ledger_id, last_lsn) SELECT $1, $2 WHERE \(sameSchema) ON CONFLICT (ledger_id) DO NOTHING
-                """, [id, String(new), schema.name, schemaOID]).affectedRows
-            : try connection.query("""
+                """, [id, String(new), schema.name, schemaOID]
+            ).affectedRows
+            : try connection.query(
+                """
                 UPDATE \(schema.checkpoints) SET last_lsn = $2, updated_at = now() WHERE ledger_id = $1 AND last_lsn = $5 AND \(sameSchema)
-                """, [id, String(new), schema.name, schemaOID, String(expected)]).affectedRows
+                """, [id, String(new), schema.name, schemaOID, String(expected)]
+            ).affectedRows
         guard moved == 1 else {
             let found = try checkpoint(of: ledgerID)
-            throw ProjectorError(.checkpointMoved, "the warehouse's checkpoint is not where this projector left it, or its schema was replaced", [
-                ("ledger.id", id.lowercased()), ("expected", String(expected)), ("found", found.map(String.init) ?? "none"),
-                ("schema_oid_expected", schemaOID), ("schema_oid_found", try Self.schemaOID(connection, schema) ?? "none"),
-            ])
+            throw ProjectorError(
+                .checkpointMoved,
+                "the warehouse's checkpoint is not where this projector left it, or its schema was replaced",
+                [
+                    ("ledger.id", id.lowercased()), ("expected", String(expected)),
+                    ("found", found.map(String.init) ?? "none"),
+                    ("schema_oid_expected", schemaOID),
+                    ("schema_oid_found", try Self.schemaOID(connection, schema) ?? "none"),
+                ])
         }
     }
 

@@ -63,7 +63,9 @@ final class LedgerSource {
         let first = readThrough + 1
         let last = first + UInt64(maxRecords) - 1
         let blockEnd = last - last % ProjectorLimits.batchLSNBlockSize
-        return try reading { try cursor.next(maxRecords: maxRecords, through: min(limit, blockEnd >= first ? blockEnd : last)) }
+        return try reading {
+            try cursor.next(maxRecords: maxRecords, through: min(limit, blockEnd >= first ? blockEnd : last))
+        }
     }
 
     /// Records that a batch ending at `lastLSN` was handed to the loaders.
@@ -75,7 +77,8 @@ final class LedgerSource {
 
     /// Records that `lastLSN` is now in the warehouse.
     func committed(through lastLSN: UInt64) {
-        precondition(lastLSN > checkpoint && lastLSN <= readThrough, "checkpoints move forward, never past what was read")
+        precondition(
+            lastLSN > checkpoint && lastLSN <= readThrough, "checkpoints move forward, never past what was read")
         checkpoint = lastLSN
     }
 
@@ -87,9 +90,13 @@ final class LedgerSource {
         let durable = try reading { try reader.durableLSN() }
         if isPositioned, reader.indexGeneration != positionedOnIndexGeneration {
             invalidate()
-            throw ProjectorError(.checkpointMoved, "the ledger's index was replaced (ledger-tool rebuild index): re-reading where this ledger stands", [
-                ("ledger.id", reader.ledgerID.uuidString.lowercased()), ("ledger.path", directory), ("ledger.durable_lsn", String(durable)),
-            ])
+            throw ProjectorError(
+                .checkpointMoved,
+                "the ledger's index was replaced (ledger-tool rebuild index): re-reading where this ledger stands",
+                [
+                    ("ledger.id", reader.ledgerID.uuidString.lowercased()), ("ledger.path", directory),
+                    ("ledger.durable_lsn", String(durable)),
+                ])
         }
         return durable
     }

@@ -53,7 +53,9 @@ final class ProjectionLoop {
                 backoffMilliseconds = ProjectorLimits.retryBackoffMillisecondsInitial
                 try maintainPartitions(session)
                 if !progressed {
-                    if configuration.exitWhenCaughtUp, try allCaughtUp() { return logger.info("projector.caught_up.exiting") }
+                    if configuration.exitWhenCaughtUp, try allCaughtUp() {
+                        return logger.info("projector.caught_up.exiting")
+                    }
                     try checkCheckpointsWhileIdle(session)
                     stop.wait(milliseconds: configuration.pollIntervalMilliseconds)
                 }
@@ -82,12 +84,16 @@ final class ProjectionLoop {
     /// The session, connecting (and migrating) first when there is none.
     private func connected() throws -> ProjectionSession {
         if let session { return session }
-        let created = try ProjectionSession(postgres: configuration.postgresURL, schema: configuration.schema, readerRole: configuration.readerRole,
-                                            applicationName: "ledger-projector", logger: logger)
-        logger.info("projector.postgres.connected", metadata: [
-            "postgres.target": "\(created.connection.target)", "warehouse.schema": "\(configuration.schema)",
-            "warehouse.schema_version": "\(Migration.latestVersion)", "projector.rules_version": "\(created.rule.version)",
-        ])
+        let created = try ProjectionSession(
+            postgres: configuration.postgresURL, schema: configuration.schema, readerRole: configuration.readerRole,
+            applicationName: "ledger-projector", logger: logger)
+        logger.info(
+            "projector.postgres.connected",
+            metadata: [
+                "postgres.target": "\(created.connection.target)", "warehouse.schema": "\(configuration.schema)",
+                "warehouse.schema_version": "\(Migration.latestVersion)",
+                "projector.rules_version": "\(created.rule.version)",
+            ])
         session = created
         lastPartitionMaintenance = .distantPast
         return created
@@ -101,7 +107,9 @@ final class ProjectionLoop {
             do {
                 try prepare(source, session)
             } catch let error as ProjectorError where error.code == .ledgerUnavailable || error.code == .ledgerBusy {
-                logger.debug("projector.ledger.waiting", metadata: ["ledger.path": "\(source.directory)", "projector.reason": "\(error.code)"])
+                logger.debug(
+                    "projector.ledger.waiting",
+                    metadata: ["ledger.path": "\(source.directory)", "projector.reason": "\(error.code)"])
                 continue
             }
             let entries = try source.nextEntries(maxRecords: configuration.transactionRecords)
@@ -120,10 +128,14 @@ final class ProjectionLoop {
     private func finished(_ batches: [CommittedBatch]) throws {
         for committed in batches {
             metrics.committed(committed)
-            logger.debug("projector.batch.committed", metadata: [
-                "ledger.id": "\(committed.batch.ledgerID.text)", "projector.first_lsn": "\(committed.batch.firstLSN)",
-                "projector.last_lsn": "\(committed.batch.lastLSN)", "projector.rows": "\(committed.outcome.rowsInserted)",
-            ])
+            logger.debug(
+                "projector.batch.committed",
+                metadata: [
+                    "ledger.id": "\(committed.batch.ledgerID.text)",
+                    "projector.first_lsn": "\(committed.batch.firstLSN)",
+                    "projector.last_lsn": "\(committed.batch.lastLSN)",
+                    "projector.rows": "\(committed.outcome.rowsInserted)",
+                ])
             if let source = sources.first(where: { $0.ledgerID == committed.batch.ledgerID }) {
                 try report(source, lastIngestMicroseconds: committed.batch.lastIngestMicroseconds)
             }
@@ -135,20 +147,29 @@ final class ProjectionLoop {
         guard !source.isPositioned else { return }
         let reader = try source.open()
         guard try session.tryLock(ledgerID: reader.ledgerID) else {
-            throw ProjectorError(.ledgerBusy, "another projector holds this ledger for this warehouse schema", [("ledger.id", "\(reader.ledgerID.text)")])
+            throw ProjectorError(
+                .ledgerBusy, "another projector holds this ledger for this warehouse schema",
+                [("ledger.id", "\(reader.ledgerID.text)")])
         }
         let checkpoint = try session.checkpoint(of: reader.ledgerID)
         let durable = try source.durableLSN()
         guard checkpoint <= durable else {
-            throw ProjectorError(.ledger, "the warehouse holds more of this ledger than the ledger itself (was the ledger directory replaced?)", [
-                ("ledger.id", "\(reader.ledgerID.text)"), ("ledger.path", source.directory), ("checkpoint", String(checkpoint)), ("durable_lsn", String(durable)),
-            ])
+            throw ProjectorError(
+                .ledger,
+                "the warehouse holds more of this ledger than the ledger itself (was the ledger directory replaced?)",
+                [
+                    ("ledger.id", "\(reader.ledgerID.text)"), ("ledger.path", source.directory),
+                    ("checkpoint", String(checkpoint)), ("durable_lsn", String(durable)),
+                ])
         }
         try source.position(after: checkpoint)
         caughtUp.remove(source.directory)
-        logger.info("projector.ledger.positioned", metadata: [
-            "ledger.id": "\(reader.ledgerID.text)", "ledger.path": "\(source.directory)", "projector.checkpoint_lsn": "\(checkpoint)", "ledger.durable_lsn": "\(durable)",
-        ])
+        logger.info(
+            "projector.ledger.positioned",
+            metadata: [
+                "ledger.id": "\(reader.ledgerID.text)", "ledger.path": "\(source.directory)",
+                "projector.checkpoint_lsn": "\(checkpoint)", "ledger.durable_lsn": "\(durable)",
+            ])
     }
 
     /// Publishes where a ledger stands and logs when it catches up.
@@ -161,13 +182,17 @@ final class ProjectionLoop {
         metrics.position(ledgerID, checkpoint: source.checkpoint, durable: durable, lagSeconds: lag)
         // Logged once per positioning: under steady load a ledger is caught up and behind again ten times a second.
         if !behind && caughtUp.insert(source.directory).inserted {
-            logger.info("projector.ledger.caught_up", metadata: ["ledger.id": "\(ledgerID.text)", "projector.checkpoint_lsn": "\(source.checkpoint)"])
+            logger.info(
+                "projector.ledger.caught_up",
+                metadata: ["ledger.id": "\(ledgerID.text)", "projector.checkpoint_lsn": "\(source.checkpoint)"])
         }
     }
 
     private func allCaughtUp() throws -> Bool {
         try sources.allSatisfy { source in
-            guard source.isPositioned else { return !FileManager.default.fileExists(atPath: source.directory + "/index.sqlite") }
+            guard source.isPositioned else {
+                return !FileManager.default.fileExists(atPath: source.directory + "/index.sqlite")
+            }
             return source.checkpoint >= (try source.durableLSN())
         }
     }
@@ -175,28 +200,37 @@ final class ProjectionLoop {
     /// Every `ProjectorLimits.idleCheckpointCheckIntervalSeconds`: throws `.checkpointMoved` (the loop starts
     /// over from the warehouse's checkpoints) when a ledger's checkpoint is not where this projector left it.
     private func checkCheckpointsWhileIdle(_ session: ProjectionSession) throws {
-        guard Date().timeIntervalSince(lastIdleCheckpointCheck) >= Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds) else { return }
+        guard
+            Date().timeIntervalSince(lastIdleCheckpointCheck)
+                >= Double(ProjectorLimits.idleCheckpointCheckIntervalSeconds)
+        else { return }
         lastIdleCheckpointCheck = Date()
         for source in sources where source.isPositioned {
             guard let ledgerID = source.ledgerID else { continue }
             let found = try session.checkpoint(of: ledgerID)
             guard found == source.checkpoint else {
-                throw ProjectorError(.checkpointMoved, "the warehouse's checkpoint moved while this projector was idle (a rebuild swapped in?)", [
-                    ("ledger.id", ledgerID.text), ("expected", String(source.checkpoint)), ("found", String(found)),
-                ])
+                throw ProjectorError(
+                    .checkpointMoved,
+                    "the warehouse's checkpoint moved while this projector was idle (a rebuild swapped in?)",
+                    [
+                        ("ledger.id", ledgerID.text), ("expected", String(source.checkpoint)), ("found", String(found)),
+                    ])
             }
         }
     }
 
     private func maintainPartitions(_ session: ProjectionSession) throws {
-        guard Date().timeIntervalSince(lastPartitionMaintenance) >= Double(ProjectorLimits.partitionMaintenanceIntervalSeconds) else { return }
+        guard
+            Date().timeIntervalSince(lastPartitionMaintenance)
+                >= Double(ProjectorLimits.partitionMaintenanceIntervalSeconds)
+        else { return }
         try session.partitions.createAhead(session.connection, today: ProjectionSession.today())
         lastPartitionMaintenance = Date()
     }
 
     private func recover(from error: ProjectorError) {
         metrics.retried()
-        sources.forEach { $0.invalidate() }
+        for source in sources { source.invalidate() }
         // Dropping the session waits for the batches in flight to finish (commit or roll back) on their own.
         session = nil
         if error.code == .checkpointMoved {
@@ -207,8 +241,9 @@ final class ProjectionLoop {
         }
         let postgres = [.connectionFailed, .postgres, .batchCancelled].contains(error.code)
         health.set(.unhealthy(postgres ? "postgres unavailable: \(error.code)" : "retrying: \(error.code)"))
-        logger.warning(postgres ? "projector.postgres.unavailable" : "projector.retrying",
-                       metadata: ["projector.error": "\(error)", "projector.retry_in_ms": "\(backoffMilliseconds)"])
+        logger.warning(
+            postgres ? "projector.postgres.unavailable" : "projector.retrying",
+            metadata: ["projector.error": "\(error)", "projector.retry_in_ms": "\(backoffMilliseconds)"])
         stop.wait(milliseconds: backoffMilliseconds)
         backoffMilliseconds = min(backoffMilliseconds * 2, ProjectorLimits.retryBackoffMillisecondsMax)
     }

@@ -19,16 +19,23 @@ final class ProjectionSession {
     private var inFlightSources: [LedgerSource] = []
 
     /// Connects, then as `init(connection:…)`.
-    convenience init(postgres url: String, schema: WarehouseSchema, readerRole: String?, applicationName: String, loadSettings: [String] = [],
-                     logger: Logger) throws {
-        try self.init(connection: PostgresConnection(url: url, applicationName: applicationName), postgres: url, schema: schema,
-                      readerRole: readerRole, applicationName: applicationName, loadSettings: loadSettings, logger: logger)
+    convenience init(
+        postgres url: String, schema: WarehouseSchema, readerRole: String?, applicationName: String,
+        loadSettings: [String] = [],
+        logger: Logger
+    ) throws {
+        try self.init(
+            connection: PostgresConnection(url: url, applicationName: applicationName), postgres: url, schema: schema,
+            readerRole: readerRole, applicationName: applicationName, loadSettings: loadSettings, logger: logger)
     }
 
     /// Migrates `schema` (refusing a newer one), loads the fraud rule and the existing partitions, and opens the
     /// load pipeline (whose connections run `loadSettings` first).
-    init(connection: PostgresConnection, postgres url: String, schema: WarehouseSchema, readerRole: String?, applicationName: String,
-         loadSettings: [String], logger: Logger) throws {
+    init(
+        connection: PostgresConnection, postgres url: String, schema: WarehouseSchema, readerRole: String?,
+        applicationName: String,
+        loadSettings: [String], logger: Logger
+    ) throws {
         self.connection = connection
         try Self.checkServer(connection)
         self.schema = schema
@@ -37,7 +44,8 @@ final class ProjectionSession {
         rule = try Self.amountRule(connection, schema)
         partitions = PartitionManager(schema: schema, logger: logger)
         try partitions.load(connection)
-        pipeline = try LoadPipeline(postgres: url, schema: schema, applicationName: applicationName, settings: loadSettings, logger: logger)
+        pipeline = try LoadPipeline(
+            postgres: url, schema: schema, applicationName: applicationName, settings: loadSettings, logger: logger)
     }
 
     /// Text must round-trip exactly: the database must store UTF-8 (timestamps come back in UTC: every
@@ -45,17 +53,22 @@ final class ProjectionSession {
     private static func checkServer(_ connection: PostgresConnection) throws {
         let encoding = try connection.query("SHOW server_encoding").scalar ?? ""
         guard encoding == "UTF8" else {
-            throw ProjectorError(.invalidArgument, "the warehouse database must use UTF8 encoding", [("expected", "UTF8"), ("found", encoding)])
+            throw ProjectorError(
+                .invalidArgument, "the warehouse database must use UTF8 encoding",
+                [("expected", "UTF8"), ("found", encoding)])
         }
     }
 
     private static func amountRule(_ connection: PostgresConnection, _ schema: WarehouseSchema) throws -> AmountRule {
-        let rows = try connection.query("""
+        let rows = try connection.query(
+            """
             SELECT version, amount_threshold FROM \(schema.fraudRules) WHERE rule = 'amount_above' ORDER BY version DESC LIMIT 1
             """)
         guard rows.count == 1, let version = rows.value(0, "version").flatMap({ Int32($0) }),
-              let threshold = rows.value(0, "amount_threshold").flatMap(parseCents) else {
-            throw ProjectorError(.invalidArgument, "the warehouse has no amount_above fraud rule", [("warehouse.schema", schema.name)])
+            let threshold = rows.value(0, "amount_threshold").flatMap(parseCents)
+        else {
+            throw ProjectorError(
+                .invalidArgument, "the warehouse has no amount_above fraud rule", [("warehouse.schema", schema.name)])
         }
         return AmountRule(version: version, thresholdCents: threshold)
     }
@@ -82,7 +95,9 @@ final class ProjectionSession {
     /// this schema. False when another session holds it. PostgreSQL releases it when the session ends, even
     /// after kill -9 of the process (the server sees the socket close).
     func tryLock(ledgerID: UUID) throws -> Bool {
-        try connection.query("SELECT pg_try_advisory_lock($1)", [String(schema.advisoryLockKey("project:\(ledgerID.text)"))]).scalar == "t"
+        try connection.query(
+            "SELECT pg_try_advisory_lock($1)", [String(schema.advisoryLockKey("project:\(ledgerID.text)"))]
+        ).scalar == "t"
     }
 
     /// The warehouse's checkpoint for `ledgerID` (0 when it has none).
@@ -97,21 +112,28 @@ final class ProjectionSession {
     /// committed meanwhile. An unprojectable record (without quarantine) submits what precedes it, waits for
     /// everything in flight, and then throws `.unprojectableRecord`.
     func submit(_ entries: [LedgerEntry], of source: LedgerSource, quarantine: Bool) throws -> [CommittedBatch] {
-        guard let ledgerID = source.ledgerID, !entries.isEmpty else { preconditionFailure("entries come from an open ledger") }
+        guard let ledgerID = source.ledgerID, !entries.isEmpty else {
+            preconditionFailure("entries come from an open ledger")
+        }
         var builder = BatchBuilder(ledgerID: ledgerID, rule: rule, quarantine: quarantine)
         let (batch, stop) = builder.build(entries)
         var committed: [CommittedBatch] = []
         if !batch.isEmpty {
             try partitions.ensure(Set(batch.transactions.map(\.day)), connection, today: Self.today())
             if pipeline.isFull { committed.append(try completeOldest()) }
-            let completion = pipeline.submit(batch, expectedCheckpoint: source.readThrough, predecessor: source.lastSubmitted)
+            let completion = pipeline.submit(
+                batch, expectedCheckpoint: source.readThrough, predecessor: source.lastSubmitted)
             source.handedOut(through: batch.lastLSN, completion: completion)
             inFlightSources.append(source)
         }
         if let stop {
             committed += try completeAll()
-            logger.error("projector.record.unprojectable", metadata: ["ledger.id": "\(ledgerID.text)", "ledger.lsn": "\(stop.context("ledger.lsn") ?? "")",
-                                                                     "projector.reason": "\(stop.context("reason") ?? "")"])
+            logger.error(
+                "projector.record.unprojectable",
+                metadata: [
+                    "ledger.id": "\(ledgerID.text)", "ledger.lsn": "\(stop.context("ledger.lsn") ?? "")",
+                    "projector.reason": "\(stop.context("reason") ?? "")",
+                ])
             throw stop
         }
         return committed

@@ -20,11 +20,16 @@ public struct ProjectorConfiguration: Sendable {
     /// Exit 0 once every ledger's durable records are in the warehouse (batch jobs, tests), instead of following.
     public var exitWhenCaughtUp: Bool
 
-    public init(ledgerDirectories: [String], postgresURL: String, schema: WarehouseSchema, readerRole: String? = "grafana_reader",
-                quarantine: Bool = false, transactionRecords: Int = ProjectorLimits.transactionRecordsDefault,
-                pollIntervalMilliseconds: Int = ProjectorLimits.followPollIntervalMillisecondsDefault, exitWhenCaughtUp: Bool = false) {
+    public init(
+        ledgerDirectories: [String], postgresURL: String, schema: WarehouseSchema,
+        readerRole: String? = "grafana_reader",
+        quarantine: Bool = false, transactionRecords: Int = ProjectorLimits.transactionRecordsDefault,
+        pollIntervalMilliseconds: Int = ProjectorLimits.followPollIntervalMillisecondsDefault,
+        exitWhenCaughtUp: Bool = false
+    ) {
         precondition(!ledgerDirectories.isEmpty, "at least one ledger")
-        precondition(ProjectorLimits.transactionRecordsRange.contains(transactionRecords), "transaction size within its bounds")
+        precondition(
+            ProjectorLimits.transactionRecordsRange.contains(transactionRecords), "transaction size within its bounds")
         precondition(pollIntervalMilliseconds > 0, "a positive poll interval")
         self.ledgerDirectories = ledgerDirectories
         self.postgresURL = postgresURL

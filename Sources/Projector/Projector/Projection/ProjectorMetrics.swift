@@ -16,7 +16,8 @@ final class ProjectorMetrics {
 
     private var ledgers: [UUID: PerLedger] = [:]
     private let batchesDirect = Counter(label: "projector_batches_total", dimensions: [("path", "direct")])
-    private let batchesDeduplicating = Counter(label: "projector_batches_total", dimensions: [("path", "deduplicating")])
+    private let batchesDeduplicating = Counter(
+        label: "projector_batches_total", dimensions: [("path", "deduplicating")])
     private let deduplicated = Counter(label: "projector_rows_deduplicated_total")
     private let quarantined = Counter(label: "projector_quarantined_total")
     private let copySeconds = Metrics.Timer(label: "projector_copy_seconds")
@@ -44,7 +45,8 @@ final class ProjectorMetrics {
         ledger.rejected.increment(by: outcome.rejectionsInserted)
         ledger.duplicatesSkipped.increment(by: committed.batch.duplicates.count - outcome.duplicatesInConflict)
         (outcome.deduplicated ? batchesDeduplicating : batchesDirect).increment()
-        deduplicated.increment(by: outcome.skippedOrderIDs.count - outcome.skippedOrdersInConflict + outcome.rejectionsSkipped)
+        deduplicated.increment(
+            by: outcome.skippedOrderIDs.count - outcome.skippedOrdersInConflict + outcome.rejectionsSkipped)
         quarantined.increment(by: outcome.quarantined)
         copySeconds.recordNanoseconds(Int64(outcome.copyNanoseconds))
     }

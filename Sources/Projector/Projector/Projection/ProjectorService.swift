@@ -7,11 +7,16 @@ import ServiceLifecycle
 /// on a thread of its own, off the Swift concurrency pool. Graceful shutdown (SIGTERM, SIGINT) or cancellation
 /// asks it to stop: the transaction in flight commits (or rolls back on error), then `run` returns.
 public enum ProjectorService {
-    public static func make(configuration: ProjectorConfiguration, health: HealthCheck, logger: Logger) -> StoppableService {
+    public static func make(configuration: ProjectorConfiguration, health: HealthCheck, logger: Logger)
+        -> StoppableService
+    {
         // The description (logged by ServiceLifecycle) is the configuration's, which holds no password.
-        StoppableService(threadName: "ledger-projector", description: "ProjectorService(\(configuration))", onShutdown: { logger.info("projector.stopping") }) { stop in
-            try ProjectionLoop(configuration: configuration, stop: stop, health: health, logger: logger).run()
-        }
+        StoppableService(
+            threadName: "ledger-projector", description: "ProjectorService(\(configuration))",
+            onShutdown: { logger.info("projector.stopping") },
+            work: { stop in
+                try ProjectionLoop(configuration: configuration, stop: stop, health: health, logger: logger).run()
+            })
     }
 }
 
@@ -21,6 +26,7 @@ extension ProjectorService {
     public static func runUntilCaughtUp(configuration: ProjectorConfiguration, logger: Logger) throws {
         var configuration = configuration
         configuration.exitWhenCaughtUp = true
-        try ProjectionLoop(configuration: configuration, stop: StopSignal(), health: HealthCheck(), logger: logger).run()
+        try ProjectionLoop(configuration: configuration, stop: StopSignal(), health: HealthCheck(), logger: logger)
+            .run()
     }
 }

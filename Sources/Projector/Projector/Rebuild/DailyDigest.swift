@@ -32,11 +32,15 @@ struct LedgerDigestAccumulator {
     let rule: AmountRule
 
     mutating func add(_ transaction: Transaction) throws {
-        try apply(amountCents: transaction.amount.rawValue, microseconds: transaction.timestamp.microsecondsSinceEpoch, sign: 1)
+        try apply(
+            amountCents: transaction.amount.rawValue, microseconds: transaction.timestamp.microsecondsSinceEpoch,
+            sign: 1)
     }
 
     /// Takes back a transaction the warehouse did not keep because another ledger's copy came first.
-    mutating func remove(amountCents: Int64, microseconds: Int64) throws { try apply(amountCents: amountCents, microseconds: microseconds, sign: -1) }
+    mutating func remove(amountCents: Int64, microseconds: Int64) throws {
+        try apply(amountCents: amountCents, microseconds: microseconds, sign: -1)
+    }
 
     private mutating func apply(amountCents cents: Int64, microseconds: Int64, sign: Int64) throws {
         let tax = (cents * 17 + 100) / 200
@@ -55,7 +59,9 @@ struct LedgerDigestAccumulator {
     private static func adding(_ sum: Int64, _ value: Int64, _ day: UTCCalendar.Day) throws -> Int64 {
         let (result, overflow) = sum.addingReportingOverflow(value)
         guard !overflow else {
-            throw ProjectorError(.verificationFailed, "a day's sum overflows 64-bit cents; this ledger cannot be verified by digest", [("day", "\(day)")])
+            throw ProjectorError(
+                .verificationFailed, "a day's sum overflows 64-bit cents; this ledger cannot be verified by digest",
+                [("day", "\(day)")])
         }
         return result
     }
@@ -64,13 +70,19 @@ struct LedgerDigestAccumulator {
 enum WarehouseDigest {
     /// The digests of what `schema` holds, from its `daily_digest` view.
     static func read(_ connection: PostgresConnection, schema: WarehouseSchema) throws -> DailyDigests {
-        let rows = try connection.query("SELECT day::text, transactions, amount::text, tax::text, total::text, flagged FROM \(schema.dailyDigest)")
+        let rows = try connection.query(
+            "SELECT day::text, transactions, amount::text, tax::text, total::text, flagged FROM \(schema.dailyDigest)")
         var digests: DailyDigests = [:]
         for row in 0..<rows.count {
-            guard let day = rows.value(row, "day").flatMap({ UTCCalendar.Day($0) }), let count = rows.value(row, "transactions").flatMap({ Int64($0) }),
-                  let amount = rows.value(row, "amount").flatMap(ProjectionSession.parseCents), let tax = rows.value(row, "tax").flatMap(ProjectionSession.parseCents),
-                  let total = rows.value(row, "total").flatMap(ProjectionSession.parseCents), let flagged = rows.value(row, "flagged").flatMap({ Int64($0) }) else {
-                throw ProjectorError(.postgres, "daily_digest returned a row this code cannot read", [("row", "\(rows.values[row])")])
+            guard let day = rows.value(row, "day").flatMap({ UTCCalendar.Day($0) }),
+                let count = rows.value(row, "transactions").flatMap({ Int64($0) }),
+                let amount = rows.value(row, "amount").flatMap(ProjectionSession.parseCents),
+                let tax = rows.value(row, "tax").flatMap(ProjectionSession.parseCents),
+                let total = rows.value(row, "total").flatMap(ProjectionSession.parseCents),
+                let flagged = rows.value(row, "flagged").flatMap({ Int64($0) })
+            else {
+                throw ProjectorError(
+                    .postgres, "daily_digest returned a row this code cannot read", [("row", "\(rows.values[row])")])
             }
             var digest = DayDigest()
             digest.transactions = count

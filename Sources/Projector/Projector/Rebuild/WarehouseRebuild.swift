@@ -39,8 +39,12 @@ public final class WarehouseRebuild {
         public var verify: Bool
         public var transactionRecords: Int
 
-        public init(ledgerDirectories: [String], postgresURL: String, schema: WarehouseSchema, readerRole: String? = "grafana_reader",
-                    limit: Limit? = nil, verify: Bool = false, transactionRecords: Int = ProjectorLimits.transactionRecordsDefault) {
+        public init(
+            ledgerDirectories: [String], postgresURL: String, schema: WarehouseSchema,
+            readerRole: String? = "grafana_reader",
+            limit: Limit? = nil, verify: Bool = false,
+            transactionRecords: Int = ProjectorLimits.transactionRecordsDefault
+        ) {
             precondition(!ledgerDirectories.isEmpty, "at least one ledger")
             self.ledgerDirectories = ledgerDirectories
             self.postgresURL = postgresURL
@@ -73,7 +77,8 @@ public final class WarehouseRebuild {
 
     public init(options: Options, logger: Logger) throws {
         if case .lsn = options.limit, options.ledgerDirectories.count > 1 {
-            throw ProjectorError(.invalidArgument, "--until LSN needs exactly one ledger: LSNs are per ledger (use a timestamp)")
+            throw ProjectorError(
+                .invalidArgument, "--until LSN needs exactly one ledger: LSNs are per ledger (use a timestamp)")
         }
         self.options = options
         self.logger = logger
@@ -95,7 +100,9 @@ public final class WarehouseRebuild {
         var report = Report()
         var digest = LedgerDigestAccumulator(rule: session.rule)
         for (source, end) in zip(sources, ends) {
-            try project(source, through: end, session: session, digest: &digest, report: &report, total: total, progress: progress, shouldStop: shouldStop)
+            try project(
+                source, through: end, session: session, digest: &digest, report: &report, total: total,
+                progress: progress, shouldStop: shouldStop)
         }
         report.days = digest.days.values.filter { $0.transactions != 0 }.count
         try session.partitions.createAhead(session.connection, today: ProjectionSession.today())
@@ -110,7 +117,9 @@ public final class WarehouseRebuild {
         let durable = try source.durableLSN()
         guard case .lsn(let limit) = options.limit else { return durable }
         guard limit <= durable else {
-            throw ProjectorError(.invalidArgument, "--until is beyond the ledger's durable LSN", [("until", String(limit)), ("durable_lsn", String(durable))])
+            throw ProjectorError(
+                .invalidArgument, "--until is beyond the ledger's durable LSN",
+                [("until", String(limit)), ("durable_lsn", String(durable))])
         }
         return limit
     }
@@ -118,60 +127,85 @@ public final class WarehouseRebuild {
     private func prepareShadow(_ shadow: WarehouseSchema) throws -> ProjectionSession {
         let connection = try PostgresConnection(url: options.postgresURL, applicationName: "ledger-tool rebuild")
         // One rebuild per schema at a time: the lock lives as long as this connection, i.e. the whole rebuild.
-        guard try connection.query("SELECT pg_try_advisory_lock($1)", [String(options.schema.advisoryLockKey("rebuild"))]).scalar == "t" else {
-            throw ProjectorError(.ledgerBusy, "another rebuild of this warehouse schema is running", [("warehouse.schema", options.schema.name)])
+        guard
+            try connection.query("SELECT pg_try_advisory_lock($1)", [String(options.schema.advisoryLockKey("rebuild"))])
+                .scalar == "t"
+        else {
+            throw ProjectorError(
+                .ledgerBusy, "another rebuild of this warehouse schema is running",
+                [("warehouse.schema", options.schema.name)])
         }
         let liveVersion = try Migrator.currentVersion(connection, schema: options.schema)
         guard liveVersion <= Migration.latestVersion else {
-            throw ProjectorError(.schemaTooNew, "the live warehouse schema is newer than this binary", [
-                ("warehouse.schema", options.schema.name), ("expected_at_most", String(Migration.latestVersion)), ("found", String(liveVersion)),
-            ])
+            throw ProjectorError(
+                .schemaTooNew, "the live warehouse schema is newer than this binary",
+                [
+                    ("warehouse.schema", options.schema.name), ("expected_at_most", String(Migration.latestVersion)),
+                    ("found", String(liveVersion)),
+                ])
         }
         try connection.execute("DROP SCHEMA IF EXISTS \(shadow.quoted) CASCADE")
         // Each batch of a rebuild needs no durability of its own: a crash restarts the rebuild, and the swap is
         // committed synchronously. Skipping the WAL flush per batch saves a disk round trip each.
-        let session = try ProjectionSession(connection: connection, postgres: options.postgresURL, schema: shadow, readerRole: options.readerRole,
-                                            applicationName: "ledger-tool rebuild", loadSettings: ["SET synchronous_commit TO off"], logger: logger)
+        let session = try ProjectionSession(
+            connection: connection, postgres: options.postgresURL, schema: shadow, readerRole: options.readerRole,
+            applicationName: "ledger-tool rebuild", loadSettings: ["SET synchronous_commit TO off"], logger: logger)
         logger.info("rebuild.shadow.created", metadata: ["warehouse.schema": "\(shadow)"])
         return session
     }
 
-    private func project(_ source: LedgerSource, through end: UInt64, session: ProjectionSession, digest: inout LedgerDigestAccumulator,
-                         report: inout Report, total: UInt64, progress: Progress, shouldStop: () -> Bool) throws {
+    private func project(
+        _ source: LedgerSource, through end: UInt64, session: ProjectionSession, digest: inout LedgerDigestAccumulator,
+        report: inout Report, total: UInt64, progress: Progress, shouldStop: () -> Bool
+    ) throws {
         guard let ledgerID = source.ledgerID else { preconditionFailure("the source was opened") }
         guard try session.tryLock(ledgerID: ledgerID) else {
-            throw ProjectorError(.ledgerBusy, "another rebuild is filling the shadow schema", [("ledger.id", ledgerID.text)])
+            throw ProjectorError(
+                .ledgerBusy, "another rebuild is filling the shadow schema", [("ledger.id", ledgerID.text)])
         }
         try source.position(after: 0)
         var reachedLimit = false
         while source.readThrough < end && !reachedLimit {
             if shouldStop() {
-                throw ProjectorError(.interrupted, "rebuild interrupted before the swap: the live warehouse is untouched", [("ledger.id", ledgerID.text)])
+                throw ProjectorError(
+                    .interrupted, "rebuild interrupted before the swap: the live warehouse is untouched",
+                    [("ledger.id", ledgerID.text)])
             }
             var entries = try source.nextEntries(maxRecords: options.transactionRecords, through: end)
-            if case .ingestedBy(let limit) = options.limit, let cut = entries.firstIndex(where: { $0.record.ingestTimeMicroseconds > limit }) {
+            if case .ingestedBy(let limit) = options.limit,
+                let cut = entries.firstIndex(where: { $0.record.ingestTimeMicroseconds > limit })
+            {
                 entries.removeSubrange(cut...)
                 reachedLimit = true
             }
             guard !entries.isEmpty else {
                 guard reachedLimit else {
-                    throw ProjectorError(.ledger, "the ledger returned no record below its durable LSN", [("ledger.id", ledgerID.text), ("lsn", String(source.readThrough + 1))])
+                    throw ProjectorError(
+                        .ledger, "the ledger returned no record below its durable LSN",
+                        [("ledger.id", ledgerID.text), ("lsn", String(source.readThrough + 1))])
                 }
                 break
             }
             for entry in entries {
                 if case .accepted(let transaction) = entry.record.body { try digest.add(transaction) }
             }
-            try account(session.submit(entries, of: source, quarantine: false), digest: &digest, report: &report, total: total, progress: progress)
+            try account(
+                session.submit(entries, of: source, quarantine: false), digest: &digest, report: &report, total: total,
+                progress: progress)
         }
         try account(session.completeAll(), digest: &digest, report: &report, total: total, progress: progress)
         report.ledgers.append((ledgerID, source.checkpoint))
-        logger.info("rebuild.ledger.done", metadata: ["ledger.id": "\(ledgerID.text)", "ledger.last_lsn": "\(source.checkpoint)"])
+        logger.info(
+            "rebuild.ledger.done",
+            metadata: ["ledger.id": "\(ledgerID.text)", "ledger.last_lsn": "\(source.checkpoint)"])
     }
 
     /// Counts committed batches, and takes back from the ledger's digest the orders another ledger projected
     /// first (they are not in this ledger's share of the warehouse).
-    private func account(_ batches: [CommittedBatch], digest: inout LedgerDigestAccumulator, report: inout Report, total: UInt64, progress: Progress) throws {
+    private func account(
+        _ batches: [CommittedBatch], digest: inout LedgerDigestAccumulator, report: inout Report, total: UInt64,
+        progress: Progress
+    ) throws {
         for committed in batches {
             for row in committed.batch.transactions where committed.outcome.skippedOrderIDs.contains(row.orderID) {
                 try digest.remove(amountCents: row.amountCents, microseconds: row.timestampMicroseconds)
@@ -187,10 +221,14 @@ public final class WarehouseRebuild {
         let found = try WarehouseDigest.read(session.connection, schema: shadow)
         let differences = WarehouseDigest.differences(expected: expected, found: found)
         guard differences.isEmpty else {
-            for line in differences.prefix(20) { logger.error("rebuild.verify.difference", metadata: ["rebuild.difference": "\(line)"]) }
-            throw ProjectorError(.verificationFailed, "the rebuilt warehouse differs from the ledger; the live warehouse is untouched", [
-                ("days_differing", String(differences.count)), ("first", differences[0]),
-            ])
+            for line in differences.prefix(20) {
+                logger.error("rebuild.verify.difference", metadata: ["rebuild.difference": "\(line)"])
+            }
+            throw ProjectorError(
+                .verificationFailed, "the rebuilt warehouse differs from the ledger; the live warehouse is untouched",
+                [
+                    ("days_differing", String(differences.count)), ("first", differences[0]),
+                ])
         }
         logger.info("rebuild.verified", metadata: ["rebuild.days": "\(found.count)"])
         return Set(expected.filter { $0.value.transactions != 0 }.keys).union(found.keys).count
@@ -200,18 +238,25 @@ public final class WarehouseRebuild {
     private func swap(_ session: ProjectionSession, shadow: WarehouseSchema) throws {
         let connection = session.connection
         let retired = options.schema.retired(at: Int64(Date().timeIntervalSince1970))
-        let liveExists = try connection.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [options.schema.name]).count == 1
+        let liveExists =
+            try connection.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [options.schema.name]).count == 1
         try connection.execute("BEGIN")
         do {
             try connection.execute("SET LOCAL synchronous_commit TO on")
-            if liveExists { try connection.execute("ALTER SCHEMA \(options.schema.quoted) RENAME TO \(retired.quoted)") }
+            if liveExists {
+                try connection.execute("ALTER SCHEMA \(options.schema.quoted) RENAME TO \(retired.quoted)")
+            }
             try connection.execute("ALTER SCHEMA \(shadow.quoted) RENAME TO \(options.schema.quoted)")
             try connection.execute("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")
             throw error
         }
-        logger.info("rebuild.swapped", metadata: ["warehouse.schema": "\(options.schema)", "warehouse.retired": "\(liveExists ? retired.name : "none")"])
+        logger.info(
+            "rebuild.swapped",
+            metadata: [
+                "warehouse.schema": "\(options.schema)", "warehouse.retired": "\(liveExists ? retired.name : "none")",
+            ])
         if liveExists { try connection.execute("DROP SCHEMA \(retired.quoted) CASCADE") }
     }
 }

@@ -33,12 +33,15 @@ enum Migrator {
     /// Brings `schema` to `Migration.latestVersion`: creates the schema if needed, then, in one transaction
     /// serialised with any other migrator by an advisory lock, checks what is applied (refusing a newer or
     /// altered schema), applies what is missing, records it, and grants `readerRole` read access.
-    static func migrate(_ connection: PostgresConnection, schema: WarehouseSchema, readerRole: String?, logger: Logger) throws -> Outcome {
+    static func migrate(_ connection: PostgresConnection, schema: WarehouseSchema, readerRole: String?, logger: Logger)
+        throws -> Outcome
+    {
         try createSchemaIfMissing(connection, schema)
         try connection.execute("BEGIN")
         do {
             try connection.query("SELECT pg_advisory_xact_lock($1)", [String(schema.advisoryLockKey("migrate"))])
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE IF NOT EXISTS \(schema.migrations) (
                     version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
                 """)
@@ -48,9 +51,12 @@ enum Migrator {
             for migration in pending {
                 try connection.execute("SET LOCAL search_path TO \(schema.quoted)")
                 try connection.execute(migration.sql)
-                try connection.query("INSERT INTO \(schema.migrations) (version, name, checksum) VALUES ($1, $2, $3)",
-                                     [String(migration.version), migration.name, migration.checksum])
-                logger.info("projector.schema.migrated", metadata: ["warehouse.schema": "\(schema)", "warehouse.migration": "\(migration.name)"])
+                try connection.query(
+                    "INSERT INTO \(schema.migrations) (version, name, checksum) VALUES ($1, $2, $3)",
+                    [String(migration.version), migration.name, migration.checksum])
+                logger.info(
+                    "projector.schema.migrated",
+                    metadata: ["warehouse.schema": "\(schema)", "warehouse.migration": "\(migration.name)"])
             }
             if let readerRole { try grantRead(connection, schema: schema, role: readerRole, logger: logger) }
             try connection.execute("COMMIT")
@@ -65,7 +71,8 @@ enum Migrator {
     static func currentVersion(_ connection: PostgresConnection, schema: WarehouseSchema) throws -> Int {
         let exists = try connection.query("SELECT to_regclass($1) IS NOT NULL", [schema.migrations]).scalar == "t"
         guard exists else { return 0 }
-        return Int(try connection.query("SELECT coalesce(max(version), 0) FROM \(schema.migrations)").scalar ?? "0") ?? 0
+        return Int(try connection.query("SELECT coalesce(max(version), 0) FROM \(schema.migrations)").scalar ?? "0")
+            ?? 0
     }
 
     private static func createSchemaIfMissing(_ connection: PostgresConnection, _ schema: WarehouseSchema) throws {
@@ -78,32 +85,49 @@ enum Migrator {
         }
     }
 
-    private static func appliedMigrations(_ connection: PostgresConnection, _ schema: WarehouseSchema) throws -> [(version: Int, name: String, checksum: String)] {
+    private static func appliedMigrations(_ connection: PostgresConnection, _ schema: WarehouseSchema) throws -> [(
+        version: Int, name: String, checksum: String
+    )] {
         let rows = try connection.query("SELECT version, name, checksum FROM \(schema.migrations) ORDER BY version")
         return (0..<rows.count).map { row in
-            (Int(rows.value(row, "version") ?? "") ?? -1, rows.value(row, "name") ?? "", rows.value(row, "checksum") ?? "")
+            (
+                Int(rows.value(row, "version") ?? "") ?? -1, rows.value(row, "name") ?? "",
+                rows.value(row, "checksum") ?? ""
+            )
         }
     }
 
     /// Refuses a schema migrated by newer code, an applied migration whose text changed, or a hole.
-    private static func check(_ applied: [(version: Int, name: String, checksum: String)], schema: WarehouseSchema) throws {
+    private static func check(_ applied: [(version: Int, name: String, checksum: String)], schema: WarehouseSchema)
+        throws
+    {
         if let newest = applied.last, newest.version > Migration.latestVersion {
-            throw ProjectorError(.schemaTooNew, "the warehouse schema is newer than this binary: upgrade ledger-projector / ledger-tool", [
-                ("warehouse.schema", schema.name), ("expected_at_most", String(Migration.latestVersion)), ("found", String(newest.version)),
-                ("found_name", newest.name),
-            ])
+            throw ProjectorError(
+                .schemaTooNew, "the warehouse schema is newer than this binary: upgrade ledger-projector / ledger-tool",
+                [
+                    ("warehouse.schema", schema.name), ("expected_at_most", String(Migration.latestVersion)),
+                    ("found", String(newest.version)),
+                    ("found_name", newest.name),
+                ])
         }
         for (index, row) in applied.enumerated() {
             let known = Migration.all[index]
             guard row.version == known.version else {
-                throw ProjectorError(.migrationChanged, "applied migrations are not a prefix of the known ones", [
-                    ("warehouse.schema", schema.name), ("expected", String(known.version)), ("found", String(row.version)),
-                ])
+                throw ProjectorError(
+                    .migrationChanged, "applied migrations are not a prefix of the known ones",
+                    [
+                        ("warehouse.schema", schema.name), ("expected", String(known.version)),
+                        ("found", String(row.version)),
+                    ])
             }
             guard row.checksum == known.checksum else {
-                throw ProjectorError(.migrationChanged, "an applied migration differs from the one this binary carries (migrations are forward-only: add a new one)", [
-                    ("warehouse.schema", schema.name), ("migration", known.name), ("expected_checksum", known.checksum), ("found_checksum", row.checksum),
-                ])
+                throw ProjectorError(
+                    .migrationChanged,
+                    "an applied migration differs from the one this binary carries (migrations are forward-only: add a new one)",
+                    [
+                        ("warehouse.schema", schema.name), ("migration", known.name),
+                        ("expected_checksum", known.checksum), ("found_checksum", row.checksum),
+                    ])
             }
         }
     }
@@ -111,13 +135,18 @@ enum Migrator {
     /// Lets `role` read everything in the schema, now and later (partitions created afterwards), and nothing
     /// more. Skipped, with a warning, when the role does not exist: roles are cluster-wide and created by the
     /// operator (see scripts/lib.sh), not by migrations.
-    static func grantRead(_ connection: PostgresConnection, schema: WarehouseSchema, role: String, logger: Logger) throws {
+    static func grantRead(_ connection: PostgresConnection, schema: WarehouseSchema, role: String, logger: Logger)
+        throws
+    {
         guard try connection.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]).count == 1 else {
-            logger.warning("projector.schema.reader_role_missing", metadata: ["warehouse.schema": "\(schema)", "warehouse.reader_role": "\(role)"])
+            logger.warning(
+                "projector.schema.reader_role_missing",
+                metadata: ["warehouse.schema": "\(schema)", "warehouse.reader_role": "\(role)"])
             return
         }
         let quotedRole = WarehouseSchema.quote(role)
-        try connection.execute("""
+        try connection.execute(
+            """
             GRANT USAGE ON SCHEMA \(schema.quoted) TO \(quotedRole);
             GRANT SELECT ON ALL TABLES IN SCHEMA \(schema.quoted) TO \(quotedRole);
             ALTER DEFAULT PRIVILEGES IN SCHEMA \(schema.quoted) GRANT SELECT ON TABLES TO \(quotedRole);

@@ -26,7 +26,8 @@ final class PartitionManager {
 
     /// Learns which daily partitions exist (after a reconnect, another process may have created some).
     func load(_ connection: PostgresConnection) throws {
-        let rows = try connection.query("""
+        let rows = try connection.query(
+            """
             SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass
             """, [schema.transactions])
         existing = Set((0..<rows.count).compactMap { Self.day(fromPartitionName: rows.value($0, "relname") ?? "") })
@@ -34,14 +35,19 @@ final class PartitionManager {
 
     /// Creates the partitions for today and the next `partitionDaysAhead` days.
     func createAhead(_ connection: PostgresConnection, today: UTCCalendar.Day) throws {
-        let days = (0...Int64(ProjectorLimits.partitionDaysAhead)).map { UTCCalendar.Day(daysSinceEpoch: today.daysSinceEpoch + $0) }
+        let days = (0...Int64(ProjectorLimits.partitionDaysAhead)).map {
+            UTCCalendar.Day(daysSinceEpoch: today.daysSinceEpoch + $0)
+        }
         try ensure(Set(days), connection, today: today)
     }
 
     /// Makes sure every day in `days` has its partition, or knowingly uses the default one.
     func ensure(_ days: Set<UTCCalendar.Day>, _ connection: PostgresConnection, today: UTCCalendar.Day) throws {
-        let window = (today.daysSinceEpoch - Int64(ProjectorLimits.partitionDaysBehindMax))...(today.daysSinceEpoch + Int64(ProjectorLimits.partitionDaysAheadMax))
-        for day in days.sorted() where !existing.contains(day) && !inDefault.contains(day) && window.contains(day.daysSinceEpoch) {
+        let earliest = today.daysSinceEpoch - Int64(ProjectorLimits.partitionDaysBehindMax)
+        let latest = today.daysSinceEpoch + Int64(ProjectorLimits.partitionDaysAheadMax)
+        let window = earliest...latest
+        for day in days.sorted()
+        where !existing.contains(day) && !inDefault.contains(day) && window.contains(day.daysSinceEpoch) {
             try create(day, connection)
         }
     }
@@ -55,13 +61,16 @@ final class PartitionManager {
         do {
             try connection.execute(sql)
             existing.insert(day)
-            logger.debug("projector.partition.created", metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
+            logger.debug(
+                "projector.partition.created", metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
         } catch let error as ProjectorError where error.sqlState == "42P07" || error.sqlState == "23505" {
             // Created concurrently by another projector: it exists, which is all we need.
             existing.insert(day)
         } catch let error as ProjectorError where error.sqlState == "23514" {
             inDefault.insert(day)
-            logger.warning("projector.partition.day_in_default", metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
+            logger.warning(
+                "projector.partition.day_in_default",
+                metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
         }
     }
 

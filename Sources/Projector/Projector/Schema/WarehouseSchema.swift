@@ -12,11 +12,19 @@ public struct WarehouseSchema: Sendable, Hashable, CustomStringConvertible {
     /// Accepts lower-case ASCII letters, digits and underscores, starting with a letter or underscore, at most
     /// `ProjectorLimits.schemaNameBytesMax` bytes, not `pg_…` (reserved by PostgreSQL).
     public init(_ name: String) throws {
-        let valid = !name.isEmpty && name.utf8.count <= ProjectorLimits.schemaNameBytesMax && !name.hasPrefix("pg_")
-            && name.utf8.first.map { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) } == true
-            && name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        let valid =
+            !name.isEmpty && name.utf8.count <= ProjectorLimits.schemaNameBytesMax && !name.hasPrefix("pg_")
+            && name.utf8.first.map { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) }
+                == true
+            && name.utf8.allSatisfy {
+                $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+            }
         guard valid else {
-            throw ProjectorError(.invalidArgument, "a schema name is lower-case letters, digits and _, starting with a letter, at most \(ProjectorLimits.schemaNameBytesMax) bytes, not pg_…", [("schema", name)])
+            throw ProjectorError(
+                .invalidArgument,
+                "a schema name is lower-case letters, digits and _, starting with a letter, at most \(ProjectorLimits.schemaNameBytesMax) bytes, not pg_…",
+                [("schema", name)])
         }
         self.name = name
     }
@@ -43,7 +51,9 @@ public struct WarehouseSchema: Sendable, Hashable, CustomStringConvertible {
     var rebuildShadow: WarehouseSchema { WarehouseSchema(unchecked: name + "__rebuild") }
 
     /// Where the replaced warehouse goes during a swap, until it is dropped.
-    func retired(at unixSeconds: Int64) -> WarehouseSchema { WarehouseSchema(unchecked: name + "__old_" + String(unixSeconds)) }
+    func retired(at unixSeconds: Int64) -> WarehouseSchema {
+        WarehouseSchema(unchecked: name + "__old_" + String(unixSeconds))
+    }
 
     private init(unchecked name: String) {
         precondition(name.utf8.count <= 63, "PostgreSQL identifiers have at most 63 bytes")

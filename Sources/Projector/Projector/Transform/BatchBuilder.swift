@@ -32,8 +32,10 @@ package struct BatchBuilder {
                 try add(entry, to: &batch)
             } catch let unprojectable as UnprojectableRecord {
                 guard quarantine else { return (batch, error(unprojectable, entry)) }
-                batch.quarantined.append(QuarantineRow(ledgerID: ledgerID, lsn: entry.lsn, kind: entry.record.kind.description,
-                                                       reason: "\(unprojectable.reason): \(unprojectable.detail)", source: entry.record.source))
+                batch.quarantined.append(
+                    QuarantineRow(
+                        ledgerID: ledgerID, lsn: entry.lsn, kind: entry.record.kind.description,
+                        reason: "\(unprojectable.reason): \(unprojectable.detail)", source: entry.record.source))
             } catch {
                 preconditionFailure("add throws only UnprojectableRecord, not \(error)")
             }
@@ -44,11 +46,18 @@ package struct BatchBuilder {
     }
 
     private func error(_ unprojectable: UnprojectableRecord, _ entry: LedgerEntry) -> ProjectorError {
-        ProjectorError(.unprojectableRecord, "a ledger record cannot be projected (run with --quarantine to set such records aside)", [
-            ("ledger.id", ledgerID.text), ("ledger.lsn", String(entry.lsn)), ("record.kind", entry.record.kind.description),
-            ("reason", unprojectable.reason), ("detail", unprojectable.detail),
-            ("source", "\(entry.record.source.topic)[\(entry.record.source.partition)]@\(entry.record.source.offset)"),
-        ])
+        ProjectorError(
+            .unprojectableRecord,
+            "a ledger record cannot be projected (run with --quarantine to set such records aside)",
+            [
+                ("ledger.id", ledgerID.text), ("ledger.lsn", String(entry.lsn)),
+                ("record.kind", entry.record.kind.description),
+                ("reason", unprojectable.reason), ("detail", unprojectable.detail),
+                (
+                    "source",
+                    "\(entry.record.source.topic)[\(entry.record.source.partition)]@\(entry.record.source.offset)"
+                ),
+            ])
     }
 
     private mutating func add(_ entry: LedgerEntry, to batch: inout ProjectionBatch) throws {
@@ -67,14 +76,19 @@ package struct BatchBuilder {
         case .rejected(let rejected):
             batch.rejections.append(rejectedRow(rejected, entry))
         case .gap(let lastMissingOffset):
-            batch.gaps.append(GapRow(topic: record.source.topic, partition: record.source.partition, firstOffset: record.source.offset,
-                                     lastOffset: lastMissingOffset, recordedMicroseconds: record.ingestTimeMicroseconds,
-                                     ledgerID: ledgerID, lsn: entry.lsn))
+            batch.gaps.append(
+                GapRow(
+                    topic: record.source.topic, partition: record.source.partition, firstOffset: record.source.offset,
+                    lastOffset: lastMissingOffset, recordedMicroseconds: record.ingestTimeMicroseconds,
+                    ledgerID: ledgerID, lsn: entry.lsn))
         case .lost:
             // No message to project: the LSN is accounted for where set-aside records are, never skipped silently.
-            batch.quarantined.append(QuarantineRow(ledgerID: ledgerID, lsn: entry.lsn, kind: record.kind.description,
-                                                   reason: "lost: a published record was damaged and dropped by an operator (ledger-tool rebuild index --drop-durable-records)",
-                                                   source: record.source))
+            batch.quarantined.append(
+                QuarantineRow(
+                    ledgerID: ledgerID, lsn: entry.lsn, kind: record.kind.description,
+                    reason:
+                        "lost: a published record was damaged and dropped by an operator (ledger-tool rebuild index --drop-durable-records)",
+                    source: record.source))
         }
     }
 
@@ -83,22 +97,27 @@ package struct BatchBuilder {
         return TransactionRow(
             orderID: transaction.orderID, amountCents: cents, currency: transaction.currency.code,
             taxCents: Transform.taxCents(amountCents: cents), totalCents: Transform.totalCents(amountCents: cents),
-            isFraudFlagged: rule.flags(amountCents: cents), customerID: transaction.customerID, productCategory: transaction.productCategory,
+            isFraudFlagged: rule.flags(amountCents: cents), customerID: transaction.customerID,
+            productCategory: transaction.productCategory,
             timestampMicroseconds: transaction.timestamp.microsecondsSinceEpoch, batchID: batchIDs.id(lsn: entry.lsn),
             ledgerID: ledgerID, lsn: entry.lsn, source: entry.record.source, rulesVersion: rule.version,
             receivedMicroseconds: entry.record.ingestTimeMicroseconds)
     }
 
     private mutating func rejectedRow(_ rejected: RejectedMessage, _ entry: LedgerEntry) -> RejectionRow {
-        var row = baseRejection(entry, kind: .rejected, reason: rejected.rejection.reason.code, field: rejected.rejection.field)
+        var row = baseRejection(
+            entry, kind: .rejected, reason: rejected.rejection.reason.code, field: rejected.rejection.field)
         row.rawBytes = rejected.rawBytes
         row.rawText = rejected.rawBytes.flatMap(RejectionRow.storableText)
         row.originalByteCount = Int32(clamping: rejected.originalByteCount)
         return row
     }
 
-    private mutating func conflictRow(_ transaction: Transaction, originalLSN: UInt64, _ entry: LedgerEntry) -> RejectionRow {
-        var row = baseRejection(entry, kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id")
+    private mutating func conflictRow(_ transaction: Transaction, originalLSN: UInt64, _ entry: LedgerEntry)
+        -> RejectionRow
+    {
+        var row = baseRejection(
+            entry, kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id")
         // The ledger keeps a conflict's parsed content, not its bytes: show that content as JSON for the dashboards.
         let text = RejectionRow.contentText(transaction)
         row.rawText = RejectionRow.storableText(Array(text.utf8))
@@ -108,11 +127,16 @@ package struct BatchBuilder {
         return row
     }
 
-    private mutating func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String) -> RejectionRow {
+    private mutating func baseRejection(_ entry: LedgerEntry, kind: RejectionRow.Kind, reason: String, field: String)
+        -> RejectionRow
+    {
         let record = entry.record
-        return RejectionRow(kind: kind, reason: reason, field: field, source: record.source, receivedMicroseconds: record.ingestTimeMicroseconds,
-                            kafkaTimestampMicroseconds: RejectionRow.kafkaMicroseconds(record.source), rawBytes: nil, rawText: nil, originalByteCount: 0,
-                            orderID: nil, originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: batchIDs.id(lsn: entry.lsn))
+        return RejectionRow(
+            kind: kind, reason: reason, field: field, source: record.source,
+            receivedMicroseconds: record.ingestTimeMicroseconds,
+            kafkaTimestampMicroseconds: RejectionRow.kafkaMicroseconds(record.source), rawBytes: nil, rawText: nil,
+            originalByteCount: 0,
+            orderID: nil, originalLSN: nil, ledgerID: ledgerID, lsn: entry.lsn, batchID: batchIDs.id(lsn: entry.lsn))
     }
 
 }

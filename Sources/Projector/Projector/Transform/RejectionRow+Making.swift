@@ -11,14 +11,19 @@ extension RejectionRow {
     /// conflict its own ledger recorded, but `original_lsn` is NULL: the accepted version is in another ledger,
     /// found through `order_id` in `transactions`.
     package init(crossLedgerConflictOf row: TransactionRow) {
-        let transaction = Transaction(orderID: row.orderID, amount: Cents(rawValue: row.amountCents), currency: CurrencyCode(unchecked: row.currency),
-                                      timestamp: UTCTimestamp(microsecondsSinceEpoch: row.timestampMicroseconds), customerID: row.customerID,
-                                      productCategory: row.productCategory)
+        let transaction = Transaction(
+            orderID: row.orderID, amount: Cents(rawValue: row.amountCents),
+            currency: CurrencyCode(unchecked: row.currency),
+            timestamp: UTCTimestamp(microsecondsSinceEpoch: row.timestampMicroseconds), customerID: row.customerID,
+            productCategory: row.productCategory)
         let text = Self.contentText(transaction)
-        self.init(kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id", source: row.source,
-                  receivedMicroseconds: row.receivedMicroseconds, kafkaTimestampMicroseconds: Self.kafkaMicroseconds(row.source), rawBytes: nil,
-                  rawText: Self.storableText(Array(text.utf8)), originalByteCount: Int32(clamping: text.utf8.count), orderID: row.orderID,
-                  originalLSN: nil, ledgerID: row.ledgerID, lsn: row.lsn, batchID: row.batchID)
+        self.init(
+            kind: .conflict, reason: RejectReason.conflictingDuplicate.code, field: "order_id", source: row.source,
+            receivedMicroseconds: row.receivedMicroseconds,
+            kafkaTimestampMicroseconds: Self.kafkaMicroseconds(row.source), rawBytes: nil,
+            rawText: Self.storableText(Array(text.utf8)), originalByteCount: Int32(clamping: text.utf8.count),
+            orderID: row.orderID,
+            originalLSN: nil, ledgerID: row.ledgerID, lsn: row.lsn, batchID: row.batchID)
     }
 
     /// The Kafka timestamp in microseconds. It is informational: one PostgreSQL cannot hold is left NULL rather
@@ -29,7 +34,6 @@ extension RejectionRow {
             return !overflow && MessageLimits.timestampMicrosecondsRange.contains(micro) ? micro : nil
         }
     }
-
 
     /// The bytes as text when they are valid UTF-8 without U+0000 (what a text column can hold), else nil.
     static func storableText(_ bytes: [UInt8]) -> String? {
@@ -51,7 +55,8 @@ extension RejectionRow {
             }
             return result + "\""
         }
-        return "{\"order_id\": \(quoted(transaction.orderID.uuidString.lowercased())), \"amount\": \(transaction.amount), "
+        return
+            "{\"order_id\": \(quoted(transaction.orderID.uuidString.lowercased())), \"amount\": \(transaction.amount), "
             + "\"currency\": \(quoted(transaction.currency.code)), "
             + "\"timestamp\": \(quoted(RFC3339.format(microsecondsSinceEpoch: transaction.timestamp.microsecondsSinceEpoch))), "
             + "\"customer_id\": \(quoted(transaction.customerID)), \"product_category\": \(quoted(transaction.productCategory))}"

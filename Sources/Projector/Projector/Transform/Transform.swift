@@ -29,7 +29,8 @@ public enum Transform {
     /// the (truncating) division rounds a remainder of exactly half up. Amounts are positive, so half-up and
     /// half-away-from-zero agree. 1.00 → 0.085 → 0.09; 0.10 → 0.0085 → 0.01; 0.01 → 0.00085 → 0.00.
     public static func taxCents(amountCents: Int64) -> Int64 {
-        precondition((0...Cents.maximum.rawValue).contains(amountCents), "amount \(amountCents) cents outside NUMERIC(12,2)")
+        precondition(
+            (0...Cents.maximum.rawValue).contains(amountCents), "amount \(amountCents) cents outside NUMERIC(12,2)")
         return (amountCents * taxRatePerThousand + 500) / 1000
     }
 
@@ -42,7 +43,8 @@ public enum Transform {
     /// it fits the original VARCHAR(50).
     public static func batchID(ledgerID: UUID, lsn: UInt64) -> String {
         precondition(lsn >= 1, "LSNs start at 1")
-        return ledgerID.text.replacingOccurrences(of: "-", with: "") + "-" + String((lsn - 1) / ProjectorLimits.batchLSNBlockSize)
+        return ledgerID.text.replacingOccurrences(of: "-", with: "") + "-"
+            + String((lsn - 1) / ProjectorLimits.batchLSNBlockSize)
     }
 
     /// The first and last LSN of the block a batch id names.

@@ -14,7 +14,8 @@ public enum UTCCalendar {
 
         /// The UTC day holding an instant (floor division: instants before 1970 belong to earlier days).
         public init(microsecondsSinceEpoch: Int64) {
-            let (quotient, remainder) = microsecondsSinceEpoch.quotientAndRemainder(dividingBy: UTCCalendar.microsecondsPerDay)
+            let (quotient, remainder) = microsecondsSinceEpoch.quotientAndRemainder(
+                dividingBy: UTCCalendar.microsecondsPerDay)
             daysSinceEpoch = remainder < 0 ? quotient - 1 : quotient
         }
 
@@ -30,7 +31,9 @@ public enum UTCCalendar {
         public var next: Day { Day(daysSinceEpoch: daysSinceEpoch + 1) }
 
         /// "2024-02-29".
-        public var description: String { String(RFC3339.format(microsecondsSinceEpoch: startMicroseconds).prefix(while: { $0 != "T" })) }
+        public var description: String {
+            String(RFC3339.format(microsecondsSinceEpoch: startMicroseconds).prefix(while: { $0 != "T" }))
+        }
 
         /// "20240229": the suffix of the day's partition name.
         public var compact: String { description.replacingOccurrences(of: "-", with: "") }

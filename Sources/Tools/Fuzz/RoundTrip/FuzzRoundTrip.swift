@@ -31,7 +31,8 @@ private struct FuzzInput {
         source = SourceCoordinates(
             topic: "transactions", partition: bytes.loadUnaligned(fromByteOffset: 2, as: Int32.self).littleEndian,
             offset: Int64(bytes.loadUnaligned(fromByteOffset: 14, as: UInt16.self).littleEndian),
-            kafkaTimestampMilliseconds: flags & 4 != 0 ? bytes.loadUnaligned(fromByteOffset: 6, as: Int64.self).littleEndian : nil, key: key)
+            kafkaTimestampMilliseconds: flags & 4 != 0
+                ? bytes.loadUnaligned(fromByteOffset: 6, as: Int64.self).littleEndian : nil, key: key)
         value = flags & 1 != 0 ? nil : UnsafeRawBufferPointer(rebasing: bytes[(Self.headerBytes + keyLength)...])
     }
 }
@@ -55,19 +56,26 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 /// Every record the ledger can make of this message: rejected, or accepted and its repeats (duplicate, conflict).
 private func recordsFor(_ input: FuzzInput) -> [Record] {
-    func record(_ body: RecordBody) -> Record { Record(source: input.source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: body) }
+    func record(_ body: RecordBody) -> Record {
+        Record(source: input.source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: body)
+    }
     switch MessageValidator.validate(input.value) {
     case .failure(let rejection):
         return [record(LedgerAppender.rejected(input.value, rejection))]
     case .success(let transaction):
-        return [record(.accepted(transaction)), record(.duplicate(transaction, originalLSN: 1)), record(.conflict(transaction, originalLSN: 1))]
+        return [
+            record(.accepted(transaction)), record(.duplicate(transaction, originalLSN: 1)),
+            record(.conflict(transaction, originalLSN: 1)),
+        ]
     }
 }
 
 /// What any input makes is within the bounds every reader shares, and a frame of it reads back exactly.
 private func checkFrameRoundTrip(_ records: [Record]) {
     for record in records {
-        precondition(RecordBounds.violation(in: record) == nil, "out of bounds: \(RecordBounds.violation(in: record)!) in \(record)")
+        precondition(
+            RecordBounds.violation(in: record) == nil,
+            "out of bounds: \(RecordBounds.violation(in: record)!) in \(record)")
         do {
             let encoded = try encoder.encode(record)
             precondition(encoder.hasRoom(for: encoded), "a handful of records fit one frame")
@@ -81,7 +89,9 @@ private func checkFrameRoundTrip(_ records: [Record]) {
     let frame = encoder.finish(firstLSN: 1, chainLink: 0)
     switch ScannedFrame.readRecords(frameBytes: frame.bytes, firstLSN: 1, chainLink: 0) {
     case .failure(let violation):
-        preconditionFailure("a written frame does not read back: \(violation.check), expected \(violation.expected), found \(violation.found)")
+        preconditionFailure(
+            "a written frame does not read back: \(violation.check), expected \(violation.expected), found \(violation.found)"
+        )
     case .success(let readBack):
         precondition(readBack == records, "a frame reads back as other records")
     }

@@ -1,13 +1,13 @@
+import Ledger
+
 // libFuzzer target for the segment, frame, footer and record decoders (see scripts/fuzz).
 // No main.swift and no top-level code: with `--sanitize fuzzer` libFuzzer's own `main` drives this function.
 // One file: SwiftPM gives a single-file executable its main symbol (a second file would take it away).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
-import Ledger
-
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -33,7 +33,8 @@ enum SegmentDecoders {
             let checked = RecordCodec.check(bytes, expectedCount: expectedCount)
             switch full {
             case .success(let records):
-                precondition(checked == nil, "the writer's check refuses a payload the decoder reads: \(checked!.check)")
+                precondition(
+                    checked == nil, "the writer's check refuses a payload the decoder reads: \(checked!.check)")
                 decoded += records.count
             case .failure:
                 precondition(checked != nil, "the writer's check accepts a payload the decoder refuses")
@@ -55,10 +56,10 @@ enum SegmentDecoders {
         let descriptor = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         precondition(descriptor >= 0, "cannot create the fuzz scratch file \(path)")
         #if os(Linux)
-        unlink(path)
-        return (descriptor, "/proc/self/fd/\(descriptor)")
+            unlink(path)
+            return (descriptor, "/proc/self/fd/\(descriptor)")
         #else
-        return (descriptor, path)
+            return (descriptor, path)
         #endif
     }()
 
@@ -74,7 +75,7 @@ enum SegmentDecoders {
 
         // An invalid segment header throws from init; other errors are I/O errors, which the fuzzer cannot cause.
         guard let file = try? PosixFileSystem().openForReading(scratch.path),
-              let scanner = try? SegmentScanner(file: file)
+            let scanner = try? SegmentScanner(file: file)
         else { return 0 }
         var decoded = 0
         while let step = try? scanner.next() {

@@ -16,9 +16,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 /// What every accepted message must satisfy, whatever bytes produced it.
 private func checkInvariants(_ transaction: Transaction) {
-    precondition(transaction.amount.rawValue > 0 && transaction.amount <= Cents.maximum, "amount out of range: \(transaction.amount)")
+    precondition(
+        transaction.amount.rawValue > 0 && transaction.amount <= Cents.maximum,
+        "amount out of range: \(transaction.amount)")
     let currency = Array(transaction.currency.code.utf8)
-    precondition(currency.count == 3 && currency.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }, "currency: \(transaction.currency)")
+    precondition(
+        currency.count == 3 && currency.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) },
+        "currency: \(transaction.currency)")
     for (name, text) in [("customer_id", transaction.customerID), ("product_category", transaction.productCategory)] {
         let scalars = text.unicodeScalars.count
         precondition(scalars > 0 && scalars <= MessageLimits.textFieldCharactersMax, "\(name) has \(scalars) scalars")
