@@ -115,16 +115,6 @@ func endOffsets(_ brokers: String, partitions: Int, topic: String = "transaction
     return result
 }
 
-/// Every (partition, offset) in a ledger, with how often it appears, and the records.
-func ledgerEntries(_ directory: String) throws -> [LedgerEntry] {
-    let cursor = try LedgerReader(directory: directory).cursor()
-    var entries: [LedgerEntry] = []
-    while true {
-        let batch = try cursor.next(maxRecords: 10_000)
-        if batch.isEmpty { return entries }
-        entries += batch
-    }
-}
 
 /// Waits until the ledger's watermarks reach `ends` (every offset below the end recorded).
 func waitUntilCaughtUp(_ directories: [String], ends: [TopicPartition: Int64], timeoutSeconds: Double) throws {

@@ -48,7 +48,7 @@ import Testing
             for record in records { try writer.append(record) }
             #expect(try writer.commit() == UInt64(records.count))
         }
-        let entries = try readAll(directory.path)
+        let entries = try ledgerEntries(directory.path)
         #expect(entries.map(\.record) == records)
         #expect(entries.map(\.lsn) == Array(1...UInt64(records.count)))
     }

@@ -38,7 +38,7 @@ import Testing
         }
         let report = try LedgerMaintenance.verify(directory: directory.path)
         #expect(report.isConsistent && report.records == UInt64(Self.poisonMessages.count))
-        let records = try readAll(directory.path)
+        let records = try ledgerEntries(directory.path)
         #expect(records.count == Self.poisonMessages.count)
         for entry in records {
             guard case .rejected(let rejected) = entry.record.body else {
@@ -88,7 +88,7 @@ import Testing
         #expect(kind == (accepted ? .accepted : .rejected))
         if !accepted { #expect(rejection == Rejection(.timestampOutOfRange, field: "timestamp")) }
         try appender.close()
-        if accepted, let transaction = try readAll(directory.path).first?.record.transaction {
+        if accepted, let transaction = try ledgerEntries(directory.path).first?.record.transaction {
             #expect(RecordBounds.violation(in: transaction) == nil)
         }
     }
@@ -122,6 +122,6 @@ import Testing
         #expect(error.code == .valueOutOfBounds)
         try writer.append(Sample.record(1))
         try writer.close()
-        #expect(try readAll(directory.path).map(\.record) == [Sample.record(0), Sample.record(1)])
+        #expect(try ledgerEntries(directory.path).map(\.record) == [Sample.record(0), Sample.record(1)])
     }
 }

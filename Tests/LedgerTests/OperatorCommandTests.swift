@@ -71,7 +71,7 @@ import Testing
         #expect(report.previousDurableLSN == 20_000 && report.durableLSN == 20_000 && report.truncatedBytes > 0)
         #expect(try fileSize(segment) >= Int(lastFrame))
         #expect(FileManager.default.fileExists(atPath: "\(segment).\(lastFrame).broken"))
-        let entries = try readAll(directory.path)
+        let entries = try ledgerEntries(directory.path)
         #expect(entries.count == 20_000)
         #expect(entries[..<19_900].map(\.record) == (0..<19_900).map { Sample.record($0) })
         #expect(entries[19_900...].allSatisfy { $0.record.body == .lost && $0.record.source == .unknown })
@@ -94,7 +94,7 @@ import Testing
         }
         #expect(error.context("case") == "indexAhead" && error.context("published_records_missing") == "10")
         #expect(try LedgerMaintenance.rebuildIndex(directory: directory.path, drop: .records(10)).durableLSN == 60)
-        #expect(try readAll(directory.path).suffix(10).allSatisfy { $0.record.body == .lost })
+        #expect(try ledgerEntries(directory.path).suffix(10).allSatisfy { $0.record.body == .lost })
     }
 
     /// verify judges a snapshot of the live index and reads nothing past its durable LSN, so it runs beside a

@@ -58,7 +58,7 @@ import Testing
         let reopened = try LedgerWriter(directory: directory.path)
         #expect(reopened.durableLSN == 500)
         #expect(reopened.recoveredTruncatedBytes == 0)
-        #expect(try readAll(directory.path).map(\.record) == (0..<500).map { Sample.record($0) })
+        #expect(try ledgerEntries(directory.path).map(\.record) == (0..<500).map { Sample.record($0) })
     }
 
     @Test func uncommittedRecordsAreNotDurable() throws {
@@ -219,7 +219,7 @@ import Testing
         #expect(writer.durableLSN == 300)
         #expect(try directory.segments().count == segments.count)
         try writer.appendSamples(300..<310)
-        #expect(try readAll(directory.path).count == 310)
+        #expect(try ledgerEntries(directory.path).count == 310)
     }
 
     /// Frames a writer wrote and fsynced but never published (killed before its SQLite commit): the index is
@@ -237,7 +237,7 @@ import Testing
         try? FileManager.default.removeItem(atPath: directory.file(LedgerIndex.fileName + "-shm"))
         #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).durableLSN() == 50)
         #expect(try LedgerWriter(directory: directory.path).durableLSN == 80)
-        #expect(try readAll(directory.path).map(\.record) == (0..<80).map { Sample.record($0) })
+        #expect(try ledgerEntries(directory.path).map(\.record) == (0..<80).map { Sample.record($0) })
     }
 
     /// Damage at the end of the last segment and no index to say what was published: even a torn tail may hold

@@ -87,16 +87,6 @@ extension LedgerWriter {
     }
 }
 
-/// Every durable record of a ledger, read through a fresh reader.
-func readAll(_ directory: String) throws -> [LedgerEntry] {
-    let cursor = try LedgerReader(directory: directory).cursor()
-    var entries: [LedgerEntry] = []
-    while true {
-        let batch = try cursor.next(maxRecords: 10_000)
-        if batch.isEmpty { return entries }
-        entries += batch
-    }
-}
 
 func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) throws {
     let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
@@ -115,4 +105,22 @@ func truncateFile(_ path: String, to length: Int) throws {
 
 func fileSize(_ path: String) throws -> Int {
     (try FileManager.default.attributesOfItem(atPath: path)[.size] as! NSNumber).intValue
+}
+
+extension LedgerAppender {
+    /// Appends order `order`'s message (`Sample.json`) at `offset` and says what the ledger recorded it as.
+    func kindOfAppending(order: Int, amount: String = "150.99", offset: Int64, partition: Int32 = 0) throws
+        -> RecordKind
+    {
+        let outcome = try append(
+            value: Sample.json(order, amount: amount), source: Sample.source(offset: offset, partition: partition),
+            ingestTimeMicroseconds: 0)
+        return try kind(outcome)
+    }
+}
+
+/// What the ledger recorded a message as; throws when it recorded nothing (an offset already in the ledger).
+func kind(_ outcome: AppendOutcome) throws -> RecordKind {
+    guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
+    return kind
 }

@@ -18,7 +18,7 @@ import Testing
         #expect(error.code == .fsyncFailed)
         #expect(writer.durableLSN == 10)
         #expect(try LedgerReader(directory: directory.path).durableLSN() == 10)
-        #expect(try readAll(directory.path).count == 10)
+        #expect(try ledgerEntries(directory.path).count == 10)
         #expect(throws: LedgerError.self) { try writer.append(Sample.record(20)) }
         #expect(throws: LedgerError.self) { try writer.commit() }
     }
@@ -48,7 +48,7 @@ import Testing
         #expect(reopened.recoveredTruncatedBytes > 0)
         #expect(!FileManager.default.fileExists(atPath: directory.file(UndurableMarker.fileName)))
         try reopened.appendSamples(10..<20)
-        #expect(try readAll(directory.path).map(\.record) == (0..<20).map { Sample.record($0) })
+        #expect(try ledgerEntries(directory.path).map(\.record) == (0..<20).map { Sample.record($0) })
     }
 
     /// The index's WAL reaches the database file through the background checkpoint, not inside a commit: the
@@ -91,7 +91,7 @@ import Testing
         #expect(reopened.durableLSN == 20)
         #expect(reopened.recoveredTruncatedBytes > 0)
         try reopened.appendSamples(20..<30)
-        #expect(try readAll(directory.path).map(\.record) == (0..<30).map { Sample.record($0) })
+        #expect(try ledgerEntries(directory.path).map(\.record) == (0..<30).map { Sample.record($0) })
     }
 
     @Test func faultPlanSpecification() throws {
@@ -117,7 +117,7 @@ import Testing
             #expect(next.firstLSN == previous.lastLSN + 1)
             #expect(next.previousDigest == previous.digest)
         }
-        #expect(try readAll(directory.path).map(\.record) == (0..<20_000).map { Sample.record($0) })
+        #expect(try ledgerEntries(directory.path).map(\.record) == (0..<20_000).map { Sample.record($0) })
         // Reading from any LSN starts there.
         for start in [1, 2, 999, 5_001, 19_999, 20_000] as [UInt64] {
             let first = try reader.cursor(from: start).next(maxRecords: 3)
@@ -172,33 +172,24 @@ import Testing
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
             #expect(
-                try kind(
-                    appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0))
+                try appender.kindOfAppending(order: 1, offset: 0)
                     == .accepted)
             #expect(
-                try kind(
-                    appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0))
+                try appender.kindOfAppending(order: 1, offset: 1)
                     == .duplicate)
             #expect(
-                try kind(
-                    appender.append(
-                        value: Sample.json(1, amount: "151.00"), source: Sample.source(offset: 2),
-                        ingestTimeMicroseconds: 0)) == .conflict)
+                try appender.kindOfAppending(order: 1, amount: "151.00", offset: 2) == .conflict)
             try appender.commit()
         }
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
         #expect(
-            try kind(
-                appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0))
+            try appender.kindOfAppending(order: 1, offset: 3)
                 == .duplicate)
         #expect(
-            try kind(
-                appender.append(
-                    value: Sample.json(1, amount: "1.00"), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0))
+            try appender.kindOfAppending(order: 1, amount: "1.00", offset: 4)
                 == .conflict)
         #expect(
-            try kind(
-                appender.append(value: Sample.json(2), source: Sample.source(offset: 5), ingestTimeMicroseconds: 0))
+            try appender.kindOfAppending(order: 2, offset: 5)
                 == .accepted)
         #expect(
             try kind(
@@ -209,7 +200,7 @@ import Testing
                 appender.append(value: nil as [UInt8]?, source: Sample.source(offset: 7), ingestTimeMicroseconds: 0))
                 == .rejected)
         try appender.commit()
-        let records = try readAll(directory.path).map(\.record)
+        let records = try ledgerEntries(directory.path).map(\.record)
         #expect(
             records.map(\.kind) == [
                 .accepted, .duplicate, .conflict, .duplicate, .conflict, .accepted, .rejected, .rejected,
@@ -245,12 +236,10 @@ import Testing
         }
         // Another partition has its own watermark.
         #expect(
-            try kind(
-                appender.append(
-                    value: Sample.json(100), source: Sample.source(offset: 0, partition: 1), ingestTimeMicroseconds: 0))
+            try appender.kindOfAppending(order: 100, offset: 0, partition: 1)
                 == .accepted)
         try appender.commit()
-        #expect(try readAll(directory.path).count == 61)
+        #expect(try ledgerEntries(directory.path).count == 61)
     }
 
     /// Orders reach the SQLite order index in batches (`Limits.orderIndexBatchOrdersMax`): one that is durable
@@ -261,20 +250,15 @@ import Testing
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
             #expect(
-                try kind(
-                    appender.append(value: Sample.json(1), source: Sample.source(offset: 0), ingestTimeMicroseconds: 0))
+                try appender.kindOfAppending(order: 1, offset: 0)
                     == .accepted)
             try appender.commit()
             #expect(try appender.writer.index.ordersLSN() == 0, "one order is far below a batch: not indexed yet")
             #expect(
-                try kind(
-                    appender.append(value: Sample.json(1), source: Sample.source(offset: 1), ingestTimeMicroseconds: 0))
+                try appender.kindOfAppending(order: 1, offset: 1)
                     == .duplicate)
             #expect(
-                try kind(
-                    appender.append(
-                        value: Sample.json(1, amount: "2.00"), source: Sample.source(offset: 2),
-                        ingestTimeMicroseconds: 0)) == .conflict)
+                try appender.kindOfAppending(order: 1, amount: "2.00", offset: 2) == .conflict)
             try appender.commit()
             #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(1)) == 1)
             #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(2)) == nil)
@@ -286,12 +270,10 @@ import Testing
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
             #expect(try appender.writer.index.ordersLSN() == 3, "recovery indexed the orders the crash left in memory")
             #expect(
-                try kind(
-                    appender.append(value: Sample.json(1), source: Sample.source(offset: 3), ingestTimeMicroseconds: 0))
+                try appender.kindOfAppending(order: 1, offset: 3)
                     == .duplicate)
             #expect(
-                try kind(
-                    appender.append(value: Sample.json(2), source: Sample.source(offset: 4), ingestTimeMicroseconds: 0))
+                try appender.kindOfAppending(order: 2, offset: 4)
                     == .accepted)
             try appender.close()
             #expect(try appender.writer.index.ordersLSN() == 5)
@@ -385,8 +367,4 @@ import Testing
         #expect(falsePositives < 2_500, "\(falsePositives) false positives in 100,000 (goal about 1% per full layer)")
     }
 
-    private func kind(_ outcome: AppendOutcome) throws -> RecordKind {
-        guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
-        return kind
-    }
 }
