@@ -37,7 +37,8 @@ let ledgerFolder: [Target] = [
     .target(
         name: "ServiceKit",
         dependencies: [
-            logging, metrics, serviceLifecycle, .product(name: "Prometheus", package: "swift-prometheus"),
+            argumentParser, logging, metrics, serviceLifecycle,
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "FlyingFox", package: "FlyingFox"),
         ],
         path: "Sources/Ledger/ServiceKit"),

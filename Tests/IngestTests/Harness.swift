@@ -12,50 +12,6 @@ let productsDirectory = (((try? BuiltProducts.path(of: "ledger-ingest")) ?? "") 
 
 let quietLogger = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// `ledger-tool dev-broker` as a child process, driven through its standard input.
-final class DevBroker {
-    let process = Process()
-    let bootstrap: String
-    private let input = Pipe()
-    private let output = Pipe()
-    private var lines: [String] = []
-
-    init(partitions: Int, brokers: Int = 1, port: Int? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: productsDirectory + "/ledger-tool")
-        process.arguments =
-            ["dev-broker", "--partitions", "\(partitions)", "--brokers", "\(brokers)"]
-            + (port.map { ["--port", "\($0)"] } ?? [])
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var first = ""
-        while !first.hasSuffix("\n") {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard !byte.isEmpty else { throw TestFailure("dev-broker exited before printing its address") }
-            first += String(decoding: byte, as: UTF8.self)
-        }
-        bootstrap = first.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    deinit {
-        process.terminate()
-        process.waitUntilExit()
-    }
-
-    /// Sends one fault-injection command and waits for "ok".
-    func command(_ text: String) throws {
-        input.fileHandleForWriting.write(Data((text + "\n").utf8))
-        var answer = ""
-        while !answer.hasSuffix("\n") {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard !byte.isEmpty else { break }
-            answer += String(decoding: byte, as: UTF8.self)
-        }
-        guard answer.hasPrefix("ok") else { throw TestFailure("dev-broker refused \(text): \(answer)") }
-    }
-}
-
 /// One `ledger-ingest` process, its standard error appended to `logPath`.
 func startIngest(
     brokers: String, ledger: String, group: String = "ledger-ingest", metricsPort: Int = 0, extra: [String] = [],
@@ -114,7 +70,6 @@ func endOffsets(_ brokers: String, partitions: Int, topic: String = "transaction
     }
     return result
 }
-
 
 /// Waits until the ledger's watermarks reach `ends` (every offset below the end recorded).
 func waitUntilCaughtUp(_ directories: [String], ends: [TopicPartition: Int64], timeoutSeconds: Double) throws {

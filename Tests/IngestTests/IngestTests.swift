@@ -266,17 +266,8 @@ import Testing
         let low = try observer(broker.bootstrap, group: "gap-observer").queryWatermarks(partition).low
         try #require(low > 1_000, "the broker dropped the oldest data (log start \(low))")
 
-        let refused = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
-        let status = refused.waitForExit(timeoutSeconds: 60)
-        #expect(status != nil && status != 0, "ingest stops instead of skipping offsets")
-        #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
-        #expect(try LedgerReader(directory: ledger).durableLSN() == 1_000)
-
-        let allowed = try startIngest(
-            brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
-        try waitUntilCaughtUp([ledger], ends: [partition: 41_000], timeoutSeconds: 90)
-        #expect(allowed.stop() == 0)
-        let entries = try ledgerEntries(ledger)
+        let entries = try refusedThenRecordedAsAGap(
+            broker: broker, ledger: ledger, durableLSN: 1_000, end: 41_000, scratch: scratch)
         let gaps = entries.filter { $0.record.kind == .gap }
         #expect(gaps.count == 1)
         if case .gap(let last) = gaps.first?.record.body {
@@ -288,6 +279,26 @@ import Testing
 }
 
 extension RetentionGapTests {
+    /// What both tests expect once partition 0's offsets from the ledger's next one on were deleted: ingest stops
+    /// with offsets_lost (naming --allow-gaps) and leaves the ledger at `durableLSN`; with --allow-gaps it records
+    /// the gap and catches up to `end`. Returns the ledger's entries then.
+    func refusedThenRecordedAsAGap(
+        broker: DevBroker, ledger: String, durableLSN: UInt64, end: Int64, scratch: ScratchDirectory
+    ) throws -> [LedgerEntry] {
+        let refused = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
+        let status = refused.waitForExit(timeoutSeconds: 60)
+        #expect(status != nil && status != 0, "ingest stops instead of skipping deleted offsets")
+        #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
+        #expect(try LedgerReader(directory: ledger).durableLSN() == durableLSN)
+
+        let allowed = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
+        try waitUntilCaughtUp(
+            [ledger], ends: [TopicPartition(topic: "transactions", partition: 0): end], timeoutSeconds: 90)
+        #expect(allowed.stop() == 0)
+        return try ledgerEntries(ledger)
+    }
+
     /// Issue 11: a ledger that first saw a partition after retention had dropped its oldest offsets started at the
     /// earliest offset still there, silently (the demo once recorded 95,032 of 100,000 messages and waited). A
     /// partition is now read from offset 0: ingest stops, or with --allow-gaps records the gap first.
@@ -300,17 +311,8 @@ extension RetentionGapTests {
         let low = try observer(broker.bootstrap, group: "gap-observer").queryWatermarks(partition).low
         try #require(low > 0, "the broker dropped the oldest data before ingest ever ran (log start \(low))")
 
-        let refused = try startIngest(brokers: broker.bootstrap, ledger: ledger, logPath: scratch.path + "/refused.log")
-        let status = refused.waitForExit(timeoutSeconds: 60)
-        #expect(status != nil && status != 0, "ingest stops instead of starting past deleted offsets")
-        #expect(refused.log.contains("ingest.offsets_lost") && refused.log.contains("--allow-gaps"))
-        #expect(try LedgerReader(directory: ledger).durableLSN() == 0)
-
-        let allowed = try startIngest(
-            brokers: broker.bootstrap, ledger: ledger, extra: ["--allow-gaps"], logPath: scratch.path + "/allowed.log")
-        try waitUntilCaughtUp([ledger], ends: [partition: 40_000], timeoutSeconds: 90)
-        #expect(allowed.stop() == 0)
-        let entries = try ledgerEntries(ledger)
+        let entries = try refusedThenRecordedAsAGap(
+            broker: broker, ledger: ledger, durableLSN: 0, end: 40_000, scratch: scratch)
         #expect(
             entries.first?.record.body == .gap(lastMissingOffset: low - 1) && entries.first?.record.source.offset == 0)
         #expect(entries.count == 1 + Int(40_000 - low))

@@ -167,9 +167,7 @@ import Testing
     }
 
     @Test func damageInSealedSegment() throws {
-        let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
-            0..<300, perCommit: 20)
+        let directory = try ledgerOfSmallSegments()
         let first = try directory.segments()[0]
         try flipBit(first, at: SegmentFormat.headerBytes + SegmentFormat.frameHeaderBytes + 5)
         try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
@@ -179,9 +177,7 @@ import Testing
     }
 
     @Test func damagedFooterOfIndexedSealedSegment() throws {
-        let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
-            0..<300, perCommit: 20)
+        let directory = try ledgerOfSmallSegments()
         let first = try directory.segments()[0]
         try flipBit(first, at: try fileSize(first) - 6)
         let error = try #require(throws: LedgerError.self) { try LedgerWriter(directory: directory.path) }
@@ -189,9 +185,7 @@ import Testing
     }
 
     @Test func unsealedMiddleSegment() throws {
-        let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
-            0..<300, perCommit: 20)
+        let directory = try ledgerOfSmallSegments()
         let first = try directory.segments()[0]
         try truncateFile(first, to: try fileSize(first) - SegmentFormat.footerBytes)
         try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
@@ -200,9 +194,7 @@ import Testing
     }
 
     @Test func brokenChain() throws {
-        let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
-            0..<300, perCommit: 20)
+        let directory = try ledgerOfSmallSegments()
         let segments = try directory.segments()
         try FileManager.default.removeItem(atPath: segments[1])
         let error = try #require(throws: LedgerError.self) { try LedgerWriter(directory: directory.path) }
@@ -210,9 +202,7 @@ import Testing
     }
 
     @Test func sealedLastSegment() throws {
-        let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 2048)).appendSamples(
-            0..<300, perCommit: 20)
+        let directory = try ledgerOfSmallSegments()
         let segments = try directory.segments()
         try FileManager.default.removeItem(atPath: segments.last!)  // the crash came before the next segment existed
         let writer = try LedgerWriter(directory: directory.path)
@@ -274,9 +264,7 @@ import Testing
     }
 
     @Test func indexMissingIsRebuiltIdentically() throws {
-        let directory = ScratchDirectory()
-        try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 4096)).appendSamples(
-            0..<2000, perCommit: 64)
+        let directory = try ledgerOfSmallSegments(2000, segmentBytes: 4096, perCommit: 64)
         let before = try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump()
         try LedgerIndex.remove(directory: directory.path, fileSystem: PosixFileSystem())
         _ = try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: 4096))

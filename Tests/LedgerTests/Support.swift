@@ -87,7 +87,6 @@ extension LedgerWriter {
     }
 }
 
-
 func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) throws {
     let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
     try handle.seek(toOffset: UInt64(offset))
@@ -123,4 +122,15 @@ extension LedgerAppender {
 func kind(_ outcome: AppendOutcome) throws -> RecordKind {
     guard case .appended(_, let kind, _) = outcome else { throw LedgerError(.invalidArgument, "not appended") }
     return kind
+}
+
+/// A ledger of sample records 0..<`count` over many small segments (`segmentBytes` each), committed every
+/// `perCommit`: the start of the recovery cases that damage one segment among several.
+func ledgerOfSmallSegments(_ count: Int = 300, segmentBytes: Int = 2048, perCommit: Int = 20) throws
+    -> ScratchDirectory
+{
+    let directory = ScratchDirectory()
+    try LedgerWriter(directory: directory.path, options: LedgerOptions(segmentBytesTarget: segmentBytes))
+        .appendSamples(0..<count, perCommit: perCommit)
+    return directory
 }

@@ -167,30 +167,29 @@ import Testing
 }
 
 @Suite struct AppenderTests {
+    /// Appends order 1 at offsets 0, 1, 2: accepted, then the same content (a duplicate), then other content (a
+    /// conflict). `commitAfterTheFirst` runs after the first is committed, when it is given.
+    func appendOrderOneThreeWays(_ appender: LedgerAppender, commitAfterTheFirst: (() throws -> Void)? = nil) throws {
+        #expect(try appender.kindOfAppending(order: 1, offset: 0) == .accepted)
+        if let commitAfterTheFirst {
+            try appender.commit()
+            try commitAfterTheFirst()
+        }
+        #expect(try appender.kindOfAppending(order: 1, offset: 1) == .duplicate)
+        #expect(try appender.kindOfAppending(order: 1, amount: "151.00", offset: 2) == .conflict)
+    }
+
     @Test func classifiesDuplicatesAndConflictsWithinABatchAndAcrossRestarts() throws {
         let directory = ScratchDirectory()
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-            #expect(
-                try appender.kindOfAppending(order: 1, offset: 0)
-                    == .accepted)
-            #expect(
-                try appender.kindOfAppending(order: 1, offset: 1)
-                    == .duplicate)
-            #expect(
-                try appender.kindOfAppending(order: 1, amount: "151.00", offset: 2) == .conflict)
+            try appendOrderOneThreeWays(appender)
             try appender.commit()
         }
         let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-        #expect(
-            try appender.kindOfAppending(order: 1, offset: 3)
-                == .duplicate)
-        #expect(
-            try appender.kindOfAppending(order: 1, amount: "1.00", offset: 4)
-                == .conflict)
-        #expect(
-            try appender.kindOfAppending(order: 2, offset: 5)
-                == .accepted)
+        #expect(try appender.kindOfAppending(order: 1, offset: 3) == .duplicate)
+        #expect(try appender.kindOfAppending(order: 1, amount: "1.00", offset: 4) == .conflict)
+        #expect(try appender.kindOfAppending(order: 2, offset: 5) == .accepted)
         #expect(
             try kind(
                 appender.append(value: Array("{}".utf8), source: Sample.source(offset: 6), ingestTimeMicroseconds: 0))
@@ -235,9 +234,7 @@ import Testing
             }
         }
         // Another partition has its own watermark.
-        #expect(
-            try appender.kindOfAppending(order: 100, offset: 0, partition: 1)
-                == .accepted)
+        #expect(try appender.kindOfAppending(order: 100, offset: 0, partition: 1) == .accepted)
         try appender.commit()
         #expect(try ledgerEntries(directory.path).count == 61)
     }
@@ -249,16 +246,9 @@ import Testing
         let directory = ScratchDirectory()
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
-            #expect(
-                try appender.kindOfAppending(order: 1, offset: 0)
-                    == .accepted)
-            try appender.commit()
-            #expect(try appender.writer.index.ordersLSN() == 0, "one order is far below a batch: not indexed yet")
-            #expect(
-                try appender.kindOfAppending(order: 1, offset: 1)
-                    == .duplicate)
-            #expect(
-                try appender.kindOfAppending(order: 1, amount: "2.00", offset: 2) == .conflict)
+            try appendOrderOneThreeWays(appender) { () throws in
+                #expect(try appender.writer.index.ordersLSN() == 0, "one order is far below a batch: not indexed yet")
+            }
             try appender.commit()
             #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(1)) == 1)
             #expect(try LedgerReader(directory: directory.path).acceptedLSN(of: Sample.orderID(2)) == nil)
@@ -269,12 +259,8 @@ import Testing
         do {
             let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
             #expect(try appender.writer.index.ordersLSN() == 3, "recovery indexed the orders the crash left in memory")
-            #expect(
-                try appender.kindOfAppending(order: 1, offset: 3)
-                    == .duplicate)
-            #expect(
-                try appender.kindOfAppending(order: 2, offset: 4)
-                    == .accepted)
+            #expect(try appender.kindOfAppending(order: 1, offset: 3) == .duplicate)
+            #expect(try appender.kindOfAppending(order: 2, offset: 4) == .accepted)
             try appender.close()
             #expect(try appender.writer.index.ordersLSN() == 5)
             live = try appender.writer.index.dump()

@@ -399,61 +399,30 @@ import Testing
     /// until their event happens, e.g. a broker error).
     static func dimensionedMetrics(under folder: String) throws -> Set<String> {
         try metricLabels(
-            under: folder, matching: #"(Counter|Gauge|Timer|Recorder)\(\s*label: "([a-z_:][a-z0-9_:]*)",\s*dimensions:"#)
+            under: folder, matching: #"(Counter|Gauge|Timer|Recorder)\(\s*label: "([a-z_:][a-z0-9_:]*)",\s*dimensions:"#
+        )
     }
 
     /// A real ledger-ingest, consuming a dev-broker's topic that `ledger-tool produce` filled (with invalid and
     /// repeated messages): every ingest metric the dashboards and alerts name is in its /metrics, except metrics
     /// with dimensions whose event did not happen here (they must then at least be declared in Sources/Ingest).
     @Test func everyIngestMetricIsExportedByARunningIngest() throws {
-        let products = (try BuiltProducts.path(of: "ledger-projector") as NSString).deletingLastPathComponent
         let scratch = ScratchDirectory()
-        let broker = Process()
-        broker.executableURL = URL(fileURLWithPath: products + "/ledger-tool")
-        broker.arguments = ["dev-broker", "--partitions", "2"]
-        let brokerInput = Pipe()
-        let brokerOutput = Pipe()
-        broker.standardInput = brokerInput
-        broker.standardOutput = brokerOutput
-        broker.standardError = FileHandle.nullDevice
-        try broker.run()
-        defer {
-            broker.terminate()
-            broker.waitUntilExit()
-        }
-        var first = ""
-        while !first.hasSuffix("\n") {
-            let byte = brokerOutput.fileHandleForReading.readData(ofLength: 1)
-            guard !byte.isEmpty else { throw TestFailure("dev-broker exited before printing its address") }
-            first += String(decoding: byte, as: UTF8.self)
-        }
-        let bootstrap = first.trimmingCharacters(in: .whitespacesAndNewlines)
-
-        let produce = Process()
-        produce.executableURL = URL(fileURLWithPath: products + "/ledger-tool")
-        produce.arguments = [
-            "produce", "--brokers", bootstrap, "--count", "300", "--invalid-ratio", "0.1", "--duplicate-ratio", "0.05",
-            "--seed", "7",
-        ]
-        produce.standardOutput = FileHandle.nullDevice
-        produce.standardError = FileHandle.nullDevice
-        try produce.run()
-        produce.waitUntilExit()
-        try #require(produce.terminationStatus == 0, "ledger-tool produce failed")
-
+        let broker = try DevBroker(partitions: 2)
+        let produce = try ChildProcess(
+            product: "ledger-tool",
+            [
+                "produce", "--brokers", broker.bootstrap, "--count", "300", "--invalid-ratio", "0.1",
+                "--duplicate-ratio", "0.05", "--seed", "7",
+            ],
+            logPath: scratch.file("produce.log"))
+        try #require(produce.waitForExit(timeoutSeconds: 60) == 0, "ledger-tool produce failed: \(produce.log)")
         let port = try freePort()
-        let ingest = Process()
-        ingest.executableURL = URL(fileURLWithPath: products + "/ledger-ingest")
-        ingest.arguments = ["--brokers", bootstrap, "--wal", scratch.file("ledger"), "--metrics-port", String(port)]
-        let logPath = scratch.file("ingest.log")
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        ingest.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        ingest.standardOutput = FileHandle.nullDevice
-        try ingest.run()
-        defer {
-            ingest.terminate()
-            ingest.waitUntilExit()
-        }
+        let ingest = try ChildProcess(
+            product: "ledger-ingest",
+            ["--brokers", broker.bootstrap, "--wal", scratch.file("ledger"), "--metrics-port", String(port)],
+            logPath: scratch.file("ingest.log"))
+        defer { _ = ingest.stop() }
         var body = ""
         let consumed = eventually(seconds: 30) {
             body = try httpGet(port: port, path: "/metrics").body
@@ -462,7 +431,7 @@ import Testing
         }
         #expect(
             consumed,
-            "ledger-ingest did not consume the produced messages: \((try? String(contentsOfFile: logPath, encoding: .utf8))?.suffix(2000) ?? "")"
+            "ledger-ingest did not consume the produced messages: \(ingest.log.suffix(2000))"
         )
         let exported = Set(
             body.components(separatedBy: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map {
@@ -527,12 +496,7 @@ import Testing
             _ = try appender.commit()
             let durable = writer.durableLSN
 
-            let port = try freePort()
-            let projector = try startProjector(
-                [
-                    "--wal", scratch.file("ledger"), "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                    "--metrics-port", String(port),
-                ], logPath: scratch.file("projector.log"))
+            let (projector, port) = try startFollowingProjector(scratch.file("ledger"), into: schema, scratch: scratch)
             defer { _ = projector.stop() }
             let owner = try TestPostgres.connect()
             let caughtUp = eventually(seconds: 30) { try owner.checkpoint(schema, writer.ledgerID) == durable }

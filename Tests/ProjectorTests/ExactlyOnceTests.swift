@@ -80,16 +80,12 @@ extension Warehouse {
         /// PostgreSQL stopped (immediate mode: a crash) and started again while the projector follows a growing
         /// ledger: it retries, keeps its place, and loses and doubles nothing; SIGTERM then exits 0.
         @Test func postgresRestartedMidStream() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 77)
+            try withGeneratedLedger(seed: 77) { ledger, schema, scratch in
                 try ledger.append(2_000)
-                let projector = try startProjector(
-                    [
-                        "--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                        "--transaction-records", "2000", "--poll-interval-ms", "50", "--log-format", "text",
-                    ],
-                    logPath: scratch.file("projector.log"))
+                let projector = try startFollowingProjector(
+                    ledger.directory, into: schema, scratch: scratch,
+                    ["--transaction-records", "2000", "--poll-interval-ms", "50", "--log-format", "text"]
+                ).process
                 let writer = Background {
                     for _ in 0..<30 {
                         try ledger.append(500, commitEvery: 100)
@@ -220,9 +216,7 @@ extension Warehouse {
         /// Under a steady 2 000 records/s, each commit of the ledger is in the warehouse within 1 s; /metrics and
         /// /healthz answer meanwhile.
         @Test func newRecordsReachTheWarehouseWithinOneSecond() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 8)
+            try withGeneratedLedger(seed: 8) { ledger, schema, scratch in
                 try ledger.append(100)
                 let (projector, port) = try startFollowingProjector(ledger.directory, into: schema, scratch: scratch)
                 defer { _ = projector.stop() }

@@ -24,16 +24,12 @@ extension Warehouse {
         /// and a rebuild (large transactions) give identical rows, batch ids included; the running projector
         /// notices the swap and goes on in the new schema.
         @Test func rebuildEqualsIncremental() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 31)
+            try withGeneratedLedger(seed: 31) { ledger, schema, scratch in
                 try ledger.append(20_000)
-                let projector = try startProjector(
-                    [
-                        "--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", schema.name,
-                        "--transaction-records", "700", "--poll-interval-ms", "20", "--log-format", "text",
-                    ],
-                    logPath: scratch.file("projector.log"))
+                let projector = try startFollowingProjector(
+                    ledger.directory, into: schema, scratch: scratch,
+                    ["--transaction-records", "700", "--poll-interval-ms", "20", "--log-format", "text"]
+                ).process
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(
@@ -68,9 +64,7 @@ extension Warehouse {
         /// point: it starts over from the rebuilt checkpoint and carries on to the end of the ledger, as documented
         /// (stop it first to keep the warehouse at that point), and its metrics follow.
         @Test func anIdleProjectorNoticesARebuildSwappedIn() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 43)
+            try withGeneratedLedger(seed: 43) { ledger, schema, scratch in
                 try ledger.append(3_000)
                 let (projector, port) = try startFollowingProjector(
                     ledger.directory, into: schema, scratch: scratch, ["--log-format", "text"])
@@ -133,9 +127,7 @@ extension Warehouse {
         /// part of the stream.
         @Test(arguments: ["lsn", "timestamp", "timestamp between records"])
         func rebuildUntilGivesTheWarehouseAsOfThatPoint(limitKind: String) throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 41)
+            try withGeneratedLedger(seed: 41) { ledger, schema, scratch in
                 try ledger.append(7_000)
                 let cut = ledger.durableLSN
                 let oracleAtCut = ledger.oracle
@@ -165,9 +157,7 @@ extension Warehouse {
         /// A rebuild stopped before its swap (signal, crash, error) leaves the live warehouse exactly as it was; the
         /// next rebuild discards the leftover shadow and succeeds.
         @Test func anInterruptedRebuildLeavesTheLiveWarehouseUntouched() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 51)
+            try withGeneratedLedger(seed: 51) { ledger, schema, scratch in
                 try ledger.append(6_000)
                 try projectInProcess([ledger.directory], into: schema)
                 let connection = try TestPostgres.connect()
@@ -218,9 +208,7 @@ extension Warehouse {
 
         /// `ledger-tool trace --postgres` shows the order's warehouse row, and its conflicting duplicates.
         @Test func traceShowsTheWarehouseRowOfAnOrder() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try HandLedger(directory: scratch.file("ledger"))
+            try withHandLedger { ledger, schema, scratch in
                 let transaction = HandLedger.transaction(
                     7, cents: 123_456, microseconds: microseconds(2024, 2, 29, 18, 30))
                 let lsn = try ledger.accept(transaction)

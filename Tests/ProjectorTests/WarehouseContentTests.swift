@@ -13,9 +13,7 @@ extension Warehouse {
         /// Each edge amount and timestamp, read back as PostgreSQL prints it (UTC), with the partition it landed in.
         /// Expected values are written out by hand.
         @Test func edgeValuesLandExactlyInTheirDaysPartitions() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try HandLedger(directory: scratch.file("ledger"))
+            try withHandLedger { ledger, schema, scratch in
                 let cases:
                     [(
                         cents: Int64, currency: String, time: Int64, offset: Int16, amount: String, tax: String,
@@ -106,9 +104,7 @@ extension Warehouse {
 
         /// Rejected messages, conflicts, gaps and duplicates: each where the dashboards look for it.
         @Test func rejectionsConflictsGapsAndDuplicatesAreAccountedFor() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try HandLedger(directory: scratch.file("ledger"))
+            try withHandLedger { ledger, schema, scratch in
                 let original = HandLedger.transaction(1, cents: 2_500, microseconds: microseconds(2024, 6, 1, 9))
                 let originalLSN = try ledger.accept(original)
                 try ledger.append(.duplicate(original, originalLSN: originalLSN))

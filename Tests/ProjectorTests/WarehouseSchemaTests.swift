@@ -89,9 +89,7 @@ extension Warehouse {
         /// grafana_reader reads every table and view, including partitions created after the grant, and can
         /// change nothing.
         @Test func theReaderRoleCanReadButNotWrite() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try HandLedger(directory: scratch.file("ledger"))
+            try withHandLedger { ledger, schema, scratch in
                 try ledger.accept(HandLedger.transaction(1, cents: 12_345, microseconds: microseconds(2024, 6, 1, 12)))
                 try ledger.close()
                 try projectInProcess([ledger.directory], into: schema)
@@ -128,9 +126,7 @@ extension Warehouse {
 
         /// Rules are versioned and immutable; a new amount rule applies to rows projected after it, which record it.
         @Test func fraudRulesAreVersionedAndImmutable() throws {
-            let scratch = ScratchDirectory()
-            try TestPostgres.withSchema { schema in
-                let ledger = try HandLedger(directory: scratch.file("ledger"))
+            try withHandLedger { ledger, schema, scratch in
                 try ledger.accept(HandLedger.transaction(1, cents: 60_000, microseconds: microseconds(2024, 6, 1, 12)))
                 try ledger.commit()
                 try projectInProcess([ledger.directory], into: schema)

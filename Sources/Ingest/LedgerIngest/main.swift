@@ -37,16 +37,10 @@ struct LedgerIngestCommand: AsyncParsableCommand {
             "If offsets were deleted by retention before they were ingested, record the gap in the ledger and continue from the earliest available offset (default: stop)."
     )
     var allowGaps = false
-    @Option(help: "Log format: json or text (env LOG_FORMAT).") var logFormat = env("LOG_FORMAT") ?? "json"
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).") var logLevel =
-        env("LOG_LEVEL") ?? "info"
+    @OptionGroup var logging: LoggingOptions
     @Option(help: .hidden) var injectFault: String?
 
     func validate() throws {
-        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format is json or text") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
-        }
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port is 0...65535") }
         _ = try properties()
         _ = try injectFault.map { try FaultPlan(specification: $0) }
@@ -65,31 +59,21 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let observability = Observability.bootstrap(
-            service: "ledger-ingest", jsonLogs: logFormat == "json", logLevel: Logger.Level(rawValue: logLevel)!)
-        let logger = Logger(label: "ledger-ingest")
-        let health = HealthCheck()
         let configuration = IngestConfiguration(
             brokers: brokers, topic: topic, deadLetterTopic: deadLetterTopic, group: group,
             ledgerDirectory: ledgerDirectory,
             clientProperties: try properties(), allowGaps: allowGaps,
             fileSystem: try injectFault.map { FaultInjectingFileSystem(plan: try FaultPlan(specification: $0)) }
                 ?? PosixFileSystem())
-        logger.info(
-            "ingest.configuration",
-            metadata: [
+        try await ServiceProcess.main(
+            "ledger-ingest", event: "ingest", logging: logging, metricsPort: metricsPort,
+            configuration: [
                 "kafka.brokers": "\(redactingSecrets(brokers))", "kafka.topic": "\(topic)",
-                "kafka.group": "\(group)", "ledger.path": "\(ledgerDirectory)", "http.port": "\(metricsPort)",
+                "kafka.group": "\(group)", "ledger.path": "\(ledgerDirectory)",
                 "kafka.properties": "\(configuration.clientProperties.keys.sorted().joined(separator: ","))",
-            ])
-        do {
-            try await ServiceProcess.run(
-                IngestService.make(configuration: configuration, logger: logger, health: health),
-                metricsPort: metricsPort,
-                observability: observability, health: health, logger: logger)
-        } catch {
-            logger.critical("ingest.exiting", metadata: ["ingest.error": "\(error)"])
-            throw ExitCode(1)
+            ]
+        ) { logger, health in
+            IngestService.make(configuration: configuration, logger: logger, health: health)
         }
     }
 }

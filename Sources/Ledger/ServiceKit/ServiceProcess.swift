@@ -1,11 +1,54 @@
+import ArgumentParser
+import Foundation
 import Logging
 import ServiceLifecycle
+
+/// How a service logs: the options ledger-ingest and ledger-projector share.
+public struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log format: json or text (env LOG_FORMAT).")
+    public var logFormat = ProcessInfo.processInfo.environment["LOG_FORMAT"] ?? "json"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
+    public var logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+
+    public init() {}
+
+    public func validate() throws {
+        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format is json or text") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+}
 
 /// A service's whole process: the service and its `/metrics` and `/healthz` endpoint in one `ServiceGroup`, shut
 /// down gracefully by SIGTERM or SIGINT; either ending (or failing) ends both. ledger-ingest and ledger-projector
 /// run this way.
 public enum ServiceProcess {
-    public static func run(
+    /// The life of a service process, from its parsed options to its exit: logging and metrics installed, the
+    /// configuration logged once as `<event>.configuration` (the caller redacts passwords), the service made and
+    /// run beside `/metrics`. A failure is logged as `<event>.exiting`, repeated as one line on standard error
+    /// (readable when the logs are JSON going elsewhere), and exits 1.
+    public static func main(
+        _ name: String, event: String, logging: LoggingOptions, metricsPort: Int, configuration: Logger.Metadata,
+        makeService: (Logger, HealthCheck) throws -> some Service
+    ) async throws {
+        let observability = Observability.bootstrap(
+            service: name, jsonLogs: logging.logFormat == "json", logLevel: Logger.Level(rawValue: logging.logLevel)!)
+        let logger = Logger(label: name)
+        logger.info("\(event).configuration", metadata: configuration.merging(["http.port": "\(metricsPort)"]) { $1 })
+        do {
+            let health = HealthCheck()
+            try await run(
+                try makeService(logger, health), metricsPort: metricsPort, observability: observability,
+                health: health, logger: logger)
+        } catch {
+            logger.critical("\(event).exiting", metadata: ["\(event).error": "\(error)"])
+            FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private static func run(
         _ service: some Service, metricsPort: Int, observability: Observability, health: HealthCheck, logger: Logger
     ) async throws {
         let group = ServiceGroup(

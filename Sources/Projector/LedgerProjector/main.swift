@@ -52,9 +52,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
     var exitWhenCaughtUp = false
     @Option(help: "Port of /metrics and /healthz, 0 to disable (env METRICS_PORT).") var metricsPort =
         Int(env("METRICS_PORT") ?? "") ?? 9465
-    @Option(help: "Log format: json or text (env LOG_FORMAT).") var logFormat = env("LOG_FORMAT") ?? "json"
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).") var logLevel =
-        env("LOG_LEVEL") ?? "info"
+    @OptionGroup var logging: LoggingOptions
 
     /// `--postgres`, else DATABASE_URL. Read here rather than as the option's default value, which --help would
     /// print, password included.
@@ -80,40 +78,24 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             throw ValidationError(
                 "no ledger directory at \(missing) (--exit-when-caught-up projects what is there and stops)")
         }
-        guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format is json or text") }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
-        }
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port is 0...65535") }
     }
 
     func run() async throws {
-        let observability = Observability.bootstrap(
-            service: "ledger-projector", jsonLogs: logFormat == "json", logLevel: Logger.Level(rawValue: logLevel)!)
-        let logger = Logger(label: "ledger-projector")
-        let health = HealthCheck()
         let configuration = ProjectorConfiguration(
             ledgerDirectories: ledgerDirectories, postgresURL: postgresURL, schema: try WarehouseSchema(schema),
             readerRole: readerRole.isEmpty ? nil : readerRole, quarantine: quarantine,
             transactionRecords: transactionRecords,
             pollIntervalMilliseconds: pollIntervalMilliseconds, exitWhenCaughtUp: exitWhenCaughtUp)
-        logger.info(
-            "projector.configuration",
-            metadata: [
+        try await ServiceProcess.main(
+            "ledger-projector", event: "projector", logging: logging, metricsPort: metricsPort,
+            configuration: [
                 "postgres.url": "\(ConnectionString.redacted(postgresURL))", "warehouse.schema": "\(schema)",
                 "ledger.paths": "\(ledgerDirectories.joined(separator: ","))",
                 "projector.quarantine": "\(quarantine)", "projector.transaction_records": "\(transactionRecords)",
-                "http.port": "\(metricsPort)",
-            ])
-        do {
-            try await ServiceProcess.run(
-                ProjectorService.make(configuration: configuration, health: health, logger: logger),
-                metricsPort: metricsPort,
-                observability: observability, health: health, logger: logger)
-        } catch {
-            logger.critical("projector.failed", metadata: ["projector.error": "\(error)"])
-            FileHandle.standardError.write(Data("ledger-projector: \(error)\n".utf8))
-            throw ExitCode(1)
+            ]
+        ) { logger, health in
+            ProjectorService.make(configuration: configuration, health: health, logger: logger)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Ledger
 import LedgerTesting
 import MessageSchema
+import Projector
 
 /// A ledger filled the way ledger-ingest fills one: the original producer's stream (`MessageGenerator`) through
 /// `LedgerAppender`, with Kafka-like coordinates. Keeps an independent oracle of what the warehouse must hold,
@@ -143,6 +144,25 @@ struct Oracle {
 }
 
 /// A ledger written record by record, for hand-made edge cases: every kind, any value.
+/// A test's usual start: a scratch directory, a fresh warehouse schema (dropped afterwards), and an empty
+/// hand-made ledger at `scratch.file("ledger")`.
+func withHandLedger(_ body: (HandLedger, WarehouseSchema, ScratchDirectory) throws -> Void) throws {
+    let scratch = ScratchDirectory()
+    try TestPostgres.withSchema { schema in
+        try body(try HandLedger(directory: scratch.file("ledger")), schema, scratch)
+    }
+}
+
+/// The same with an empty generated ledger, whose stream the seed determines.
+func withGeneratedLedger(seed: UInt64, _ body: (GeneratedLedger, WarehouseSchema, ScratchDirectory) throws -> Void)
+    throws
+{
+    let scratch = ScratchDirectory()
+    try TestPostgres.withSchema { schema in
+        try body(try GeneratedLedger(directory: scratch.file("ledger"), seed: seed), schema, scratch)
+    }
+}
+
 final class HandLedger {
     let directory: String
     private var writer: LedgerWriter?

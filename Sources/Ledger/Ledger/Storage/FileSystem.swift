@@ -121,27 +121,33 @@ final class PosixFile: LedgerFile {
     deinit { Glibc.close(descriptor) }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw Syscall.error(.io, "pwrite", path, errno: errno, [("offset", String(offset + Int64(done)))])
-            }
-            done += written
+        let written = try transferAll(bytes.count, "pwrite", at: offset) { done in
+            pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+        }
+        guard written == bytes.count else {
+            throw LedgerError(
+                .io, "pwrite wrote nothing", [("path", path), ("offset", String(offset + Int64(written)))])
         }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        try transferAll(buffer.count, "pread", at: offset) { done in
+            pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        }
+    }
+
+    /// Calls `transfer(done)` until `count` bytes have moved, since pread and pwrite may move fewer than asked;
+    /// retries EINTR, stops early when a call moves nothing (end of file), and returns how many bytes moved.
+    private func transferAll(_ count: Int, _ call: String, at offset: Int64, _ transfer: (Int) -> Int) throws -> Int {
         var done = 0
-        while done < buffer.count {
-            let got = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if got < 0 {
+        while done < count {
+            let moved = transfer(done)
+            if moved < 0 {
                 if errno == EINTR { continue }
-                throw Syscall.error(.io, "pread", path, errno: errno, [("offset", String(offset + Int64(done)))])
+                throw Syscall.error(.io, call, path, errno: errno, [("offset", String(offset + Int64(done)))])
             }
-            if got == 0 { break }
-            done += got
+            if moved == 0 { break }
+            done += moved
         }
         return done
     }

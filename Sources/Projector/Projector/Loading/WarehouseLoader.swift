@@ -323,43 +323,50 @@ final class WarehouseLoader {
     // MARK: Rare rows: parameters, one statement each
 
     private func insertGaps(_ gaps: [GapRow]) throws -> Int {
-        var inserted = 0
-        for gap in gaps {
-            inserted += try connection.query(
-                """
-                INSERT INTO \(schema.ledgerGaps) (source_topic, source_partition, first_offset, last_offset, recorded_at, ledger_id, lsn)
-                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
-                """,
-                [
-                    gap.topic, String(gap.partition), String(gap.firstOffset), String(gap.lastOffset),
-                    RFC3339.format(microsecondsSinceEpoch: gap.recordedMicroseconds), gap.ledgerID.uuidString,
-                    String(gap.lsn),
-                ]
-            ).affectedRows
+        try insertEach(
+            gaps,
+            """
+            INSERT INTO \(schema.ledgerGaps) (source_topic, source_partition, first_offset, last_offset, recorded_at, ledger_id, lsn)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
+            """
+        ) { gap in
+            [
+                gap.topic, String(gap.partition), String(gap.firstOffset), String(gap.lastOffset),
+                RFC3339.format(microsecondsSinceEpoch: gap.recordedMicroseconds), gap.ledgerID.uuidString,
+                String(gap.lsn),
+            ]
         }
-        return inserted
     }
 
     private func insertQuarantined(_ records: [QuarantineRow]) throws -> Int {
-        var inserted = 0
         for record in records {
-            inserted += try connection.query(
-                """
-                INSERT INTO \(schema.quarantinedRecords) (ledger_id, lsn, kind, reason, source_topic, source_partition, source_offset)
-                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
-                """,
-                [
-                    record.ledgerID.uuidString, String(record.lsn), record.kind, Self.storable(record.reason),
-                    Self.storable(record.source.topic),
-                    String(record.source.partition), String(record.source.offset),
-                ]
-            ).affectedRows
             logger.warning(
                 "projector.record.quarantined",
                 metadata: [
                     "ledger.id": "\(record.ledgerID.text)", "ledger.lsn": "\(record.lsn)",
                     "projector.reason": "\(record.reason)",
                 ])
+        }
+        return try insertEach(
+            records,
+            """
+            INSERT INTO \(schema.quarantinedRecords) (ledger_id, lsn, kind, reason, source_topic, source_partition, source_offset)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING
+            """
+        ) { record in
+            [
+                record.ledgerID.uuidString, String(record.lsn), record.kind, Self.storable(record.reason),
+                Self.storable(record.source.topic), String(record.source.partition), String(record.source.offset),
+            ]
+        }
+    }
+
+    /// One parameterised statement per row (for the rare rows, where a COPY's set-up costs more than it saves);
+    /// returns how many rows went in (`ON CONFLICT DO NOTHING` skips those already there).
+    private func insertEach<Row>(_ rows: [Row], _ statement: String, parameters: (Row) -> [String?]) throws -> Int {
+        var inserted = 0
+        for row in rows {
+            inserted += try connection.query(statement, parameters(row)).affectedRows
         }
         return inserted
     }
