@@ -213,6 +213,28 @@ extension Warehouse {
             }
         }
 
+        /// A projector started beside ledger-ingest may find the index created but not yet naming its ledger (the
+        /// writer creates the file, then writes the id). It waits for the ledger, as for a directory with no index
+        /// at all, and projects it once it exists (CI's chaos seed 47907279 caught it exiting 1 instead).
+        @Test func aLedgerBeingCreatedIsWaitedFor() throws {
+            let scratch = ScratchDirectory()
+            try TestPostgres.withSchema { schema in
+                let directory = scratch.file("ledger")
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                // A zero-byte file is an empty SQLite database: the index as its writer just created it.
+                #expect(FileManager.default.createFile(atPath: directory + "/index.sqlite", contents: nil))
+                let (projector, _) = try startFollowingProjector(directory, into: schema, scratch: scratch)
+                defer { _ = projector.stop() }
+                #expect(projector.waitForExit(timeoutSeconds: 1.5) == nil, "still waiting: \(projector.log)")
+                let ledger = try GeneratedLedger(directory: directory, seed: 9)
+                try ledger.append(300)
+                let connection = try TestPostgres.connect()
+                #expect(
+                    eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                try expectWarehouseMatches(ledger, schema: schema, connection: connection)
+            }
+        }
+
         /// Under a steady 2 000 records/s, each commit of the ledger is in the warehouse within 1 s; /metrics and
         /// /healthz answer meanwhile.
         @Test func newRecordsReachTheWarehouseWithinOneSecond() throws {

@@ -20,6 +20,9 @@ extension OperatingError.Code where Domain == LedgerDomain {
     public static var mismatch: Self { Self("mismatch") }
     /// The SQLite index failed or disagrees with the segments.
     public static var index: Self { Self("index") }
+    /// The directory holds no ledger yet: no index, or an index its writer is still creating (it names no
+    /// ledger id until the first open completes). A reader waits this out; it is not damage.
+    public static var notCreated: Self { Self("not_created") }
     /// Another process holds the ledger's writer lock.
     public static var locked: Self { Self("locked") }
     /// A record is too large for a frame, or a field too long for its encoding.

@@ -20,7 +20,8 @@ public final class LedgerReader {
         let path = directory + "/" + LedgerIndex.fileName
         guard fileSystem.fileExists(path) else {
             throw LedgerError(
-                .index, "no ledger index; is this a ledger directory? (`ledger-tool rebuild index` recreates it)",
+                .notCreated,
+                "no ledger index; is this a ledger directory? (`ledger-tool rebuild index` recreates it)",
                 [("path", path)])
         }
         self.directory = directory
@@ -28,7 +29,11 @@ public final class LedgerReader {
         indexFile = try FileIdentity(path: path)
         index = try LedgerIndex(path: path)
         guard let ledgerID = try index.ledgerID() else {
-            throw LedgerError(.index, "the ledger index names no ledger id", [("path", path)])
+            // ledger-ingest creates the index, then writes the ledger id into it: a reader that comes in between
+            // (a projector started beside ingest) must wait, not fail (CI's chaos seed 47907279).
+            throw LedgerError(
+                .notCreated, "the ledger index names no ledger id yet (its writer is creating the ledger)",
+                [("path", path)])
         }
         self.ledgerID = ledgerID
     }

@@ -24,17 +24,22 @@ final class LedgerSource {
 
     var ledgerID: UUID? { reader?.ledgerID }
 
-    /// Opens the ledger. A directory without an index yet (ledger-ingest has not started) is
+    /// Opens the ledger. A directory without a ledger yet (ledger-ingest has not started, or is creating it) is
     /// `.ledgerUnavailable`, which the projector waits out; anything else the ledger reports is fatal.
     @discardableResult
     func open() throws -> LedgerReader {
         if let reader { return reader }
-        guard FileManager.default.fileExists(atPath: directory + "/index.sqlite") else {
-            throw ProjectorError(.ledgerUnavailable, "no ledger in this directory yet", [("ledger.path", directory)])
+        do {
+            let opened = try LedgerReader(directory: directory)
+            reader = opened
+            return opened
+        } catch let error as LedgerError where error.code == .notCreated {
+            throw ProjectorError(
+                .ledgerUnavailable, "no ledger in this directory yet",
+                [("ledger.path", directory)] + error.context)
+        } catch let error as LedgerError {
+            throw ProjectorError(ledger: error, directory: directory)
         }
-        let opened = try reading { try LedgerReader(directory: directory) }
-        reader = opened
-        return opened
     }
 
     /// Places the cursor right after `checkpoint`, the warehouse's word on where this ledger stands.
