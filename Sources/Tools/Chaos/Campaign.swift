@@ -24,6 +24,8 @@ final class Campaign {
     private let environment: CampaignEnvironment
     private let report: Report
     private let postgres: PostgresControl
+    /// Acknowledged messages written to the topic a second time on purpose.
+    private var copiesWritten = 0
 
     init(settings: Settings, environment: CampaignEnvironment, report: Report) {
         self.settings = settings
@@ -52,13 +54,15 @@ final class Campaign {
         let load = LoadGenerator(environment: environment, brokers: broker.bootstrap, seed: settings.seed)
         try load.start(messages: settings.profile.messages, rate: rate)
         let injector = FaultInjector(environment: environment, broker: broker, ingests: ingests, projector: projector, postgres: postgres, load: load, started: started)
-        let events = try injectFaults(&schedule, injector)
+        let events = try injectFaults(&schedule, injector, load: load)
         let faultSeconds = injector.elapsed
 
         let drainStarted = Date()
         try liftBrokerFaults(broker, injector)
         let producerFailures = load.finish(timeoutSeconds: ChaosLimits.drainTimeoutSeconds)
-        var oracle = try Oracle(recordFiles: load.recordFiles)
+        // Nothing is produced to the topic any more: what it holds now is what ingest had to read.
+        let topic = try readTopic(ChaosLimits.topic, broker)
+        var oracle = try Oracle(topic: topic, recordFiles: load.recordFiles)
         let drained = waitForLedgers(oracle.partitionEnds, ingests, injector)
         for ingest in ingests { if let run = ingest.current { injector.stopGracefully(run) } }
         if let run = projector.current { injector.stopGracefully(run) }
@@ -68,8 +72,8 @@ final class Campaign {
         let ledgers = try ingests.map { try LedgerContents.read(name: $0.name, directory: $0.ledger, ledgerTool: environment.ledgerTool) }
         try applyTamper(&oracle)
         let verdict = Verdict(oracle: oracle, ledgers: ledgers, warehouse: try WarehouseContents.read(postgres),
-                              deadLetters: try DeadLetters.read(kcat: environment.kcat, brokers: broker.bootstrap, topic: "transactions.dlq"),
-                              findings: injector.findings, producerFailures: producerFailures, drained: drained, finalProjectorStatus: finalProjectorStatus)
+                              deadLetters: DeadLetters.read(try readTopic(ChaosLimits.deadLetterTopic, broker)),
+                              copiesWritten: copiesWritten, findings: injector.findings, producerFailures: producerFailures, drained: drained, finalProjectorStatus: finalProjectorStatus)
         let checks = verdict.checks
         report.faultTable(events, gracefulStops: injector.gracefulStops)
         report.checkTable(checks)
@@ -88,7 +92,9 @@ final class Campaign {
 
     /// Runs the schedule, then waits for the armed file faults to settle; a fault that could not take effect is
     /// drawn again (at most as many retries as faults).
-    private func injectFaults(_ schedule: inout FaultSchedule, _ injector: FaultInjector) throws -> [FaultEvent] {
+    ///
+    /// Halfway through the window, a few acknowledged messages are written again (`LoadGenerator.writeCopies`).
+    private func injectFaults(_ schedule: inout FaultSchedule, _ injector: FaultInjector, load: LoadGenerator) throws -> [FaultEvent] {
         let log = environment.work + "/faults.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let logHandle = FileHandle(forWritingAtPath: log)
@@ -103,7 +109,12 @@ final class Campaign {
         }
         var index = 0
         var retries = 0
+        let copiesDue = schedule.windowSeconds / 2
         while index < schedule.faults.count || injector.hasArmedFaults {
+            if copiesWritten == 0 && injector.elapsed >= copiesDue {
+                copiesWritten = try load.writeCopies(count: ChaosLimits.copiesPerRun, kcat: environment.kcat)
+                report.progress(String(format: "[%6.1f s] wrote %d acknowledged messages again with kcat (a broker writing retried produces twice)", injector.elapsed, copiesWritten))
+            }
             if index < schedule.faults.count {
                 let fault = schedule.faults[index]
                 index += 1
@@ -118,6 +129,14 @@ final class Campaign {
             }
         }
         return injector.events
+    }
+
+    /// Every message `topic` holds, read back with kcat; what was read is kept in the work directory.
+    private func readTopic(_ topic: String, _ broker: DevBroker) throws -> TopicContents {
+        let started = Date()
+        let contents = try TopicContents.read(kcat: environment.kcat, brokers: broker.bootstrap, topic: topic, copyPath: "\(environment.work)/topic-\(topic).kcat")
+        report.line(String(format: "read %@ back: %d messages in %.1f s", topic, contents.messages.count, Date().timeIntervalSince(started)))
+        return contents
     }
 
     private func liftBrokerFaults(_ broker: DevBroker, _ injector: FaultInjector) throws {

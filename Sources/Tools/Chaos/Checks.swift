@@ -7,6 +7,8 @@ struct Check {
     var found: String
     var passed: Bool
     var examples: [String] = []
+    /// Print the examples even when the check passed (where they are worth a look).
+    var showsPassingExamples = false
 
     /// "Nothing of this kind": passes when `violations` is empty.
     static func none<Item>(_ name: String, _ violations: [Item], describe: (Item) -> String = { "\($0)" }) -> Check {
@@ -25,6 +27,8 @@ struct Verdict {
     let ledgers: [LedgerContents]
     let warehouse: WarehouseContents
     let deadLetters: DeadLetters
+    /// Acknowledged messages the campaign wrote again on purpose (each must be in the topic as a copy).
+    let copiesWritten: Int
     let findings: [Finding]
     let producerFailures: [(name: String, status: Int32?)]
     let drained: Bool
@@ -36,11 +40,17 @@ struct Verdict {
         producerChecks + ledgers.flatMap(ledgerChecks) + coverageChecks + warehouseChecks + rejectedChecks + deadLetterChecks + serviceChecks
     }
 
-    // MARK: What was produced
+    // MARK: What the topic holds, and what the producer was told
 
     private var producerChecks: [Check] {
         [
-            Check.info("messages produced and acknowledged", "\(oracle.produced.count) (\(oracle.invalid.count) invalid, \(oracle.orders.count) orders, \(oracle.conflictingOrders.count) with a conflicting repeat)"),
+            Check.info("messages in the topic", "\(oracle.produced.count) (\(oracle.invalid.count) invalid, \(oracle.orders.count) orders, \(oracle.conflictingOrders.count) with a conflicting repeat)"),
+            Check.none("topic: offsets dropped by the broker's retention before they were read", oracle.dropped),
+            Check.none("topic: messages the producer was not acknowledged for in their partition", oracle.unacknowledged),
+            Check(name: "topic: copies of a message acknowledged at another offset (written again on purpose, or by the dev broker retrying a produce)",
+                  expected: "≥ \(copiesWritten)", found: "\(oracle.producerCopies.count)", passed: oracle.producerCopies.count >= copiesWritten,
+                  examples: oracle.producerCopies.prefix(5).map(\.description), showsPassingExamples: true),
+            Check.none("producer: acknowledged messages not in the topic at their offset", oracle.acknowledgedElsewhere),
             Check.none("producer: offsets acknowledged twice", oracle.reportedTwice),
             Check.none("producer runs that did not exit 0", producerFailures) { "\($0.name): \($0.status.map(String.init) ?? "did not finish")" },
         ]
@@ -56,15 +66,34 @@ struct Verdict {
         return [
             Check.info("\(label) records", "\(ledger.records.count)"),
             Check.none("\(label) offsets recorded more than once", perOffset.filter { $0.value > 1 }.keys.sorted()),
-            Check.none("\(label) offsets never produced", Set(perOffset.keys).subtracting(oracle.produced.keys).sorted()),
+            Check.none("\(label) offsets the topic does not hold", Set(perOffset.keys).subtracting(oracle.produced.keys).sorted()),
             Check.none("\(label) gap records (data deleted before ingest)", ledger.records.filter { $0.kind == "gap" }.map(\.offset)),
             Check.none("\(label) orders accepted more than once", acceptedByOrder.filter { $0.value.count > 1 }.keys.sorted()),
             Check.none("\(label) invalid messages not rejected with the intended reason", invalidMisclassified(ledger)),
             Check.none("\(label) generated orders recorded as rejected", ledger.records.filter { $0.kind == "rejected" && oracle.orderAt[$0.offset] != nil }.map(\.offset)),
             Check.none("\(label) repeats classified against the wrong content", repeatsMisclassified(ledger, acceptedByOrder)),
+            Check.none("\(label) copies of a message in a partition not classified as repeats of the first", copiesMisclassified(ledger)),
             Check(name: "\(label) ledger-tool verify", expected: "exit 0", found: "exit \(ledger.verifyStatus)", passed: ledger.verifyStatus == 0 && ledger.inspectError == nil,
                   examples: [ledger.verifyOutput] + (ledger.inspectError.map { ["inspect: \($0)"] } ?? [])),
         ]
+    }
+
+    /// The same message (key, value, headers) at several offsets of a partition: a retried produce the broker
+    /// wrote again, or the generator repeating a message byte for byte. A ledger reads a partition in offset order,
+    /// so the first copy it recorded is classified like any message (accepted if its order is new to the ledger)
+    /// and each later copy repeats it: a duplicate of an accepted or duplicate first copy, a conflict like a
+    /// conflicting one, rejected for the same reason as a rejected one.
+    private func copiesMisclassified(_ ledger: LedgerContents) -> [String] {
+        let recordAt = Dictionary(ledger.records.map { ($0.offset, $0) }, uniquingKeysWith: { first, _ in first })
+        return oracle.repeatedMessages.flatMap { offsets -> [String] in
+            let recorded = offsets.compactMap { recordAt[$0] }
+            guard let first = recorded.first else { return [] }
+            let expectedKind = first.kind == "accepted" ? "duplicate" : first.kind
+            return recorded.dropFirst().compactMap { copy in
+                copy.kind == expectedKind && (copy.kind != "rejected" || copy.reason == first.reason) ? nil
+                    : "\(copy.offset): \(copy.kind) \(copy.reason ?? ""), but the first copy \(first.offset) is \(first.kind) \(first.reason ?? ""): expected \(expectedKind)"
+            }
+        }
     }
 
     private func invalidMisclassified(_ ledger: LedgerContents) -> [String] {
@@ -196,6 +225,7 @@ struct Verdict {
             Check.none("dead letters: for messages no ledger refused and no conflict can explain", unexpected),
             Check.none("dead letters: conflicts recorded in a ledger but not on the topic", conflictsMissing),
             Check.none("dead letters: without source headers", Array(repeating: "letter", count: deadLetters.malformed)),
+            Check(name: "dead letters: dropped by the broker's retention before they were read", expected: "0", found: "\(deadLetters.dropped)", passed: deadLetters.dropped == 0),
             Check.info("stale conflict letters (written before a crash; the message was then classified the other way)", "\(stale.count)"),
             Check.info("dead letters delivered more than once (at least once; consumers deduplicate on source headers)", "\(deadLetters.letters.count - bySource.count)"),
         ]

@@ -136,7 +136,8 @@ enum Command {
             if Date() >= deadline {
                 // No wait after the kill: a descendant holding an inherited descriptor would make it endless.
                 kill(process.processIdentifier, SIGKILL)
-                throw CampaignError("\(executable) \(arguments.prefix(3).joined(separator: " ")) did not finish in \(Int(timeoutSeconds)) s")
+                let errors = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
+                throw CampaignError("\(executable) \(arguments.prefix(3).joined(separator: " ")) did not finish in \(Int(timeoutSeconds)) s; its errors: \(errors.suffix(2000))")
             }
             Thread.sleep(forTimeInterval: 0.02)
         }

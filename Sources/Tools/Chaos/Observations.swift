@@ -109,8 +109,8 @@ struct WarehouseContents {
     }
 }
 
-/// The dead-letter topic, read from the beginning with kcat (not the project's client). Delivery there is at least
-/// once, so one source offset may appear more than once.
+/// The dead-letter topic as read back with kcat (not the project's client). Delivery there is at least once, so one
+/// source offset may appear more than once.
 struct DeadLetters {
     struct Letter {
         var source: Offset
@@ -120,18 +120,19 @@ struct DeadLetters {
     var letters: [Letter] = []
     /// Letters without parsable source headers.
     var malformed = 0
+    /// Letters the broker's retention dropped before they were read (it always keeps a partition's last batch, so
+    /// the first offset it still holds counts them).
+    var dropped = 0
 
-    static func read(kcat: String, brokers: String, topic: String) throws -> DeadLetters {
-        let result = try Command.output(kcat, ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%h\n"],
-                                        timeoutSeconds: ChaosLimits.deadLetterReadTimeoutSeconds)
-        var found = DeadLetters()
-        for line in result.text.split(separator: "\n") {
+    static func read(_ topic: TopicContents) -> DeadLetters {
+        var found = DeadLetters(dropped: topic.firstOffsets.values.reduce(0, +))
+        for message in topic.messages.values {
             var headers: [Substring: Substring] = [:]
-            for pair in line.split(separator: ",") {
+            for pair in String(decoding: message.headers, as: UTF8.self).split(separator: ",") {
                 guard let equals = pair.firstIndex(of: "=") else { continue }
                 headers[pair[..<equals]] = pair[pair.index(after: equals)...]
             }
-            guard headers["source.topic"] == "transactions", let partition = headers["source.partition"].flatMap({ Int($0) }),
+            guard headers["source.topic"] == Substring(ChaosLimits.topic), let partition = headers["source.partition"].flatMap({ Int($0) }),
                   let offset = headers["source.offset"].flatMap({ Int($0) }), let reason = headers["reason"] else {
                 found.malformed += 1
                 continue

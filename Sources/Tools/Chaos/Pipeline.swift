@@ -70,7 +70,12 @@ final class DevBroker: @unchecked Sendable {
 
     /// Sends one fault command and insists on "ok".
     func command(_ text: String) throws {
-        input.fileHandleForWriting.write(Data((text + "\n").utf8))
+        do {
+            try input.fileHandleForWriting.write(contentsOf: Data((text + "\n").utf8))
+        } catch {
+            let status = child.waitForExit(timeoutSeconds: 1).map { "exited \($0)" } ?? "is running"
+            throw CampaignError("dev-broker did not take \"\(text)\" (\(error)); it \(status): see \(child.logPath)")
+        }
         guard let answer = lines.pop(timeoutSeconds: ChaosLimits.brokerCommandTimeoutSeconds) else {
             throw CampaignError("dev-broker did not answer \"\(text)\" within \(Int(ChaosLimits.brokerCommandTimeoutSeconds)) s")
         }

@@ -45,9 +45,13 @@ final class Report {
             line("| \(check.name) | \(check.expected) | \(check.found) | \(check.passed ? "ok" : "**FAIL**") |")
         }
         let failures = checks.filter { !$0.passed && !$0.examples.isEmpty }
-        if !failures.isEmpty { line("") }
+        let notes = checks.filter { $0.passed && $0.showsPassingExamples && !$0.examples.isEmpty }
+        if !failures.isEmpty || !notes.isEmpty { line("") }
         for check in failures {
             line("FAIL \(check.name): " + check.examples.joined(separator: "; "))
+        }
+        for check in notes {
+            line("\(check.name), e.g.: " + check.examples.joined(separator: "; "))
         }
         line("")
     }
