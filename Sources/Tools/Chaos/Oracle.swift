@@ -116,11 +116,7 @@ struct Oracle {
     /// the first one a partition still holds was dropped by retention: recorded, and judged as acknowledged.
     private mutating func compareWithTopic(_ acknowledged: [Offset: Acknowledgement], _ topic: TopicContents, held: inout [Offset: TopicMessage]) {
         for (offset, acknowledgement) in acknowledged.sorted(by: { $0.key < $1.key }) {
-            if offset.offset < 0 {
-                // librdkafka reports a message delivered without an offset (-1001) only when an idempotent
-                // producer acknowledges it implicitly, which the campaign's producer is not.
-                acknowledgedElsewhere.append("\(offset.partition)@?: acknowledged without an offset")
-            } else if let message = held[offset] {
+            if let message = held[offset] {
                 if message != acknowledgement.message { acknowledgedElsewhere.append("\(offset) holds another message") }
             } else if offset.offset < topic.firstOffsets[offset.partition] ?? .max {
                 dropped.append(offset)
@@ -155,14 +151,21 @@ struct Oracle {
         var message: TopicMessage
     }
 
+    /// Every acknowledgement, by offset. One without an offset (-1001) is reported at once: librdkafka gives none
+    /// only when an idempotent producer acknowledges a message implicitly, and the campaign's producer is not one.
     private mutating func readAcknowledgements(_ recordFiles: [String]) throws -> [Offset: Acknowledgement] {
         var acknowledged: [Offset: Acknowledgement] = [:]
         for path in recordFiles {
             guard let data = FileManager.default.contents(atPath: path) else { throw CampaignError("the delivery record \(path) is missing") }
             for text in data.split(separator: 0x0A) {
                 let line = try DeliveryRecordLine.decode(text, in: path)
+                let acknowledgement = try Self.acknowledgement(line, in: path)
+                guard line.offset >= 0 else {
+                    acknowledgedElsewhere.append("\(line.partition)@?: acknowledged without an offset")
+                    continue
+                }
                 let offset = Offset(partition: line.partition, offset: line.offset)
-                if acknowledged.updateValue(try Self.acknowledgement(line, in: path), forKey: offset) != nil { reportedTwice.append(offset) }
+                if acknowledged.updateValue(acknowledgement, forKey: offset) != nil { reportedTwice.append(offset) }
             }
         }
         return acknowledged
