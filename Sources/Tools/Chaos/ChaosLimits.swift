@@ -1,18 +1,42 @@
 /// Every bound of the fault campaign, with its unit and the reason for its value.
 enum ChaosLimits {
-    /// Partitions of the topic. The development broker keeps about 5 MiB / 100k message sets per partition; at
-    /// about 230 bytes per message, 8 partitions hold 150k messages with room to spare, so nothing the campaign
-    /// produces is deleted before it is ingested.
+    /// The topic the campaign produces to and ingest reads, and the one ingest writes dead letters to.
+    static let topic = "transactions"
+    static let deadLetterTopic = "transactions.dlq"
+    /// Partitions of each topic: enough that nothing the campaign produces is dropped (see `messagesMax`).
     static let partitions = 8
     /// Brokers of the development cluster: more than one, so `down B` takes some partitions' leader (and maybe the
     /// group coordinator) away while the others keep working.
     static let brokers = 3
-    /// The most messages one run produces, nudges included (the broker's retention bound above).
-    static let messagesMax = 150_000
+    /// The development broker keeps at most this much per partition (librdkafka's mock cluster: 5 MiB, and 100k
+    /// message sets) and drops the oldest batches beyond it. The oracle reads the topic back at the end of the run,
+    /// so nothing may be dropped before then; a drop is detected (the first offset a partition holds is above 0)
+    /// and fails the run, but the load is sized so that it cannot happen.
+    static let brokerPartitionBytesMax = 5 << 20
+    /// What one produced message costs the broker at most: in a batch of its own (a nudge, or a quiet moment),
+    /// 61 bytes of batch header, about 12 of record framing and the generator's longest value (about 200 bytes).
+    static let producedBatchBytesMax = 280
+    /// The producer's linger: at the campaign's rates (100-400 messages per second over 8 partitions) it gathers a
+    /// few messages per batch. The development broker answers a fetch with one batch per partition and finds it
+    /// by a linear scan, so reading a partition of n batches back costs O(n²): one message per batch (`ledger-tool produce`'s
+    /// 5 ms, without idempotence) made reading 100k messages back take over 120 s on a busy 2-core
+    /// machine; ingest, which reads as the messages come, did not notice.
+    static let producerLingerMilliseconds = 200
+    /// The random partitioner spreads messages within a few percent of the mean; 10 % covers it.
+    static let partitionFillMargin = 1.1
+    /// The most messages one run produces, nudges included: about 136k, so no partition can outgrow the broker's
+    /// retention (and a retried batch written twice, a few per run, stays far inside the margin).
+    static let messagesMax = Int(
+        Double(partitions * brokerPartitionBytesMax) / (Double(producedBatchBytesMax) * partitionFillMargin))
     /// Share of invalid messages and of repeated order_ids (a quarter of them conflicting): 4 times the original
     /// producer's mix, so the dead-letter checks see every rejection reason many times.
     static let invalidRatio = 0.08
     static let duplicateRatio = 0.04
+    /// Copies of acknowledged messages written again with kcat in the middle of the fault window, as a broker
+    /// writes a retried produce twice (see `LoadGenerator.writeCopies`).
+    static let copiesPerRun = 20
+    /// kcat producing those copies, broker faults included (a broker down at most 3 s, a few request errors).
+    static let copyWriteTimeoutSeconds = 60.0
     /// A nudge: messages produced when an ingest armed with a file fault has had its partitions this long without
     /// writing because nothing else is being produced.
     static let nudgeMessages = 200
@@ -36,8 +60,8 @@ enum ChaosLimits {
     static let brokerCommandTimeoutSeconds = 10.0
     /// `pg_ctl restart -m immediate`, crash recovery included.
     static let postgresRestartTimeoutSeconds = 60
-    /// Reading the dead-letter topic from the beginning to its end.
-    static let deadLetterReadTimeoutSeconds = 120.0
+    /// Reading a whole topic back with kcat: a few seconds with the linger above; the bound only stops a hang.
+    static let topicReadTimeoutSeconds = 600.0
     /// Bytes of garbage appended as a torn tail (one partial write, smaller than a frame header to a few pages).
     static let tornTailBytes = 1...6_000
     /// How long a restarted ingest may take to open its ledger (recovery of a torn tail included).
@@ -61,7 +85,9 @@ struct CampaignProfile: Sendable {
     var minimumPerKind: Int
 
     /// Default: ≥ 100 faults, about 6-8 minutes on 2 cores.
-    static let long = CampaignProfile(name: "long", faults: 100, messages: 100_000, meanFaultGapSeconds: 3.0, minimumPerKind: 4)
+    static let long = CampaignProfile(
+        name: "long", faults: 100, messages: 100_000, meanFaultGapSeconds: 3.0, minimumPerKind: 4)
     /// `--short`, run by scripts/test: every kind of fault once or more, under 3 minutes.
-    static let short = CampaignProfile(name: "short", faults: 12, messages: 12_000, meanFaultGapSeconds: 2.5, minimumPerKind: 1)
+    static let short = CampaignProfile(
+        name: "short", faults: 12, messages: 12_000, meanFaultGapSeconds: 2.5, minimumPerKind: 1)
 }

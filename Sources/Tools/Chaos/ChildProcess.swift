@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failure of the campaign itself (a tool missing, a service that will not start): not a finding about the
@@ -22,12 +23,18 @@ final class ChildProcess: @unchecked Sendable {
 
     /// `standardInput`/`standardOutput`: a `Pipe` to talk to the child; by default stdin is /dev/null and stdout
     /// goes to the log with stderr.
-    init(name: String, executable: String, arguments: [String], environment: [String: String] = [:], logPath: String,
-         standardInput: Pipe? = nil, standardOutput: Pipe? = nil) throws {
+    init(
+        name: String, executable: String, arguments: [String], environment: [String: String] = [:], logPath: String,
+        standardInput: Pipe? = nil, standardOutput: Pipe? = nil
+    ) throws {
         self.name = name
         self.logPath = logPath
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        guard let log = FileHandle(forWritingAtPath: logPath) else { throw CampaignError("cannot open the log \(logPath) for \(name)") }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        guard let log = FileHandle(forWritingAtPath: logPath) else {
+            throw CampaignError("cannot open the log \(logPath) for \(name)")
+        }
         logStart = try log.seekToEnd()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -112,10 +119,13 @@ struct CommandResult {
 }
 
 enum Command {
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
-                    timeoutSeconds: Double = 300) throws -> CommandResult {
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+        timeoutSeconds: Double = 300
+    ) throws -> CommandResult {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-\(UUID().uuidString)")
-        let outPath = scratch.path + ".out", errPath = scratch.path + ".err"
+        let outPath = scratch.path + ".out"
+        let errPath = scratch.path + ".err"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer {
@@ -136,7 +146,10 @@ enum Command {
             if Date() >= deadline {
                 // No wait after the kill: a descendant holding an inherited descriptor would make it endless.
                 kill(process.processIdentifier, SIGKILL)
-                throw CampaignError("\(executable) \(arguments.prefix(3).joined(separator: " ")) did not finish in \(Int(timeoutSeconds)) s")
+                let errors = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
+                throw CampaignError(
+                    "\(executable) \(arguments.prefix(3).joined(separator: " ")) did not finish in \(Int(timeoutSeconds)) s; its errors: \(errors.suffix(2000))"
+                )
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
@@ -146,11 +159,16 @@ enum Command {
     }
 
     /// Runs and insists on exit 0.
-    static func output(_ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
-                       timeoutSeconds: Double = 300) throws -> CommandResult {
-        let result = try run(executable, arguments, environment: environment, directory: directory, timeoutSeconds: timeoutSeconds)
+    static func output(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+        timeoutSeconds: Double = 300
+    ) throws -> CommandResult {
+        let result = try run(
+            executable, arguments, environment: environment, directory: directory, timeoutSeconds: timeoutSeconds)
         guard result.status == 0 else {
-            throw CampaignError("\((executable as NSString).lastPathComponent) \(arguments.first ?? "") exited \(result.status): \(result.errorOutput.suffix(2000))")
+            throw CampaignError(
+                "\((executable as NSString).lastPathComponent) \(arguments.first ?? "") exited \(result.status): \(result.errorOutput.suffix(2000))"
+            )
         }
         return result
     }

@@ -56,8 +56,10 @@ final class FaultInjector {
     /// Called with each settled fault (progress output).
     var onEvent: (FaultEvent) -> Void = { _ in }
 
-    init(environment: CampaignEnvironment, broker: DevBroker, ingests: [IngestInstance], projector: ProjectorService,
-         postgres: PostgresControl, load: LoadGenerator, started: Date) {
+    init(
+        environment: CampaignEnvironment, broker: DevBroker, ingests: [IngestInstance], projector: ProjectorService,
+        postgres: PostgresControl, load: LoadGenerator, started: Date
+    ) {
         self.environment = environment
         self.broker = broker
         self.ingests = ingests
@@ -78,7 +80,8 @@ final class FaultInjector {
 
     func inject(_ fault: PlannedFault) throws {
         supervise()
-        let targetsIngest = [.ingestKill, .tornTail, .fsyncFailure, .writeFailure, .shortWrite, .diskFull].contains(fault.kind)
+        let targetsIngest = [.ingestKill, .tornTail, .fsyncFailure, .writeFailure, .shortWrite, .diskFull].contains(
+            fault.kind)
         if targetsIngest { waitUntilSettled(fault.target) }
         let at = elapsed
         let result: (FaultEvent.Outcome, String)
@@ -125,12 +128,18 @@ final class FaultInjector {
             }
             guard let run = ingest.current, !run.isRunning else { continue }
             let status = run.waitForExit(timeoutSeconds: 1) ?? -1
-            findings.append(Finding(check: "services exited on their own", detail: "ledger-ingest \(ingest.name) exited \(status) at \(Int(elapsed)) s: \(lastLine(run))"))
+            findings.append(
+                Finding(
+                    check: "services exited on their own",
+                    detail: "ledger-ingest \(ingest.name) exited \(status) at \(Int(elapsed)) s: \(lastLine(run))"))
             _ = try? ingest.start()
         }
         if let run = projector.current, !run.isRunning {
             let status = run.waitForExit(timeoutSeconds: 1) ?? -1
-            findings.append(Finding(check: "services exited on their own", detail: "ledger-projector exited \(status) at \(Int(elapsed)) s: \(lastLine(run))"))
+            findings.append(
+                Finding(
+                    check: "services exited on their own",
+                    detail: "ledger-projector exited \(status) at \(Int(elapsed)) s: \(lastLine(run))"))
             _ = try? projector.start()
         }
     }
@@ -139,13 +148,20 @@ final class FaultInjector {
     /// its first milliseconds, before its handlers exist, kills it by default (status 143) before it did anything.
     func stopGracefully(_ run: ChildProcess) {
         let deadline = Date().addingTimeInterval(ChaosLimits.startupSeconds)
-        while run.isRunning && run.name.hasPrefix("ledger-ingest") && !run.output().contains("ingest.started") && Date() < deadline {
+        while run.isRunning && run.name.hasPrefix("ledger-ingest") && !run.output().contains("ingest.started")
+            && Date() < deadline
+        {
             Thread.sleep(forTimeInterval: 0.05)
         }
         gracefulStops += 1
         let status = run.stopGracefully()
         if status != 0 {
-            findings.append(Finding(check: "SIGTERM stops that did not exit 0", detail: "\(run.name) exited \(status.map(String.init) ?? "never (killed after \(Int(ChaosLimits.gracefulStopTimeoutSeconds)) s)") at \(Int(elapsed)) s: \(lastLine(run))"))
+            findings.append(
+                Finding(
+                    check: "SIGTERM stops that did not exit 0",
+                    detail:
+                        "\(run.name) exited \(status.map(String.init) ?? "never (killed after \(Int(ChaosLimits.gracefulStopTimeoutSeconds)) s)") at \(Int(elapsed)) s: \(lastLine(run))"
+                ))
         }
     }
 
@@ -157,7 +173,9 @@ final class FaultInjector {
 
     // MARK: Process crashes
 
-    private func killIngest(_ ingest: IngestInstance, restartAfter milliseconds: Int) throws -> (FaultEvent.Outcome, String) {
+    private func killIngest(_ ingest: IngestInstance, restartAfter milliseconds: Int) throws -> (
+        FaultEvent.Outcome, String
+    ) {
         ingest.current?.killHard()
         Thread.sleep(forTimeInterval: Double(milliseconds) / 1000)
         try ingest.start()
@@ -219,27 +237,41 @@ final class FaultInjector {
             let status = state.run.waitForExit(timeoutSeconds: 1) ?? -1
             let log = state.run.output()
             if status == 0 || !log.contains("injected") {
-                findings.append(Finding(check: "file faults that did not stop ingest with an error",
-                                        detail: "fault #\(state.fault.number) (\(state.fault.summary)): exit \(status): \(lastLine(state.run))"))
+                findings.append(
+                    Finding(
+                        check: "file faults that did not stop ingest with an error",
+                        detail:
+                            "fault #\(state.fault.number) (\(state.fault.summary)): exit \(status): \(lastLine(state.run))"
+                    ))
             }
             armed[index] = nil
             _ = try? ingest.start()
             let waited = String(format: "%.0f s", Date().timeIntervalSince(state.armedAt))
-            settle(FaultEvent(fault: state.fault, startedAt: state.startedAt, outcome: .injected,
-                              note: "exit \(status) after \(waited)\(state.nudges > 0 ? ", \(state.nudges) nudge(s)" : "")"))
+            settle(
+                FaultEvent(
+                    fault: state.fault, startedAt: state.startedAt, outcome: .injected,
+                    note: "exit \(status) after \(waited)\(state.nudges > 0 ? ", \(state.nudges) nudge(s)" : "")"))
             return
         }
         if Date().timeIntervalSince(state.armedAt) > ChaosLimits.armedFaultTimeoutSeconds {
             armed[index] = nil
             stopGracefully(state.run)
             _ = try? ingest.start()
-            settle(FaultEvent(fault: state.fault, startedAt: state.startedAt, outcome: .notFired,
-                              note: "no \(state.fault.kind == .fsyncFailure ? "fsync" : "write") #\(state.fault.failingOperation) in \(Int(ChaosLimits.armedFaultTimeoutSeconds)) s"))
+            settle(
+                FaultEvent(
+                    fault: state.fault, startedAt: state.startedAt, outcome: .notFired,
+                    note:
+                        "no \(state.fault.kind == .fsyncFailure ? "fsync" : "write") #\(state.fault.failingOperation) in \(Int(ChaosLimits.armedFaultTimeoutSeconds)) s"
+                ))
             return
         }
-        if state.assignedAt == nil && state.run.output().contains("ingest.partitions_assigned") { state.assignedAt = Date() }
+        if state.assignedAt == nil && state.run.output().contains("ingest.partitions_assigned") {
+            state.assignedAt = Date()
+        }
         let quietSince = state.lastNudge ?? state.assignedAt
-        if let quietSince, Date().timeIntervalSince(quietSince) > ChaosLimits.nudgeAfterSeconds, !load.isProducing, (try? load.nudge()) == true {
+        if let quietSince, Date().timeIntervalSince(quietSince) > ChaosLimits.nudgeAfterSeconds, !load.isProducing,
+            (try? load.nudge()) == true
+        {
             state.lastNudge = Date()
             state.nudges += 1
         }
@@ -263,11 +295,17 @@ final class FaultInjector {
         let brokenBefore = try brokenCopies(ingest.ledger)
         let run = try ingest.start()
         let deadline = Date().addingTimeInterval(ChaosLimits.ledgerOpenTimeoutSeconds)
-        while !run.output().contains("ledger.opened") && run.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        while !run.output().contains("ledger.opened") && run.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
         let brokenAfter = try brokenCopies(ingest.ledger)
         let repaired = run.output().contains("torn_tail_truncated") && brokenAfter > brokenBefore
         if !repaired {
-            findings.append(Finding(check: "torn tails not repaired", detail: "fault #\(fault.number) (\(fault.summary)) on \(segment) at byte \(size): \(lastLine(run))"))
+            findings.append(
+                Finding(
+                    check: "torn tails not repaired",
+                    detail: "fault #\(fault.number) (\(fault.summary)) on \(segment) at byte \(size): \(lastLine(run))")
+            )
             if !run.isRunning {
                 // Recovery refused bytes that were never durable. Remove them (they are the campaign's own) so the
                 // run can go on; the finding fails it.
@@ -311,6 +349,8 @@ final class FaultInjector {
 
     private func lastLine(_ run: ChildProcess) -> String {
         let lines = run.output().split(separator: "\n")
-        return String(lines.last(where: { $0.contains("error") || $0.contains("critical") }) ?? lines.last ?? "(no output)").prefix(400).description
+        return String(
+            lines.last(where: { $0.contains("error") || $0.contains("critical") }) ?? lines.last ?? "(no output)"
+        ).prefix(400).description
     }
 }

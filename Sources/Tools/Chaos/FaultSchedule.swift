@@ -137,13 +137,15 @@ struct FaultSchedule {
 
     private mutating func draw(_ kind: FaultKind, at seconds: Double) -> PlannedFault {
         let choice = BrokerErrorChoice.all[random.next(below: BrokerErrorChoice.all.count)]
-        let target = switch kind {
-        case .brokerDown, .brokerSlow: random.next(in: 1...ChaosLimits.brokers)
-        default: random.next(below: instances)
-        }
+        let target =
+            switch kind {
+            case .brokerDown, .brokerSlow: random.next(in: 1...ChaosLimits.brokers)
+            default: random.next(below: instances)
+            }
         return PlannedFault(
             number: faults.count + 1, at: seconds, kind: kind, target: target,
-            holdMilliseconds: kind == .brokerDown || kind == .brokerSlow ? random.next(in: 500...3_000) : random.next(in: 0...1_500),
+            holdMilliseconds: kind == .brokerDown || kind == .brokerSlow
+                ? random.next(in: 500...3_000) : random.next(in: 0...1_500),
             failingOperation: random.next(in: 1...12), brokerError: choice, errorCount: random.next(in: choice.counts),
             roundTripMilliseconds: random.next(in: 100...800), tornBytes: random.next(in: ChaosLimits.tornTailBytes),
             tornLooksLikeFrame: random.next(below: 2) == 0)

@@ -18,47 +18,73 @@ struct LedgerContents {
     var inspectError: String?
 
     private struct Inspection: Decodable {
-        struct Source: Decodable { var partition: Int; var offset: Int; var topic: String }
+        struct Source: Decodable {
+            var partition: Int
+            var offset: Int
+            var topic: String
+        }
         struct Transaction: Decodable {
             var orderID: String
             enum CodingKeys: String, CodingKey { case orderID = "order_id" }
         }
-        struct Entry: Decodable { var kind: String; var source: Source; var reason: String?; var transaction: Transaction? }
-        struct Problem: Decodable { var code: String?; var check: String?; var offset: Int? }
+        struct Entry: Decodable {
+            var kind: String
+            var source: Source
+            var reason: String?
+            var transaction: Transaction?
+        }
+        struct Problem: Decodable {
+            var code: String?
+            var check: String?
+            var offset: Int?
+        }
         var records: [Entry]?
         var error: Problem?
     }
 
     static func read(name: String, directory: String, ledgerTool: String) throws -> LedgerContents {
         var contents = LedgerContents(name: name)
-        let segments = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".seg") }.sorted()
+        let segments = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+            $0.hasSuffix(".seg")
+        }.sorted()
         for segment in segments {
-            let result = try Command.run(ledgerTool, ["inspect", "segment", "\(directory)/\(segment)", "--records", "--json"])
+            let result = try Command.run(
+                ledgerTool, ["inspect", "segment", "\(directory)/\(segment)", "--records", "--json"])
             let inspection = try JSONDecoder().decode(Inspection.self, from: result.output)
             if let problem = inspection.error, contents.inspectError == nil {
-                contents.inspectError = "\(segment): \(problem.check ?? problem.code ?? "?") at byte \(problem.offset ?? -1)"
+                contents.inspectError =
+                    "\(segment): \(problem.check ?? problem.code ?? "?") at byte \(problem.offset ?? -1)"
             }
             for entry in inspection.records ?? [] {
-                contents.records.append(Record(kind: entry.kind, offset: Offset(partition: entry.source.partition, offset: entry.source.offset),
-                                               reason: entry.reason, orderID: entry.transaction?.orderID.lowercased()))
+                contents.records.append(
+                    Record(
+                        kind: entry.kind,
+                        offset: Offset(partition: entry.source.partition, offset: entry.source.offset),
+                        reason: entry.reason, orderID: entry.transaction?.orderID.lowercased()))
             }
         }
         let verify = try Command.run(ledgerTool, ["verify", "--wal", directory])
         contents.verifyStatus = verify.status
-        contents.verifyOutput = (verify.text + verify.errorOutput).split(separator: "\n").suffix(3).joined(separator: " / ")
+        contents.verifyOutput = (verify.text + verify.errorOutput).split(separator: "\n").suffix(3).joined(
+            separator: " / ")
         return contents
     }
 
     /// Per partition, the highest offset recorded, from `ledger-tool stats` (cheap: the index, not the segments).
     static func watermarks(directory: String, ledgerTool: String) -> [Int: Int] {
         guard FileManager.default.fileExists(atPath: directory + "/index.sqlite"),
-              let result = try? Command.run(ledgerTool, ["stats", "--wal", directory], timeoutSeconds: 60), result.status == 0 else { return [:] }
+            let result = try? Command.run(ledgerTool, ["stats", "--wal", directory], timeoutSeconds: 60),
+            result.status == 0
+        else { return [:] }
         var marks: [Int: Int] = [:]
         // "  watermark transactions[3] offset 394 at LSN 1149"
         for line in result.text.split(separator: "\n") where line.contains("watermark ") {
             let words = line.split(separator: " ")
-            guard let topic = words.first(where: { $0.hasPrefix("transactions[") }), let index = words.firstIndex(of: "offset"), index + 1 < words.count,
-                  let partition = Int(topic.dropFirst("transactions[".count).dropLast()), let offset = Int(words[index + 1]) else { continue }
+            guard let topic = words.first(where: { $0.hasPrefix("transactions[") }),
+                let index = words.firstIndex(of: "offset"), index + 1 < words.count,
+                let partition = Int(topic.dropFirst("transactions[".count).dropLast()),
+                let offset = Int(words[index + 1])
+            else { continue }
             marks[partition] = offset
         }
         return marks
@@ -86,31 +112,45 @@ struct WarehouseContents {
     static func read(_ postgres: PostgresControl) throws -> WarehouseContents {
         let schema = ChaosLimits.warehouseSchema
         var contents = WarehouseContents()
-        for row in try postgres.query("""
+        for row in try postgres.query(
+            """
             SELECT to_char(transaction_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(*), sum(amount), count(*) FILTER (WHERE is_fraud_flagged)
             FROM \(schema).transactions GROUP BY 1
-            """) {
-            guard row.count == 4, let count = Int(row[1]), let cents = Cents.parse(row[2][...]), let fraud = Int(row[3]) else {
+            """)
+        {
+            guard row.count == 4, let count = Int(row[1]), let cents = Cents.parse(row[2][...]), let fraud = Int(row[3])
+            else {
                 throw CampaignError("unexpected daily digest row \(row)")
             }
             contents.days[row[0]] = DayDigest(count: count, amountCents: cents, fraud: fraud)
         }
-        for row in try postgres.query("SELECT order_id, amount, source_partition, source_offset FROM \(schema).transactions") {
-            guard row.count == 4, let cents = Cents.parse(row[1][...]), let partition = Int(row[2]), let offset = Int(row[3]) else {
+        for row in try postgres.query(
+            "SELECT order_id, amount, source_partition, source_offset FROM \(schema).transactions")
+        {
+            guard row.count == 4, let cents = Cents.parse(row[1][...]), let partition = Int(row[2]),
+                let offset = Int(row[3])
+            else {
                 throw CampaignError("unexpected transactions row \(row)")
             }
-            contents.rows.append(Row(orderID: row[0].lowercased(), amountCents: cents, offset: Offset(partition: partition, offset: offset)))
+            contents.rows.append(
+                Row(
+                    orderID: row[0].lowercased(), amountCents: cents,
+                    offset: Offset(partition: partition, offset: offset)))
         }
-        for row in try postgres.query("SELECT source_partition, source_offset, kind, reason FROM \(schema).rejected_messages") {
-            guard row.count == 4, let partition = Int(row[0]), let offset = Int(row[1]) else { throw CampaignError("unexpected rejected_messages row \(row)") }
+        for row in try postgres.query(
+            "SELECT source_partition, source_offset, kind, reason FROM \(schema).rejected_messages")
+        {
+            guard row.count == 4, let partition = Int(row[0]), let offset = Int(row[1]) else {
+                throw CampaignError("unexpected rejected_messages row \(row)")
+            }
             contents.rejected[Offset(partition: partition, offset: offset)] = Rejection(kind: row[2], reason: row[3])
         }
         return contents
     }
 }
 
-/// The dead-letter topic, read from the beginning with kcat (not the project's client). Delivery there is at least
-/// once, so one source offset may appear more than once.
+/// The dead-letter topic as read back with kcat (not the project's client). Delivery there is at least once, so one
+/// source offset may appear more than once.
 struct DeadLetters {
     struct Letter {
         var source: Offset
@@ -120,19 +160,22 @@ struct DeadLetters {
     var letters: [Letter] = []
     /// Letters without parsable source headers.
     var malformed = 0
+    /// Letters the broker's retention dropped before they were read (it always keeps a partition's last batch, so
+    /// the first offset it still holds counts them).
+    var dropped = 0
 
-    static func read(kcat: String, brokers: String, topic: String) throws -> DeadLetters {
-        let result = try Command.output(kcat, ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%h\n"],
-                                        timeoutSeconds: ChaosLimits.deadLetterReadTimeoutSeconds)
-        var found = DeadLetters()
-        for line in result.text.split(separator: "\n") {
+    static func read(_ topic: TopicContents) -> DeadLetters {
+        var found = DeadLetters(dropped: topic.firstOffsets.values.reduce(0, +))
+        for message in topic.messages.values {
             var headers: [Substring: Substring] = [:]
-            for pair in line.split(separator: ",") {
+            for pair in String(decoding: message.headers, as: UTF8.self).split(separator: ",") {
                 guard let equals = pair.firstIndex(of: "=") else { continue }
                 headers[pair[..<equals]] = pair[pair.index(after: equals)...]
             }
-            guard headers["source.topic"] == "transactions", let partition = headers["source.partition"].flatMap({ Int($0) }),
-                  let offset = headers["source.offset"].flatMap({ Int($0) }), let reason = headers["reason"] else {
+            guard headers["source.topic"] == Substring(ChaosLimits.topic),
+                let partition = headers["source.partition"].flatMap({ Int($0) }),
+                let offset = headers["source.offset"].flatMap({ Int($0) }), let reason = headers["reason"]
+            else {
                 found.malformed += 1
                 continue
             }

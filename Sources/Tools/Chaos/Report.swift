@@ -34,7 +34,8 @@ final class Report {
         let injected = events.filter { $0.outcome == .injected }.count
         line("| **total** | **\(injected)** | \(events.count - injected) | | |")
         line("")
-        line("Besides: \(gracefulStops) SIGTERM stops (before each file fault and at the end), each expected to exit 0.")
+        line(
+            "Besides: \(gracefulStops) SIGTERM stops (before each file fault and at the end), each expected to exit 0.")
     }
 
     func checkTable(_ checks: [Check]) {
@@ -45,9 +46,13 @@ final class Report {
             line("| \(check.name) | \(check.expected) | \(check.found) | \(check.passed ? "ok" : "**FAIL**") |")
         }
         let failures = checks.filter { !$0.passed && !$0.examples.isEmpty }
-        if !failures.isEmpty { line("") }
+        let notes = checks.filter { $0.passed && $0.showsPassingExamples && !$0.examples.isEmpty }
+        if !failures.isEmpty || !notes.isEmpty { line("") }
         for check in failures {
             line("FAIL \(check.name): " + check.examples.joined(separator: "; "))
+        }
+        for check in notes {
+            line("\(check.name), e.g.: " + check.examples.joined(separator: "; "))
         }
         line("")
     }
