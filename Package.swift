@@ -122,7 +122,8 @@ let toolsFolder: [Target] = [
 ]
 
 let testTargets: [Target] = [
-    .testTarget(name: "MessageSchemaTests", dependencies: ["MessageSchema"], path: "Tests/MessageSchemaTests"),
+    .testTarget(
+        name: "MessageSchemaTests", dependencies: ["MessageSchema", "LedgerTesting"], path: "Tests/MessageSchemaTests"),
     .testTarget(
         name: "LedgerTests", dependencies: ["Ledger", "MessageSchema", "LedgerTesting"], path: "Tests/LedgerTests"),
     .testTarget(

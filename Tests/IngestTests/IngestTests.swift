@@ -15,7 +15,7 @@ import Testing
         let broker = try DevBroker(partitions: 8)
         let stream = try produce(broker.bootstrap, count: 50_000, seed: 11)
         let ledger = scratch.path + "/ledger"
-        var random = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        var random = SplitMix64.announced(for: "crashSafetyUnderRepeatedKillNine")
         var kills = 0
         while kills < 20 {
             let ingest = try startIngest(

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerTesting
 import Testing
 
 @testable import MessageSchema
@@ -461,36 +462,7 @@ private let badCases =
 
 // MARK: - Robustness
 
-extension MessageValidatorTests {
-    /// SplitMix64: small, fast, and reproducible from its seed on every platform.
-    struct SeededGenerator: RandomNumberGenerator {
-        private var state: UInt64
-
-        init(seed: UInt64) {
-            state = seed
-        }
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var mixed = state
-            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-            return mixed ^ (mixed >> 31)
-        }
-
-        /// A generator seeded from the environment variable LEDGER_TEST_SEED when it is set (to replay a
-        /// failure), else at random; the seed is printed either way.
-        static func announced(for testName: String) -> SeededGenerator {
-            let seed =
-                ProcessInfo.processInfo.environment["LEDGER_TEST_SEED"].flatMap { UInt64($0) }
-                ?? UInt64.random(in: 0...UInt64.max)
-            print("\(testName): seed \(seed) (replay with LEDGER_TEST_SEED=\(seed))")
-            return SeededGenerator(seed: seed)
-        }
-    }
-}
-
-private typealias SeededGenerator = MessageValidatorTests.SeededGenerator
+private typealias SeededGenerator = SplitMix64
 
 /// One random change: flip a bit, overwrite, delete or insert a byte, truncate, or repeat a slice.
 private func mutate(_ bytes: inout [UInt8], using generator: inout SeededGenerator) {

@@ -1,3 +1,4 @@
+import LedgerTesting
 import Testing
 
 @testable import MessageSchema
@@ -60,7 +61,7 @@ private let knownInstants: [(Int64, String)] = [
 
     @Test("parse(format(m)) == m for random instants of years 1–9999")
     func randomInstantsRoundTrip() throws {
-        var generator = MessageValidatorTests.SeededGenerator.announced(for: "randomInstantsRoundTrip")
+        var generator = SplitMix64.announced(for: "randomInstantsRoundTrip")
         for _ in 0..<10_000 {
             let microseconds = Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999, using: &generator)
             let text = RFC3339.format(microsecondsSinceEpoch: microseconds)

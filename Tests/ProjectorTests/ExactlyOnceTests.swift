@@ -83,8 +83,7 @@ extension Warehouse {
             try withGeneratedLedger(seed: 77) { ledger, schema, scratch in
                 try ledger.append(2_000)
                 let projector = try startFollowingProjector(
-                    ledger.directory, into: schema, scratch: scratch,
-                    ["--transaction-records", "2000", "--poll-interval-ms", "50", "--log-format", "text"]
+                    ledger.directory, into: schema, scratch: scratch, batches: (2_000, 50), textLog: true
                 ).process
                 let writer = Background {
                     for _ in 0..<30 {

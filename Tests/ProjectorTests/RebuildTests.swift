@@ -27,8 +27,7 @@ extension Warehouse {
             try withGeneratedLedger(seed: 31) { ledger, schema, scratch in
                 try ledger.append(20_000)
                 let projector = try startFollowingProjector(
-                    ledger.directory, into: schema, scratch: scratch,
-                    ["--transaction-records", "700", "--poll-interval-ms", "20", "--log-format", "text"]
+                    ledger.directory, into: schema, scratch: scratch, batches: (700, 20), textLog: true
                 ).process
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
@@ -67,7 +66,7 @@ extension Warehouse {
             try withGeneratedLedger(seed: 43) { ledger, schema, scratch in
                 try ledger.append(3_000)
                 let (projector, port) = try startFollowingProjector(
-                    ledger.directory, into: schema, scratch: scratch, ["--log-format", "text"])
+                    ledger.directory, into: schema, scratch: scratch, textLog: true)
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(
@@ -104,7 +103,7 @@ extension Warehouse {
                 }
                 try first.close()
                 let (projector, _) = try startFollowingProjector(
-                    directory, into: schema, scratch: scratch, ["--log-format", "text"])
+                    directory, into: schema, scratch: scratch, textLog: true)
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
                 #expect(eventually(seconds: 60) { try connection.checkpoint(schema, first.ledgerID) == 200 })

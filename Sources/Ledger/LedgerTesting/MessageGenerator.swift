@@ -141,4 +141,14 @@ public struct SplitMix64: RandomNumberGenerator {
     }
 
     public mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// A generator for a randomized test: seeded from LEDGER_TEST_SEED when it is set (to replay a failure),
+    /// else at random; the seed is printed either way.
+    public static func announced(for testName: String) -> SplitMix64 {
+        let seed =
+            ProcessInfo.processInfo.environment["LEDGER_TEST_SEED"].flatMap { UInt64($0) }
+            ?? UInt64.random(in: 0...UInt64.max)
+        print("\(testName): seed \(seed) (replay with LEDGER_TEST_SEED=\(seed))")
+        return SplitMix64(seed: seed)
+    }
 }

@@ -31,10 +31,13 @@ struct Finding {
 final class FaultInjector {
     private struct ArmedFault {
         var fault: PlannedFault
+        /// The ingest restarted with `--inject-fault`, and when (wall clock, and seconds into the load).
         var run: ChildProcess
         var armedAt: Date
         var startedAt: Double
+        /// When it was assigned partitions: it cannot write, so the fault cannot fire, before.
         var assignedAt: Date?
+        /// Messages produced to make it write when the load alone did not reach the failing operation.
         var lastNudge: Date?
         var nudges = 0
     }
@@ -126,22 +129,20 @@ final class FaultInjector {
                 watchArmed(fault, index)
                 continue
             }
-            guard let run = ingest.current, !run.isRunning else { continue }
-            let status = run.waitForExit(timeoutSeconds: 1) ?? -1
-            findings.append(
-                Finding(
-                    check: "services exited on their own",
-                    detail: "ledger-ingest \(ingest.name) exited \(status) at \(Int(elapsed)) s: \(lastLine(run))"))
-            _ = try? ingest.start()
+            restartIfExited(ingest.current, "ledger-ingest \(ingest.name)") { _ = try ingest.start() }
         }
-        if let run = projector.current, !run.isRunning {
-            let status = run.waitForExit(timeoutSeconds: 1) ?? -1
-            findings.append(
-                Finding(
-                    check: "services exited on their own",
-                    detail: "ledger-projector exited \(status) at \(Int(elapsed)) s: \(lastLine(run))"))
-            _ = try? projector.start()
-        }
+        restartIfExited(projector.current, "ledger-projector") { _ = try projector.start() }
+    }
+
+    /// A service that is not running and was not told to stop is a finding; it is started again.
+    private func restartIfExited(_ run: ChildProcess?, _ service: String, start: () throws -> Void) {
+        guard let run, !run.isRunning else { return }
+        let status = run.waitForExit(timeoutSeconds: 1) ?? -1
+        findings.append(
+            Finding(
+                check: "services exited on their own",
+                detail: "\(service) exited \(status) at \(Int(elapsed)) s: \(lastLine(run))"))
+        try? start()
     }
 
     /// SIGTERM must drain, fsync, commit and exit 0. An ingest is first given time to finish starting: a signal in

@@ -11,17 +11,23 @@ func startProjector(_ arguments: [String], logPath: String) throws -> ChildProce
     return try ChildProcess(product: "ledger-projector", arguments + metrics, logPath: logPath)
 }
 
-/// The projector following the ledger in `directory` into `schema`, with /metrics on a free port.
+/// The projector following the ledger in `directory` into `schema`, with /metrics on a free port. `batches`:
+/// records per transaction and the poll interval, for tests that want many small commits; the log is text when
+/// a test reads it by eye.
 func startFollowingProjector(
     _ directory: String, into schema: WarehouseSchema, scratch: ScratchDirectory,
-    _ extra: [String] = []
+    batches: (records: Int, pollMilliseconds: Int)? = nil, textLog: Bool = false
 ) throws -> (process: ChildProcess, port: Int) {
     let port = try freePort()
-    let process = try startProjector(
-        [
-            "--wal", directory, "--postgres", try TestPostgres.url(), "--schema", schema.name, "--metrics-port",
-            String(port),
-        ] + extra,
-        logPath: scratch.file("projector.log"))
-    return (process, port)
+    var arguments = [
+        "--wal", directory, "--postgres", try TestPostgres.url(), "--schema", schema.name, "--metrics-port",
+        String(port),
+    ]
+    if let batches {
+        arguments += [
+            "--transaction-records", String(batches.records), "--poll-interval-ms", String(batches.pollMilliseconds),
+        ]
+    }
+    if textLog { arguments += ["--log-format", "text"] }
+    return (try startProjector(arguments, logPath: scratch.file("projector.log")), port)
 }

@@ -35,12 +35,17 @@ public struct SegmentRow: Hashable, Sendable {
 
 /// Where one frame sits.
 struct FrameRow: Hashable {
+    /// The LSN of the frame's first record; its records have consecutive LSNs.
     var firstLSN: UInt64
+    /// The segment it is in, by that segment's first LSN (its file name).
     var segmentFirstLSN: UInt64
+    /// Where the frame's header starts in the segment file.
     var byteOffset: Int64
     var recordCount: UInt32
+    /// The payload's length as written (LZ4-compressed) and before compression.
     var storedBytes: UInt32
     var rawBytes: UInt32
+    /// The frame's CRC-32C, as in its header: a reader checks the bytes it finds against the index too.
     var crc: UInt32
     var lastLSN: UInt64 { firstLSN + UInt64(recordCount) - 1 }
 }

@@ -260,6 +260,20 @@ final class LedgerIndex {
 }
 
 extension LedgerIndex {
+    /// The path of the live index in `directory`, or `notCreated` saying what cannot be known without it.
+    static func requiredPath(in directory: String, fileSystem: any FileSystem, without consequence: String) throws
+        -> String
+    {
+        let path = directory + "/" + fileName
+        guard fileSystem.fileExists(path) else {
+            throw LedgerError(
+                .notCreated,
+                "no ledger index; is this a ledger directory? \(consequence) (`ledger-tool rebuild index` recreates it)",
+                [("path", path)])
+        }
+        return path
+    }
+
     /// Deletes the index files (database, WAL and shared-memory files).
     static func remove(directory: String, fileName: String = LedgerIndex.fileName, fileSystem: any FileSystem) throws {
         for suffix in ["", "-wal", "-shm"] {

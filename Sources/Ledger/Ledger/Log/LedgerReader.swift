@@ -17,13 +17,8 @@ public final class LedgerReader {
     public private(set) var indexGeneration = 0
 
     public init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
-        let path = directory + "/" + LedgerIndex.fileName
-        guard fileSystem.fileExists(path) else {
-            throw LedgerError(
-                .notCreated,
-                "no ledger index; is this a ledger directory? (`ledger-tool rebuild index` recreates it)",
-                [("path", path)])
-        }
+        let path = try LedgerIndex.requiredPath(
+            in: directory, fileSystem: fileSystem, without: "Nothing can be read without it.")
         self.directory = directory
         self.fileSystem = fileSystem
         indexFile = try FileIdentity(path: path)

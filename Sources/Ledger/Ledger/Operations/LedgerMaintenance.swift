@@ -38,13 +38,8 @@ public enum LedgerMaintenance {
         guard fileSystem.fileExists(directory) else {
             throw LedgerError(.invalidArgument, "no such ledger directory", [("path", directory)])
         }
-        let livePath = directory + "/" + LedgerIndex.fileName
-        guard fileSystem.fileExists(livePath) else {
-            throw LedgerError(
-                .index,
-                "no index in the ledger directory: the durable LSN is unknown (`ledger-tool rebuild index` recreates it)",
-                [("path", livePath)])
-        }
+        let livePath = try LedgerIndex.requiredPath(
+            in: directory, fileSystem: fileSystem, without: "The durable LSN is unknown without it.")
         let live = try LedgerIndex(path: livePath, readOnly: true)
         try live.database.execute("BEGIN")
         defer { try? live.database.execute("ROLLBACK") }
