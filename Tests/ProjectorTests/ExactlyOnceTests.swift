@@ -80,11 +80,7 @@ extension Warehouse {
         /// PostgreSQL stopped (immediate mode: a crash) and started again while the projector follows a growing
         /// ledger: it retries, keeps its place, and loses and doubles nothing; SIGTERM then exits 0.
         @Test func postgresRestartedMidStream() throws {
-            try withGeneratedLedger(seed: 77) { ledger, schema, scratch in
-                try ledger.append(2_000)
-                let projector = try startFollowingProjector(
-                    ledger.directory, into: schema, scratch: scratch, batches: (2_000, 50), textLog: true
-                ).process
+            try withFollowedLedger(seed: 77, records: 2_000, batches: (2_000, 50)) { ledger, schema, projector in
                 let writer = Background {
                     for _ in 0..<30 {
                         try ledger.append(500, commitEvery: 100)

@@ -24,12 +24,7 @@ extension Warehouse {
         /// and a rebuild (large transactions) give identical rows, batch ids included; the running projector
         /// notices the swap and goes on in the new schema.
         @Test func rebuildEqualsIncremental() throws {
-            try withGeneratedLedger(seed: 31) { ledger, schema, scratch in
-                try ledger.append(20_000)
-                let projector = try startFollowingProjector(
-                    ledger.directory, into: schema, scratch: scratch, batches: (700, 20), textLog: true
-                ).process
-                defer { _ = projector.stop() }
+            try withFollowedLedger(seed: 31, records: 20_000, batches: (700, 20)) { ledger, schema, projector in
                 let connection = try TestPostgres.connect()
                 #expect(
                     eventually(seconds: 60) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })

@@ -6,6 +6,8 @@ public enum LedgerDomain: ErrorDomain {}
 /// An operating error of the ledger, in the project's one error shape (`OperatingError`: code + context).
 public typealias LedgerError = OperatingError<LedgerDomain>
 
+// The codes of each domain are listed in its own module, in the same shape as `ProjectorError`'s: one shared
+// error type (`OperatingError`), with each module naming only the failures it can have.
 extension OperatingError.Code where Domain == LedgerDomain {
     /// A system call on a ledger file failed (open, read, write, fsync, rename, truncate, …).
     public static var io: Self { Self("io") }

@@ -30,7 +30,8 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// SIGTERM (a graceful stop) and waits; returns the exit status.
     public func stop() -> Int32 {
-        kill(process.processIdentifier, SIGTERM)
+        // Once reaped, its pid may belong to another process: signal only a child still running.
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -20,6 +20,7 @@ final class Campaign {
         var tamper: Tamper
     }
 
+    // Stored collaborators, one per line, like `ProjectionSession`'s: alike in shape only.
     private let settings: Settings
     private let environment: CampaignEnvironment
     private let report: Report
@@ -54,7 +55,7 @@ final class Campaign {
             profile: settings.profile, faults: settings.faults, instances: settings.instances, seed: settings.seed)
         let rate = (Double(settings.profile.messages) / max(schedule.windowSeconds, 10)).rounded()
         report.line(
-            "\(settings.profile.name) form: \(settings.instances) ingest instance(s), \(ChaosLimits.partitions) partitions on \(ChaosLimits.brokers) brokers, "
+            "\(settings.profile.rawValue) form: \(settings.instances) ingest instance(s), \(ChaosLimits.partitions) partitions on \(ChaosLimits.brokers) brokers, "
                 + "\(settings.profile.messages) messages at \(Int(rate))/s over ~\(Int(schedule.windowSeconds)) s, \(settings.faults) faults; logs in \(environment.work)"
         )
         let started = Date()

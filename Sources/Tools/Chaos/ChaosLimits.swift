@@ -73,21 +73,18 @@ enum ChaosLimits {
 }
 
 /// The two forms of the campaign.
-struct CampaignProfile: Sendable {
-    var name: String
-    /// Faults to inject (each one that took effect counts; one that could not fire is retried).
-    var faults: Int
-    /// Messages the producer sends while faults happen.
-    var messages: Int
-    /// Mean seconds between two scheduled faults: the fault window is faults × this.
-    var meanFaultGapSeconds: Double
-    /// Every kind of fault at least this often (the rest is drawn by weight).
-    var minimumPerKind: Int
-
-    /// Default: ≥ 100 faults, about 6-8 minutes on 2 cores.
-    static let long = CampaignProfile(
-        name: "long", faults: 100, messages: 100_000, meanFaultGapSeconds: 3.0, minimumPerKind: 4)
+enum CampaignProfile: String, Sendable {
+    /// Default: ≥ 100 faults, about 12 minutes on 2 cores.
+    case long
     /// `--short`, run by scripts/test: every kind of fault once or more, under 3 minutes.
-    static let short = CampaignProfile(
-        name: "short", faults: 12, messages: 12_000, meanFaultGapSeconds: 2.5, minimumPerKind: 1)
+    case short
+
+    /// Faults to inject (each one that took effect counts; one that could not fire is retried).
+    var faults: Int { self == .long ? 100 : 12 }
+    /// Messages the producer sends while faults happen.
+    var messages: Int { self == .long ? 100_000 : 12_000 }
+    /// Mean seconds between two scheduled faults: the fault window is faults × this.
+    var meanFaultGapSeconds: Double { self == .long ? 3.0 : 2.5 }
+    /// Every kind of fault at least this often (the rest is drawn by weight).
+    var minimumPerKind: Int { self == .long ? 4 : 1 }
 }

@@ -178,6 +178,8 @@ struct Verdict {
             Check.none(
                 "produced orders accepted by no ledger", Set(oracle.orders.keys).subtracting(acceptedOrders).sorted()),
         ]
+        // With one ledger a count must be zero; with two it is information (the projector settles it across
+        // ledgers). The same split recurs below for the warehouse's conflicts: each says its own check.
         if singleLedger {
             checks.append(Check.none("orders produced with two contents and no conflict recorded", silentConflicts))
         } else {

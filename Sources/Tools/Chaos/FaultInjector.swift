@@ -31,15 +31,13 @@ struct Finding {
 final class FaultInjector {
     private struct ArmedFault {
         var fault: PlannedFault
-        /// The ingest restarted with `--inject-fault`, and when (wall clock, and seconds into the load).
+        /// The ingest restarted with `--inject-fault`, and when.
         var run: ChildProcess
         var armedAt: Date
-        var startedAt: Double
         /// When it was assigned partitions: it cannot write, so the fault cannot fire, before.
         var assignedAt: Date?
-        /// Messages produced to make it write when the load alone did not reach the failing operation.
-        var lastNudge: Date?
-        var nudges = 0
+        /// When messages were produced to make it write (the load alone did not reach the failing operation).
+        var nudges: [Date] = []
     }
 
     private let environment: CampaignEnvironment
@@ -225,7 +223,7 @@ final class FaultInjector {
         let ingest = ingests[fault.target]
         if let run = ingest.current { stopGracefully(run) }
         let run = try ingest.start(fault: fault.injectionSpecification)
-        armed[fault.target] = ArmedFault(fault: fault, run: run, armedAt: Date(), startedAt: elapsed)
+        armed[fault.target] = ArmedFault(fault: fault, run: run, armedAt: Date())
     }
 
     /// The armed ingest must exit non-zero, saying the operation was injected. Once it has partitions, it is
@@ -248,10 +246,11 @@ final class FaultInjector {
             armed[index] = nil
             _ = try? ingest.start()
             let waited = String(format: "%.0f s", Date().timeIntervalSince(state.armedAt))
+            let nudged = state.nudges.isEmpty ? "" : ", \(state.nudges.count) nudge(s)"
             settle(
                 FaultEvent(
-                    fault: state.fault, startedAt: state.startedAt, outcome: .injected,
-                    note: "exit \(status) after \(waited)\(state.nudges > 0 ? ", \(state.nudges) nudge(s)" : "")"))
+                    fault: state.fault, startedAt: state.armedAt.timeIntervalSince(started), outcome: .injected,
+                    note: "exit \(status) after \(waited)\(nudged)"))
             return
         }
         if Date().timeIntervalSince(state.armedAt) > ChaosLimits.armedFaultTimeoutSeconds {
@@ -260,7 +259,7 @@ final class FaultInjector {
             _ = try? ingest.start()
             settle(
                 FaultEvent(
-                    fault: state.fault, startedAt: state.startedAt, outcome: .notFired,
+                    fault: state.fault, startedAt: state.armedAt.timeIntervalSince(started), outcome: .notFired,
                     note:
                         "no \(state.fault.kind == .fsyncFailure ? "fsync" : "write") #\(state.fault.failingOperation) in \(Int(ChaosLimits.armedFaultTimeoutSeconds)) s"
                 ))
@@ -269,12 +268,11 @@ final class FaultInjector {
         if state.assignedAt == nil && state.run.output().contains("ingest.partitions_assigned") {
             state.assignedAt = Date()
         }
-        let quietSince = state.lastNudge ?? state.assignedAt
+        let quietSince = state.nudges.last ?? state.assignedAt
         if let quietSince, Date().timeIntervalSince(quietSince) > ChaosLimits.nudgeAfterSeconds, !load.isProducing,
             (try? load.nudge()) == true
         {
-            state.lastNudge = Date()
-            state.nudges += 1
+            state.nudges.append(Date())
         }
         armed[index] = state
     }

@@ -31,3 +31,19 @@ func startFollowingProjector(
     if textLog { arguments += ["--log-format", "text"] }
     return (try startProjector(arguments, logPath: scratch.file("projector.log")), port)
 }
+
+/// A generated ledger of `records` records (seeded) with the projector following it in small transactions
+/// (`batches`), text log: the set-up of the tests that disturb a running projector.
+func withFollowedLedger(
+    seed: UInt64, records: Int, batches: (records: Int, pollMilliseconds: Int),
+    _ body: (GeneratedLedger, WarehouseSchema, ChildProcess) throws -> Void
+) throws {
+    try withGeneratedLedger(seed: seed) { ledger, schema, scratch in
+        try ledger.append(records)
+        let projector = try startFollowingProjector(
+            ledger.directory, into: schema, scratch: scratch, batches: batches, textLog: true
+        ).process
+        defer { _ = projector.stop() }
+        try body(ledger, schema, projector)
+    }
+}

@@ -33,7 +33,8 @@ public struct SegmentRow: Hashable, Sendable {
     public var recordCount: UInt64 { lastLSN + 1 - firstLSN }
 }
 
-/// Where one frame sits.
+/// Where one frame sits. (One column a field, in the `frames` table's order; alike in shape only to other
+/// plain records such as the campaign's `PlannedFault`.)
 struct FrameRow: Hashable {
     /// The LSN of the frame's first record; its records have consecutive LSNs.
     var firstLSN: UInt64

@@ -71,6 +71,9 @@ public enum RecordKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case gap = 5
     case lost = 6
 
+    /// The kind's name as stored in the warehouse and printed by the tools: spelled out, not derived from the
+    /// case name, so that renaming a case can never change stored text (the same choice as `RejectReason.code`,
+    /// which this switch resembles).
     public var description: String {
         switch self {
         case .accepted: "accepted"
@@ -126,6 +129,8 @@ public struct LedgerEntry: Sendable, Hashable {
     public var lsn: UInt64
     public var record: Record
 
+    // Memberwise, written out (like `AmountRule`'s) because a public struct's synthesized init is internal; this
+    // one is `package`: only the reader and the tests make entries.
     package init(lsn: UInt64, record: Record) {
         self.lsn = lsn
         self.record = record

@@ -98,6 +98,9 @@ package struct RejectionRow: Sendable, Hashable {
     var batchID: String
 }
 
+// The row types below share a shape (stored fields, one per column) and nothing else: each is its table's
+// columns, in its COPY order, so they are kept apart rather than folded into one generic row.
+
 /// A row of `ledger_gaps`: offsets deleted by Kafka retention before they could be consumed.
 package struct GapRow: Sendable, Hashable {
     var topic: String
