@@ -31,7 +31,11 @@ let ledgerFolder: [Target] = [
     .target(name: "MessageSchema", path: "Sources/Ledger/MessageSchema"),
     // The write-ahead log: segment format, writer, recovery, reader, SQLite index, maintenance.
     .target(
-        name: "Ledger", dependencies: ["OperatingErrors", "MessageSchema", "CLZ4", "CSQLite", logging],
+        name: "Ledger",
+        dependencies: [
+            "OperatingErrors", "MessageSchema", "CLZ4", "CSQLite", logging,
+            .product(name: "Crypto", package: "swift-crypto"),
+        ],
         path: "Sources/Ledger/Ledger"),
     // Metrics endpoint, logs, stop signals: what ledger-ingest and ledger-projector share as processes.
     .target(

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerTesting
+import MessageSchema
 import OperatingErrors
 import Testing
 
@@ -269,6 +270,40 @@ import Testing
         #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump() == live)
     }
 
+    /// An index written by the previous version (schema 2: a 64-bit content digest in an INTEGER column) is
+    /// replaced at open and rebuilt from the segments: the durable LSN stays, and repeats of orders indexed
+    /// under the old schema are classified by the new digests.
+    @Test func anIndexOfTheFormerSchemaIsRebuiltWithTheNewDigests() throws {
+        let directory = ScratchDirectory()
+        do {
+            var options = LedgerOptions()
+            options.orderIndexBatchOrders = 4
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path, options: options))
+            for number in 1...12 {
+                #expect(try appender.kindOfAppending(order: number, offset: Int64(number)) == .accepted)
+            }
+            try appender.close()
+        }
+        do {
+            let index = try SQLiteDatabase(path: directory.file(LedgerIndex.fileName), readOnly: false)
+            try index.execute(
+                """
+                DROP TABLE orders;
+                CREATE TABLE orders(order_id BLOB PRIMARY KEY, lsn INTEGER NOT NULL, content_digest INTEGER NOT NULL)
+                    WITHOUT ROWID;
+                INSERT INTO orders VALUES(x'00', 1, 42);
+                UPDATE meta SET value = '2' WHERE key = 'schema_version';
+                """)
+        }
+        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+        #expect(appender.durableLSN == 12)
+        #expect(try appender.kindOfAppending(order: 1, offset: 13) == .duplicate)
+        #expect(try appender.kindOfAppending(order: 2, amount: "1.00", offset: 14) == .conflict)
+        #expect(try appender.kindOfAppending(order: 13, offset: 15) == .accepted)
+        try appender.close()
+        #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
+    }
+
     /// A batch of orders spread over several commits, interrupted by a crash halfway: every order is still
     /// found, recovery re-inserts the batch (some of it twice, harmlessly), and the index equals a rebuilt one.
     @Test func anOrderBatchInterruptedHalfwayIsCompletedByRecovery() throws {
@@ -325,7 +360,8 @@ import Testing
                 }
             }
             let uuid = bytes.withUnsafeBytes { $0.loadUnaligned(as: uuid_t.self) }
-            return (UUID(uuid: uuid), UInt64(number + 1), Int64.random(in: .min ... .max, using: &generator))
+            let digest = ContentDigest(bytes: (0..<ContentDigest.byteCount).map { _ in generator.next() })!
+            return (UUID(uuid: uuid), UInt64(number + 1), digest)
         }
         let ranges = OrderIndexBacklog.keyRanges(batch.shuffled(), count: Limits.orderIndexSlicesPerBatch)
         #expect(ranges.count == Limits.orderIndexSlicesPerBatch)
@@ -353,4 +389,32 @@ import Testing
         #expect(falsePositives < 2_500, "\(falsePositives) false positives in 100,000 (goal about 1% per full layer)")
     }
 
+    /// The content digest decides duplicate vs conflict alone, so it must be equal exactly when
+    /// `hasSameContent` says so: equal for the same instant written with another offset, different when any
+    /// one field differs, and different when bytes move from one text field to the next.
+    @Test func theContentDigestIsEqualExactlyForTheSameContent() throws {
+        func transaction(
+            amount: String = "10.50", currency: String = "USD", time: String = "2026-01-15T10:30:00Z",
+            customer: String = "cust_1", category: String = "books"
+        ) throws -> Transaction {
+            let json =
+                #"{"order_id": "7d0f6f3e-2c4b-4f59-9a41-0c5a4fdf2b11", "amount": \#(amount), "currency": "\#(currency)", "timestamp": "\#(time)", "customer_id": "\#(customer)", "product_category": "\#(category)"}"#
+            return try MessageValidator.validate(Array(json.utf8)).get()
+        }
+        let base = try transaction()
+        let sameInstant = try transaction(time: "2026-01-15T12:30:00+02:00")
+        #expect(sameInstant.hasSameContent(as: base) && sameInstant.contentDigest == base.contentDigest)
+        let variants = [
+            try transaction(amount: "10.51"), try transaction(currency: "EUR"),
+            try transaction(time: "2026-01-15T10:30:00.000001Z"), try transaction(customer: "cust_2"),
+            try transaction(category: "book"), try transaction(customer: "cust_1b", category: "ooks"),
+        ]
+        for variant in variants {
+            #expect(!variant.hasSameContent(as: base) && variant.contentDigest != base.contentDigest, "\(variant)")
+        }
+        #expect(Set(variants.map(\.contentDigest)).count == variants.count, "every variant differs from the others")
+        let stored = base.contentDigest.withBytes { Array($0) }
+        #expect(stored.count == ContentDigest.byteCount && ContentDigest(bytes: stored) == base.contentDigest)
+        #expect(ContentDigest(bytes: Array(stored.dropLast())) == nil, "an index value of another length is refused")
+    }
 }

@@ -90,14 +90,12 @@ public final class LedgerAppender {
         return writer.durableLSN
     }
 
-    /// accepted, duplicate (same content as the accepted record) or conflict (different content).
+    /// accepted, duplicate (same content as the accepted record) or conflict (different content), decided by
+    /// the content digests (`ContentDigest`): the original is never read back, so a redelivery of an order from
+    /// anywhere in the ledger costs one order-index lookup.
     private func classify(_ transaction: Transaction) throws -> RecordBody {
         guard let original = try writer.acceptedOrder(transaction.orderID) else { return .accepted(transaction) }
-        guard original.contentDigest == transaction.contentDigest else {
-            return .conflict(transaction, originalLSN: original.lsn)
-        }
-        let originalTransaction = try original.pending ?? writer.acceptedTransaction(at: original.lsn)
-        return transaction.hasSameContent(as: originalTransaction)
+        return original.contentDigest == transaction.contentDigest
             ? .duplicate(transaction, originalLSN: original.lsn) : .conflict(transaction, originalLSN: original.lsn)
     }
 

@@ -15,7 +15,7 @@ import MessageSchema
 final class LedgerIndex {
     static let fileName = "index.sqlite"
     /// Bumped when the tables change; an index of another version is rebuilt from the segments.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
     /// SQLite's page cache per connection, in KiB: enough for the inner pages of an order index of 100M+ orders.
     /// Its leaves do not fit in any cache of a sensible size (a B-tree keyed by random UUIDs, ~40 bytes an
     /// order); order batches visit them in key order, reading each from the OS page cache once per batch. A 128
@@ -60,7 +60,7 @@ final class LedgerIndex {
                 topic TEXT NOT NULL, partition INTEGER NOT NULL, last_offset INTEGER NOT NULL, last_lsn INTEGER NOT NULL,
                 PRIMARY KEY(topic, partition)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS orders(
-                order_id BLOB PRIMARY KEY, lsn INTEGER NOT NULL, content_digest INTEGER NOT NULL) WITHOUT ROWID;
+                order_id BLOB PRIMARY KEY, lsn INTEGER NOT NULL, content_digest BLOB NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS record_counts(
                 kind INTEGER NOT NULL, reason INTEGER NOT NULL, count INTEGER NOT NULL,
                 PRIMARY KEY(kind, reason)) WITHOUT ROWID;
@@ -127,7 +127,9 @@ final class LedgerIndex {
         let order = try statement("INSERT OR IGNORE INTO orders VALUES(?, ?, ?)")
         // In key order: each B-tree leaf is then visited once per batch, in sequence, instead of at random.
         for row in orders.sorted(by: { Self.keyOrder($0.orderID) < Self.keyOrder($1.orderID) }) {
-            try withUnsafeBytes(of: row.orderID.uuid) { try order.run(blob: $0, Int64(row.lsn), row.contentDigest) }
+            try withUnsafeBytes(of: row.orderID.uuid) { orderID in
+                try row.contentDigest.withBytes { try order.run(blob: orderID, Int64(row.lsn), blob: $0) }
+            }
         }
     }
 
@@ -189,10 +191,24 @@ final class LedgerIndex {
         return Dictionary(uniqueKeysWithValues: rows)
     }
 
+    /// The LSN of the accepted record for `orderID`, if any (readers: they need no digest).
+    func acceptedLSN(_ orderID: UUID) throws -> UInt64? {
+        try statement("SELECT lsn FROM orders WHERE order_id = ?").query([.blob(orderID.bytes)]) {
+            UInt64($0.integer(0))
+        }.first
+    }
+
     /// The LSN and content digest of the accepted record for `orderID`, if any.
-    func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, contentDigest: Int64)? {
-        try statement("SELECT lsn, content_digest FROM orders WHERE order_id = ?")
-            .query([.blob(orderID.bytes)]) { (UInt64($0.integer(0)), $0.integer(1)) }.first
+    func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, contentDigest: ContentDigest)? {
+        let rows = try statement("SELECT lsn, content_digest FROM orders WHERE order_id = ?")
+            .query([.blob(orderID.bytes)]) { (UInt64($0.integer(0)), ContentDigest(bytes: $0.blob(1))) }
+        guard let (lsn, digest) = rows.first else { return nil }
+        guard let digest else {
+            throw LedgerError(
+                .index, "the order index holds a content digest that is not 16 bytes",
+                [("order_id", orderID.uuidString.lowercased()), ("lsn", String(lsn))])
+        }
+        return (lsn, digest)
     }
 
     func segments() throws -> [SegmentRow] {

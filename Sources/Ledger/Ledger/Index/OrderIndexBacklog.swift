@@ -1,7 +1,7 @@
 import Foundation
 
 /// One row of the order index: an accepted order, its LSN and its content digest.
-typealias IndexedOrder = (orderID: UUID, lsn: UInt64, contentDigest: Int64)
+typealias IndexedOrder = (orderID: UUID, lsn: UInt64, contentDigest: ContentDigest)
 
 /// Accepted orders that are not yet (all) in the SQLite order index, and the batch of them being inserted: the
 /// writer's in-memory half of the order index. It holds appended orders too; a batch is only taken right after
@@ -20,7 +20,7 @@ struct OrderIndexBacklog {
     /// Orders that make a batch.
     let batchOrders: Int
     /// Every order after the index's `orders_lsn`, except those of the batch's ranges already inserted.
-    private var orders: [UUID: (lsn: UInt64, contentDigest: Int64)] = [:]
+    private var orders: [UUID: (lsn: UInt64, contentDigest: ContentDigest)] = [:]
     /// The key ranges of the batch being inserted that are not yet in, in key order.
     private var batchRanges: ArraySlice<[IndexedOrder]> = []
     private var batchThroughLSN: UInt64 = 0
@@ -32,9 +32,9 @@ struct OrderIndexBacklog {
         orders.reserveCapacity(2 * batchOrders + Limits.groupCommitRecordsMax)
     }
 
-    subscript(orderID: UUID) -> (lsn: UInt64, contentDigest: Int64)? { orders[orderID] }
+    subscript(orderID: UUID) -> (lsn: UInt64, contentDigest: ContentDigest)? { orders[orderID] }
 
-    mutating func add(_ orderID: UUID, lsn: UInt64, contentDigest: Int64) {
+    mutating func add(_ orderID: UUID, lsn: UInt64, contentDigest: ContentDigest) {
         orders[orderID] = (lsn, contentDigest)
     }
 

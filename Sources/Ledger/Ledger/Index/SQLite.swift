@@ -109,12 +109,13 @@ final class SQLiteStatement {
         }
     }
 
-    /// Runs an INSERT/UPDATE with (blob, integer, integer) parameters without building `Value`s: the order
+    /// Runs an INSERT/UPDATE with (blob, integer, blob) parameters without building `Value`s: the order
     /// index's hot path, one call per accepted record.
-    func run(blob: UnsafeRawBufferPointer, _ first: Int64, _ second: Int64) throws {
+    func run(blob first: UnsafeRawBufferPointer, _ second: Int64, blob third: UnsafeRawBufferPointer) throws {
         sqlite3_reset(statement)
-        guard sqlite3_bind_blob(statement, 1, blob.baseAddress, Int32(blob.count), sqliteTransient) == SQLITE_OK,
-            sqlite3_bind_int64(statement, 2, first) == SQLITE_OK, sqlite3_bind_int64(statement, 3, second) == SQLITE_OK,
+        guard sqlite3_bind_blob(statement, 1, first.baseAddress, Int32(first.count), sqliteTransient) == SQLITE_OK,
+            sqlite3_bind_int64(statement, 2, second) == SQLITE_OK,
+            sqlite3_bind_blob(statement, 3, third.baseAddress, Int32(third.count), sqliteTransient) == SQLITE_OK,
             sqlite3_step(statement) == SQLITE_DONE
         else { throw database.error("insert", sql: sql) }
         sqlite3_reset(statement)

@@ -78,7 +78,7 @@ public final class LedgerReader {
     /// The LSN of the accepted record for `orderID`, if any: from the order index, or else from the durable
     /// records the writer has not yet inserted into it (at most `Limits.orderIndexBatchOrdersMax` orders).
     public func acceptedLSN(of orderID: UUID) throws -> UInt64? {
-        if let indexed = try index.acceptedOrder(orderID) { return indexed.lsn }
+        if let indexed = try index.acceptedLSN(orderID) { return indexed }
         let cursor = cursor(from: try index.ordersLSN() + 1)
         while true {
             let entries = try cursor.next(maxRecords: 16_384)

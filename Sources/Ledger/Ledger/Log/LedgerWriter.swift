@@ -67,16 +67,11 @@ public final class LedgerWriter {
     private var unpublished = IndexBatch()
     /// Accepted orders not yet in the SQLite order index (appended, or durable but waiting for their batch).
     private var unindexedOrders: OrderIndexBacklog
-    /// The transaction of each record appended since the last commit (nil for other kinds), by LSN - durableLSN
-    /// - 1: a repeated order_id is compared with a not yet durable original without reading a frame.
-    private var uncommittedTransactions: [Transaction?] = []
     /// Every accepted order_id, so a new order needs no index query.
     private var orderFilter: OrderFilter
     /// Published watermarks, cached: the per-message check must not query SQLite.
     private var publishedWatermarks: [TopicPartition: Watermark] = [:]
     private var failure: LedgerError?
-    /// The last frame read for `acceptedTransaction` (repeats of orders come in bursts).
-    private var cachedFrame: (firstLSN: UInt64, records: [Record])?
 
     private struct OpenSegment {
         var file: any LedgerFile
@@ -222,13 +217,10 @@ public final class LedgerWriter {
         nextLSN += 1
         unpublished.note(record, lsn: lsn)
         segment.row.note(record)
-        var accepted: Transaction?
         if case .accepted(let transaction) = record.body {
             unindexedOrders.add(transaction.orderID, lsn: lsn, contentDigest: transaction.contentDigest)
             orderFilter.insert(transaction.orderID)
-            accepted = transaction
         }
-        uncommittedTransactions.append(accepted)
         return lsn
     }
 
@@ -244,7 +236,6 @@ public final class LedgerWriter {
             try segment.file.sync()
             unpublished.segments = [segment.row]
             unpublished.durableLSN = nextLSN - 1
-            uncommittedTransactions.removeAll(keepingCapacity: true)
             let slice = unindexedOrders.nextSlice(durableLSN: nextLSN - 1)
             unpublished.orders = slice?.orders ?? []
             unpublished.ordersLSN = slice?.completeThrough
@@ -279,35 +270,12 @@ public final class LedgerWriter {
         (unpublished.watermarks[key] ?? publishedWatermarks[key])?.offset
     }
 
-    /// The accepted record for `orderID`: its LSN, and its transaction when it is not yet committed (durable ones
-    /// give their content digest; the caller reads the record to compare).
-    func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, pending: Transaction?, contentDigest: Int64)? {
+    /// The accepted record for `orderID`, if any: its LSN and content digest, from memory for orders not yet in
+    /// the order index, else from the index (one B-tree lookup; never a frame read).
+    func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, contentDigest: ContentDigest)? {
         guard orderFilter.mightContain(orderID) else { return nil }
-        if let held = unindexedOrders[orderID] {
-            let uncommitted = held.lsn > durableLSN ? uncommittedTransactions[Int(held.lsn - durableLSN - 1)] : nil
-            return (held.lsn, uncommitted, held.contentDigest)
-        }
-        return try index.acceptedOrder(orderID).map { ($0.lsn, nil, $0.contentDigest) }
-    }
-
-    /// The transaction of the accepted record at `lsn` (durable): read from its frame, which is kept, since
-    /// repeats of orders come in bursts. For the appender, which compares a repeated order_id with its original.
-    func acceptedTransaction(at lsn: UInt64) throws -> Transaction {
-        if let cachedFrame, lsn >= cachedFrame.firstLSN, lsn < cachedFrame.firstLSN + UInt64(cachedFrame.records.count),
-            let transaction = cachedFrame.records[Int(lsn - cachedFrame.firstLSN)].transaction
-        {
-            return transaction
-        }
-        guard let frame = try index.frame(containing: lsn) else {
-            throw LedgerError(.index, "the order index names an LSN no frame holds", [("lsn", String(lsn))])
-        }
-        let records = try SegmentFiles.readFrame(directory, frame, fileSystem: options.fileSystem)
-        cachedFrame = (frame.firstLSN, records)
-        guard case .accepted(let transaction) = records[Int(lsn - frame.firstLSN)].body else {
-            throw LedgerError(
-                .index, "the order index names a record that is not an accepted transaction", [("lsn", String(lsn))])
-        }
-        return transaction
+        if let held = unindexedOrders[orderID] { return held }
+        return try index.acceptedOrder(orderID)
     }
 
     // MARK: Frames and segments
