@@ -56,22 +56,17 @@ final class LoadGenerator {
         // The record is being written: only its complete lines.
         let complete = data[data.startIndex..<(data.lastIndex(of: 0x0A) ?? data.startIndex)]
         let candidates = try complete.split(separator: 0x0A).map { try DeliveryRecordLine.decode($0, in: record) }
-            .compactMap { line in line.decodedValue.flatMap { $0.isEmpty ? nil : (line.partition, $0) } }
+            .filter { !($0.decodedValue?.isEmpty ?? true) }
         guard !candidates.isEmpty else { return 0 }
-        var chosen: [Int: [Data]] = [:]
-        for _ in 0..<count {
-            let (partition, value) = candidates[copyChoices.next(below: candidates.count)]
-            chosen[partition, default: []].append(value)
-        }
-        for (partition, values) in chosen {
-            // kcat sends each file named on its command line as one message, byte for byte.
-            let files = try values.enumerated().map { index, value in
-                let path = environment.work + "/copy-\(partition)-\(index).bin"
-                try value.write(to: URL(fileURLWithPath: path))
-                return path
-            }
+        for copy in 0..<count {
+            let line = candidates[copyChoices.next(below: candidates.count)]
+            // kcat sends a file named on its command line as one message, byte for byte, with the key of -k (the
+            // producer's keys are decimal sequence numbers, so they pass as an argument unchanged).
+            let path = environment.work + "/copy-\(copy).bin"
+            try line.decodedValue!.write(to: URL(fileURLWithPath: path))
+            let key = line.decodedKey.map { ["-k", String(decoding: $0, as: UTF8.self)] } ?? []
             _ = try Command.output(
-                kcat, ["-P", "-b", brokers, "-t", ChaosLimits.topic, "-p", "\(partition)", "-q"] + files,
+                kcat, ["-P", "-b", brokers, "-t", ChaosLimits.topic, "-p", "\(line.partition)", "-q"] + key + [path],
                 timeoutSeconds: ChaosLimits.copyWriteTimeoutSeconds)
         }
         return count
@@ -110,6 +105,7 @@ struct DeliveryRecordLine: Decodable {
     var offset: Int
     var intent: String
     var reason: String?
+    var key: String?
     var value: String?
 
     static func decode(_ line: Data.SubSequence, in path: String) throws -> DeliveryRecordLine {
@@ -124,4 +120,6 @@ struct DeliveryRecordLine: Decodable {
 
     /// The value's bytes: nil for a null value (or one that is not base64, which `Oracle` refuses).
     var decodedValue: Data? { value.flatMap { Data(base64Encoded: $0) } }
+    /// The key's bytes: nil for a null key (or one that is not base64, which `Oracle` refuses).
+    var decodedKey: Data? { key.flatMap { Data(base64Encoded: $0) } }
 }

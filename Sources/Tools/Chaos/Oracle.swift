@@ -182,13 +182,13 @@ struct Oracle {
         return acknowledged
     }
 
-    /// `ledger-tool produce` sends neither keys nor headers.
+    /// `ledger-tool produce` sends no headers; its key (the message's sequence number) is in the record.
     private static func acknowledgement(_ line: DeliveryRecordLine, in path: String) throws -> Acknowledgement {
         let offset = Offset(partition: line.partition, offset: line.offset)
-        if line.value != nil && line.decodedValue == nil {
-            throw CampaignError("\(path): the value acknowledged at \(offset) is not base64")
+        if (line.value != nil && line.decodedValue == nil) || (line.key != nil && line.decodedKey == nil) {
+            throw CampaignError("\(path): the key or value acknowledged at \(offset) is not base64")
         }
-        let message = TopicMessage(key: nil, value: line.decodedValue, headers: Data())
+        let message = TopicMessage(key: line.decodedKey, value: line.decodedValue, headers: Data())
         switch line.intent {
         case "invalid": return Acknowledgement(message: message, intent: .invalid(reason: line.reason ?? "?"))
         case "valid", "duplicate", "conflict":

@@ -7,8 +7,8 @@ import OperatingErrors
 
 /// `ledger-tool produce --record FILE`: one JSON line per acknowledged message, written as the delivery reports
 /// arrive, so a fault test can build its oracle from what was really produced rather than from the system under
-/// test. A line: `{"partition":3,"offset":41,"seq":250,"intent":"invalid","reason":"value_null"}`, with `value`
-/// (base64) unless the Kafka value was null. `intent` is the generator's: valid, duplicate, conflict or invalid
+/// test. A line: `{"partition":3,"offset":41,"seq":250,"intent":"invalid","reason":"value_null"}`, with `key` and
+/// `value` (base64) unless the Kafka key or value was null. `intent` is the generator's: valid, duplicate, conflict or invalid
 /// (with the reason it meant to provoke). Messages never acknowledged have no line.
 final class DeliveryRecorder {
     struct Line: Encodable {
@@ -17,6 +17,7 @@ final class DeliveryRecorder {
         var seq: Int
         var intent: String
         var reason: String?
+        var key: String?
         var value: String?
     }
 
@@ -24,7 +25,7 @@ final class DeliveryRecorder {
     private let handle: FileHandle
     private let encoder = JSONEncoder()
     /// Messages sent and not yet acknowledged, by tag; bounded by librdkafka's queue (queue.buffering.max.messages).
-    private var inFlight: [Int: (value: [UInt8]?, intent: MessageGenerator.Intent?)] = [:]
+    private var inFlight: [Int: (key: [UInt8]?, value: [UInt8]?, intent: MessageGenerator.Intent?)] = [:]
 
     init(path: String) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil),
@@ -37,8 +38,8 @@ final class DeliveryRecorder {
         encoder.outputFormatting = [.sortedKeys]
     }
 
-    func sent(tag: Int, value: [UInt8]?, intent: MessageGenerator.Intent?) {
-        inFlight[tag] = (value, intent)
+    func sent(tag: Int, key: [UInt8]?, value: [UInt8]?, intent: MessageGenerator.Intent?) {
+        inFlight[tag] = (key, value, intent)
     }
 
     func write(_ deliveries: [KafkaProducer.Delivery]) throws {
@@ -53,7 +54,7 @@ final class DeliveryRecorder {
             text += try encoder.encode(
                 Line(
                     partition: delivery.partition, offset: delivery.offset, seq: delivery.tag, intent: intent,
-                    reason: reason,
+                    reason: reason, key: message.key.map { Data($0).base64EncodedString() },
                     value: message.value.map { Data($0).base64EncodedString() }))
             text.append(0x0A)
         }

@@ -185,9 +185,9 @@ struct ProduceCommand: ParsableCommand {
         let started = Date()
         var produced = 0
         try forEachMessage { value, intent in
-            recorder?.sent(tag: produced, value: value, intent: intent)
-            try producer.produce(
-                topic: topic, key: keys == .sequence ? Array(String(produced).utf8) : nil, value: value, tag: produced)
+            let key = keys == .sequence ? Array(String(produced).utf8) : nil
+            recorder?.sent(tag: produced, key: key, value: value, intent: intent)
+            try producer.produce(topic: topic, key: key, value: value, tag: produced)
             produced += 1
             if produced % 1000 == 0 {
                 producer.poll()
