@@ -76,8 +76,15 @@ func waitUntilCaughtUp(_ directories: [String], ends: [TopicPartition: Int64], t
     let deadline = Date().addingTimeInterval(timeoutSeconds)
     while Date() < deadline {
         var reached: [TopicPartition: Int64] = [:]
-        for directory in directories where FileManager.default.fileExists(atPath: directory + "/index.sqlite") {
-            for (partition, mark) in try LedgerReader(directory: directory).watermarks() {
+        for directory in directories {
+            // A ledger ingest has not created yet, or is creating (`notCreated`), has reached nothing.
+            let reader: LedgerReader
+            do {
+                reader = try LedgerReader(directory: directory)
+            } catch let error as LedgerError where error.code == .notCreated {
+                continue
+            }
+            for (partition, mark) in try reader.watermarks() {
                 reached[partition] = max(reached[partition] ?? -1, mark.offset + 1)
             }
         }

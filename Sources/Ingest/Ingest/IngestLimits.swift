@@ -17,6 +17,15 @@ public enum IngestLimits {
     /// this system's size; a longer backlog pays one stall per 256 MiB (~3 s of work), and memory during
     /// catch-up is bounded by it. Steady ingest keeps the queue near empty.
     public static let fetchQueueKilobytesMax = 262_144
+    /// A batch of fewer messages than this says the prefetch queue is drained (a backlog fills every batch to
+    /// `batchMessagesMax`): the moment `FetchMemoryReturn` may give the queue's memory back.
+    public static let drainedBatchMessagesMax = batchMessagesMax / 8
+    /// Messages consumed since the last trim before memory is trimmed again (~50 MiB of this system's messages):
+    /// below it there is little to give back.
+    public static let memoryTrimAfterMessages = 262_144
+    /// Shortest time between two trims, in seconds: a trim walks every malloc arena (milliseconds), and a steady
+    /// stream passes the message threshold every few seconds.
+    public static let memoryTrimIntervalSeconds = 10.0
     /// librdkafka's prefetch threshold in messages (`queued.min.messages`), for the same reason: above the
     /// kilobyte bound for messages of this system's size, so that bound is the one that applies.
     public static let fetchQueueMessagesMax = 1_000_000

@@ -37,6 +37,7 @@ final class IngestLoop {
     private var expectedNext: [TopicPartition: Int64] = [:]
     private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
+    private var fetchMemory = FetchMemoryReturn()
     private let stopRequested: StopSignal
 
     init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopSignal) throws {
@@ -69,7 +70,7 @@ final class IngestLoop {
             ])
         metrics.up.record(1)
         while !stopRequested.isRequested {
-            try consumer.consumeMessages(
+            let consumed = try consumer.consumeMessages(
                 maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds
             ) { messages in
                 // The ingest time of every record of the batch: its messages arrived together.
@@ -83,6 +84,7 @@ final class IngestLoop {
             try makeDurable()
             commitOffsets(force: false)
             updateLag()
+            if fetchMemory.noteBatch(messages: consumed) { logger.debug("ingest.memory_trimmed") }
         }
         try makeDurable()
         try appender.close()
