@@ -100,7 +100,7 @@ let toolsFolder: [Target] = [
         name: "LedgerTool",
         dependencies: [
             "Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "DevelopmentBroker", "Ingest", "Projector",
-            "PostgresClient",
+            "PostgresClient", "DeliveryRecord",
             argumentParser, logging, .product(name: "ConsoleKitTerminal", package: "console-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ],
@@ -122,7 +122,10 @@ let toolsFolder: [Target] = [
     // The fault campaign's driver (scripts/chaos). It depends on no target of the package: it drives the built
     // binaries as processes and judges them against an oracle of its own, so it never shares code with what it
     // checks.
-    .executableTarget(name: "LedgerChaos", dependencies: [argumentParser], path: "Sources/Tools/Chaos"),
+    // The line format of `ledger-tool produce --record`, which the fault campaign's oracle reads.
+    .target(name: "DeliveryRecord", path: "Sources/Tools/DeliveryRecord"),
+    .executableTarget(
+        name: "LedgerChaos", dependencies: ["DeliveryRecord", argumentParser], path: "Sources/Tools/Chaos"),
 ]
 
 let testTargets: [Target] = [

@@ -1,3 +1,4 @@
+import DeliveryRecord
 import Foundation
 
 /// The load: one producer sending the campaign's messages at a steady rate across the fault window, plus small
@@ -98,16 +99,7 @@ final class LoadGenerator {
     }
 }
 
-/// One line of `ledger-tool produce --record`: where the broker acknowledged a message, what the generator meant
-/// it to be (valid, duplicate, conflict, or invalid with a reason) and its value (base64; absent for null).
-struct DeliveryRecordLine: Decodable {
-    var partition: Int
-    var offset: Int
-    var intent: String
-    var reason: String?
-    var key: String?
-    var value: String?
-
+extension DeliveryRecordLine {
     static func decode(_ line: Data.SubSequence, in path: String) throws -> DeliveryRecordLine {
         do {
             return try JSONDecoder().decode(DeliveryRecordLine.self, from: line)
@@ -117,9 +109,4 @@ struct DeliveryRecordLine: Decodable {
             )
         }
     }
-
-    /// The value's bytes: nil for a null value (or one that is not base64, which `Oracle` refuses).
-    var decodedValue: Data? { value.flatMap { Data(base64Encoded: $0) } }
-    /// The key's bytes: nil for a null key (or one that is not base64, which `Oracle` refuses).
-    var decodedKey: Data? { key.flatMap { Data(base64Encoded: $0) } }
 }

@@ -1,3 +1,4 @@
+import DeliveryRecord
 import Foundation
 
 /// A Kafka message's coordinates in the campaign's topic.

@@ -1,3 +1,4 @@
+import DeliveryRecord
 import Foundation
 import Ingest
 import KafkaClient
@@ -5,22 +6,10 @@ import Ledger
 import LedgerTesting
 import OperatingErrors
 
-/// `ledger-tool produce --record FILE`: one JSON line per acknowledged message, written as the delivery reports
-/// arrive, so a fault test can build its oracle from what was really produced rather than from the system under
-/// test. A line: `{"partition":3,"offset":41,"seq":250,"intent":"invalid","reason":"value_null"}`, with `key` and
-/// `value` (base64) unless the Kafka key or value was null. `intent` is the generator's: valid, duplicate, conflict or invalid
-/// (with the reason it meant to provoke). Messages never acknowledged have no line.
+/// `ledger-tool produce --record FILE`: one JSON line per acknowledged message (`DeliveryRecordLine`), written as
+/// the delivery reports arrive, so a fault test can build its oracle from what was really produced rather than
+/// from the system under test.
 final class DeliveryRecorder {
-    struct Line: Encodable {
-        var partition: Int32
-        var offset: Int64
-        var seq: Int
-        var intent: String
-        var reason: String?
-        var key: String?
-        var value: String?
-    }
-
     private let path: String
     private let handle: FileHandle
     private let encoder = JSONEncoder()
@@ -52,10 +41,9 @@ final class DeliveryRecorder {
             }
             let (intent, reason) = Self.describe(message.intent)
             text += try encoder.encode(
-                Line(
-                    partition: delivery.partition, offset: delivery.offset, seq: delivery.tag, intent: intent,
-                    reason: reason, key: message.key.map { Data($0).base64EncodedString() },
-                    value: message.value.map { Data($0).base64EncodedString() }))
+                DeliveryRecordLine(
+                    partition: Int(delivery.partition), offset: Int(delivery.offset), seq: delivery.tag,
+                    intent: intent, reason: reason, key: message.key, value: message.value))
             text.append(0x0A)
         }
         try handle.write(contentsOf: text)
