@@ -29,17 +29,9 @@ final class LedgerSource {
     @discardableResult
     func open() throws -> LedgerReader {
         if let reader { return reader }
-        do {
-            let opened = try LedgerReader(directory: directory)
-            reader = opened
-            return opened
-        } catch let error as LedgerError where error.code == .notCreated {
-            throw ProjectorError(
-                .ledgerUnavailable, "no ledger in this directory yet",
-                [("ledger.path", directory)] + error.context)
-        } catch let error as LedgerError {
-            throw ProjectorError(ledger: error, directory: directory)
-        }
+        let opened = try reading { try LedgerReader(directory: directory) }
+        reader = opened
+        return opened
     }
 
     /// Places the cursor right after `checkpoint`, the warehouse's word on where this ledger stands.
@@ -106,9 +98,14 @@ final class LedgerSource {
         return durable
     }
 
+    /// Runs a read of the ledger, its errors in the projector's terms: a ledger not created yet is
+    /// `.ledgerUnavailable` (waited out), anything else `.ledger` (fatal).
     private func reading<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
+        } catch let error as LedgerError where error.code == .notCreated {
+            throw ProjectorError(
+                .ledgerUnavailable, "no ledger in this directory yet", [("ledger.path", directory)] + error.context)
         } catch let error as LedgerError {
             throw ProjectorError(ledger: error, directory: directory)
         }
