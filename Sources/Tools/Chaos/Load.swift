@@ -48,7 +48,7 @@ final class LoadGenerator {
         return failures
     }
 
-    /// Writes `count` messages the producer was acknowledged for so far again, each to its own partition, with
+    /// Writes `count` messages the producer was acknowledged for so far again, each into its own partition, with
     /// kcat (not the project's client): what a broker does with a retried produce it had already written. The
     /// development broker does it by itself now and then while requests fail; these copies make sure every run
     /// has some, for ingest to take as repeats of the first copy. Returns how many were written.
