@@ -7,11 +7,11 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 # Installs the Debian packages the build, the tests and the benchmarks need, if any is missing.
 # apt-get update runs at most once per machine (marker in /var/lib/apt/lists) and only when something is missing.
-ensure_packages() {
+ensure_packages() {  # [MORE_PACKAGES...]: a script's own needs beside the common ones
   # kcat: the fault campaign (run by scripts/test) reads the dead-letter topic with a client that is not the
   # project's own, and the benchmarks measure the broker's limit with it.
   # time: GNU time measures a child's peak memory (tests and ledger-bench maintenance).
-  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev lz4 pkg-config bc curl kcat time)
+  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev lz4 pkg-config bc curl kcat time "$@")
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
