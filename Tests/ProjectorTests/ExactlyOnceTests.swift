@@ -208,6 +208,68 @@ extension Warehouse {
             }
         }
 
+        /// Ledger b accepted one version of an order and then recorded a duplicate of it in its next batch; ledger
+        /// a accepted another version, which reaches the warehouse first although it commits only after b's
+        /// second batch has started (the two batches of b overlap on two connections). b's duplicate repeats the
+        /// version the warehouse did not keep, so it is a conflict row like b's accepted record. Chaos seed
+        /// 945806512 (two instances) found the duplicate judged before the other ledger's version had committed,
+        /// and so left out of the warehouse.
+        @Test func aDuplicateIsJudgedOnceItsOrdersVersionIsFinal() throws {
+            let day = microseconds(2024, 1, 15, 10, 30)
+            let ledgerA = UUID()
+            let ledgerB = UUID()
+            let versionA = HandLedger.transaction(1, cents: 9_900, microseconds: day)
+            let versionB = HandLedger.transaction(1, cents: 2_500, microseconds: day)
+            func batch(_ ledger: UUID, _ lsn: UInt64, offset: Int64, _ body: RecordBody) -> ProjectionBatch {
+                var builder = BatchBuilder(ledgerID: ledger, rule: .original, quarantine: false)
+                let source = SourceCoordinates(topic: "transactions", partition: 0, offset: offset)
+                let record = Record(source: source, ingestTimeMicroseconds: day, body: body)
+                return builder.build([LedgerEntry(lsn: lsn, record: record)]).batch
+            }
+            try TestPostgres.withSchema { schema in
+                _ = try WarehouseMaintenance.migrate(
+                    postgresURL: try TestPostgres.url(), schema: schema, readerRole: nil, logger: quietLogger)
+                func loader(_ name: String) throws -> WarehouseLoader {
+                    let connection = try PostgresConnection(url: try TestPostgres.url(), applicationName: name)
+                    return try WarehouseLoader(connection: connection, schema: schema, logger: quietLogger)
+                }
+                let (loaderA, loaderB1) = (try loader("a-1"), try loader("b-1"))
+                // Used by the background thread alone, as LoadPipeline's workers use theirs.
+                nonisolated(unsafe) let loaderB2 = try loader("b-2")
+                let duplicateOfB = batch(ledgerB, 2, offset: 102, .duplicate(versionB, originalLSN: 1))
+                let firstOfB = BatchCompletion()
+                let secondOfB = Background {
+                    let outcome = try loaderB2.write(duplicateOfB, expectedCheckpoint: 1, predecessor: firstOfB)
+                    guard outcome.duplicatesInConflict == 1 else {
+                        throw TestFailure("the duplicate was judged no conflict: \(outcome)")
+                    }
+                }
+                let observer = try TestPostgres.connect()
+                #expect(
+                    eventually(seconds: 10) {
+                        try observer.query(
+                            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'b-2' AND state = 'idle in transaction'"
+                        ).count == 1
+                    }, "b's second batch is waiting for its first")
+                Thread.sleep(forTimeInterval: 0.3)
+                _ = try loaderA.write(
+                    batch(ledgerA, 1, offset: 1, .accepted(versionA)), expectedCheckpoint: 0, predecessor: nil)
+                firstOfB.finish(
+                    Result {
+                        try loaderB1.write(
+                            batch(ledgerB, 1, offset: 101, .accepted(versionB)), expectedCheckpoint: 0, predecessor: nil
+                        )
+                    })
+                try secondOfB.join()
+                #expect(
+                    try observer.query("SELECT amount::text FROM \(schema.transactions)").values == [["99.00"]])
+                #expect(
+                    try observer.query(
+                        "SELECT source_offset::text, kind, ledger_id::text FROM \(schema.rejectedMessages) ORDER BY source_offset"
+                    ).values == ["101", "102"].map { [$0, "conflict", ledgerB.uuidString.lowercased()] })
+            }
+        }
+
         /// A projector started beside ledger-ingest may find the index created but not yet naming its ledger (the
         /// writer creates the file, then writes the id). It waits for the ledger, as for a directory with no index
         /// at all, and projects it once it exists (CI's chaos seed 47907279 caught it exiting 1 instead).

@@ -104,47 +104,58 @@ final class WarehouseLoader {
         var outcome = Outcome()
         outcome.deduplicated = deduplicating
         let started = DispatchTime.now().uptimeNanoseconds
-        // A duplicate's order is held either by another ledger's version (found here) or by its original, in an
-        // earlier batch or in this one (this ledger: never a conflict), so looking before the rows are written
-        // gives the same answer as after.
-        let duplicateConflicts = try conflictRows(contradicting: batch.duplicates, of: batch)
-        outcome.duplicatesInConflict = duplicateConflicts.count
-        if deduplicating {
-            try loadDeduplicating(batch, rejections: batch.rejections + duplicateConflicts, into: &outcome)
-        } else {
-            try loadDirect(batch, rejections: batch.rejections + duplicateConflicts, into: &outcome)
-        }
+        try insert(batch.transactions, batch.rejections, of: batch, deduplicating: deduplicating, into: &outcome)
         outcome.copyNanoseconds = DispatchTime.now().uptimeNanoseconds - started
         outcome.gapsInserted = try insertGaps(batch.gaps)
         outcome.quarantined = try insertQuarantined(batch.quarantined)
         try predecessor?.waitUntilCommitted()
+        // Only now is the warehouse's version of each duplicate's order final: the original, at a lower LSN of
+        // this ledger, is either committed (an earlier batch) or in this transaction, and it went in unless
+        // another ledger's version had committed first. Looked at any earlier, an order held by nobody yet looks
+        // like no conflict, and the other ledger's version can commit in between (chaos seed 945806512).
+        let duplicateConflicts = try conflictRows(contradicting: batch.duplicates, of: batch)
+        outcome.duplicatesInConflict = duplicateConflicts.count
+        try insert([], duplicateConflicts, of: batch, deduplicating: deduplicating, into: &outcome)
         // The checkpoint last: it verifies nobody else moved it, and its row lock is held only for the commit.
         try moveCheckpoint(batch.ledgerID, from: expectedCheckpoint, to: batch.lastLSN)
         return outcome
     }
 
-    /// `rejections`: the batch's, and the conflict rows made of its duplicates.
-    private func loadDirect(_ batch: ProjectionBatch, rejections: [RejectionRow], into outcome: inout Outcome) throws {
-        if !batch.transactions.isEmpty || !rejections.isEmpty {
-            try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)")
-            { stream in
-                for row in batch.transactions {
-                    CopyColumns.encodeTransactionKey(row, into: &stream.buffer)
-                    try stream.flushIfFull()
-                }
-                for row in rejections {
-                    CopyColumns.encodeRejectionKey(row, into: &stream.buffer)
-                    try stream.flushIfFull()
-                }
+    /// Writes rows and rejections (each with its `message_keys` entry) the batch's way: direct or deduplicating.
+    private func insert(
+        _ transactions: [TransactionRow], _ rejections: [RejectionRow], of batch: ProjectionBatch,
+        deduplicating: Bool, into outcome: inout Outcome
+    ) throws {
+        guard !transactions.isEmpty || !rejections.isEmpty else { return }
+        if deduplicating {
+            try loadDeduplicating(transactions, rejections: rejections, of: batch, into: &outcome)
+        } else {
+            try loadDirect(transactions, rejections: rejections, into: &outcome)
+        }
+    }
+
+    /// COPY straight in: the keys first, so that a key another ledger holds fails the transaction (23505) early.
+    private func loadDirect(_ transactions: [TransactionRow], rejections: [RejectionRow], into outcome: inout Outcome)
+        throws
+    {
+        try connection.copyIn("COPY \(schema.messageKeys) (\(CopyColumns.messageKeys)) FROM STDIN (FORMAT binary)") {
+            stream in
+            for row in transactions {
+                CopyColumns.encodeTransactionKey(row, into: &stream.buffer)
+                try stream.flushIfFull()
+            }
+            for row in rejections {
+                CopyColumns.encodeRejectionKey(row, into: &stream.buffer)
+                try stream.flushIfFull()
             }
         }
-        if !batch.transactions.isEmpty {
-            outcome.rowsInserted = try copy(
-                batch.transactions, into: schema.transactions, columns: CopyColumns.transactions,
+        if !transactions.isEmpty {
+            outcome.rowsInserted += try copy(
+                transactions, into: schema.transactions, columns: CopyColumns.transactions,
                 encode: CopyColumns.encodeTransaction)
         }
         if !rejections.isEmpty {
-            outcome.rejectionsInserted = try copy(
+            outcome.rejectionsInserted += try copy(
                 rejections, into: schema.rejectedMessages, columns: CopyColumns.rejections,
                 encode: CopyColumns.encodeRejection)
         }
@@ -153,16 +164,16 @@ final class WarehouseLoader {
     /// Stages the batch, then inserts the keys it may have (ON CONFLICT DO NOTHING covers both keys) and only the
     /// rows whose key went in. An accepted record whose order is already in the warehouse from another Kafka
     /// message with other content becomes a conflict row, as it would have in a single ledger (`conflictRows`).
-    /// `rejections`: as for `loadDirect`.
-    private func loadDeduplicating(_ batch: ProjectionBatch, rejections: [RejectionRow], into outcome: inout Outcome)
-        throws
-    {
+    private func loadDeduplicating(
+        _ transactions: [TransactionRow], rejections: [RejectionRow], of batch: ProjectionBatch,
+        into outcome: inout Outcome
+    ) throws {
         var rejections = rejections
-        if !batch.transactions.isEmpty {
+        if !transactions.isEmpty {
             try createStaging(
                 "projector_staging_transactions", like: schema.transactions, columns: CopyColumns.transactions)
             try copy(
-                batch.transactions, into: "pg_temp.projector_staging_transactions", columns: CopyColumns.transactions,
+                transactions, into: "pg_temp.projector_staging_transactions", columns: CopyColumns.transactions,
                 encode: CopyColumns.encodeTransaction)
             let inserted = try connection.query(
                 """
@@ -179,11 +190,12 @@ final class WarehouseLoader {
                 """)
             let insertedIDs = Set(
                 (0..<inserted.count).compactMap { inserted.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
-            outcome.rowsInserted = insertedIDs.count
-            outcome.skippedOrderIDs = Set(batch.transactions.map(\.orderID)).subtracting(insertedIDs)
+            outcome.rowsInserted += insertedIDs.count
+            let skipped = Set(transactions.map(\.orderID)).subtracting(insertedIDs)
+            outcome.skippedOrderIDs.formUnion(skipped)
             let conflicts = try conflictRows(
-                contradicting: batch.transactions.filter { outcome.skippedOrderIDs.contains($0.orderID) }, of: batch)
-            outcome.skippedOrdersInConflict = conflicts.count
+                contradicting: transactions.filter { skipped.contains($0.orderID) }, of: batch)
+            outcome.skippedOrdersInConflict += conflicts.count
             rejections += conflicts
         }
         if !rejections.isEmpty {
@@ -192,7 +204,7 @@ final class WarehouseLoader {
             try copy(
                 rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections,
                 encode: CopyColumns.encodeRejection)
-            outcome.rejectionsInserted = try connection.query(
+            let inserted = try connection.query(
                 """
                 WITH keys AS (
                     INSERT INTO \(schema.messageKeys) (\(CopyColumns.messageKeys))
@@ -205,7 +217,8 @@ final class WarehouseLoader {
                 FROM pg_temp.projector_staging_rejections s JOIN keys USING (source_topic, source_partition, source_offset)
                 """
             ).affectedRows
-            outcome.rejectionsSkipped = rejections.count - outcome.rejectionsInserted
+            outcome.rejectionsInserted += inserted
+            outcome.rejectionsSkipped += rejections.count - inserted
         }
     }
 
@@ -300,12 +313,14 @@ final class WarehouseLoader {
             separator: ", ")
     }
 
-    /// A temporary table with the COPY columns of `table`, emptied at commit (and gone with a rollback).
+    /// An empty temporary table with the COPY columns of `table`, emptied at commit (and gone with a rollback).
+    /// Emptied here too: one transaction stages twice, the batch's rows and then its duplicates' conflict rows.
     private func createStaging(_ name: String, like table: String, columns: String) throws {
         try connection.execute(
             """
             CREATE TEMPORARY TABLE IF NOT EXISTS \(name) ON COMMIT DELETE ROWS AS SELECT \(columns) FROM \(table) WITH NO DATA
             """)
+        try connection.execute("TRUNCATE \(name)")
     }
 
     @discardableResult
