@@ -253,16 +253,7 @@ public final class KafkaConsumer {
 
     /// How many partitions `topic` has, from the cluster's metadata.
     public func partitionCount(_ topic: String, timeoutMilliseconds: Int = 10_000) throws -> Int {
-        let topicHandle = rd_kafka_topic_new(handle, topic, nil)
-        defer { rd_kafka_topic_destroy(topicHandle) }
-        var metadata: UnsafePointer<rd_kafka_metadata>?
-        let code = rd_kafka_metadata(handle, 0, topicHandle, &metadata, Int32(timeoutMilliseconds))
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(code, nil, [("topic", topic)]) }
-        defer { rd_kafka_metadata_destroy(metadata) }
-        guard metadata.pointee.topic_cnt == 1 else {
-            throw KafkaError(client: "no metadata for the topic", [("topic", topic)])
-        }
-        return Int(metadata.pointee.topics[0].partition_cnt)
+        try topicPartitionCount(handle, topic, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Replaces the assignment with the same partitions starting at `offsets` (others from librdkafka's stored

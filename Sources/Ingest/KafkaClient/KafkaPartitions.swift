@@ -22,6 +22,20 @@ func makePartitionList(_ entries: [(topic: String, partition: Int32, offset: Int
     return list
 }
 
+/// How many partitions `topic` has, asked of the cluster through `handle` (a consumer's or a producer's).
+func topicPartitionCount(_ handle: OpaquePointer, _ topic: String, timeoutMilliseconds: Int) throws -> Int {
+    let topicHandle = rd_kafka_topic_new(handle, topic, nil)
+    defer { rd_kafka_topic_destroy(topicHandle) }
+    var metadata: UnsafePointer<rd_kafka_metadata>?
+    let code = rd_kafka_metadata(handle, 0, topicHandle, &metadata, Int32(timeoutMilliseconds))
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError(code, nil, [("topic", topic)]) }
+    defer { rd_kafka_metadata_destroy(metadata) }
+    guard metadata.pointee.topic_cnt == 1 else {
+        throw KafkaError(client: "no metadata for the topic", [("topic", topic)])
+    }
+    return Int(metadata.pointee.topics[0].partition_cnt)
+}
+
 /// A partition with an offset (or librdkafka's logical offsets: -2 beginning, -1 end, -1001 stored/invalid).
 public struct TopicPartitionOffset: Sendable {
     public var topic: String

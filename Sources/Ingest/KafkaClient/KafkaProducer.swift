@@ -60,6 +60,12 @@ public final class KafkaProducer {
         rd_kafka_destroy(handle)
     }
 
+    /// How many partitions `topic` has. Asking before the first message also readies the producer for the topic:
+    /// librdkafka 2.0.2 holds a first message to a topic it has no metadata for about a second.
+    public func partitionCount(_ topic: String, timeoutMilliseconds: Int = 10_000) throws -> Int {
+        try topicPartitionCount(handle, topic, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
     /// Queues one message (copied by librdkafka). `partition` nil lets the partitioner choose (by key).
     /// Waits, serving delivery reports, while librdkafka's local queue is full. `tag` comes back in its `Delivery`.
     public func produce(
