@@ -26,6 +26,15 @@ ensure_packages() {  # [MORE_PACKAGES...]: a script's own needs beside the commo
   command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.x, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
 }
 
+# The machine's speed right now, for benchmark reports: lz4's own benchmark (level 1, its synthetic data) and the
+# load average. The machines are shared and their speed moves by 2x from day to day; with this line beside them,
+# reports from different runs can be compared.
+calibration_line() {
+  local speeds
+  speeds=$(lz4 -b1 -i3 2>&1 | tr '\r' '\n' | grep -o '[0-9.]* MB/s ,[ 0-9.]* MB/s' | tail -1)
+  echo "Calibration: lz4 -b1 compresses at ${speeds%% ,*} and decompresses at ${speeds##*,} (synthetic data); load average $(cut -d' ' -f1-3 /proc/loadavg)."
+}
+
 # PostgreSQL for the tests, the demo and the benchmarks: a throwaway cluster in .scratch/postgres-<pid>, owned by
 # the `postgres` user (the server refuses to run as root), listening on 127.0.0.1 and a free port. Creates the
 # database `pulse`, its owner role `pulse_owner` (the projector's role: it owns the warehouse schema) and the

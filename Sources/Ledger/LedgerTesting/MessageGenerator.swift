@@ -4,6 +4,10 @@ import MessageSchema
 /// The original producer's stream, reproducibly: random orders across customers and categories, a few above the
 /// fraud threshold, optionally salted with invalid messages (every rejection reason) and repeated order_ids.
 /// Used by `ledger-tool generate`/`produce`, the demo, the tests and the benchmarks.
+///
+/// Repeats are what a real topic carries: half repeat a recent message (a producer's retry), half a message from
+/// anywhere earlier in the stream (an upstream replay, a re-sent file); a quarter of them come with other content
+/// (conflicts).
 public struct MessageGenerator {
     public static let categories = [
         "electronics", "clothing", "home_garden", "books", "sports", "beauty", "toys", "grocery",
@@ -13,7 +17,13 @@ public struct MessageGenerator {
     public var invalidRatio: Double
     public var duplicateRatio: Double
     private var random: SplitMix64
+    /// Recent valid messages: each new one replaces a random one once full, so most are a few thousand old.
     private var recent: [[UInt8]] = []
+    /// A uniform sample of every valid message so far (reservoir sampling, Vitter's algorithm R): far-back repeats.
+    private var earlier: [[UInt8]] = []
+    private var validMessages = 0
+    static let recentMessagesMax = 1_024
+    static let earlierSampleMessagesMax = 65_536
     /// The time the next valid message is stamped with (plus a random 0-2 s step), microseconds since the epoch.
     public var clockMicroseconds: Int64
 
@@ -43,13 +53,32 @@ public struct MessageGenerator {
         let roll = random.nextDouble()
         if roll < invalidRatio { return invalid() }
         if roll < invalidRatio + duplicateRatio, !recent.isEmpty {
-            let original = recent[random.next(below: recent.count)]
+            let pool = random.next(below: 2) == 0 ? recent : earlier
+            let original = pool[random.next(below: pool.count)]
             if random.next(below: 4) == 0 { return (conflicting(original), .conflict) }
             return (original, .duplicate)
         }
         let message = valid()
-        if recent.count < 1024 { recent.append(message) } else { recent[random.next(below: recent.count)] = message }
+        remember(message)
         return (message, .valid)
+    }
+
+    /// Keeps `message` as a candidate for later repeats. The far-back sample only when repeats are asked for: a
+    /// clean stream draws no more random numbers than before repeats reached far back, so it is the same stream.
+    private mutating func remember(_ message: [UInt8]) {
+        if recent.count < Self.recentMessagesMax {
+            recent.append(message)
+        } else {
+            recent[random.next(below: recent.count)] = message
+        }
+        guard duplicateRatio > 0 else { return }
+        validMessages += 1
+        if earlier.count < Self.earlierSampleMessagesMax {
+            earlier.append(message)
+        } else {
+            let slot = random.next(below: validMessages)
+            if slot < earlier.count { earlier[slot] = message }
+        }
     }
 
     /// A valid message as the original producer wrote it.

@@ -12,7 +12,9 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: "How many messages.") var count: Int = 1000
     @Option(help: "Fraction of invalid messages (0...1).") var invalidRatio: Double = 0
-    @Option(help: "Fraction of repeated order_ids (0...1); a quarter of them conflict.") var duplicateRatio: Double = 0
+    @Option(
+        help: "Fraction of repeated order_ids (0...1): half recent, half from anywhere earlier; a quarter conflict.")
+    var duplicateRatio: Double = 0
     @Option(help: "Seed of the random stream.") var seed: UInt64 = 1
 
     func validate() throws {

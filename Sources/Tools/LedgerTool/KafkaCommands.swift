@@ -133,7 +133,9 @@ struct ProduceCommand: ParsableCommand {
     @Option(help: "How many messages (ignored with --file).") var count = 1000
     @Option(help: "Messages per second; 0 = as fast as possible.") var rate: Double = 0
     @Option(help: "Fraction of invalid messages (0...1).") var invalidRatio: Double = 0
-    @Option(help: "Fraction of repeated order_ids (0...1).") var duplicateRatio: Double = 0
+    @Option(
+        help: "Fraction of repeated order_ids (0...1): half recent, half from anywhere earlier; a quarter conflict.")
+    var duplicateRatio: Double = 0
     @Option(help: "Seed of the random stream.") var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
     @Option(help: "Produce the lines of this file instead (- for standard input).") var file: String?
     @Flag(help: "Stamp orders with generated times from 2024-01-15 (reproducible) instead of the current time.")
