@@ -1,10 +1,10 @@
 import Foundation
-import Ledger
 import LedgerTesting
 import MessageSchema
 import Testing
 
 @testable import Ingest
+@testable import Ledger
 
 /// Validating a batch on several threads gives each message exactly the result validating it alone gives, in
 /// the same order: valid, invalid, null and empty values alike, in batches below and above the parallel bound.
@@ -26,8 +26,11 @@ import Testing
         let parallel = BatchValidation.validate(buffers)
         #expect(parallel.count == messageCount)
         for (index, value) in values.enumerated() {
-            #expect(parallel[index] == MessageValidator.validate(value), "message \(index)")
+            let alone = MessageValidator.validate(value)
+            #expect(parallel[index].result == alone, "message \(index)")
+            #expect(parallel[index].contentDigest == (try? alone.get())?.contentDigest, "message \(index)'s digest")
         }
-        #expect(parallel.contains { (try? $0.get()) != nil } && parallel.contains { (try? $0.get()) == nil })
+        #expect(
+            parallel.contains { (try? $0.result.get()) != nil } && parallel.contains { (try? $0.result.get()) == nil })
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Ledger
 import MessageSchema
 
-/// Validates a batch of message values on every core, in chunks, before they are appended one by one. Validation
+/// Validates (and digests, `ValidatedMessage`) a batch of message values on every core, in chunks, before they are appended one by one. Validation
 /// (JSON scanning, field checks) is the largest part of ingest's work that depends on nothing but the message;
 /// the append after it must stay sequential (it classifies against the orders appended before). Consuming a
 /// backlog, the ingest thread was the bottleneck with the second core half idle; validating in parallel took
@@ -16,9 +16,9 @@ enum BatchValidation {
     /// instead of the ingest thread waiting for the busier core's half.
     static let chunksPerCore = 8
 
-    static func validate(_ values: [UnsafeRawBufferPointer?]) -> [Result<Transaction, Rejection>] {
+    static func validate(_ values: [UnsafeRawBufferPointer?]) -> [ValidatedMessage] {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard values.count >= parallelBatchMessagesMin, cores > 1 else { return values.map(MessageValidator.validate) }
+        guard values.count >= parallelBatchMessagesMin, cores > 1 else { return values.map(LedgerAppender.validate) }
         let chunks = cores * chunksPerCore
         return Array(unsafeUninitializedCapacity: values.count) { output, initialized in
             // Each chunk initializes a disjoint range of `output`; concurrentPerform returns after every chunk.
@@ -26,7 +26,7 @@ enum BatchValidation {
             nonisolated(unsafe) let values = values
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 for index in chunkRange(chunk, of: chunks, count: values.count) {
-                    (output.baseAddress! + index).initialize(to: MessageValidator.validate(values[index]))
+                    (output.baseAddress! + index).initialize(to: LedgerAppender.validate(values[index]))
                 }
             }
             initialized = values.count

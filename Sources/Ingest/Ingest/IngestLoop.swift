@@ -135,9 +135,9 @@ final class IngestLoop {
         return exit
     }
 
-    /// `validation` is the message's `MessageValidator` result (computed with the rest of its batch).
+    /// `validation` is the message's `LedgerAppender.validate` result (made with the rest of its batch).
     private func handle(
-        _ message: KafkaMessageView, _ validation: Result<Transaction, Rejection>, receivedMicroseconds: Int64
+        _ message: KafkaMessageView, _ validation: ValidatedMessage, receivedMicroseconds: Int64
     ) throws {
         if let error = message.error { return try handleEvent(error, message) }
         metrics.consumed.increment()

@@ -207,6 +207,12 @@ public final class LedgerWriter {
     /// writer usable; any I/O failure is fatal.
     @discardableResult
     public func append(_ record: Record) throws -> UInt64 {
+        try append(record, acceptedDigest: nil)
+    }
+
+    /// `append`, with the content digest of an accepted record's transaction when the caller has it already
+    /// (`ValidatedMessage`); nil computes it here.
+    func append(_ record: Record, acceptedDigest: ContentDigest?) throws -> UInt64 {
         try ensureUsable()
         let encoded = try frame.encode(record)
         if !frame.hasRoom(for: encoded) {
@@ -218,7 +224,8 @@ public final class LedgerWriter {
         unpublished.note(record, lsn: lsn)
         segment.row.note(record)
         if case .accepted(let transaction) = record.body {
-            unindexedOrders.add(transaction.orderID, lsn: lsn, contentDigest: transaction.contentDigest)
+            unindexedOrders.add(
+                transaction.orderID, lsn: lsn, contentDigest: acceptedDigest ?? transaction.contentDigest)
             orderFilter.insert(transaction.orderID)
         }
         return lsn
