@@ -170,24 +170,11 @@ final class WarehouseLoader {
     ) throws {
         var rejections = rejections
         if !transactions.isEmpty {
-            try createStaging(
-                "projector_staging_transactions", like: schema.transactions, columns: CopyColumns.transactions)
-            try copy(
-                transactions, into: "pg_temp.projector_staging_transactions", columns: CopyColumns.transactions,
-                encode: CopyColumns.encodeTransaction)
-            let inserted = try connection.query(
-                """
-                WITH keys AS (
-                    INSERT INTO \(schema.messageKeys) (\(CopyColumns.messageKeys))
-                    SELECT source_topic, source_partition, source_offset, order_id, transaction_timestamp, ledger_id, lsn
-                    FROM pg_temp.projector_staging_transactions ORDER BY lsn
-                    ON CONFLICT DO NOTHING
-                    RETURNING order_id)
-                INSERT INTO \(schema.transactions) (\(CopyColumns.transactions))
-                SELECT \(Self.qualified(CopyColumns.transactions, with: "s"))
-                FROM pg_temp.projector_staging_transactions s JOIN keys USING (order_id)
-                RETURNING order_id
-                """)
+            let inserted = try insertWhereKeysAreNew(
+                transactions, staging: "projector_staging_transactions", into: schema.transactions,
+                columns: CopyColumns.transactions, encode: CopyColumns.encodeTransaction,
+                keys: "source_topic, source_partition, source_offset, order_id, transaction_timestamp, ledger_id, lsn",
+                joinedOn: "order_id", returning: "RETURNING order_id")
             let insertedIDs = Set(
                 (0..<inserted.count).compactMap { inserted.value($0, "order_id").flatMap(UUID.init(uuidString:)) })
             outcome.rowsInserted += insertedIDs.count
@@ -199,23 +186,11 @@ final class WarehouseLoader {
             rejections += conflicts
         }
         if !rejections.isEmpty {
-            try createStaging(
-                "projector_staging_rejections", like: schema.rejectedMessages, columns: CopyColumns.rejections)
-            try copy(
-                rejections, into: "pg_temp.projector_staging_rejections", columns: CopyColumns.rejections,
-                encode: CopyColumns.encodeRejection)
-            let inserted = try connection.query(
-                """
-                WITH keys AS (
-                    INSERT INTO \(schema.messageKeys) (\(CopyColumns.messageKeys))
-                    SELECT source_topic, source_partition, source_offset, NULL, NULL, ledger_id, lsn
-                    FROM pg_temp.projector_staging_rejections ORDER BY lsn
-                    ON CONFLICT DO NOTHING
-                    RETURNING source_topic, source_partition, source_offset)
-                INSERT INTO \(schema.rejectedMessages) (\(CopyColumns.rejections))
-                SELECT \(Self.qualified(CopyColumns.rejections, with: "s"))
-                FROM pg_temp.projector_staging_rejections s JOIN keys USING (source_topic, source_partition, source_offset)
-                """
+            let inserted = try insertWhereKeysAreNew(
+                rejections, staging: "projector_staging_rejections", into: schema.rejectedMessages,
+                columns: CopyColumns.rejections, encode: CopyColumns.encodeRejection,
+                keys: "source_topic, source_partition, source_offset, NULL, NULL, ledger_id, lsn",
+                joinedOn: "source_topic, source_partition, source_offset"
             ).affectedRows
             outcome.rejectionsInserted += inserted
             outcome.rejectionsSkipped += rejections.count - inserted
@@ -313,14 +288,31 @@ final class WarehouseLoader {
             separator: ", ")
     }
 
-    /// An empty temporary table with the COPY columns of `table`, emptied at commit (and gone with a rollback).
-    /// Emptied here too: one transaction stages twice, the batch's rows and then its duplicates' conflict rows.
-    private func createStaging(_ name: String, like table: String, columns: String) throws {
+    /// Copies `rows` into the temporary table `staging` (the COPY `columns` of `table`, emptied at commit and
+    /// gone with a rollback), inserts their `message_keys` (`keys`: the values, in the table's column order),
+    /// skipping keys another ledger holds, then those rows whose key went in (matched on `joinedOn`). The staging
+    /// table is emptied first too: one transaction stages twice, the batch's rows and its duplicates' conflicts.
+    private func insertWhereKeysAreNew<Row>(
+        _ rows: [Row], staging: String, into table: String, columns: String,
+        encode: (Row, inout BinaryCopyBuffer) -> Void, keys: String, joinedOn: String, returning: String = ""
+    ) throws -> PostgresRows {
         try connection.execute(
             """
-            CREATE TEMPORARY TABLE IF NOT EXISTS \(name) ON COMMIT DELETE ROWS AS SELECT \(columns) FROM \(table) WITH NO DATA
+            CREATE TEMPORARY TABLE IF NOT EXISTS \(staging) ON COMMIT DELETE ROWS AS SELECT \(columns) FROM \(table) WITH NO DATA
             """)
-        try connection.execute("TRUNCATE \(name)")
+        try connection.execute("TRUNCATE \(staging)")
+        try copy(rows, into: "pg_temp." + staging, columns: columns, encode: encode)
+        return try connection.query(
+            """
+            WITH keys AS (
+                INSERT INTO \(schema.messageKeys) (\(CopyColumns.messageKeys))
+                SELECT \(keys) FROM pg_temp.\(staging) ORDER BY lsn
+                ON CONFLICT DO NOTHING
+                RETURNING \(joinedOn))
+            INSERT INTO \(table) (\(columns))
+            SELECT \(Self.qualified(columns, with: "s")) FROM pg_temp.\(staging) s JOIN keys USING (\(joinedOn))
+            \(returning)
+            """)
     }
 
     @discardableResult
