@@ -13,7 +13,7 @@ struct InspectSegmentCommand: ParsableCommand {
         abstract: "Show a segment's header, frames, footer and totals, checking every frame.",
         discussion: """
             Exits 1 when a frame or the footer fails its checks, naming the byte offset. --json prints one object with \
-            the stable schema "pulse-ledger.inspect-segment.v1" (documented in the README).
+            the stable schema "pulse-ledger.inspect-segment.v1" (documented in docs/CLI.md).
             """)
 
     @Argument(help: ArgumentHelp("The segment file (NNNNNNNNNNNNNNNNNNNN.seg).", valueName: "PATH"))
