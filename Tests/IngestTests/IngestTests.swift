@@ -80,6 +80,10 @@ import Testing
                 && !line.hasSuffix(" 0")
         }
         #expect(troubleCounted, "broker trouble shows in the metrics")
+        // The fsync histogram resolves sub-millisecond fsyncs (the library's default buckets start at 5 ms).
+        let fsyncBuckets = metrics.split(separator: "\n").filter { $0.hasPrefix("ingest_fsync_seconds_bucket") }
+            .compactMap { $0.split(separator: "\"").dropFirst().first.flatMap { Double($0) } }
+        #expect(fsyncBuckets.count >= 15 && (fsyncBuckets.min() ?? 1) <= 0.000_05, "fsync buckets: \(fsyncBuckets)")
         #expect(
             ingest.log.contains("ingest.broker_trouble") || ingest.log.contains("ingest.offset_commit_failed")
                 || ingest.log.contains("kafka.client.log"))
