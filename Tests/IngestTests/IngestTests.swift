@@ -83,6 +83,18 @@ import Testing
         // The fsync histogram resolves sub-millisecond fsyncs (the library's default buckets start at 5 ms).
         let fsyncBuckets = metrics.split(separator: "\n").filter { $0.hasPrefix("ingest_fsync_seconds_bucket") }
             .compactMap { $0.split(separator: "\"").dropFirst().first.flatMap { Double($0) } }
+        let disk = Dictionary(
+            metrics.split(separator: "\n").compactMap { line -> (String, Double)? in
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, parts[0].hasPrefix("ingest_ledger_disk_"), let value = Double(parts[1]) else {
+                    return nil
+                }
+                return (String(parts[0]), value)
+            }, uniquingKeysWith: { $1 })
+        #expect(
+            (disk["ingest_ledger_disk_free_bytes"] ?? 0) > 0
+                && (disk["ingest_ledger_disk_free_bytes"] ?? 0) <= (disk["ingest_ledger_disk_size_bytes"] ?? 0),
+            "the ledger's free disk space is watched: \(disk)")
         #expect(fsyncBuckets.count >= 15 && (fsyncBuckets.min() ?? 1) <= 0.000_05, "fsync buckets: \(fsyncBuckets)")
         #expect(
             ingest.log.contains("ingest.broker_trouble") || ingest.log.contains("ingest.offset_commit_failed")

@@ -33,6 +33,8 @@ public enum IngestLimits {
     public static let deadLetterDeliveryMilliseconds = 30_000
     /// How long `flush` waits for dead-letter acknowledgements before the batch is declared failed.
     public static let deadLetterFlushMilliseconds = 35_000
+    /// Seconds between two samples of the ledger's file system's free space (`DiskSpace`).
+    public static let diskSpaceSampleSeconds: UInt64 = 5
     /// Longest ingest waits at start for the dead-letter topic's metadata (`IngestLoop.prepareDeadLetters`).
     public static let deadLetterLookupMilliseconds = 5_000
     /// Largest message value sent whole to the dead-letter topic, in bytes: below the producer's and brokers'

@@ -38,12 +38,14 @@ final class IngestLoop {
     private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
     private var fetchMemory = FetchMemoryReturn()
+    private var diskSpace: DiskSpace
     private let stopRequested: StopSignal
 
     init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopSignal) throws {
         self.configuration = configuration
         self.logger = logger
         self.stopRequested = stopRequested
+        diskSpace = DiskSpace(directory: configuration.ledgerDirectory)
         let options = LedgerOptions(fileSystem: configuration.fileSystem, logger: logger)
         let writer = try LedgerWriter(directory: configuration.ledgerDirectory, options: options)
         let deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
@@ -85,6 +87,7 @@ final class IngestLoop {
             try makeDurable()
             commitOffsets(force: false)
             updateLag()
+            diskSpace.sampleIfDue()
             if fetchMemory.noteBatch(messages: consumed) { logger.debug("ingest.memory_trimmed") }
         }
         try makeDurable()
