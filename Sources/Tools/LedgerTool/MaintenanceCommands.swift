@@ -56,7 +56,7 @@ struct StatsCommand: ParsableCommand {
 
     func run() throws {
         let stats = try LedgerMaintenance.stats(directory: ledger.directory)
-        print("ledger \(stats.ledgerID)")
+        print("ledger \(stats.ledgerID.text)")
         print("  LSN range        \(stats.firstLSN.map { "\($0)...\(stats.durableLSN)" } ?? "empty")")
         print(
             "  segments         \(stats.segments), \(grouped(stats.segmentBytes)) bytes; index \(grouped(stats.indexBytes)) bytes"

@@ -79,7 +79,7 @@ public struct SegmentInspection: Codable, Sendable {
         var report = SegmentInspection(
             path: path,
             header: Header(
-                formatVersion: Int(header.version), ledgerID: header.ledgerID.uuidString, firstLSN: header.firstLSN,
+                formatVersion: Int(header.version), ledgerID: header.ledgerID.text, firstLSN: header.firstLSN,
                 previousDigest: hex32(header.previousSegmentDigest),
                 createdAt: RFC3339.format(microsecondsSinceEpoch: header.createdAtMicroseconds)),
             totals: Totals(frames: 0, records: 0, storedBytes: 0, rawBytes: 0, fileBytes: scanner.fileSize, ratio: 0),

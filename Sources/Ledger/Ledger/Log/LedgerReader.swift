@@ -50,8 +50,8 @@ public final class LedgerReader {
             throw LedgerError(
                 .mismatch, "the ledger index was replaced by another ledger's",
                 [
-                    ("path", path), ("expected", ledgerID.uuidString),
-                    ("found", (try? reopened.ledgerID())??.uuidString ?? "none"),
+                    ("path", path), ("expected", ledgerID.text),
+                    ("found", (try? reopened.ledgerID())??.text ?? "none"),
                 ])
         }
         index = reopened

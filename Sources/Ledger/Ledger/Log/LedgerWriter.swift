@@ -140,7 +140,7 @@ public final class LedgerWriter {
         options.logger.info(
             "ledger.opened",
             metadata: [
-                "ledger.id": "\(ledgerID)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)",
+                "ledger.id": "\(ledgerID.text)", "ledger.durable_lsn": "\(durableLSN)", "ledger.path": "\(directory)",
             ])
     }
 
@@ -191,7 +191,7 @@ public final class LedgerWriter {
         if (indexID != nil && indexID != onDiskID) || (version != nil && version != String(LedgerIndex.schemaVersion)) {
             options.logger.warning(
                 "ledger.recovery.index_replaced",
-                metadata: ["ledger.path": "\(path)", "ledger.index_id": "\(indexID?.uuidString ?? "none")"])
+                metadata: ["ledger.path": "\(path)", "ledger.index_id": "\(indexID?.text ?? "none")"])
             try LedgerIndex.remove(directory: directory, fileName: fileName, fileSystem: options.fileSystem)
             return (try openIndex(directory, fileName: fileName, options: options).index, published)
         }

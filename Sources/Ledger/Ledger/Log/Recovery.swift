@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MessageSchema
 import OperatingErrors
 
 /// What `open` (or `verify`) finds on disk, and what it does about it. Each case has a test named after it
@@ -453,7 +454,7 @@ struct Recovery {
         if let ledgerID, header.ledgerID != ledgerID {
             throw LedgerError(
                 .mismatch, "segment belongs to another ledger",
-                [("path", path), ("expected", ledgerID.uuidString), ("found", header.ledgerID.uuidString)])
+                [("path", path), ("expected", ledgerID.text), ("found", header.ledgerID.text)])
         }
         ledgerID = header.ledgerID
         let expectedFirst = (previous?.lastLSN ?? 0) + 1

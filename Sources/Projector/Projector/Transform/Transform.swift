@@ -120,8 +120,3 @@ package struct QuarantineRow: Sendable, Hashable {
     var reason: String
     var source: SourceCoordinates
 }
-
-extension UUID {
-    /// Lower-case text, as PostgreSQL prints uuids: the form used in logs, errors and batch ids.
-    var text: String { uuidString.lowercased() }
-}
