@@ -80,6 +80,8 @@ import Testing
                 && !line.hasSuffix(" 0")
         }
         #expect(troubleCounted, "broker trouble shows in the metrics")
+        #expect(MetricsText.familiesWithoutHelp(metrics).isEmpty, "every metric has # HELP")
+        #expect(metrics.contains("pulse_ledger_build_info{service=\"ledger-ingest\""))
         // The fsync histogram resolves sub-millisecond fsyncs (the library's default buckets start at 5 ms).
         let fsyncBuckets = metrics.split(separator: "\n").filter { $0.hasPrefix("ingest_fsync_seconds_bucket") }
             .compactMap { $0.split(separator: "\"").dropFirst().first.flatMap { Double($0) } }

@@ -329,6 +329,8 @@ extension Warehouse {
                     metrics.body.contains(
                         "projector_checkpoint_lsn{ledger_id=\"\(ledger.ledgerID.uuidString.lowercased())\"} \(ledger.durableLSN)"
                     ))
+                #expect(MetricsText.familiesWithoutHelp(metrics.body).isEmpty, "every metric has # HELP")
+                #expect(metrics.body.contains("pulse_ledger_build_info{service=\"ledger-projector\""))
                 #expect(try httpGet(port: port, path: "/healthz").status == 200)
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
             }

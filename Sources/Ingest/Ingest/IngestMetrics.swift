@@ -6,7 +6,30 @@ import OperatingErrors
 /// Every metric ledger-ingest exports. Names match the Grafana "Ledger Operations" dashboard and the log keys.
 /// Labelled metrics are created once per label value and cached: creating one looks it up in the registry
 /// under a lock, which is too slow for once per message.
-final class IngestMetrics {
+package final class IngestMetrics {
+    /// The `# HELP` text of each metric ledger-ingest exports (`DiskSpace`'s included).
+    package static let help = [
+        "ingest_messages_consumed_total": "Messages taken from Kafka (every one, whatever the ledger made of it).",
+        "ingest_messages_already_recorded_total":
+            "Messages skipped because the ledger already holds their offset (a redelivery after a restart).",
+        "ingest_batches_total": "Batches made durable (one fsync each).",
+        "ingest_fsync_seconds": "Time of each batch's commit: segment fsync and index publish.",
+        "ingest_ledger_bytes_written_total": "Segment bytes written (frames, footers, headers).",
+        "ingest_ledger_durable_lsn": "The last LSN that is fsynced and published.",
+        "ingest_dead_letters_total": "Messages produced to the dead-letter topic (rejected and conflicting).",
+        "ingest_offset_out_of_range_total": "Times Kafka no longer held offsets the ledger had not read.",
+        "ingest_offset_commit_failures_total": "Kafka offset commits that failed (advisory; retried).",
+        "ingest_up": "1 while ledger-ingest consumes, 0 once it stopped.",
+        "ingest_records_appended_total": "Ledger records appended, by kind.",
+        "ingest_rejected_total": "Messages rejected, by reason code.",
+        "ingest_broker_errors_total": "Errors librdkafka reported, by name.",
+        "ingest_consumer_lag_messages": "Messages in the partition after what the ledger holds.",
+        "ingest_ledger_watermark_offset":
+            "Highest offset of the partition whose ledger record is durable and committed.",
+        "ingest_ledger_disk_free_bytes": "Bytes an unprivileged writer may still use on the ledger's file system.",
+        "ingest_ledger_disk_size_bytes": "Size of the ledger's file system in bytes.",
+    ]
+
     let consumed = Counter(label: "ingest_messages_consumed_total")
     let skippedAlreadyRecorded = Counter(label: "ingest_messages_already_recorded_total")
     let batches = Counter(label: "ingest_batches_total")

@@ -67,6 +67,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
                 ?? PosixFileSystem())
         try await ServiceProcess.main(
             "ledger-ingest", event: "ingest", logging: logging, metricsPort: metricsPort,
+            metricHelp: IngestMetrics.help,
             configuration: [
                 "kafka.brokers": "\(redactingSecrets(brokers))", "kafka.topic": "\(topic)",
                 "kafka.group": "\(group)", "ledger.path": "\(ledgerDirectory)",

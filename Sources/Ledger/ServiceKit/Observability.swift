@@ -10,7 +10,10 @@ public struct Observability: Sendable {
 
     /// Installs swift-log (JSON lines or human text, to standard error) and swift-metrics backed by Prometheus.
     /// Call once, before anything logs or records a metric.
-    public static func bootstrap(service: String, jsonLogs: Bool, logLevel: Logger.Level) -> Observability {
+    /// `metricHelp`: the `# HELP` text of every metric the service records, by name.
+    public static func bootstrap(
+        service: String, jsonLogs: Bool, logLevel: Logger.Level, metricHelp: [String: String]
+    ) -> Observability {
         let registry = PrometheusCollectorRegistry()
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
@@ -18,9 +21,13 @@ public struct Observability: Sendable {
             handler.logLevel = logLevel
             return handler
         }
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = durationBuckets
-        MetricsSystem.bootstrap(factory)
+        MetricsSystem.bootstrap(DescribedMetricsFactory(registry: registry, help: metricHelp))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "pulse_ledger_build_info", unitName: "",
+                helpText: "Always 1; the labels say which service and build this is."),
+            labels: [("service", service), ("version", PulseLedgerBuild.version)]
+        ).set(to: 1.0)
         return Observability(registry: registry)
     }
 }
@@ -34,6 +41,12 @@ let durationBuckets: [Duration] = [
     .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2_500), .seconds(5),
     .seconds(10),
 ]
+
+/// What the build is, for `pulse_ledger_build_info` and `--version`.
+public enum PulseLedgerBuild {
+    /// The release version: bumped with each release of the binaries.
+    public static let version = "0.1.0"
+}
 
 /// One JSON object per line on standard error: `{"ts":…,"level":…,"service":…,"logger":…,"message":…, <metadata>}`.
 /// Metadata keys are dotted (`kafka.partition`) and flattened, so log queries and metric labels share names.

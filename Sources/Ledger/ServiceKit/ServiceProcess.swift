@@ -29,11 +29,12 @@ public enum ServiceProcess {
     /// run beside `/metrics`. A failure is logged as `<event>.exiting`, repeated as one line on standard error
     /// (readable when the logs are JSON going elsewhere), and exits 1.
     public static func main(
-        _ name: String, event: String, logging: LoggingOptions, metricsPort: Int, configuration: Logger.Metadata,
-        makeService: (Logger, HealthCheck) throws -> some Service
+        _ name: String, event: String, logging: LoggingOptions, metricsPort: Int, metricHelp: [String: String],
+        configuration: Logger.Metadata, makeService: (Logger, HealthCheck) throws -> some Service
     ) async throws {
         let observability = Observability.bootstrap(
-            service: name, jsonLogs: logging.logFormat == "json", logLevel: Logger.Level(rawValue: logging.logLevel)!)
+            service: name, jsonLogs: logging.logFormat == "json", logLevel: Logger.Level(rawValue: logging.logLevel)!,
+            metricHelp: metricHelp)
         let logger = Logger(label: name)
         logger.info("\(event).configuration", metadata: configuration.merging(["http.port": "\(metricsPort)"]) { $1 })
         do {

@@ -89,6 +89,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             pollIntervalMilliseconds: pollIntervalMilliseconds, exitWhenCaughtUp: exitWhenCaughtUp)
         try await ServiceProcess.main(
             "ledger-projector", event: "projector", logging: logging, metricsPort: metricsPort,
+            metricHelp: ProjectorMetrics.help,
             configuration: [
                 "postgres.url": "\(ConnectionString.redacted(postgresURL))", "warehouse.schema": "\(schema)",
                 "ledger.paths": "\(ledgerDirectories.joined(separator: ","))",

@@ -3,7 +3,23 @@ import Metrics
 
 /// The projector's metrics (swift-metrics, exported by ServiceKit's `/metrics`). Names match the log metadata
 /// keys and the Grafana panels. Per-ledger series carry a `ledger_id` label.
-final class ProjectorMetrics {
+package final class ProjectorMetrics {
+    /// The `# HELP` text of each metric ledger-projector exports.
+    package static let help = [
+        "projector_batches_total": "Batches committed to the warehouse, by path (direct COPY or deduplicating).",
+        "projector_rows_deduplicated_total": "Rows another ledger had already projected (deduplicating path).",
+        "projector_quarantined_total": "Records set aside as unprojectable (--quarantine).",
+        "projector_copy_seconds": "Time of each batch's COPY into the warehouse.",
+        "projector_retries_total": "Batches retried after a transient PostgreSQL error.",
+        "projector_rows_projected_total": "Transaction rows written, per ledger.",
+        "projector_rejected_projected_total": "Rejected-message and conflict rows written, per ledger.",
+        "projector_duplicates_skipped_total": "Duplicate records that became no row, per ledger.",
+        "projector_checkpoint_lsn": "The warehouse's checkpoint: the last LSN of the ledger it holds.",
+        "projector_durable_lsn": "The ledger's durable LSN as the projector last read it.",
+        "projector_lag_lsn": "Records of the ledger not yet in the warehouse.",
+        "projector_lag_seconds": "Age of the oldest record of the ledger not yet in the warehouse.",
+    ]
+
     private struct PerLedger {
         let rows: Counter
         let rejected: Counter
