@@ -38,6 +38,10 @@ import Testing
                 }, "both targets up: \(jobs)")
             #expect(try Self.query(port: port, "ingest_up") == ["ledger-ingest": "1"])
             #expect(try Self.query(port: port, "count(pulse_ledger_build_info) by (job)").count == 2)
+            // Process metrics, read from /proc at each scrape: both services use memory and hold files open.
+            #expect(try Self.query(port: port, "process_resident_memory_bytes > 1e6").count == 2)
+            #expect(try Self.query(port: port, "process_open_fds > 2").count == 2)
+            #expect(try Self.query(port: port, "process_start_time_seconds > time() - 3600").count == 2)
             let free = try Self.query(port: port, "ingest_ledger_disk_free_bytes")
             #expect(free.count == 1 && (Double(free["ledger-ingest"] ?? "") ?? 0) > 0, "free disk: \(free)")
         }

@@ -44,8 +44,10 @@ public struct MetricsEndpoint: Service {
         let server = HTTPServer(address: .inet(port: UInt16(port)), logger: .disabled)
         let registry = self.registry
         let health = self.health
+        let process = ProcessMetrics(registry: registry)
         await server.appendRoute("GET /metrics") { _ in
-            HTTPResponse(
+            process.sample()
+            return HTTPResponse(
                 statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: Data(registry.emitToBuffer()))
         }
