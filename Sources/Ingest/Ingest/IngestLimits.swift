@@ -2,6 +2,8 @@ import Ledger
 
 /// The bounds of the ingest loop, each with its unit and the reason for its value.
 public enum IngestLimits {
+    // MARK: Batches and the prefetch queue
+
     /// Most messages taken from librdkafka per batch, i.e. per fsync. Large enough to amortise the fsync over
     /// thousands of messages under load; equal to the ledger's group-commit bound.
     public static let batchMessagesMax = Limits.groupCommitRecordsMax
@@ -29,17 +31,21 @@ public enum IngestLimits {
     /// librdkafka's prefetch threshold in messages (`queued.min.messages`), for the same reason: above the
     /// kilobyte bound for messages of this system's size, so that bound is the one that applies.
     public static let fetchQueueMessagesMax = 1_000_000
+
+    // MARK: Dead letters
+
     /// Longest a dead-letter message may stay unacknowledged before the batch fails (and nothing is committed).
     public static let deadLetterDeliveryMilliseconds = 30_000
     /// How long `flush` waits for dead-letter acknowledgements before the batch is declared failed.
     public static let deadLetterFlushMilliseconds = 35_000
-    /// Seconds between two samples of the ledger's file system's free space (`DiskSpace`).
-    public static let diskSpaceSampleSeconds: UInt64 = 5
     /// Longest ingest waits at start for the dead-letter topic's metadata (`IngestLoop.prepareDeadLetters`).
     public static let deadLetterLookupMilliseconds = 5_000
     /// Largest message value sent whole to the dead-letter topic, in bytes: below the producer's and brokers'
     /// default `message.max.bytes` (1 MB) with room for headers. Larger values go truncated.
     public static let deadLetterValueBytesMax = 900_000
+
+    // MARK: Offsets and stopping
+
     /// Shortest time between two offset commits, in milliseconds. Commits are advisory (the ledger decides where
     /// to resume), so they need not follow every fsync; a librdkafka consumer group also cannot rebalance while
     /// commits are continuously in flight.
@@ -54,4 +60,9 @@ public enum IngestLimits {
     public static let stopGraceSeconds = 20
     /// Longest the assignment handler waits for the group's committed offsets (they are advisory).
     public static let committedOffsetsWaitMilliseconds = 5_000
+
+    // MARK: Disk
+
+    /// Seconds between two samples of the ledger's file system's free space (`DiskSpace`).
+    public static let diskSpaceSampleSeconds: UInt64 = 5
 }
