@@ -41,6 +41,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     @Option(help: .hidden) var injectFault: String?
 
     func validate() throws {
+        try IntegerEnvironment.check(["METRICS_PORT"])
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port is 0...65535") }
         _ = try properties()
         _ = try injectFault.map { try FaultPlan(specification: $0) }

@@ -59,6 +59,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
     var postgresURL: String { postgres ?? env("DATABASE_URL") ?? "" }
 
     func validate() throws {
+        try IntegerEnvironment.check(["METRICS_PORT", "PROJECTOR_TRANSACTION_RECORDS", "PROJECTOR_POLL_INTERVAL_MS"])
         guard !postgresURL.isEmpty else {
             throw ValidationError("give the warehouse with --postgres URL or DATABASE_URL")
         }
