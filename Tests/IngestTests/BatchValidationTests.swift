@@ -9,7 +9,10 @@ import Testing
 /// Validating a batch on several threads gives each message exactly the result validating it alone gives, in
 /// the same order: valid, invalid, null and empty values alike, in batches below and above the parallel bound.
 @Suite struct BatchValidationTests {
-    @Test(arguments: [BatchValidation.parallelBatchMessagesMin - 1, 3 * BatchValidation.parallelBatchMessagesMin + 7])
+    @Test(arguments: [
+        BatchValidation.parallelBatchMessagesMin - 1, 3 * BatchValidation.parallelBatchMessagesMin + 7,
+        BatchValidation.parallelBatchMessagesMin,
+    ])
     func parallelValidationEqualsValidatingEachMessage(messageCount: Int) {
         var generator = MessageGenerator(seed: 17, invalidRatio: 0.3, duplicateRatio: 0.1)
         var values: [[UInt8]?] = (0..<messageCount).map { _ in generator.next().value }
@@ -23,8 +26,8 @@ import Testing
             }
         }
         defer { for buffer in buffers { buffer.map { UnsafeMutableRawBufferPointer(mutating: $0).deallocate() } } }
-        let parallel = BatchValidation.validate(buffers)
-        #expect(parallel.count == messageCount)
+        let batch = BatchValidation(buffers)
+        let parallel = (0..<messageCount).map { batch[$0] }
         for (index, value) in values.enumerated() {
             let alone = MessageValidator.validate(value)
             #expect(parallel[index].result == alone, "message \(index)")
@@ -32,5 +35,22 @@ import Testing
         }
         #expect(
             parallel.contains { (try? $0.result.get()) != nil } && parallel.contains { (try? $0.result.get()) == nil })
+    }
+
+    /// A batch given up half way (an append threw) waits for its workers before the messages it borrows go away.
+    @Test func aBatchGivenUpHalfWayWaitsForItsWorkers() {
+        var generator = MessageGenerator(seed: 5, invalidRatio: 0.02, duplicateRatio: 0.01)
+        let values = (0..<(8 * BatchValidation.parallelBatchMessagesMin)).map { _ in generator.next().value ?? [] }
+        let buffers = values.map { bytes -> UnsafeMutableRawBufferPointer in
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+            copy.copyBytes(from: bytes)
+            return copy
+        }
+        var batch: BatchValidation? = BatchValidation(buffers.map { UnsafeRawBufferPointer($0) })
+        #expect(batch?[0].result == MessageValidator.validate(values[0]))
+        batch = nil
+        // Poisoned after the batch is gone: a worker still reading would now see garbage and validate it.
+        for buffer in buffers { buffer.initializeMemory(as: UInt8.self, repeating: 0xFF) }
+        for buffer in buffers { buffer.deallocate() }
     }
 }

@@ -69,7 +69,7 @@ import Testing
             "--config.file=" + scratch.file("prometheus.yml"), "--storage.tsdb.path=" + scratch.file("tsdb"),
             "--web.listen-address=127.0.0.1:\(port)",
         ]
-        FileManager.default.createFile(atPath: scratch.file("prometheus.log"), contents: nil)
+        _ = FileManager.default.createFile(atPath: scratch.file("prometheus.log"), contents: nil)
         guard let log = FileHandle(forWritingAtPath: scratch.file("prometheus.log")) else {
             throw TestFailure("cannot write \(scratch.file("prometheus.log"))")
         }

@@ -78,9 +78,9 @@ final class IngestLoop {
             ) { messages in
                 // The ingest time of every record of the batch: its messages arrived together.
                 let received = Self.nowMicroseconds()
-                let validations = BatchValidation.validate(messages.map(\.value))
-                for (message, validation) in zip(messages, validations) {
-                    try handle(message, validation, receivedMicroseconds: received)
+                let validations = BatchValidation(messages.map(\.value))
+                for (index, message) in messages.enumerated() {
+                    try handle(message, validations[index], receivedMicroseconds: received)
                 }
             }
             reportClientErrors()
