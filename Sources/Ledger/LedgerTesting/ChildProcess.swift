@@ -135,3 +135,35 @@ public struct MeasuredRun: Sendable {
         peakResidentKibibytes = peak
     }
 }
+
+/// One run of a built product to its end: exit status, standard output and standard error.
+public struct ProductRun: Sendable {
+    public var status: Int32
+    public var output: String
+    public var errors: String
+
+    public init(_ product: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try BuiltProducts.path(of: product))
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Standard error is drained on another thread: a child blocked on a full pipe would never exit.
+        nonisolated(unsafe) var errorBytes = Data()
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            errorBytes = errors.fileHandleForReading.readDataToEndOfFile()
+            drained.signal()
+        }
+        let outputBytes = output.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        self.output = String(decoding: outputBytes, as: UTF8.self)
+        self.errors = String(decoding: errorBytes, as: UTF8.self)
+    }
+}

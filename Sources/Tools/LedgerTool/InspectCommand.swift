@@ -36,7 +36,7 @@ struct InspectSegmentCommand: ParsableCommand {
             printError(
                 "corrupt segment \(report.path) at offset \(problem.offset): \(problem.check) (expected \(problem.expected), found \(problem.found))"
             )
-            throw ExitCode(1)
+            throw ExitStatus.checkFailed
         }
     }
 

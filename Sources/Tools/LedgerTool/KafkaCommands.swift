@@ -259,7 +259,7 @@ struct TraceCommand: ParsableCommand {
         if all { found += try scan(reader, order).filter { entry in !found.contains { $0.0.lsn == entry.0.lsn } } }
         guard !found.isEmpty else {
             printError("order \(order.uuidString.lowercased()) is not in the ledger at \(ledger.directory)")
-            throw ExitCode(1)
+            throw ExitStatus.checkFailed
         }
         if json {
             print(String(decoding: try stableJSONEncoder().encode(found.map(\.0)), as: UTF8.self))

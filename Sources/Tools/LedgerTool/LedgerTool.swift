@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Ledger
 
-@main
 struct LedgerTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-tool",

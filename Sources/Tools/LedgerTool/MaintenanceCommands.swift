@@ -15,13 +15,20 @@ struct VerifyCommand: ParsableCommand {
             from the segments. Never modifies anything and takes no lock, so it may run beside ledger-ingest; bytes \
             past the durable LSN (a live writer's next frames, or a crash's tail the next open checks) are reported, \
             not judged. Memory stays bounded whatever the ledger's size. Exits 1 when damage is found or the index \
-            differs.
+            differs, 2 when it could not check (no ledger, an I/O error).
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
 
     func run() throws {
-        let report = try LedgerMaintenance.verify(directory: ledger.directory)
+        let report: LedgerMaintenance.VerifyReport
+        do {
+            report = try LedgerMaintenance.verify(directory: ledger.directory)
+        } catch let error as LedgerError where error.code == .corruption || error.code == .mismatch {
+            // Damage found is the check's answer (status 1); an I/O error or a missing ledger is status 2.
+            printError("ledger-tool verify: \(error)")
+            throw ExitStatus.checkFailed
+        }
         print(
             "segments \(report.segments), records \(grouped(report.records)) checked through durable LSN \(report.durableLSN)"
         )
@@ -41,7 +48,7 @@ struct VerifyCommand: ParsableCommand {
                 "index differs from the segments (\(report.indexDifferenceCount) rows; `ledger-tool rebuild index` recreates it):"
             )
             for line in report.indexDifferences { print("  " + line) }
-            throw ExitCode(1)
+            throw ExitStatus.checkFailed
         }
         print("index: identical to one rebuilt from the segments")
     }
