@@ -11,7 +11,8 @@ ensure_packages() {  # [MORE_PACKAGES...]: a script's own needs beside the commo
   # kcat: the fault campaign (run by scripts/test) reads the dead-letter topic with a client that is not the
   # project's own, and the benchmarks measure the broker's limit with it.
   # time: GNU time measures a child's peak memory (tests and ledger-bench maintenance).
-  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev lz4 pkg-config bc curl kcat time "$@")
+  # tmux: a real terminal for the test of `ledger-tool status --watch` (read back with capture-pane).
+  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev lz4 pkg-config bc curl kcat time tmux "$@")
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -173,11 +173,7 @@ struct ProduceCommand: ParsableCommand {
             "client.id": "ledger-tool-produce",
             "sticky.partitioning.linger.ms": "0",
         ]
-        for item in clientProperties {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("-X expects key=value") }
-            properties[parts[0]] = parts[1]
-        }
+        properties.merge(try KafkaPropertyArguments.parse(clientProperties)) { $1 }
         let producer = try KafkaProducer(
             properties: properties,
             logger: Logger(label: "produce", factory: { StreamLogHandler.standardError(label: $0) }),
