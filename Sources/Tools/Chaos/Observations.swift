@@ -1,6 +1,6 @@
 import Foundation
 
-/// One ledger as `ledger-tool inspect segment --records --json` shows it (its documented, stable schema), and
+/// One ledger as `ledger-tool inspect segment --records -o json` shows it (its documented, stable schema), and
 /// `ledger-tool verify`'s verdict.
 struct LedgerContents {
     struct Record {
@@ -49,7 +49,7 @@ struct LedgerContents {
         }.sorted()
         for segment in segments {
             let result = try Command.run(
-                ledgerTool, ["inspect", "segment", "\(directory)/\(segment)", "--records", "--json"])
+                ledgerTool, ["inspect", "segment", "\(directory)/\(segment)", "--records", "-o", "json"])
             let inspection = try JSONDecoder().decode(Inspection.self, from: result.output)
             if let problem = inspection.error, contents.inspectError == nil {
                 contents.inspectError =

@@ -50,7 +50,13 @@ struct DeadLetterListCommand: ParsableCommand {
 
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Option(help: "Only this reason code (e.g. unknown_currency); lists every message.") var reason: String?
-    @Flag(help: "Machine-readable output (with --reason).") var json = false
+    @OptionGroup var output: OutputFormatOptions
+
+    /// One line of `dlq list -o json` without --reason.
+    struct ReasonCount: Encodable {
+        var reason: String
+        var count: Int
+    }
 
     func validate() throws { try validateReasonCode(reason) }
 
@@ -59,16 +65,20 @@ struct DeadLetterListCommand: ParsableCommand {
         guard reason != nil else {
             let counts = Dictionary(grouping: letters, by: { reasonCode($0.record) }).mapValues(\.count)
             for (code, count) in counts.sorted(by: { $0.key < $1.key }) {
-                print("\(code.padding(toLength: 26, withPad: " ", startingAt: 0)) \(grouped(count))")
+                if output.isJSON {
+                    try printJSONLine(ReasonCount(reason: code, count: count))
+                } else {
+                    print("\(code.padding(toLength: 26, withPad: " ", startingAt: 0)) \(grouped(count))")
+                }
             }
-            print("\("total".padding(toLength: 26, withPad: " ", startingAt: 0)) \(grouped(letters.count))")
+            if !output.isJSON {
+                print("\("total".padding(toLength: 26, withPad: " ", startingAt: 0)) \(grouped(letters.count))")
+            }
             return
         }
-        let descriptions = letters.map { RecordDescription(lsn: $0.lsn, $0.record) }
-        if json {
-            print(String(decoding: try stableJSONEncoder().encode(descriptions), as: UTF8.self))
-        } else {
-            for description in descriptions { print(description.summary) }
+        for letter in letters {
+            let description = RecordDescription(lsn: letter.lsn, letter.record)
+            if output.isJSON { try printJSONLine(description) } else { print(description.summary) }
         }
     }
 }
@@ -93,8 +103,14 @@ struct DeadLetterReplayCommand: ParsableCommand {
     @Option(help: "Only dead letters with this reason code.") var reason: String?
     @Option(parsing: .upToNextOption, help: "Only these LSNs.") var lsn: [UInt64] = []
     @Flag(help: "Show what would be replayed without producing anything.") var dryRun = false
+    @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value"))
+    var clientProperties: [String] = []
+    @OptionGroup var output: OutputFormatOptions
 
-    func validate() throws { try validateReasonCode(reason) }
+    func validate() throws {
+        try validateReasonCode(reason)
+        _ = try KafkaPropertyArguments.parse(clientProperties)
+    }
 
     func run() throws {
         let chosen = try deadLetters(ledger.directory, reason: reason).filter { lsn.isEmpty || lsn.contains($0.lsn) }
@@ -109,12 +125,19 @@ struct DeadLetterReplayCommand: ParsableCommand {
             case .failure: stillInvalid += 1
             }
         }
-        print(
-            "chosen \(chosen.count), now valid \(replayable.count), still invalid \(stillInvalid), not replayable (conflicts, truncated or null) \(chosen.count - replayable.count - stillInvalid)"
-        )
-        guard !dryRun, !replayable.isEmpty else { return }
+        var report = ReplayReport(
+            topic: topic, chosen: chosen.count, nowValid: replayable.count, stillInvalid: stillInvalid,
+            notReplayable: chosen.count - replayable.count - stillInvalid, replayed: 0, dryRun: dryRun)
+        if !output.isJSON {
+            print(
+                "chosen \(report.chosen), now valid \(report.nowValid), still invalid \(stillInvalid), not replayable (conflicts, truncated or null) \(report.notReplayable)"
+            )
+        }
+        guard !dryRun, !replayable.isEmpty else { return try printIfJSON(report) }
+        var properties = ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true"]
+        properties.merge(try KafkaPropertyArguments.parse(clientProperties)) { $1 }
         let producer = try KafkaProducer(
-            properties: ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true"],
+            properties: properties,
             logger: Logger(label: "dlq-replay", factory: { StreamLogHandler.standardError(label: $0) }))
         for (entry, raw) in replayable {
             try producer.produce(
@@ -130,6 +153,12 @@ struct DeadLetterReplayCommand: ParsableCommand {
                 ])
         }
         try producer.flush(timeoutMilliseconds: 60_000)
-        print("replayed \(replayable.count) messages to \(topic), all acknowledged")
+        report.replayed = replayable.count
+        if !output.isJSON { print("replayed \(replayable.count) messages to \(topic), all acknowledged") }
+        try printIfJSON(report)
+    }
+
+    private func printIfJSON(_ report: ReplayReport) throws {
+        if output.isJSON { try printJSONLine(report) }
     }
 }

@@ -17,6 +17,7 @@ struct ImportCommand: ParsableCommand {
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
+    @OptionGroup var output: OutputFormatOptions
 
     @Argument(help: ArgumentHelp("A file of JSON lines, or - for standard input.", valueName: "FILE"))
     var file: String
@@ -37,7 +38,11 @@ struct ImportCommand: ParsableCommand {
             progress.finish(succeeded: false)
             throw error
         }
-        print(summary.report(topic: topic))
+        if output.isJSON {
+            try printJSONLine(ImportReport(summary, topic: topic))
+        } else {
+            print(summary.report(topic: topic))
+        }
     }
 
     private func importLines(

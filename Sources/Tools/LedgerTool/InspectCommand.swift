@@ -12,7 +12,7 @@ struct InspectSegmentCommand: ParsableCommand {
         commandName: "segment",
         abstract: "Show a segment's header, frames, footer and totals, checking every frame.",
         discussion: """
-            Exits 1 when a frame or the footer fails its checks, naming the byte offset. --json prints one object with \
+            Exits 1 when a frame or the footer fails its checks, naming the byte offset. -o json prints one object with \
             the stable schema "pulse-ledger.inspect-segment.v1" (documented in docs/CLI.md).
             """)
 
@@ -22,13 +22,12 @@ struct InspectSegmentCommand: ParsableCommand {
     @Flag(help: "List every record.")
     var records = false
 
-    @Flag(help: "Machine-readable output.")
-    var json = false
+    @OptionGroup var output: OutputFormatOptions
 
     func run() throws {
         let report = try SegmentInspection.inspect(path: path, includeRecords: records)
-        if json {
-            print(String(decoding: try stableJSONEncoder().encode(report), as: UTF8.self))
+        if output.isJSON {
+            try printJSONLine(report)
         } else {
             print(Self.text(report))
         }

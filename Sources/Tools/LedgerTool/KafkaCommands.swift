@@ -6,6 +6,7 @@ import KafkaClient
 import Ledger
 import LedgerTesting
 import Logging
+import Projector
 
 struct DevBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -152,6 +153,7 @@ struct ProduceCommand: ParsableCommand {
             "Write one JSON line per acknowledged message to FILE: its partition, offset, what the generator meant it to be and its value (an oracle for fault tests).",
             valueName: "FILE"))
     var record: String?
+    @OptionGroup var output: OutputFormatOptions
 
     func validate() throws {
         guard count >= 0, rate >= 0 else { throw ValidationError("--count and --rate are zero or more") }
@@ -204,6 +206,9 @@ struct ProduceCommand: ParsableCommand {
         try recorder?.close()
         progress.finish(succeeded: true)
         let seconds = Date().timeIntervalSince(started)
+        if output.isJSON {
+            return try printJSONLine(ProduceReport(topic: topic, produced: produced, seconds: seconds))
+        }
         print(
             "produced \(grouped(produced)) messages to \(topic) in \(decimal(seconds))s (\(grouped(Int(Double(produced) / max(seconds, 0.001))))/s), all acknowledged"
         )
@@ -243,7 +248,7 @@ struct TraceCommand: ParsableCommand {
     @Flag(help: "Also scan the whole ledger for duplicates and conflicts of this order.") var all = false
     @Option(help: "Also show the warehouse row: a PostgreSQL URL (or env DATABASE_URL with --postgres env).")
     var postgres: String?
-    @Flag(help: "Machine-readable output.") var json = false
+    @OptionGroup var output: OutputFormatOptions
 
     func run() throws {
         guard let order = UUID(uuidString: orderID) else { throw ValidationError("not a UUID: \(orderID)") }
@@ -257,14 +262,43 @@ struct TraceCommand: ParsableCommand {
             printError("order \(order.uuidString.lowercased()) is not in the ledger at \(ledger.directory)")
             throw ExitStatus.checkFailed
         }
-        if json {
-            print(String(decoding: try stableJSONEncoder().encode(found.map(\.0)), as: UTF8.self))
-        } else {
-            for (record, place) in found { print("\(record.summary)\n    in \(place)") }
+        for (record, place) in found {
+            if output.isJSON {
+                try printJSONLine(TracedRecord(record: record, location: place))
+            } else {
+                print("\(record.summary)\n    in \(place)")
+            }
         }
         if let postgres {
             let url = postgres == "env" ? (ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "") : postgres
-            for line in try warehouseTraceLines(orderID: order, postgresURL: url) { print(line) }
+            if output.isJSON {
+                for row in try WarehouseLookup.rows(
+                    orderID: order, postgresURL: url, schema: try WarehouseSchema(WarehouseSchema.defaultName))
+                {
+                    try printJSONLine(TracedWarehouseRow(row))
+                }
+            } else {
+                for line in try warehouseTraceLines(orderID: order, postgresURL: url) { print(line) }
+            }
+        }
+    }
+
+    /// One line of `trace -o json`: a ledger record and where it is.
+    struct TracedRecord: Encodable {
+        var source = "ledger"
+        var record: RecordDescription
+        var location: String
+    }
+
+    /// One line of `trace -o json --postgres`: a warehouse row, each column as PostgreSQL's text.
+    struct TracedWarehouseRow: Encodable {
+        var source = "warehouse"
+        var table: String
+        var columns: [String: String]
+
+        init(_ row: WarehouseLookup.Row) {
+            table = row.table
+            columns = Dictionary(row.columns.map { ($0.name, $0.value) }) { first, _ in first }
         }
     }
 

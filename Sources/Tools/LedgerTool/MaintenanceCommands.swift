@@ -19,6 +19,7 @@ struct VerifyCommand: ParsableCommand {
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
+    @OptionGroup var output: OutputFormatOptions
 
     func run() throws {
         let report: LedgerMaintenance.VerifyReport
@@ -26,9 +27,19 @@ struct VerifyCommand: ParsableCommand {
             report = try LedgerMaintenance.verify(directory: ledger.directory)
         } catch let error as LedgerError where error.code == .corruption || error.code == .mismatch {
             // Damage found is the check's answer (status 1); an I/O error or a missing ledger is status 2.
+            if output.isJSON { try printJSONLine(VerifyJSONReport(damage: error)) }
             printError("ledger-tool verify: \(error)")
             throw ExitStatus.checkFailed
         }
+        if output.isJSON {
+            try printJSONLine(VerifyJSONReport(report))
+        } else {
+            Self.printText(report)
+        }
+        guard report.isConsistent else { throw ExitStatus.checkFailed }
+    }
+
+    private static func printText(_ report: LedgerMaintenance.VerifyReport) {
         print(
             "segments \(report.segments), records \(grouped(report.records)) checked through durable LSN \(report.durableLSN)"
         )
@@ -48,7 +59,7 @@ struct VerifyCommand: ParsableCommand {
                 "index differs from the segments (\(report.indexDifferenceCount) rows; `ledger-tool rebuild index` recreates it):"
             )
             for line in report.indexDifferences { print("  " + line) }
-            throw ExitStatus.checkFailed
+            return
         }
         print("index: identical to one rebuilt from the segments")
     }
@@ -60,9 +71,11 @@ struct StatsCommand: ParsableCommand {
     )
 
     @OptionGroup var ledger: LedgerDirectoryOptions
+    @OptionGroup var output: OutputFormatOptions
 
     func run() throws {
         let stats = try LedgerMaintenance.stats(directory: ledger.directory)
+        if output.isJSON { return try printJSONLine(StatsReport(stats)) }
         print("ledger \(stats.ledgerID.text)")
         print("  LSN range        \(stats.firstLSN.map { "\($0)...\(stats.durableLSN)" } ?? "empty")")
         print(
@@ -111,6 +124,7 @@ struct RebuildIndexCommand: ParsableCommand {
             "Accept losing exactly this many published records that are damaged or missing (the count the refusal gave; \"unknown\" when no index said what was published).",
             valueName: "N|unknown"))
     var dropDurableRecords: String?
+    @OptionGroup var output: OutputFormatOptions
 
     func validate() throws {
         _ = try drop()
@@ -134,6 +148,12 @@ struct RebuildIndexCommand: ParsableCommand {
         logger.logLevel = .warning
         let report = try LedgerMaintenance.rebuildIndex(
             directory: ledger.directory, options: LedgerOptions(logger: logger), drop: try drop())
+        if output.isJSON {
+            return try printJSONLine(
+                RebuildIndexReport(
+                    durableLsn: report.durableLSN, previousDurableLsn: report.previousDurableLSN,
+                    truncatedBytes: report.truncatedBytes, seconds: Date().timeIntervalSince(started)))
+        }
         let previous = report.previousDurableLSN.map { "was \($0)" } ?? "no readable index before"
         print(
             "index rebuilt: durable LSN \(report.durableLSN) (\(previous)) in \(decimal(Date().timeIntervalSince(started)))s"

@@ -6,10 +6,22 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
-/// `-o json|text`.
+/// `-o json|text`; `--json` stays as a hidden alias of `-o json` for the commands that had it.
 struct OutputFormatOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format.")
-    var format: OutputFormat = .text
+    var output: OutputFormat = .text
+    @Flag(name: .customLong("json"), help: .hidden) var jsonAlias = false
+
+    var format: OutputFormat { jsonAlias ? .json : output }
+    var isJSON: Bool { format == .json }
+}
+
+/// Prints `value` as one line of JSON (snake-case keys, sorted): a result object, or one element of a list,
+/// which goes out as newline-delimited JSON, one element per line.
+func printJSONLine<Value: Encodable>(_ value: Value) throws {
+    let encoder = stableJSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 /// `-X key=value` arguments, as librdkafka properties.
@@ -39,9 +51,7 @@ struct StatusView {
     func show(_ status: PipelineStatus) {
         switch format {
         case .json:
-            let encoder = stableJSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: (try? encoder.encode(status)) ?? Data(), as: UTF8.self))
+            try? printJSONLine(status)
         case .text:
             print((redrawsInPlace ? Self.clearScreen : "") + Self.text(status))
         }

@@ -47,11 +47,18 @@ struct MigrateCommand: ParsableCommand {
     )
 
     @OptionGroup var warehouse: WarehouseOptions
+    @OptionGroup var output: OutputFormatOptions
 
     func run() throws {
         let outcome = try WarehouseMaintenance.migrate(
             postgresURL: warehouse.postgresURL, schema: try warehouse.warehouseSchema,
             readerRole: warehouse.reader, logger: toolLogger)
+        if output.isJSON {
+            return try printJSONLine(
+                MigrateReport(
+                    warehouseSchema: warehouse.schema, currentVersion: outcome.currentVersion,
+                    appliedVersions: outcome.appliedVersions.map { Int($0) }))
+        }
         let applied =
             outcome.appliedVersions.isEmpty
             ? "nothing to apply" : "applied \(outcome.appliedVersions.map(String.init).joined(separator: ", "))"
@@ -86,6 +93,7 @@ struct RebuildWarehouseCommand: ParsableCommand {
             valueName: "LSN|TIMESTAMP"))
     var until: String?
     @Flag(help: "Compare per-day digests with the ledger before swapping.") var verify = false
+    @OptionGroup var output: OutputFormatOptions
 
     func validate() throws { _ = try limit() }
 
@@ -116,8 +124,16 @@ struct RebuildWarehouseCommand: ParsableCommand {
             progress.finish(succeeded: false)
             throw error
         }
+        if output.isJSON {
+            return try printJSONLine(
+                RebuildWarehouseReport(
+                    warehouseSchema: warehouse.schema,
+                    ledgers: report.ledgers.map { .init(ledgerId: $0.id.text, lastLsn: $0.lastLSN) },
+                    records: report.records, rows: report.rows, rejections: report.rejections, days: report.days,
+                    verifiedDays: report.verifiedDays, seconds: report.seconds))
+        }
         for ledger in report.ledgers {
-            print("ledger \(ledger.id.uuidString.lowercased()) through LSN \(ledger.lastLSN)")
+            print("ledger \(ledger.id.text) through LSN \(ledger.lastLSN)")
         }
         print(
             "\(grouped(report.records)) records → \(grouped(report.rows)) rows, \(grouped(report.rejections)) rejected messages, \(report.days) days, in \(decimal(report.seconds))s (\(grouped(Int(Double(report.records) / max(report.seconds, 0.001))))/s)"
