@@ -44,6 +44,7 @@ let ledgerFolder: [Target] = [
             argumentParser, logging, metrics, serviceLifecycle,
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "FlyingFox", package: "FlyingFox"),
+            .product(name: "Configuration", package: "swift-configuration"),
         ],
         path: "Sources/Ledger/ServiceKit"),
     // For tests, benchmarks and the tools that make loads: the message generator, the fault-injecting file
@@ -71,7 +72,10 @@ let ingestFolder: [Target] = [
     // The hidden --inject-fault option (the fault campaign's) takes the fault-injecting file system.
     .executableTarget(
         name: "LedgerIngest",
-        dependencies: ["Ingest", "Ledger", "LedgerTesting", "ServiceKit", argumentParser, logging, serviceLifecycle],
+        dependencies: [
+            "Ingest", "KafkaClient", "Ledger", "LedgerTesting", "ServiceKit", argumentParser, logging,
+            serviceLifecycle,
+        ],
         path: "Sources/Ingest/LedgerIngest"),
 ]
 
@@ -100,7 +104,7 @@ let toolsFolder: [Target] = [
         name: "LedgerTool",
         dependencies: [
             "Ledger", "MessageSchema", "LedgerTesting", "KafkaClient", "DevelopmentBroker", "Ingest", "Projector",
-            "PostgresClient", "DeliveryRecord",
+            "PostgresClient", "DeliveryRecord", "ServiceKit",
             argumentParser, logging, .product(name: "ConsoleKitTerminal", package: "console-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ],
@@ -166,6 +170,8 @@ let package = Package(
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.20.0"),
         // SHA-256 (import's content identity); never hand-written.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // The one configuration layer of the three binaries: environment, *_FILE secrets, a JSON file.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
     ],
     targets: cLibraries + ledgerFolder + ingestFolder + projectorFolder + toolsFolder + testTargets
 )

@@ -109,3 +109,29 @@ import Testing
         ledger(status)["partitions"] as? [[String: Any]] ?? []
     }
 }
+
+/// Issue 13: without a URL, the warehouse commands and ledger-projector connect as psql does: libpq's PGHOST,
+/// PGPORT, PGUSER, PGDATABASE, and the password from ~/.pgpass (here PGPASSFILE), never from an argument.
+@Suite struct LibpqEnvironmentTests {
+    @Test func migrateConnectsWithPGVariablesAndAPasswordFile() throws {
+        let scratch = ScratchDirectory()
+        let url = try #require(URLComponents(string: try TestPostgres.url()))
+        let (host, port, user) = (url.host ?? "127.0.0.1", url.port ?? 5432, url.user ?? "postgres")
+        let database = String(url.path.dropFirst())
+        try "\(host):\(port):\(database):\(user):\(url.password ?? "")\n".write(
+            toFile: scratch.file("pgpass"), atomically: true, encoding: .utf8)
+        chmod(scratch.file("pgpass"), 0o600)  // libpq ignores a password file others can read
+        try TestPostgres.withSchema { schema in
+            var environment = ProcessInfo.processInfo.environment
+            environment["DATABASE_URL"] = nil
+            environment.merge([
+                "PGHOST": host, "PGPORT": "\(port)", "PGUSER": user, "PGDATABASE": database,
+                "PGPASSFILE": scratch.file("pgpass"),
+            ]) { $1 }
+            let migrate = try ProductRun(
+                "ledger-tool", ["migrate", "--schema", schema.name, "-o", "json"], environment: environment)
+            #expect(migrate.status == 0, "\(migrate.errors)")
+            #expect(migrate.output.contains("\"warehouse_schema\":\"\(schema.name)\""), "\(migrate.output)")
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ingest
+import KafkaClient
 import Ledger
 import LedgerTesting
 import Logging
@@ -14,24 +15,31 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         abstract:
             "Drain a Kafka topic into the ledger: durable (fsync) before the offsets are committed, each offset once.",
         discussion:
-            "Every option can also be set by the environment variable named in its help. SIGTERM or SIGINT drains, fsyncs, commits and exits 0."
+            "Every option can also be set by the environment variable named in its help, or in the JSON file of --config (docs/OPERATIONS.md); the defaults shown are the built-in ones. SIGTERM or SIGINT drains, fsyncs, commits and exits 0."
     )
 
-    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers = env("KAFKA_BROKERS") ?? "127.0.0.1:9092"
-    @Option(help: "Topic to consume (env KAFKA_TOPIC).") var topic = env("KAFKA_TOPIC") ?? "transactions"
-    @Option(name: .customLong("dlq-topic"), help: "Dead-letter topic (env KAFKA_DLQ_TOPIC).") var deadLetterTopic =
-        env("KAFKA_DLQ_TOPIC") ?? "transactions.dlq"
-    @Option(help: "Consumer group (env KAFKA_GROUP).") var group = env("KAFKA_GROUP") ?? "ledger-ingest"
-    @Option(name: .customLong("wal"), help: "Ledger directory (env LEDGER_WAL_DIR).") var ledgerDirectory =
-        env("LEDGER_WAL_DIR") ?? "./ledger"
-    @Option(help: "Port of /metrics and /healthz, 0 to disable (env METRICS_PORT).") var metricsPort =
-        Int(env("METRICS_PORT") ?? "") ?? 9464
+    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS; default 127.0.0.1:9092).") var brokers: String?
+    @Option(help: "Topic to consume (env KAFKA_TOPIC; default transactions).") var topic: String?
+    @Option(name: .customLong("dlq-topic"), help: "Dead-letter topic (env KAFKA_DLQ_TOPIC; default transactions.dlq).")
+    var deadLetterTopic: String?
+    @Option(help: "Consumer group (env KAFKA_GROUP; default ledger-ingest).") var group: String?
+    @Option(name: .customLong("wal"), help: "Ledger directory (env LEDGER_WAL_DIR; default ./ledger).")
+    var ledgerDirectory: String?
+    @Option(help: "Port of /metrics and /healthz, 0 to disable (env METRICS_PORT; default 9464).") var metricsPort: Int?
     @Option(
         name: .customShort("X"),
         help: ArgumentHelp(
-            "A librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; env KAFKA_PROPERTIES, comma-separated).",
+            "A librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; env KAFKA_PROPERTIES, comma-separated; these win over the file's).",
             valueName: "key=value"))
-    var clientProperties: [String] = env("KAFKA_PROPERTIES").map { $0.split(separator: ",").map(String.init) } ?? []
+    var clientProperties: [String] = []
+    @Option(
+        name: [.customShort("F"), .customLong("kafka-properties-file")],
+        help: ArgumentHelp(
+            "A librdkafka properties file, one key=value per line, as kcat -F reads it (env KAFKA_PROPERTIES_FILE).",
+            valueName: "FILE"))
+    var kafkaPropertiesFile: String?
+    @Option(help: ArgumentHelp("A JSON configuration file (env PULSE_CONFIG): docs/OPERATIONS.md.", valueName: "FILE"))
+    var config: String?
     @Flag(
         help:
             "If offsets were deleted by retention before they were ingested, record the gap in the ledger and continue from the earliest available offset (default: stop)."
@@ -40,16 +48,38 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
     @Option(help: .hidden) var injectFault: String?
 
+    /// Settings are read before the arguments are parsed: the configuration file supplies their defaults.
+    static func main() async {
+        do {
+            try await Settings.load()
+            var command = try parseAsRoot()
+            if let service = command as? Self { try await service.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private var settings: Settings { Settings.current }
+    var resolvedBrokers: String { brokers ?? settings.string("KAFKA_BROKERS") ?? "127.0.0.1:9092" }
+    var resolvedLedgerDirectory: String { ledgerDirectory ?? settings.string("LEDGER_WAL_DIR") ?? "./ledger" }
+
+    func resolvedMetricsPort() throws -> Int { try metricsPort ?? settings.int("METRICS_PORT") ?? 9464 }
+
     func validate() throws {
-        try IntegerEnvironment.check(["METRICS_PORT"])
-        guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port is 0...65535") }
+        guard (0...65535).contains(try resolvedMetricsPort()) else {
+            throw ValidationError("--metrics-port is 0...65535")
+        }
         _ = try properties()
         _ = try injectFault.map { try FaultPlan(specification: $0) }
     }
 
+    /// The file's properties, then KAFKA_PROPERTIES', then -X's: the most specific wins.
     func properties() throws -> [String: String] {
-        var result: [String: String] = [:]
-        for item in clientProperties {
+        var result =
+            try (kafkaPropertiesFile ?? settings.string("KAFKA_PROPERTIES_FILE")).map {
+                try KafkaPropertiesFile.read($0)
+            } ?? [:]
+        for item in (settings.list("KAFKA_PROPERTIES") ?? []) + clientProperties {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw ValidationError("-X expects key=value, got \(redactingSecrets(item))")
@@ -60,14 +90,19 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let brokers = resolvedBrokers
+        let topic = topic ?? settings.string("KAFKA_TOPIC") ?? "transactions"
+        let group = group ?? settings.string("KAFKA_GROUP") ?? "ledger-ingest"
+        let ledgerDirectory = resolvedLedgerDirectory
         let configuration = IngestConfiguration(
-            brokers: brokers, topic: topic, deadLetterTopic: deadLetterTopic, group: group,
+            brokers: brokers, topic: topic,
+            deadLetterTopic: deadLetterTopic ?? settings.string("KAFKA_DLQ_TOPIC") ?? "transactions.dlq", group: group,
             ledgerDirectory: ledgerDirectory,
             clientProperties: try properties(), allowGaps: allowGaps,
             fileSystem: try injectFault.map { FaultInjectingFileSystem(plan: try FaultPlan(specification: $0)) }
                 ?? PosixFileSystem())
         try await ServiceProcess.main(
-            "ledger-ingest", event: "ingest", logging: logging, metricsPort: metricsPort,
+            "ledger-ingest", event: "ingest", logging: logging, metricsPort: try resolvedMetricsPort(),
             metricHelp: IngestMetrics.help,
             configuration: [
                 "kafka.brokers": "\(redactingSecrets(brokers))", "kafka.topic": "\(topic)",
@@ -79,5 +114,3 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         }
     }
 }
-
-func env(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }

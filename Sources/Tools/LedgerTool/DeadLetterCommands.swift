@@ -97,19 +97,15 @@ struct DeadLetterReplayCommand: ParsableCommand {
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
-    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers =
-        ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
+    @OptionGroup var kafka: KafkaClientOptions
     @Option(help: "Topic to produce to.") var topic = "transactions"
     @Option(help: "Only dead letters with this reason code.") var reason: String?
     @Option(parsing: .upToNextOption, help: "Only these LSNs.") var lsn: [UInt64] = []
     @Flag(help: "Show what would be replayed without producing anything.") var dryRun = false
-    @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value"))
-    var clientProperties: [String] = []
     @OptionGroup var output: OutputFormatOptions
 
     func validate() throws {
         try validateReasonCode(reason)
-        _ = try KafkaPropertyArguments.parse(clientProperties)
     }
 
     func run() throws {
@@ -134,8 +130,7 @@ struct DeadLetterReplayCommand: ParsableCommand {
             )
         }
         guard !dryRun, !replayable.isEmpty else { return try printIfJSON(report) }
-        var properties = ["bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true"]
-        properties.merge(try KafkaPropertyArguments.parse(clientProperties)) { $1 }
+        let properties = try kafka.properties(["acks": "all", "enable.idempotence": "true"])
         let producer = try KafkaProducer(
             properties: properties,
             logger: Logger(label: "dlq-replay", factory: { StreamLogHandler.standardError(label: $0) }))

@@ -7,6 +7,7 @@ import Ledger
 import LedgerTesting
 import Logging
 import Projector
+import ServiceKit
 
 struct DevBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -128,8 +129,7 @@ struct ProduceCommand: ParsableCommand {
             "Random orders across customers and categories, about 5% above the fraud threshold; optionally salted with invalid messages (every rejection reason) and repeated order_ids (a quarter of them conflicting)."
     )
 
-    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers =
-        ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
+    @OptionGroup var kafka: KafkaClientOptions
     @Option(help: "Topic.") var topic = "transactions"
     @Option(help: "How many messages (ignored with --file).") var count = 1000
     @Option(help: "Messages per second; 0 = as fast as possible.") var rate: Double = 0
@@ -141,8 +141,6 @@ struct ProduceCommand: ParsableCommand {
     @Option(help: "Produce the lines of this file instead (- for standard input).") var file: String?
     @Flag(help: "Stamp orders with generated times from 2024-01-15 (reproducible) instead of the current time.")
     var fixedClock = false
-    @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value"))
-    var clientProperties: [String] = []
     @Option(
         help:
             "Message keys: 'sequence' keys each message by its number in the stream, so that the partitioner spreads messages evenly over the partitions (keyless messages once crowded into one partition, whose oldest data the development broker then dropped); 'none' sends keyless messages."
@@ -170,12 +168,10 @@ struct ProduceCommand: ParsableCommand {
 
     func run() throws {
         // Keyless messages (--keys none) go to a random partition each rather than in "sticky" batches.
-        var properties = [
-            "bootstrap.servers": brokers, "acks": "all", "enable.idempotence": "true", "linger.ms": "5",
-            "client.id": "ledger-tool-produce",
+        let properties = try kafka.properties([
+            "acks": "all", "enable.idempotence": "true", "linger.ms": "5", "client.id": "ledger-tool-produce",
             "sticky.partitioning.linger.ms": "0",
-        ]
-        properties.merge(try KafkaPropertyArguments.parse(clientProperties)) { $1 }
+        ])
         let producer = try KafkaProducer(
             properties: properties,
             logger: Logger(label: "produce", factory: { StreamLogHandler.standardError(label: $0) }),
@@ -270,7 +266,7 @@ struct TraceCommand: ParsableCommand {
             }
         }
         if let postgres {
-            let url = postgres == "env" ? (ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "") : postgres
+            let url = postgres == "env" ? (Settings.current.string("DATABASE_URL") ?? "") : postgres
             if output.isJSON {
                 for row in try WarehouseLookup.rows(
                     orderID: order, postgresURL: url, schema: try WarehouseSchema(WarehouseSchema.defaultName))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import ServiceKit
 
 struct LedgerTool: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,12 +18,15 @@ struct LedgerTool: ParsableCommand {
 /// The `--wal DIR` option shared by every command that works on a ledger directory.
 struct LedgerDirectoryOptions: ParsableArguments {
     @Option(
-        name: .customLong("wal"), help: ArgumentHelp("The ledger directory (segments and index).", valueName: "DIR"))
-    var directory: String = defaultLedgerDirectory
+        name: .customLong("wal"),
+        help: ArgumentHelp(
+            "The ledger directory, segments and index (env LEDGER_WAL_DIR; default ./ledger).", valueName: "DIR"))
+    var directoryOption: String?
 
-    static var defaultLedgerDirectory: String {
-        ProcessInfo.processInfo.environment["LEDGER_WAL_DIR"] ?? "./ledger"
-    }
+    var directory: String { directoryOption ?? Self.defaultLedgerDirectory }
+
+    /// LEDGER_WAL_DIR (its first directory, when it lists several), else ./ledger.
+    static var defaultLedgerDirectory: String { Settings.current.list("LEDGER_WAL_DIR")?.first ?? "./ledger" }
 }
 
 /// Number formatting for people: 1234567 → "1,234,567".

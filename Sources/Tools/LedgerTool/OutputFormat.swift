@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import KafkaClient
+import ServiceKit
 
 /// How a command prints its result: text for people, or JSON (one documented schema per command, docs/CLI.md).
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -31,10 +33,42 @@ enum KafkaPropertyArguments {
         for item in arguments {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else {
-                throw ValidationError("-X expects key=value, got \"\(item)\"")
+                throw ValidationError("-X expects key=value, got \"\(parts.first ?? "")=…\"")
             }
             properties[parts[0]] = parts[1]
         }
+        return properties
+    }
+}
+
+/// How a command reaches Kafka: `--brokers`, then a properties file (`-F`, as kcat's), then `KAFKA_PROPERTIES`,
+/// then `-X`: the most specific wins. Settings come from the one configuration layer (`Settings`), never shown
+/// in --help.
+struct KafkaClientOptions: ParsableArguments {
+    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS; default 127.0.0.1:9092).") var brokers: String?
+    @Option(
+        name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value"))
+    var clientProperties: [String] = []
+    @Option(
+        name: [.customShort("F"), .customLong("kafka-properties-file")],
+        help: ArgumentHelp(
+            "A librdkafka properties file, one key=value per line, as kcat -F reads it (env KAFKA_PROPERTIES_FILE).",
+            valueName: "FILE"))
+    var propertiesFile: String?
+
+    func validate() throws { _ = try properties([:]) }
+
+    /// `base` (the command's own defaults), overridden by the file, KAFKA_PROPERTIES and -X. The brokers: --brokers,
+    /// else KAFKA_BROKERS, else the properties' bootstrap.servers, else 127.0.0.1:9092.
+    func properties(_ base: [String: String]) throws -> [String: String] {
+        var properties = base
+        if let file = propertiesFile ?? Settings.current.string("KAFKA_PROPERTIES_FILE") {
+            properties.merge(try KafkaPropertiesFile.read(file)) { $1 }
+        }
+        properties.merge(try KafkaPropertyArguments.parse(Settings.current.list("KAFKA_PROPERTIES") ?? [])) { $1 }
+        properties.merge(try KafkaPropertyArguments.parse(clientProperties)) { $1 }
+        properties["bootstrap.servers"] =
+            brokers ?? Settings.current.string("KAFKA_BROKERS") ?? properties["bootstrap.servers"] ?? "127.0.0.1:9092"
         return properties
     }
 }

@@ -5,6 +5,7 @@ import Ledger
 import Logging
 import MessageSchema
 import Projector
+import ServiceKit
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,19 +28,16 @@ struct StatusCommand: ParsableCommand {
         help: ArgumentHelp("A ledger directory (repeatable; default $LEDGER_WAL_DIR, then ./ledger).", valueName: "DIR")
     )
     var directories: [String] = []
-    @Option(help: "Kafka bootstrap servers (env KAFKA_BROKERS).") var brokers =
-        ProcessInfo.processInfo.environment["KAFKA_BROKERS"] ?? "127.0.0.1:9092"
+    @OptionGroup var kafka: KafkaClientOptions
     @Option(help: "Topic.") var topic = "transactions"
     @Flag(help: "Do not ask Kafka (no high watermarks, no ingest lag).") var noKafka = false
-    @Option(
-        name: .customShort("X"), help: ArgumentHelp("A librdkafka property (repeatable).", valueName: "key=value"))
-    var clientProperties: [String] = []
     @Option(
         name: .customLong("postgres"),
         help: ArgumentHelp("The warehouse, for its checkpoints (env DATABASE_URL).", valueName: "URL"))
     var postgres: String?
-    @Option(help: "The warehouse schema (env WAREHOUSE_SCHEMA).")
-    var schema = ProcessInfo.processInfo.environment["WAREHOUSE_SCHEMA"] ?? WarehouseSchema.defaultName
+    @Option(name: .customLong("schema"), help: "The warehouse schema (env WAREHOUSE_SCHEMA; default warehouse).")
+    var schemaOption: String?
+    var schema: String { schemaOption ?? Settings.current.string("WAREHOUSE_SCHEMA") ?? WarehouseSchema.defaultName }
     @Option(help: "Seconds between the two samples that rates come from (0: no rates).") var sampleSeconds = 1.0
     @Flag(help: "Refresh until interrupted.") var watch = false
     @Option(help: "Seconds between refreshes with --watch.") var interval = 2.0
@@ -49,7 +47,6 @@ struct StatusCommand: ParsableCommand {
         guard sampleSeconds >= 0, sampleSeconds <= 60 else { throw ValidationError("--sample-seconds is 0...60") }
         guard interval >= 0.1 else { throw ValidationError("--interval is at least 0.1 seconds") }
         _ = try WarehouseSchema(schema)
-        _ = try KafkaPropertyArguments.parse(clientProperties)
     }
 
     func run() throws {
@@ -87,16 +84,12 @@ struct StatusCommand: ParsableCommand {
 
     /// `--postgres`, else DATABASE_URL; read here rather than as a default value, which --help would print.
     private var postgresURL: String? {
-        let url = postgres ?? ProcessInfo.processInfo.environment["DATABASE_URL"]
+        let url = postgres ?? Settings.current.string("DATABASE_URL")
         return url?.isEmpty == false ? url : nil
     }
 
     private func kafkaProperties() throws -> [String: String] {
-        var properties = [
-            "bootstrap.servers": brokers, "group.id": "ledger-tool-status", "client.id": "ledger-tool-status",
-        ]
-        properties.merge(try KafkaPropertyArguments.parse(clientProperties)) { $1 }
-        return properties
+        try kafka.properties(["group.id": "ledger-tool-status", "client.id": "ledger-tool-status"])
     }
 }
 

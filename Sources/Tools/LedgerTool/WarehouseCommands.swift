@@ -4,25 +4,34 @@ import Ledger
 import Logging
 import MessageSchema
 import Projector
+import ServiceKit
 
 /// `--postgres URL` and `--schema NAME`, shared by the warehouse commands.
 struct WarehouseOptions: ParsableArguments {
     @Option(
         name: .customLong("postgres"),
         help: ArgumentHelp(
-            "The warehouse: postgres://user:password@host:port/database (env DATABASE_URL).", valueName: "URL"))
+            "The warehouse: postgres://user:password@host:port/database (env DATABASE_URL or DATABASE_URL_FILE; without any, libpq's PG* variables and ~/.pgpass).",
+            valueName: "URL"))
     var postgres: String?
-    /// `--postgres`, else DATABASE_URL. Read here rather than as the option's default value, which --help would
-    /// print, password included.
-    var postgresURL: String { postgres ?? ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "" }
-    @Option(help: "The warehouse schema (env WAREHOUSE_SCHEMA).")
-    var schema = ProcessInfo.processInfo.environment["WAREHOUSE_SCHEMA"] ?? WarehouseSchema.defaultName
-    @Option(help: "The SELECT-only role granted read access; empty to grant nothing (env WAREHOUSE_READER_ROLE).")
-    var readerRole = ProcessInfo.processInfo.environment["WAREHOUSE_READER_ROLE"] ?? "grafana_reader"
+    /// `--postgres`, else DATABASE_URL (or its _FILE); empty lets libpq read PGHOST, PGUSER, … and ~/.pgpass.
+    /// Read here rather than as the option's default value, which --help would print, password included.
+    var postgresURL: String { postgres ?? Settings.current.string("DATABASE_URL") ?? "" }
+    @Option(name: .customLong("schema"), help: "The warehouse schema (env WAREHOUSE_SCHEMA; default warehouse).")
+    var schemaOption: String?
+    @Option(
+        name: .customLong("reader-role"),
+        help:
+            "The SELECT-only role granted read access; empty to grant nothing (env WAREHOUSE_READER_ROLE; default grafana_reader)."
+    )
+    var readerRoleOption: String?
+
+    var schema: String { schemaOption ?? Settings.current.string("WAREHOUSE_SCHEMA") ?? WarehouseSchema.defaultName }
+    var readerRole: String { readerRoleOption ?? Settings.current.string("WAREHOUSE_READER_ROLE") ?? "grafana_reader" }
 
     func validate() throws {
-        guard !postgresURL.isEmpty else {
-            throw ValidationError("give the warehouse with --postgres URL or DATABASE_URL")
+        guard !postgresURL.isEmpty || Settings.libpqEnvironmentNamesAServer else {
+            throw ValidationError("give the warehouse with --postgres URL, DATABASE_URL, or libpq's PGHOST/PGDATABASE")
         }
         _ = try WarehouseSchema(schema)
     }
@@ -81,11 +90,13 @@ struct RebuildWarehouseCommand: ParsableCommand {
     @Option(
         name: .customLong("wal"),
         help: ArgumentHelp(
-            "A ledger directory; repeat for several ledgers (env LEDGER_WAL_DIR, comma-separated).", valueName: "DIR"))
-    var ledgerDirectories: [String] =
-        ProcessInfo.processInfo.environment["LEDGER_WAL_DIR"].map { $0.split(separator: ",").map(String.init) } ?? [
-            "./ledger"
-        ]
+            "A ledger directory; repeat for several ledgers (env LEDGER_WAL_DIR, comma-separated; default ./ledger).",
+            valueName: "DIR"))
+    var ledgerDirectoryOptions: [String] = []
+    var ledgerDirectories: [String] {
+        ledgerDirectoryOptions.isEmpty
+            ? Settings.current.list("LEDGER_WAL_DIR") ?? ["./ledger"] : ledgerDirectoryOptions
+    }
     @OptionGroup var warehouse: WarehouseOptions
     @Option(
         help: ArgumentHelp(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ServiceKit
 
 /// The exit statuses of every ledger-tool command (docs/CLI.md), so that a script can tell a failed check from a
 /// command that could not run. ArgumentParser alone exits 1 for any error and 64 for a usage error.
@@ -20,6 +21,8 @@ enum ExitStatus {
 }
 
 do {
+    // Settings first: the configuration file (PULSE_CONFIG or --config) supplies defaults the options fall back to.
+    try await Settings.load()
     var command = try LedgerTool.parseAsRoot()
     try command.run()
 } catch {
