@@ -221,7 +221,7 @@ extension Warehouse {
             let versionA = HandLedger.transaction(1, cents: 9_900, microseconds: day)
             let versionB = HandLedger.transaction(1, cents: 2_500, microseconds: day)
             func batch(_ ledger: UUID, _ lsn: UInt64, offset: Int64, _ body: RecordBody) -> ProjectionBatch {
-                var builder = BatchBuilder(ledgerID: ledger, rule: .original, quarantine: false)
+                var builder = BatchBuilder(ledgerID: ledger, rates: .original, quarantine: false)
                 let source = SourceCoordinates(topic: "transactions", partition: 0, offset: offset)
                 let record = Record(source: source, ingestTimeMicroseconds: day, body: body)
                 return builder.build([LedgerEntry(lsn: lsn, record: record)]).batch

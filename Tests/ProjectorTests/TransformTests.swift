@@ -10,6 +10,30 @@ import Testing
 
 /// The transform step on its own: exact money, the fraud rule, batch ids, UTC days. No database.
 struct TransformTests {
+    /// Another rate, worked out by hand: 7.25 % half-up; the rate's text as PostgreSQL gives numeric(6,5).
+    @Test func aVersionedRateIsExactAndParsed() {
+        let rate = TaxRate(version: 2, hundredThousandths: 7_250)
+        #expect(rate.taxCents(amountCents: 100) == 7)  // 1.00 → 0.0725 → 0.07
+        #expect(rate.taxCents(amountCents: 200) == 15)  // 2.00 → 0.145 → 0.15 (half up)
+        // 9,999,999,999.99 × 7.25 % = 724,999,999.999275 → 725,000,000.00
+        #expect(rate.taxCents(amountCents: 999_999_999_999) == 72_500_000_000)
+        #expect(RateBook.hundredThousandths("0.08500") == 8_500 && RateBook.hundredThousandths("0.1") == 10_000)
+        #expect(RateBook.hundredThousandths("1.00000") == nil && RateBook.hundredThousandths("0.123456") == nil)
+    }
+
+    /// The version in force at a time: the latest that started at or before it; the first before any.
+    @Test func theVersionInForceIsTheLatestStartedByThen() {
+        let book = RateBook(
+            taxRates: [
+                .init(from: 2_000, value: TaxRate(version: 3, hundredThousandths: 3)),
+                .init(from: .min, value: .original),
+                .init(from: 1_000, value: TaxRate(version: 2, hundredThousandths: 2)),
+            ],
+            amountRules: [.init(from: .min, value: .original)])
+        #expect([0, 999, 1_000, 1_999, 2_000, .max].map { book.taxRate(at: $0).version } == [1, 1, 2, 2, 3, 3])
+        #expect(book.amountRule(at: 5_000) == .original)
+    }
+
     /// Edge amounts, with tax, total and flag worked out by hand (8.5 %, half-up to the cent).
     @Test(arguments: [
         ("0.01", "0.00", "0.01", false),  // 0.00085
@@ -140,7 +164,7 @@ struct BatchBuilderTests {
                         originalByteCount: 15))),
             entry(12, .gap(lastMissingOffset: 120)),
         ]
-        var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
+        var builder = BatchBuilder(ledgerID: ledgerID, rates: .original, quarantine: false)
         let (batch, stop) = builder.build(entries)
         #expect(stop == nil)
         #expect(batch.firstLSN == 7 && batch.lastLSN == 12)
@@ -168,7 +192,7 @@ struct BatchBuilderTests {
             entry(1, .accepted(transaction(1))), entry(2, .accepted(transaction(2, customer: "bad\u{0}id"))),
             entry(3, .accepted(transaction(3))),
         ]
-        var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
+        var builder = BatchBuilder(ledgerID: ledgerID, rates: .original, quarantine: false)
         let (batch, stop) = builder.build(entries)
         let error = try #require(stop)
         #expect(error.code == .unprojectableRecord)
@@ -183,7 +207,7 @@ struct BatchBuilderTests {
             entry(1, .accepted(transaction(1))), entry(2, .accepted(transaction(2, customer: "bad\u{0}id"))),
             entry(3, .accepted(transaction(3))),
         ]
-        var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: true)
+        var builder = BatchBuilder(ledgerID: ledgerID, rates: .original, quarantine: true)
         let (batch, stop) = builder.build(entries)
         #expect(stop == nil && batch.lastLSN == 3 && batch.transactions.count == 2)
         #expect(batch.quarantined.map(\.lsn) == [2] && batch.quarantined.first?.reason.hasPrefix("nul_in_text") == true)
@@ -196,7 +220,7 @@ struct BatchBuilderTests {
         (String(repeating: "e\u{301}", count: 26), false), (String(repeating: "c", count: 51), false),
     ])
     func textLimitsCountCodePoints(customer: String, fits: Bool) {
-        var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
+        var builder = BatchBuilder(ledgerID: ledgerID, rates: .original, quarantine: false)
         let (_, stop) = builder.build([entry(1, .accepted(transaction(1, customer: customer)))])
         #expect((stop == nil) == fits)
         if !fits { #expect(stop?.context("reason") == "text_too_long") }
@@ -205,7 +229,7 @@ struct BatchBuilderTests {
     @Test func timestampsOutsideYearsOneToNineThousandNineHundredNinetyNineAreRefused() {
         var late = transaction(1)
         late.timestamp = UTCTimestamp(microsecondsSinceEpoch: MessageLimits.timestampMicrosecondsRange.upperBound + 1)
-        var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
+        var builder = BatchBuilder(ledgerID: ledgerID, rates: .original, quarantine: false)
         let (_, stop) = builder.build([entry(1, .accepted(late))])
         #expect(stop?.context("reason") == "timestamp_out_of_range")
     }

@@ -124,9 +124,12 @@ extension Warehouse {
             }
         }
 
-        /// Rules are versioned and immutable; a new amount rule applies to rows projected after it, which record it.
-        @Test func fraudRulesAreVersionedAndImmutable() throws {
+        /// Issue 13: the fraud threshold and the tax rate are versioned configuration. Versions are immutable and
+        /// take effect from their time on, never in the past; each row gets the versions in force at its transaction
+        /// time and records them; a rebuild (which carries the live versions over) gives every row the same ones.
+        @Test func ratesAndRulesAreVersionedAndAppliedAtEachRowsTime() throws {
             try withHandLedger { ledger, schema, scratch in
+                let tomorrow = Int64(Date().addingTimeInterval(86_400).timeIntervalSince1970) * 1_000_000
                 try ledger.accept(HandLedger.transaction(1, cents: 60_000, microseconds: microseconds(2024, 6, 1, 12)))
                 try ledger.commit()
                 try projectInProcess([ledger.directory], into: schema)
@@ -136,18 +139,39 @@ extension Warehouse {
                 }
                 #expect(update?.sqlState == "23000")
                 #expect(throws: ProjectorError.self) { try connection.query("DELETE FROM \(schema.fraudRules)") }
+                #expect(throws: ProjectorError.self) { try connection.query("UPDATE \(schema.taxRates) SET rate = 0") }
+                let past = #expect(throws: ProjectorError.self) {
+                    try connection.query(
+                        "INSERT INTO \(schema.taxRates) (version, rate, effective_from, description) VALUES (2, 0.1, '2024-01-01', 'x')"
+                    )
+                }
+                #expect(past?.sqlState == "23514", "a version may not take effect in the past")
                 try connection.query(
                     "INSERT INTO \(schema.fraudRules) (version, rule, description, amount_threshold) VALUES (3, 'amount_above', 'amount above 500.00', 500.00)"
                 )
+                try connection.query(
+                    "INSERT INTO \(schema.taxRates) (version, rate, description) VALUES (2, 0.20000, '20 %')")
+                // Projected after the new versions: a row from before them keeps the old ones, a row after gets the new.
                 try ledger.accept(HandLedger.transaction(2, cents: 60_000, microseconds: microseconds(2024, 6, 1, 13)))
+                try ledger.accept(HandLedger.transaction(3, cents: 60_000, microseconds: tomorrow))
                 try ledger.close()
                 try projectInProcess([ledger.directory], into: schema)
-                let rows = try connection.query(
-                    "SELECT lsn, is_fraud_flagged, rules_version FROM \(schema.transactions) ORDER BY lsn")
-                #expect(rows.values.map { $0.compactMap { $0 } } == [["1", "f", "1"], ["2", "t", "3"]])
+                let query =
+                    "SELECT lsn, is_fraud_flagged, rules_version, tax_amount::text, tax_rate_version FROM \(schema.transactions) ORDER BY lsn"
+                let expected = [
+                    ["1", "f", "1", "51.00", "1"], ["2", "f", "1", "51.00", "1"], ["3", "t", "3", "120.00", "2"],
+                ]
+                #expect(try connection.query(query).values.map { $0.compactMap { $0 } } == expected)
                 #expect(
                     try connection.text("SELECT rule FROM \(schema.table("flagged_transactions"))")
                         == "amount above 500.00")
+                let options = WarehouseRebuild.Options(
+                    ledgerDirectories: [ledger.directory], postgresURL: try TestPostgres.url(), schema: schema,
+                    verify: true)
+                let report = try WarehouseRebuild(options: options, logger: quietLogger).run()
+                #expect(report.verifiedDays == 2)
+                #expect(try connection.query(query).values.map { $0.compactMap { $0 } } == expected)
+                #expect(try connection.integer("SELECT count(*) FROM \(schema.taxRates)") == 2)
             }
         }
     }

@@ -43,11 +43,12 @@ package enum CopyColumns {
     /// processed_at is left to its default, now(): the time of the transaction that wrote the row.
     static let transactions = """
         order_id, amount, currency, tax_amount, total_amount, is_fraud_flagged, customer_id, product_category, \
-        transaction_timestamp, batch_id, ledger_id, lsn, source_topic, source_partition, source_offset, rules_version
+        transaction_timestamp, batch_id, ledger_id, lsn, source_topic, source_partition, source_offset, rules_version, \
+        tax_rate_version
         """
 
     package static func encodeTransaction(_ row: TransactionRow, into buffer: inout BinaryCopyBuffer) {
-        buffer.beginTuple(fieldCount: 16)
+        buffer.beginTuple(fieldCount: 17)
         buffer.appendUUID(row.orderID)
         buffer.appendNumeric(cents: row.amountCents)
         buffer.appendText(row.currency)
@@ -64,6 +65,7 @@ package enum CopyColumns {
         buffer.appendInt32(row.source.partition)
         buffer.appendInt64(row.source.offset)
         buffer.appendInt32(row.rulesVersion)
+        buffer.appendInt32(row.taxRateVersion)
     }
 
     static let rejections = """

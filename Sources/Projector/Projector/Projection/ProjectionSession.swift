@@ -11,7 +11,8 @@ final class ProjectionSession {
     let connection: PostgresConnection
     let schema: WarehouseSchema
     let partitions: PartitionManager
-    /// The fraud rule rows are flagged with: the newest `amount_above` version in `fraud_rules`.
+    /// The newest `amount_above` fraud rule when the session started (what the projector reports at start);
+    /// each batch applies the versions in force at its rows' times (`RateBook`, read before each batch).
     let rule: AmountRule
     private let pipeline: LoadPipeline
     private let logger: Logger
@@ -41,7 +42,7 @@ final class ProjectionSession {
         self.schema = schema
         self.logger = logger
         _ = try Migrator.migrate(connection, schema: schema, readerRole: readerRole, logger: logger)
-        rule = try Self.amountRule(connection, schema)
+        rule = try RateBook.load(connection, schema).newestAmountRule
         partitions = PartitionManager(schema: schema, logger: logger)
         try partitions.load(connection)
         pipeline = try LoadPipeline(
@@ -57,20 +58,6 @@ final class ProjectionSession {
                 .invalidArgument, "the warehouse database must use UTF8 encoding",
                 [("expected", "UTF8"), ("found", encoding)])
         }
-    }
-
-    private static func amountRule(_ connection: PostgresConnection, _ schema: WarehouseSchema) throws -> AmountRule {
-        let rows = try connection.query(
-            """
-            SELECT version, amount_threshold FROM \(schema.fraudRules) WHERE rule = 'amount_above' ORDER BY version DESC LIMIT 1
-            """)
-        guard rows.count == 1, let version = rows.value(0, "version").flatMap({ Int32($0) }),
-            let threshold = rows.value(0, "amount_threshold").flatMap(parseCents)
-        else {
-            throw ProjectorError(
-                .invalidArgument, "the warehouse has no amount_above fraud rule", [("warehouse.schema", schema.name)])
-        }
-        return AmountRule(version: version, thresholdCents: threshold)
     }
 
     /// Exact cents from PostgreSQL's text for a NUMERIC(12,2) ("1000.00", "-5.5", "12").
@@ -115,7 +102,8 @@ final class ProjectionSession {
         guard let ledgerID = source.ledgerID, !entries.isEmpty else {
             preconditionFailure("entries come from an open ledger")
         }
-        var builder = BatchBuilder(ledgerID: ledgerID, rule: rule, quarantine: quarantine)
+        var builder = BatchBuilder(
+            ledgerID: ledgerID, rates: try RateBook.load(connection, schema), quarantine: quarantine)
         let (batch, stop) = builder.build(entries)
         var committed: [CommittedBatch] = []
         if !batch.isEmpty {

@@ -25,11 +25,13 @@ public typealias DailyDigests = [UTCCalendar.Day: DayDigest]
 
 /// Computes the digest the ledger says the warehouse must have, straight from accepted transactions.
 ///
-/// Deliberately not the projector's code path: tax is computed as amount × 17 / 200 (8.5 % as a fraction)
-/// rounded half-up, not as the projector's amount × 85 / 1000, so a slip in either shows up as a difference.
+/// Deliberately not the projector's code path: tax is computed as (2 × amount × rate + 1) / 2 in units of the
+/// rate's scale (half-up by doubling), not as the projector's (amount × rate + half) / scale, so a slip in either
+/// shows up as a difference. The rate and the threshold are the versions in force at each transaction's time, as
+/// the projector applies them.
 struct LedgerDigestAccumulator {
     private(set) var days: DailyDigests = [:]
-    let rule: AmountRule
+    let rates: RateBook
 
     mutating func add(_ transaction: Transaction) throws {
         try apply(
@@ -43,14 +45,15 @@ struct LedgerDigestAccumulator {
     }
 
     private mutating func apply(amountCents cents: Int64, microseconds: Int64, sign: Int64) throws {
-        let tax = (cents * 17 + 100) / 200
+        let rate = rates.taxRate(at: microseconds).hundredThousandths
+        let tax = (2 * cents * rate + 100_000) / 200_000
         let day = UTCCalendar.Day(microsecondsSinceEpoch: microseconds)
         var digest = days[day] ?? DayDigest()
         digest.transactions += sign
         digest.amountCents = try Self.adding(digest.amountCents, sign * cents, day)
         digest.taxCents = try Self.adding(digest.taxCents, sign * tax, day)
         digest.totalCents = try Self.adding(digest.totalCents, sign * (cents + tax), day)
-        if cents > rule.thresholdCents { digest.flagged += sign }
+        if cents > rates.amountRule(at: microseconds).thresholdCents { digest.flagged += sign }
         days[day] = digest
     }
 

@@ -97,8 +97,9 @@ public final class WarehouseRebuild {
         let total = ends.reduce(0, +)
         let shadow = options.schema.rebuildShadow
         let session = try prepareShadow(shadow)
+        try copyConfiguration(session.connection, into: shadow)
         var report = Report()
-        var digest = LedgerDigestAccumulator(rule: session.rule)
+        var digest = LedgerDigestAccumulator(rates: try RateBook.load(session.connection, shadow))
         for (source, end) in zip(sources, ends) {
             try project(
                 source, through: end, session: session, digest: &digest, report: &report, total: total,
@@ -152,6 +153,39 @@ public final class WarehouseRebuild {
             applicationName: "ledger-tool rebuild", loadSettings: ["SET synchronous_commit TO off"], logger: logger)
         logger.info("rebuild.shadow.created", metadata: ["warehouse.schema": "\(shadow)"])
         return session
+    }
+
+    /// The live warehouse's configuration (fraud rule and tax rate versions, alert thresholds) goes into the
+    /// shadow before any row: a rebuild applies the versions the operator added, not only those the migrations
+    /// seed. Columns the live schema lacks (an older migration) keep the shadow's defaults; the shadow's triggers
+    /// (versions are immutable and take effect from now) are off for the copy, which restores versions as they were.
+    private func copyConfiguration(_ connection: PostgresConnection, into shadow: WarehouseSchema) throws {
+        let live = options.schema
+        for table in ["fraud_rules", "tax_rates", "alert_thresholds"] {
+            let liveColumns = try columns(connection, live, table)
+            guard !liveColumns.isEmpty else { continue }  // no live warehouse yet, or one older than the table
+            let list = try columns(connection, shadow, table).filter(liveColumns.contains).map { "\"\($0)\"" }
+                .joined(separator: ", ")
+            let target = "\(shadow.quoted).\"\(table)\""
+            try connection.execute(
+                """
+                BEGIN;
+                ALTER TABLE \(target) DISABLE TRIGGER USER;
+                DELETE FROM \(target);
+                INSERT INTO \(target) (\(list)) SELECT \(list) FROM \(live.quoted).\"\(table)\";
+                ALTER TABLE \(target) ENABLE TRIGGER USER;
+                COMMIT;
+                """)
+        }
+    }
+
+    private func columns(_ connection: PostgresConnection, _ schema: WarehouseSchema, _ table: String) throws
+        -> [String]
+    {
+        let rows = try connection.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+            [schema.name, table])
+        return (0..<rows.count).compactMap { rows.value($0, "column_name") }
     }
 
     private func project(

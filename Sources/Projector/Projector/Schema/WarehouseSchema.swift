@@ -44,6 +44,7 @@ public struct WarehouseSchema: Sendable, Hashable, CustomStringConvertible {
     var ledgerGaps: String { table("ledger_gaps") }
     var quarantinedRecords: String { table("quarantined_records") }
     var fraudRules: String { table("fraud_rules") }
+    var taxRates: String { table("tax_rates") }
     var migrations: String { table("schema_migrations") }
     var dailyDigest: String { table("daily_digest") }
 

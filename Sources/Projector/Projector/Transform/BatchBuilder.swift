@@ -6,16 +6,17 @@ import OperatingErrors
 /// Turns ledger records into warehouse rows, checking each value against what the warehouse can hold.
 package struct BatchBuilder {
     let ledgerID: UUID
-    let rule: AmountRule
+    /// The tax rate and fraud rule versions; each row gets those in force at its transaction time.
+    let rates: RateBook
     /// Whether an unprojectable record is set aside (`--quarantine`) instead of stopping the projector.
     let quarantine: Bool
     /// `Transform.batchID` for the block being built, kept because formatting it per row was the projector's
     /// hottest path (a UUID and a block number to text for every one of millions of rows).
     private var batchIDs: BatchIDs
 
-    package init(ledgerID: UUID, rule: AmountRule, quarantine: Bool) {
+    package init(ledgerID: UUID, rates: RateBook, quarantine: Bool) {
         self.ledgerID = ledgerID
-        self.rule = rule
+        self.rates = rates
         self.quarantine = quarantine
         batchIDs = BatchIDs(ledgerID: ledgerID)
     }
@@ -94,9 +95,12 @@ package struct BatchBuilder {
 
     private mutating func row(_ transaction: Transaction, _ entry: LedgerEntry) -> TransactionRow {
         let cents = transaction.amount.rawValue
+        let time = transaction.timestamp.microsecondsSinceEpoch
+        let (rate, rule) = (rates.taxRate(at: time), rates.amountRule(at: time))
+        let tax = rate.taxCents(amountCents: cents)
         return TransactionRow(
             orderID: transaction.orderID, amountCents: cents, currency: transaction.currency.code,
-            taxCents: Transform.taxCents(amountCents: cents), totalCents: Transform.totalCents(amountCents: cents),
+            taxCents: tax, totalCents: cents + tax, taxRateVersion: rate.version,
             isFraudFlagged: rule.flags(amountCents: cents), customerID: transaction.customerID,
             productCategory: transaction.productCategory,
             timestampMicroseconds: transaction.timestamp.microsecondsSinceEpoch, batchID: batchIDs.id(lsn: entry.lsn),

@@ -22,19 +22,12 @@ public struct AmountRule: Sendable, Hashable {
 
 /// The transform step of the original pipeline, in exact integers.
 public enum Transform {
-    /// The tax rate, 8.5 %, as a fraction in thousandths.
-    public static let taxRatePerThousand: Int64 = 85
+    /// tax = amount × the original rate (0.085) rounded half-up to the cent: 1.00 → 0.085 → 0.09; 0.10 → 0.0085 →
+    /// 0.01; 0.01 → 0.00085 → 0.00. The rate in force at a row's time comes from the warehouse (`RateBook`).
+    public static func taxCents(amountCents: Int64) -> Int64 { TaxRate.original.taxCents(amountCents: amountCents) }
 
-    /// tax = amount × 0.085 rounded half-up to the cent. In cents: amount × 85 / 1000, where adding 500 before
-    /// the (truncating) division rounds a remainder of exactly half up. Amounts are positive, so half-up and
-    /// half-away-from-zero agree. 1.00 → 0.085 → 0.09; 0.10 → 0.0085 → 0.01; 0.01 → 0.00085 → 0.00.
-    public static func taxCents(amountCents: Int64) -> Int64 {
-        precondition(
-            (0...Cents.maximum.rawValue).contains(amountCents), "amount \(amountCents) cents outside NUMERIC(12,2)")
-        return (amountCents * taxRatePerThousand + 500) / 1000
-    }
-
-    /// total = amount + tax. At most 10 849 999 999.99, which is why total_amount is NUMERIC(13,2).
+    /// total = amount + tax. At most 10 849 999 999.99 at 8.5 %, 19 999 899 999.99 at the highest rate a version
+    /// may have (0.99999): total_amount is NUMERIC(13,2).
     public static func totalCents(amountCents: Int64) -> Int64 { amountCents + taxCents(amountCents: amountCents) }
 
     /// The batch id of the row at `lsn`: the ledger id (32 hex digits) and the number of its block of
@@ -63,6 +56,7 @@ package struct TransactionRow: Sendable, Hashable {
     var currency: String
     var taxCents: Int64
     var totalCents: Int64
+    var taxRateVersion: Int32
     var isFraudFlagged: Bool
     var customerID: String
     var productCategory: String

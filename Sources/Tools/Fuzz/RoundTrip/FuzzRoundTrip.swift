@@ -100,7 +100,7 @@ private func checkFrameRoundTrip(_ records: [Record]) {
 /// The projector turns every record into rows without stopping, and every row encodes for COPY (whose
 /// encoders check the values against the warehouse's column types).
 private func checkProjection(_ entries: [LedgerEntry]) {
-    var builder = BatchBuilder(ledgerID: ledgerID, rule: .original, quarantine: false)
+    var builder = BatchBuilder(ledgerID: ledgerID, rates: .original, quarantine: false)
     let (batch, stop) = builder.build(entries)
     precondition(stop == nil, "the projector refuses what the ledger accepted: \(stop!)")
     precondition(batch.lastLSN == UInt64(entries.count), "every record is accounted for")
