@@ -497,6 +497,28 @@ private func mutate(_ bytes: inout [UInt8], using generator: inout SeededGenerat
         #expect(transaction.productCategory == good.productCategory)
     }
 
+    /// Issue 13: a producer that adds a field need not turn the stream into dead letters.
+    @Test("with unknown fields ignored, an extra member is dropped and nothing else changes")
+    func unknownFieldsIgnored() {
+        let plain = MessageValidator.validate(Array(messageText().utf8))
+        for extra in [#""payment_method":"card""#, #""meta":{"a":[1,2,{"b":null}]}"#, #""n":1e3,"m":true"#] {
+            let bytes = Array(messageText(appending: extra).utf8)
+            #expect(
+                MessageValidator.validate(bytes)
+                    == .failure(Rejection(.unknownField, field: String(extra.dropFirst().prefix { $0 != "\"" }))))
+            #expect(MessageValidator.validate(bytes, unknownFields: .ignore) == plain, "\(extra)")
+        }
+        let twice = Array(messageText(appending: #""x":1,"x":2"#).utf8)
+        #expect(
+            MessageValidator.validate(twice, unknownFields: .ignore) == .failure(Rejection(.duplicateKey, field: "x")))
+        let missing = Array(messageText(omitting: ["currency"], appending: #""x":1"#).utf8)
+        #expect(
+            MessageValidator.validate(missing, unknownFields: .ignore)
+                == .failure(Rejection(.missingField, field: "currency")))
+        let broken = Array((messageText(appending: #""x":[1,"#).dropLast()).utf8)
+        #expect(MessageValidator.validate(broken, unknownFields: .ignore) == .failure(Rejection(.invalidJSON)))
+    }
+
     @Test("the buffer and array entry points agree")
     func bufferAndArrayAgree() {
         let bytes = message()

@@ -28,7 +28,7 @@ final class BatchValidation {
     /// Chunks whose semaphore was waited for (in order): `deinit` waits for the rest.
     private var chunksAwaited = 1
 
-    init(_ values: [UnsafeRawBufferPointer?]) {
+    init(_ values: [UnsafeRawBufferPointer?], unknownFields: UnknownFieldPolicy = .reject) {
         results = .allocate(capacity: values.count)
         let chunkCount = Self.chunkCount(values.count)
         chunksDone = (1..<max(chunkCount, 1)).map { _ in DispatchSemaphore(value: 0) }
@@ -38,11 +38,11 @@ final class BatchValidation {
         for chunk in 1..<max(chunkCount, 1) {
             let done = chunksDone[chunk - 1]
             DispatchQueue.global().async {
-                Self.validate(values, Self.range(chunk, chunkCount, values.count), into: output)
+                Self.validate(values, Self.range(chunk, chunkCount, values.count), unknownFields, into: output)
                 done.signal()
             }
         }
-        Self.validate(values, Self.range(0, chunkCount, values.count), into: results)
+        Self.validate(values, Self.range(0, chunkCount, values.count), unknownFields, into: results)
     }
 
     var count: Int { results.count }
@@ -64,10 +64,13 @@ final class BatchValidation {
     }
 
     private static func validate(
-        _ values: [UnsafeRawBufferPointer?], _ range: Range<Int>,
+        _ values: [UnsafeRawBufferPointer?], _ range: Range<Int>, _ unknownFields: UnknownFieldPolicy,
         into output: UnsafeMutableBufferPointer<ValidatedMessage>
     ) {
-        for index in range { (output.baseAddress! + index).initialize(to: LedgerAppender.validate(values[index])) }
+        for index in range {
+            (output.baseAddress! + index).initialize(
+                to: LedgerAppender.validate(values[index], unknownFields: unknownFields))
+        }
     }
 
     /// One chunk (the calling thread's) for a small batch, else one per `chunkMessages`.

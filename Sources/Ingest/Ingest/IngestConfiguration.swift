@@ -1,4 +1,5 @@
 import Ledger
+import MessageSchema
 
 /// Everything ledger-ingest needs to run, from flags and environment (see `LedgerIngest`'s options).
 public struct IngestConfiguration: Sendable {
@@ -11,6 +12,8 @@ public struct IngestConfiguration: Sendable {
     public var clientProperties: [String: String]
     /// Continue past offsets deleted by retention, recording the gap in the ledger, instead of stopping.
     public var allowGaps: Bool
+    /// What a message member outside the schema does: reject the message (default) or be ignored.
+    public var unknownFields: UnknownFieldPolicy
     public var batchMessagesMax: Int
     public var batchWaitMilliseconds: Int
     /// The ledger's file layer: POSIX, or (the fault campaign's hidden --inject-fault) one that injects faults.
@@ -20,6 +23,7 @@ public struct IngestConfiguration: Sendable {
         brokers: String, topic: String = "transactions", deadLetterTopic: String = "transactions.dlq",
         group: String = "ledger-ingest",
         ledgerDirectory: String, clientProperties: [String: String] = [:], allowGaps: Bool = false,
+        unknownFields: UnknownFieldPolicy = .reject,
         batchMessagesMax: Int = IngestLimits.batchMessagesMax,
         batchWaitMilliseconds: Int = IngestLimits.batchWaitMilliseconds, fileSystem: any FileSystem = PosixFileSystem()
     ) {
@@ -30,6 +34,7 @@ public struct IngestConfiguration: Sendable {
         self.ledgerDirectory = ledgerDirectory
         self.clientProperties = clientProperties
         self.allowGaps = allowGaps
+        self.unknownFields = unknownFields
         self.batchMessagesMax = batchMessagesMax
         self.batchWaitMilliseconds = batchWaitMilliseconds
         self.fileSystem = fileSystem

@@ -52,7 +52,7 @@ final class IngestLoop {
         writer.beforeFrameWrite = {
             try deadLetters.flush(timeoutMilliseconds: IngestLimits.deadLetterFlushMilliseconds)
         }
-        appender = LedgerAppender(writer: writer)
+        appender = LedgerAppender(writer: writer, unknownFields: configuration.unknownFields)
         self.deadLetters = deadLetters
         let handlers = RebalanceHandlers(
             assigned: { [unowned self] in try self.startOffsets(for: $0) },
@@ -78,7 +78,8 @@ final class IngestLoop {
             ) { messages in
                 // The ingest time of every record of the batch: its messages arrived together.
                 let received = Self.nowMicroseconds()
-                let validations = BatchValidation(messages.map(\.value))
+                let validations = BatchValidation(
+                    messages.map(\.value), unknownFields: configuration.unknownFields)
                 for (index, message) in messages.enumerated() {
                     try handle(message, validations[index], receivedMicroseconds: received)
                 }

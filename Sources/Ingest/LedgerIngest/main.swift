@@ -5,6 +5,7 @@ import KafkaClient
 import Ledger
 import LedgerTesting
 import Logging
+import MessageSchema
 import ServiceKit
 import ServiceLifecycle
 
@@ -45,6 +46,11 @@ struct LedgerIngestCommand: AsyncParsableCommand {
             "If offsets were deleted by retention before they were ingested, record the gap in the ledger and continue from the earliest available offset (default: stop)."
     )
     var allowGaps = false
+    @Option(
+        help: ArgumentHelp(
+            "A message member outside the schema: reject the message as unknown_field, or ignore the member (env LEDGER_UNKNOWN_FIELDS; default reject).",
+            valueName: "reject|ignore"))
+    var unknownFields: UnknownFieldPolicy?
     @OptionGroup var logging: LoggingOptions
     @Option(help: .hidden) var injectFault: String?
 
@@ -65,11 +71,21 @@ struct LedgerIngestCommand: AsyncParsableCommand {
 
     func resolvedMetricsPort() throws -> Int { try metricsPort ?? settings.int("METRICS_PORT") ?? 9464 }
 
+    func resolvedUnknownFields() throws -> UnknownFieldPolicy {
+        if let unknownFields { return unknownFields }
+        guard let text = settings.string("LEDGER_UNKNOWN_FIELDS") else { return .reject }
+        guard let policy = UnknownFieldPolicy(rawValue: text) else {
+            throw ValidationError("LEDGER_UNKNOWN_FIELDS=\(text) is not reject or ignore")
+        }
+        return policy
+    }
+
     func validate() throws {
         guard (0...65535).contains(try resolvedMetricsPort()) else {
             throw ValidationError("--metrics-port is 0...65535")
         }
         _ = try properties()
+        _ = try resolvedUnknownFields()
         _ = try injectFault.map { try FaultPlan(specification: $0) }
     }
 
@@ -98,7 +114,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
             brokers: brokers, topic: topic,
             deadLetterTopic: deadLetterTopic ?? settings.string("KAFKA_DLQ_TOPIC") ?? "transactions.dlq", group: group,
             ledgerDirectory: ledgerDirectory,
-            clientProperties: try properties(), allowGaps: allowGaps,
+            clientProperties: try properties(), allowGaps: allowGaps, unknownFields: try resolvedUnknownFields(),
             fileSystem: try injectFault.map { FaultInjectingFileSystem(plan: try FaultPlan(specification: $0)) }
                 ?? PosixFileSystem())
         try await ServiceProcess.main(
@@ -114,3 +130,5 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension UnknownFieldPolicy: ExpressibleByArgument {}

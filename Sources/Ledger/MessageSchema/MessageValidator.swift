@@ -21,35 +21,44 @@ public enum MessageValidator {
     /// Bumped whenever the rules change; travels in dead-letter headers.
     public static let version: Int = 1
 
-    /// Validates one Kafka message value. nil means a Kafka null value.
-    public static func validate(_ value: UnsafeRawBufferPointer?) -> Result<Transaction, Rejection> {
+    /// Validates one Kafka message value. nil means a Kafka null value. `unknownFields` says what a member
+    /// outside the schema does (default: reject the message, `unknown_field`).
+    public static func validate(_ value: UnsafeRawBufferPointer?, unknownFields: UnknownFieldPolicy = .reject)
+        -> Result<Transaction, Rejection>
+    {
         do {
-            return .success(try transaction(from: value))
+            return .success(try transaction(from: value, unknownFields: unknownFields))
         } catch {
             return .failure(error)
         }
     }
 
     /// Validates one Kafka message value held in an array. nil means a Kafka null value.
-    public static func validate(_ value: [UInt8]?) -> Result<Transaction, Rejection> {
-        guard let value else { return validate(nil as UnsafeRawBufferPointer?) }
-        return value.withUnsafeBytes { validate($0) }
+    public static func validate(_ value: [UInt8]?, unknownFields: UnknownFieldPolicy = .reject)
+        -> Result<Transaction, Rejection>
+    {
+        guard let value else { return validate(nil as UnsafeRawBufferPointer?, unknownFields: unknownFields) }
+        return value.withUnsafeBytes { validate($0, unknownFields: unknownFields) }
     }
 
     // MARK: Steps
 
-    private static func transaction(from value: UnsafeRawBufferPointer?) throws(Rejection) -> Transaction {
+    private static func transaction(from value: UnsafeRawBufferPointer?, unknownFields: UnknownFieldPolicy)
+        throws(Rejection) -> Transaction
+    {
         guard let message = value else { throw Rejection(.valueNull) }
         guard message.count > 0 else { throw Rejection(.valueEmpty) }
         guard message.count <= MessageLimits.messageBytesMax else { throw Rejection(.messageTooLarge) }
         guard UTF8Validation.isValid(message) else { throw Rejection(.invalidUTF8) }
-        let fields = try scanFields(of: message)
+        let fields = try scanFields(of: message, unknownFields: unknownFields)
         try checkTypes(of: fields)
         return try makeTransaction(from: fields, in: message)
     }
 
     /// Checks the JSON text and the top-level object's keys; returns where each field's value lies.
-    private static func scanFields(of message: UnsafeRawBufferPointer) throws(Rejection) -> ScannedFields {
+    private static func scanFields(of message: UnsafeRawBufferPointer, unknownFields: UnknownFieldPolicy)
+        throws(Rejection) -> ScannedFields
+    {
         var collector = FieldCollector(message: message)
         let isObject: Bool
         do {
@@ -58,7 +67,7 @@ public enum MessageValidator {
             throw Rejection(.invalidJSON)
         }
         guard isObject else { throw Rejection(.notAnObject) }
-        return try collector.checkedFields()
+        return try collector.checkedFields(unknownFields: unknownFields)
     }
 
     /// Checks the whole JSON text, handing the members of a top-level object to `collector`; returns whether the
@@ -105,6 +114,16 @@ public enum MessageValidator {
             orderID: orderID, amount: amount, currency: currency, timestamp: timestamp, customerID: customerID,
             productCategory: productCategory)
     }
+}
+
+/// What a member outside the schema does to a message: schema evolution on the producer's side (a new
+/// `payment_method`) need not turn the whole stream into dead letters.
+public enum UnknownFieldPolicy: String, Sendable, CaseIterable {
+    /// Reject the message (`unknown_field`): the strict default.
+    case reject
+    /// Accept it as if the member were absent: the ledger keeps the schema's six fields. A repeated unknown key is
+    /// still `duplicate_key` (which of its values counts is ambiguous), and the whole text must still be JSON.
+    case ignore
 }
 
 // MARK: - Fields
@@ -220,9 +239,9 @@ private struct FieldCollector {
     }
 
     /// The fields, once every key problem has been ruled out.
-    func checkedFields() throws(Rejection) -> ScannedFields {
+    func checkedFields(unknownFields: UnknownFieldPolicy) throws(Rejection) -> ScannedFields {
         if let key = firstDuplicateKey { throw Rejection(.duplicateKey, field: key) }
-        if let key = firstUnknownKey { throw Rejection(.unknownField, field: key) }
+        if let key = firstUnknownKey, unknownFields == .reject { throw Rejection(.unknownField, field: key) }
         for field in TransactionField.allCases where fields[field] == nil {
             throw Rejection(.missingField, field: field.key)
         }

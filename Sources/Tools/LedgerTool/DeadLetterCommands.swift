@@ -102,6 +102,11 @@ struct DeadLetterReplayCommand: ParsableCommand {
     @Option(help: "Only dead letters with this reason code.") var reason: String?
     @Option(parsing: .upToNextOption, help: "Only these LSNs.") var lsn: [UInt64] = []
     @Flag(help: "Show what would be replayed without producing anything.") var dryRun = false
+    @Option(
+        help: ArgumentHelp(
+            "Judge the dead letters as ledger-ingest --unknown-fields does now: after switching it to ignore, the unknown_field letters become valid.",
+            valueName: "reject|ignore"))
+    var unknownFields: UnknownFieldPolicy = .reject
     @OptionGroup var output: OutputFormatOptions
 
     func validate() throws {
@@ -116,7 +121,7 @@ struct DeadLetterReplayCommand: ParsableCommand {
             guard case .rejected(let rejected) = entry.record.body, let raw = rejected.rawBytes,
                 raw.count == rejected.originalByteCount
             else { continue }
-            switch MessageValidator.validate(raw) {
+            switch MessageValidator.validate(raw, unknownFields: unknownFields) {
             case .success: replayable.append((entry, raw))
             case .failure: stillInvalid += 1
             }

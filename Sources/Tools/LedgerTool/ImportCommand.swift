@@ -17,6 +17,11 @@ struct ImportCommand: ParsableCommand {
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
+    @Option(
+        help: ArgumentHelp(
+            "A member outside the schema: reject the line as unknown_field, or ignore the member (as ledger-ingest's option).",
+            valueName: "reject|ignore"))
+    var unknownFields: UnknownFieldPolicy = .reject
     @OptionGroup var output: OutputFormatOptions
 
     @Argument(help: ArgumentHelp("A file of JSON lines, or - for standard input.", valueName: "FILE"))
@@ -26,7 +31,8 @@ struct ImportCommand: ParsableCommand {
         let source = try ImportSource(file: file)
         defer { source.finish() }
         let reader = try LineReader(path: source.path, maximumLineBytes: MessageLimits.messageBytesMax + 1)
-        let appender = LedgerAppender(writer: try LedgerWriter(directory: ledger.directory))
+        let appender = LedgerAppender(
+            writer: try LedgerWriter(directory: ledger.directory), unknownFields: unknownFields)
         let topic = source.topic
         let progress = ProgressReporter(title: "Importing", unit: "lines")
         var summary = ImportSummary()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KafkaClient
+import MessageSchema
 import ServiceKit
 
 /// How a command prints its result: text for people, or JSON (one documented schema per command, docs/CLI.md).
@@ -25,6 +26,8 @@ func printJSONLine<Value: Encodable>(_ value: Value) throws {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
+
+extension UnknownFieldPolicy: ExpressibleByArgument {}
 
 /// `-X key=value` arguments, as librdkafka properties.
 enum KafkaPropertyArguments {

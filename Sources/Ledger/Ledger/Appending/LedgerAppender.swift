@@ -29,8 +29,12 @@ public final class LedgerAppender {
     /// The writer it appends with (tests reach it through `@testable`; callers use the appender's own API).
     let writer: LedgerWriter
 
-    public init(writer: LedgerWriter) {
+    /// How messages this appender validates itself treat members outside the schema.
+    public let unknownFields: UnknownFieldPolicy
+
+    public init(writer: LedgerWriter, unknownFields: UnknownFieldPolicy = .reject) {
         self.writer = writer
+        self.unknownFields = unknownFields
     }
 
     /// The last LSN made durable and published.
@@ -42,8 +46,10 @@ public final class LedgerAppender {
     public func watermark(_ partition: TopicPartition) throws -> Int64? { try writer.watermark(partition) }
 
     /// `value` validated, and digested when valid: what `append` takes. Thread-safe; nil is a Kafka null value.
-    public static func validate(_ value: UnsafeRawBufferPointer?) -> ValidatedMessage {
-        ValidatedMessage(MessageValidator.validate(value))
+    public static func validate(_ value: UnsafeRawBufferPointer?, unknownFields: UnknownFieldPolicy = .reject)
+        -> ValidatedMessage
+    {
+        ValidatedMessage(MessageValidator.validate(value, unknownFields: unknownFields))
     }
 
     /// Records one message. `value` nil is a Kafka null value. The record is durable only after `commit`.
@@ -57,7 +63,7 @@ public final class LedgerAppender {
         if let watermark = try writer.watermark(partition), source.offset <= watermark {
             return .alreadyRecorded(watermark: watermark)
         }
-        let validated = validation ?? Self.validate(value)
+        let validated = validation ?? Self.validate(value, unknownFields: unknownFields)
         let body: RecordBody
         switch validated.result {
         case .failure(let rejection):
