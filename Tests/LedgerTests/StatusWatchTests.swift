@@ -51,6 +51,33 @@ import Testing
         #expect(!text.contains("\u{1B}"), "no terminal control codes in a pipe")
     }
 
+    /// Issue 13: progress goes to standard error, so that standard output holds only the result: on a terminal
+    /// the bar shows while `import -o json > file` runs, and the file holds the one JSON line.
+    @Test func progressIsDrawnOnStandardErrorOnly() throws {
+        let scratch = ScratchDirectory()
+        let generated = try ProductRun("ledger-tool", ["generate", "--count", "150000", "--seed", "9"])
+        try generated.output.write(toFile: scratch.file("orders.jsonl"), atomically: true, encoding: .utf8)
+        let session = "pulse-progress-\(getpid())"
+        let tool = try BuiltProducts.path(of: "ledger-tool")
+        try tmux(
+            "new-session", "-d", "-s", session, "-x", "160", "-y", "20",
+            "\(tool) import --wal \(scratch.file("ledger")) -o json \(scratch.file("orders.jsonl")) > \(scratch.file("out.json")); sleep 30"
+        )
+        defer { _ = try? tmux("kill-session", "-t", session) }
+        var screen = ""
+        #expect(
+            eventually(seconds: 60) {
+                screen = try tmux("capture-pane", "-p", "-t", session)
+                return screen.contains("Importing")
+            }, "\(screen)")
+        #expect(
+            eventually(seconds: 120) {
+                (try? String(contentsOfFile: scratch.file("out.json"), encoding: .utf8))?.hasSuffix("}\n") == true
+            })
+        let output = try String(contentsOfFile: scratch.file("out.json"), encoding: .utf8)
+        #expect(output.split(separator: "\n").count == 1 && output.hasPrefix("{") && !output.contains("Importing"))
+    }
+
     /// Runs tmux (Debian's package, which scripts/test installs) and returns its standard output. Spawned with
     /// posix_spawn, not Foundation's `Process`: `Process` learns that its child ended when a descriptor the child
     /// inherited closes, and the tmux server that `new-session` starts keeps it open for as long as it runs.

@@ -1,8 +1,9 @@
 import ConsoleKitTerminal
 import Foundation
+import Synchronization
 
-/// A progress bar with count, rate and ETA on a terminal; silent when standard output is not a terminal (logs,
-/// pipes, CI), where a bar would only be noise.
+/// A progress bar with count, rate and ETA, drawn on standard error when it is a terminal; silent otherwise
+/// (logs, pipes, CI), where a bar would only be noise. Standard output carries only the result.
 final class ProgressReporter {
     private let indicator: ActivityIndicator<ProgressBar>?
     private let title: String
@@ -13,7 +14,7 @@ final class ProgressReporter {
     init(title: String, unit: String) {
         self.title = title
         self.unit = unit
-        indicator = isatty(STDOUT_FILENO) == 1 ? Terminal().progressBar(title: title) : nil
+        indicator = isatty(STDERR_FILENO) == 1 ? StandardErrorConsole().progressBar(title: title) : nil
         indicator?.start(refreshRate: 10)
     }
 
@@ -37,5 +38,40 @@ final class ProgressReporter {
         guard let indicator else { return }
         indicator.activity.currentProgress = 1
         succeeded ? indicator.succeed() : indicator.fail()
+    }
+}
+
+/// ConsoleKit's terminal draws on standard output; this console draws the same progress bar on standard error,
+/// so that standard output carries only the command's result (`-o json` included) and a bar never mixes into it.
+final class StandardErrorConsole: Console {
+    private let info = Mutex<[AnySendableHashable: any Sendable]>([:])
+
+    var userInfo: [AnySendableHashable: any Sendable] {
+        get { info.withLock { $0 } }
+        set { info.withLock { $0 = newValue } }
+    }
+
+    var size: (width: Int, height: Int) {
+        var window = winsize()
+        _ = ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &window)
+        return (Int(window.ws_col), Int(window.ws_row))
+    }
+
+    func input(isSecure: Bool) -> String { "" }  // progress never asks
+
+    func output(_ text: ConsoleText, newLine: Bool) { write(text.description + (newLine ? "\n" : "")) }
+
+    /// ANSI: cursor up and erase the line (the bar's last drawing), or erase the screen.
+    func clear(_ type: ConsoleClear) {
+        switch type {
+        case .line: write("\u{1B}[1A\u{1B}[2K")
+        case .screen: write("\u{1B}[2J")
+        }
+    }
+
+    func report(error: String, newLine: Bool) { write(error + (newLine ? "\n" : "")) }
+
+    private func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }
