@@ -53,6 +53,69 @@ import Testing
         #expect(entries.map(\.lsn) == Array(1...UInt64(records.count)))
     }
 
+    /// Format version 3: Kafka headers (null values included, the largest that fit) and a message's members outside
+    /// the schema read back exactly, beside records without them; the kept headers stop at the bounds.
+    @Test func headersAndExtraMembersRoundTrip() throws {
+        let directory = ScratchDirectory()
+        let headers = [
+            MessageHeader(name: Array("traceparent".utf8), value: Array("00-4bf92f3577b34da6-01".utf8)),
+            MessageHeader(name: Array("empty".utf8), value: nil), MessageHeader(name: [0xFF, 0x00], value: []),
+        ]
+        var transaction = Sample.transaction(7)
+        transaction.extraMembers = #"{"payment_method":"card","meta":{"a":[1,null]}}"#
+        let source = SourceCoordinates(topic: "transactions", partition: 1, offset: 5, key: [1], headers: headers)
+        let oversized = (0..<100).map {
+            MessageHeader(name: Array("h\($0)".utf8), value: [UInt8](repeating: 7, count: 100))
+        }
+        let records = [
+            Record(source: source, ingestTimeMicroseconds: 1, body: .accepted(transaction)),
+            Record(source: source, ingestTimeMicroseconds: 2, body: .duplicate(transaction, originalLSN: 1)),
+            Record(
+                source: SourceCoordinates(topic: "transactions", partition: 1, offset: 6, headers: oversized),
+                ingestTimeMicroseconds: 3,
+                body: .rejected(
+                    RejectedMessage(rejection: Rejection(.invalidJSON), rawBytes: [0x7B], originalByteCount: 1))),
+            Sample.record(8),
+        ]
+        #expect(records[2].source.headers.count == 64 && records[2].source.headers == Array(oversized.prefix(64)))
+        do {
+            let writer = try LedgerWriter(directory: directory.path)
+            for record in records { try writer.append(record) }
+            try writer.commit()
+        }
+        #expect(try ledgerEntries(directory.path).map(\.record) == records)
+        #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
+    }
+
+    /// A segment an older binary left open is sealed at open, not appended to: the new record fields go into a
+    /// version 3 segment, which an older reader refuses by its version instead of calling it damage.
+    @Test func anOlderVersionsOpenSegmentIsSealedNotAppendedTo() throws {
+        let directory = ScratchDirectory()
+        var older = LedgerOptions()
+        older.segmentFormatVersion = 2
+        do {
+            let writer = try LedgerWriter(directory: directory.path, options: older)
+            for number in 0..<10 { try writer.append(Sample.record(number)) }
+            try writer.commit()
+        }
+        do {
+            let writer = try LedgerWriter(directory: directory.path)
+            try writer.append(
+                Record(
+                    source: SourceCoordinates(
+                        topic: "transactions", partition: 0, offset: 10,
+                        headers: [MessageHeader(name: Array("a".utf8), value: [1])]),
+                    ingestTimeMicroseconds: 1, body: .accepted(Sample.transaction(10))))
+            try writer.close()
+        }
+        let versions = try directory.segments().map {
+            try SegmentScanner(file: PosixFileSystem().openForReading($0)).header.version
+        }
+        #expect(versions == [2, 3])
+        #expect(try ledgerEntries(directory.path).count == 11)
+        #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
+    }
+
     @Test func malformedPayloadsAreRefusedNotTrapped() {
         var payload = ByteWriter()
         var scratch = ByteWriter()

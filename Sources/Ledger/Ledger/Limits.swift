@@ -21,8 +21,18 @@ public enum Limits {
     public static let frameRecordsMax = 16_384
     /// Most bytes one encoded record may take: a rejected message keeps at most `rejectedRawBytesKeptMax` raw
     /// bytes, plus coordinates (topic, key) and fields. Keys are bounded by `recordKeyBytesMax`.
-    public static let recordBytesMax = rejectedRawBytesKeptMax + recordKeyBytesMax + 4096
+    public static let recordBytesMax =
+        rejectedRawBytesKeptMax + recordKeyBytesMax + recordHeadersBytesMax + 2 * recordHeadersMax + 4096
     /// Most bytes of a Kafka key kept in a record; longer keys are truncated (the key is informational).
+    /// Kafka headers a record keeps (`SourceCoordinates.headers`), their names and values together, and the
+    /// longest name: trace context and producer metadata are small; a message whose headers are larger keeps those
+    /// that fit, in order.
+    public static let recordHeadersMax = 64
+    public static let recordHeadersBytesMax = 8 << 10
+    public static let recordHeaderNameBytesMax = 255
+    /// The members outside the schema an accepted message keeps with `--unknown-fields keep` (their JSON text):
+    /// a message with more is rejected as `unknown_field`, since keeping only part of them would change its content.
+    public static let extraMembersBytesMax = 16 << 10
     public static let recordKeyBytesMax = 1024
     /// Most bytes in a topic name (Kafka's own limit is 249).
     public static let topicBytesMax = 255

@@ -64,10 +64,14 @@ public struct Transaction: Sendable, Hashable {
     public var timestamp: UTCTimestamp
     public var customerID: String
     public var productCategory: String
+    /// The message's members outside the schema, as one JSON object's text (`{"payment_method":"card"}`), kept
+    /// with `--unknown-fields keep`; nil when there were none or they were not kept. Not part of the order's
+    /// content: two messages that differ only here are duplicates, not a conflict.
+    public var extraMembers: String?
 
     public init(
         orderID: UUID, amount: Cents, currency: CurrencyCode, timestamp: UTCTimestamp, customerID: String,
-        productCategory: String
+        productCategory: String, extraMembers: String? = nil
     ) {
         self.orderID = orderID
         self.amount = amount
@@ -75,6 +79,7 @@ public struct Transaction: Sendable, Hashable {
         self.timestamp = timestamp
         self.customerID = customerID
         self.productCategory = productCategory
+        self.extraMembers = extraMembers
     }
 
     /// Whether two messages for the same order say the same thing. The offset the producer wrote the time in

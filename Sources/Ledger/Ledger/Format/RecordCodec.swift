@@ -22,7 +22,7 @@ package enum RecordCodec {
         }
         writer.append(littleEndian: record.kind.rawValue)
         writer.appendSignedVarint(record.ingestTimeMicroseconds)
-        encodeSource(record.source, into: &writer)
+        encodeSource(record.source, extraMembers: record.transaction?.extraMembers, into: &writer)
         switch record.body {
         case .accepted(let transaction):
             encodeTransaction(transaction, into: &writer)
@@ -46,14 +46,31 @@ package enum RecordCodec {
         }
     }
 
-    private static func encodeSource(_ source: SourceCoordinates, into writer: inout ByteWriter) {
+    private static func encodeSource(
+        _ source: SourceCoordinates, extraMembers: String?, into writer: inout ByteWriter
+    ) {
         writer.appendLengthPrefixed(source.topic.utf8)
         writer.appendSignedVarint(Int64(source.partition))
         writer.appendSignedVarint(source.offset)
-        let presence: UInt8 = (source.kafkaTimestampMilliseconds == nil ? 0 : 1) | (source.key == nil ? 0 : 2)
+        let presence: UInt8 =
+            (source.kafkaTimestampMilliseconds == nil ? 0 : 1) | (source.key == nil ? 0 : 2)
+            | (source.headers.isEmpty ? 0 : 4) | (extraMembers == nil ? 0 : 8)
         writer.append(littleEndian: presence)
         if let timestamp = source.kafkaTimestampMilliseconds { writer.appendSignedVarint(timestamp) }
         if let key = source.key { writer.appendLengthPrefixed(key) }
+        if !source.headers.isEmpty {
+            writer.appendVarint(UInt64(source.headers.count))
+            for header in source.headers {
+                writer.appendLengthPrefixed(header.name)
+                if let value = header.value {
+                    writer.append(littleEndian: UInt8(1))
+                    writer.appendLengthPrefixed(value)
+                } else {
+                    writer.append(littleEndian: UInt8(0))
+                }
+            }
+        }
+        if let extraMembers { writer.appendLengthPrefixed(extraMembers.utf8) }
     }
 
     private static func encodeTransaction(_ transaction: Transaction, into writer: inout ByteWriter) {
@@ -103,7 +120,10 @@ private protocol RecordSink {
 
     /// Text whose bytes are valid UTF-8; nil when they are not.
     func text(_ bytes: UnsafeRawBufferPointer) -> Text?
-    func source(topic: Text, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) -> Source
+    func source(
+        topic: Text, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?,
+        headers: HeaderSpans?
+    ) -> Source
     func transaction(
         orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64,
         offsetMinutes: Int16,
@@ -111,7 +131,28 @@ private protocol RecordSink {
     ) -> TransactionValue
     func rejected(reason: RejectReason, field: Text, originalByteCount: Int, raw: UnsafeRawBufferPointer?)
         -> RejectedValue
-    func record(ingestTime: Int64, source: Source, detail: DecodedDetail<TransactionValue, RejectedValue>) -> Output
+    func record(
+        ingestTime: Int64, source: Source, extraMembers: Text?, detail: DecodedDetail<TransactionValue, RejectedValue>
+    ) -> Output
+}
+
+/// A record's headers as the decoder checked them: `count` headers encoded in `bytes` (names, presence bytes,
+/// values), read again only by a sink that builds them.
+private struct HeaderSpans {
+    var count: Int
+    var bytes: UnsafeRawBufferPointer
+
+    /// The headers, from bytes the decoder already checked.
+    func headers() -> [MessageHeader] {
+        var reader = ByteReader(bytes)
+        return (0..<count).map { _ in
+            let name = Array(reader.readLengthPrefixed(maximum: Limits.recordHeaderNameBytesMax)!)
+            let value =
+                reader.read(UInt8.self)! == 1
+                ? Array(reader.readLengthPrefixed(maximum: Limits.recordHeadersBytesMax)!) : nil
+            return MessageHeader(name: name, value: value)
+        }
+    }
 }
 
 /// A record's detail as the decoder read it: `RecordBody`'s cases, generic over the sink's values, so that the
@@ -128,12 +169,13 @@ private enum DecodedDetail<TransactionValue, RejectedValue> {
 private struct RecordBuilder: RecordSink {
     func text(_ bytes: UnsafeRawBufferPointer) -> String? { String(validating: bytes, as: UTF8.self) }
 
-    func source(topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?)
-        -> SourceCoordinates
-    {
+    func source(
+        topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?,
+        headers: HeaderSpans?
+    ) -> SourceCoordinates {
         SourceCoordinates(
             topic: topic, partition: partition, offset: offset, kafkaTimestampMilliseconds: timestamp,
-            key: key.map { Array($0) })
+            key: key.map { Array($0) }, headers: headers?.headers() ?? [])
     }
 
     func transaction(
@@ -156,15 +198,21 @@ private struct RecordBuilder: RecordSink {
             originalByteCount: originalByteCount)
     }
 
-    func record(ingestTime: Int64, source: SourceCoordinates, detail: DecodedDetail<Transaction, RejectedMessage>)
-        -> Record
-    {
+    func record(
+        ingestTime: Int64, source: SourceCoordinates, extraMembers: String?,
+        detail: DecodedDetail<Transaction, RejectedMessage>
+    ) -> Record {
+        func kept(_ transaction: Transaction) -> Transaction {
+            var transaction = transaction
+            transaction.extraMembers = extraMembers
+            return transaction
+        }
         let body: RecordBody =
             switch detail {
-            case .accepted(let transaction): .accepted(transaction)
+            case .accepted(let transaction): .accepted(kept(transaction))
             case .rejected(let rejected): .rejected(rejected)
-            case .duplicate(let transaction, let originalLSN): .duplicate(transaction, originalLSN: originalLSN)
-            case .conflict(let transaction, let originalLSN): .conflict(transaction, originalLSN: originalLSN)
+            case .duplicate(let transaction, let originalLSN): .duplicate(kept(transaction), originalLSN: originalLSN)
+            case .conflict(let transaction, let originalLSN): .conflict(kept(transaction), originalLSN: originalLSN)
             case .gap(let lastMissingOffset): .gap(lastMissingOffset: lastMissingOffset)
             case .lost: .lost
             }
@@ -174,14 +222,17 @@ private struct RecordBuilder: RecordSink {
 
 private struct RecordChecker: RecordSink {
     func text(_ bytes: UnsafeRawBufferPointer) -> Void? { UTF8Validation.isValid(bytes) ? () : nil }
-    func source(topic: Void, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?) {}
+    func source(
+        topic: Void, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?,
+        headers: HeaderSpans?
+    ) {}
     func transaction(
         orderID: UnsafeRawBufferPointer, cents: Int64, currency: UnsafeRawBufferPointer, microseconds: Int64,
         offsetMinutes: Int16,
         customer: Void, category: Void
     ) {}
     func rejected(reason: RejectReason, field: Void, originalByteCount: Int, raw: UnsafeRawBufferPointer?) {}
-    func record(ingestTime: Int64, source: Void, detail: DecodedDetail<Void, Void>) {}
+    func record(ingestTime: Int64, source: Void, extraMembers: Void?, detail: DecodedDetail<Void, Void>) {}
 }
 
 /// The record decoder: the layout documented at the top of `SegmentFormat.swift`, read and checked field by
@@ -220,18 +271,19 @@ private struct RecordDecoder<Sink: RecordSink> {
         var reader = ByteReader(body)
         guard let kindByte = reader.read(UInt8.self), let kind = RecordKind(rawValue: kindByte),
             let ingestTime = reader.readSignedVarint(),
-            let source = decodeSource(&reader),
+            let (source, extraMembers) = decodeSource(&reader, holdsTransaction: kind.holdsTransaction),
             let detail = decodeDetail(kind, &reader),
             reader.isAtEnd
         else { return nil }
-        return sink.record(ingestTime: ingestTime, source: source, detail: detail)
+        return sink.record(ingestTime: ingestTime, source: source, extraMembers: extraMembers, detail: detail)
     }
 
-    private func decodeSource(_ reader: inout ByteReader) -> Sink.Source? {
+    /// The source, and the extra members (presence bit 3) of a record whose detail holds a transaction.
+    private func decodeSource(_ reader: inout ByteReader, holdsTransaction: Bool) -> (Sink.Source, Sink.Text?)? {
         guard let topic = readText(&reader, maximum: Limits.topicBytesMax),
             let partition = reader.readSignedVarint(), let partition32 = Int32(exactly: partition),
             let offset = reader.readSignedVarint(),
-            let presence = reader.read(UInt8.self), presence & ~3 == 0
+            let presence = reader.read(UInt8.self), presence & ~15 == 0, holdsTransaction || presence & 8 == 0
         else { return nil }
         var timestamp: Int64?
         if presence & 1 != 0 {
@@ -243,7 +295,40 @@ private struct RecordDecoder<Sink: RecordSink> {
             guard let bytes = reader.readLengthPrefixed(maximum: Limits.recordKeyBytesMax) else { return nil }
             key = bytes
         }
-        return sink.source(topic: topic, partition: partition32, offset: offset, timestamp: timestamp, key: key)
+        var headers: HeaderSpans?
+        if presence & 4 != 0 {
+            guard let spans = decodeHeaders(&reader) else { return nil }
+            headers = spans
+        }
+        var extraMembers: Sink.Text?
+        if presence & 8 != 0 {
+            guard let text = readText(&reader, maximum: Limits.extraMembersBytesMax) else { return nil }
+            extraMembers = text
+        }
+        let source = sink.source(
+            topic: topic, partition: partition32, offset: offset, timestamp: timestamp, key: key, headers: headers)
+        return (source, extraMembers)
+    }
+
+    /// `count:v` (1...`Limits.recordHeadersMax`) headers, each `name:bytes has-value:u8 [value:bytes]`, names at most
+    /// `Limits.recordHeaderNameBytesMax` and names and values together at most `Limits.recordHeadersBytesMax`.
+    private func decodeHeaders(_ reader: inout ByteReader) -> HeaderSpans? {
+        guard let count = reader.readVarint(), (1...UInt64(Limits.recordHeadersMax)).contains(count) else { return nil }
+        let start = reader.position
+        var bytes = 0
+        for _ in 0..<count {
+            guard let name = reader.readLengthPrefixed(maximum: Limits.recordHeaderNameBytesMax),
+                let hasValue = reader.read(UInt8.self), hasValue <= 1
+            else { return nil }
+            bytes += name.count
+            if hasValue == 1 {
+                guard let value = reader.readLengthPrefixed(maximum: Limits.recordHeadersBytesMax) else { return nil }
+                bytes += value.count
+            }
+            guard bytes <= Limits.recordHeadersBytesMax else { return nil }
+        }
+        return HeaderSpans(
+            count: Int(count), bytes: UnsafeRawBufferPointer(rebasing: reader.bytes[start..<reader.position]))
     }
 
     private func decodeDetail(_ kind: RecordKind, _ reader: inout ByteReader) -> DecodedDetail<

@@ -2,7 +2,7 @@ import Foundation
 import MessageSchema
 import OperatingErrors
 
-// # Pulse Ledger segment format, version 2
+// # Pulse Ledger segment format, version 3
 //
 // The ledger is a directory of segment files plus a SQLite index (`index.sqlite`, a rebuildable cache).
 // Records are numbered by LSN (log sequence number) from 1, with no holes. A segment file is named by the LSN
@@ -13,7 +13,7 @@ import OperatingErrors
 //
 //   offset size  field
 //        0    8  magic, the ASCII bytes "PULSELDG"
-//        8    2  format version (u16) = 2 (readers also read 1, see Versioning)
+//        8    2  format version (u16) = 3 (readers also read 1 and 2, see Versioning)
 //       10    2  header size in bytes (u16) = 64
 //       12    4  reserved, zero
 //       16   16  ledger id (UUID bytes, RFC 4122 order)
@@ -61,7 +61,12 @@ import OperatingErrors
 //
 //   body     := kind:u8  ingest-time-µs:zz  source  detail
 //   source   := topic:text(≤255)  partition:zz  offset:zz  presence:u8  [kafka-timestamp-ms:zz]  [key:bytes]
-//               presence bit 0: a Kafka timestamp follows; bit 1: a key follows; other bits zero
+//               [headers]  [extra-members:text(≤16 KiB)]
+//               presence bit 0: a Kafka timestamp follows; bit 1: a key follows (≤1 KiB); bit 2: headers follow;
+//               bit 3: extra members follow, only in a record whose detail holds a transaction (kinds 1, 3, 4):
+//               the message's JSON members outside the schema, as one JSON object's text; other bits zero
+//   headers  := count:v (1...64)  { name:bytes(≤255)  has-value:u8(0|1)  [value:bytes] } × count
+//               names and values together at most 8 KiB
 //   detail   := kind 1 accepted : transaction
 //               kind 2 rejected : reason:u8  field:text  original-size:v  has-raw:u8(0|1)  [raw:bytes]
 //               kind 3 duplicate: original-LSN:v  transaction
@@ -93,15 +98,19 @@ import OperatingErrors
 //   1  the layout above without record kind 6.
 //   2  adds record kind 6 (lost). A version 1 segment never holds one: the writer starts a new segment before
 //      it writes lost records. Readers read both versions; new segments are written as version 2.
+//   3  adds presence bits 2 (Kafka headers) and 3 (a message's members outside the schema, kept with
+//      `--unknown-fields keep`). A writer never appends to a segment of an older version: at open it seals one
+//      and starts a version 3 segment, so an older reader refuses the new records by version (`unsupported
+//      version`), never as damage. Readers read versions 1 to 3.
 // Text lengths are the bounds of `RecordBounds` and `Limits` (topic and a rejection's field at most 255 bytes,
 // customer_id and product_category at most 200 bytes and 50 scalars): the writer refuses any record outside
 // them before writing a byte, and decodes every frame before writing it.
 
 /// Constants and codecs of the segment file format described at the top of this file.
 public enum SegmentFormat {
-    public static let version: UInt16 = 2
+    public static let version: UInt16 = 3
     /// The versions a reader reads.
-    public static let readableVersions: ClosedRange<UInt16> = 1...2
+    public static let readableVersions: ClosedRange<UInt16> = 1...3
     public static let headerBytes = 64
     public static let frameHeaderBytes = 40
     public static let footerBytes = 32

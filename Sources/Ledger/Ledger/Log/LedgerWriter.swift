@@ -19,6 +19,9 @@ public struct LedgerOptions: Sendable {
     package var writesValuesOutOfBounds = false
     /// `ledger-bench` only: skip decoding each frame before it is written, to measure what that check costs.
     package var checksFramesReadBack = true
+    /// Tests only: the format version of the segments this writer creates, to make the ledgers an older binary
+    /// wrote (which a newer writer must seal rather than append to).
+    package var segmentFormatVersion = SegmentFormat.version
 
     public init(
         fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
@@ -124,7 +127,12 @@ public final class LedgerWriter {
             nextLSN = durableLSN + 1
             let path = SegmentFiles.path(directory, firstLSN: outcome.lastSegment.firstLSN)
             segment = OpenSegment(file: try fileSystem.open(path, create: false), row: outcome.lastSegment)
-            if outcome.lastSegmentSealed { try startSegment(previous: outcome.lastSegment) }
+            if outcome.lastSegmentSealed {
+                try startSegment(previous: outcome.lastSegment)
+            } else if try Self.formatVersion(path, options) < options.segmentFormatVersion {
+                // An older binary's open segment: its readers could not tell the new record fields from damage.
+                try rotate()
+            }
         } else {
             ledgerID = UUID()
             durableLSN = 0
@@ -333,12 +341,17 @@ public final class LedgerWriter {
             metadata: ["ledger.segment": "\(segment.row.fileName)", "ledger.first_lsn": "\(nextLSN)"])
     }
 
+    private static func formatVersion(_ path: String, _ options: LedgerOptions) throws -> UInt16 {
+        try SegmentScanner(file: options.fileSystem.openForReading(path)).header.version
+    }
+
     private static func createSegment(
         _ directory: String, ledgerID: UUID, firstLSN: UInt64, previousDigest: UInt32, options: LedgerOptions
     ) throws -> OpenSegment {
-        let header = SegmentHeader(
+        var header = SegmentHeader(
             ledgerID: ledgerID, firstLSN: firstLSN, previousSegmentDigest: previousDigest,
             createdAtMicroseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+        header.version = options.segmentFormatVersion
         let file = try SegmentFiles.create(directory, header: header, fileSystem: options.fileSystem)
         let row = SegmentRow(
             firstLSN: firstLSN, fileName: SegmentFormat.fileName(firstLSN: firstLSN), lastLSN: firstLSN - 1,

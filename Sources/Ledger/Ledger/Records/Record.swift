@@ -11,19 +11,51 @@ public struct SourceCoordinates: Sendable, Hashable {
     /// The Kafka message key, or nil for a null key; at most its first `Limits.recordKeyBytesMax` bytes (the
     /// key is informational: the message is found again by topic, partition and offset).
     public private(set) var key: [UInt8]?
+    /// The Kafka message headers, in order (trace context, producer metadata), restored by `dlq replay`: the first
+    /// `Limits.recordHeadersMax` of them whose names and values fit `Limits.recordHeadersBytesMax` together (like the
+    /// key, they are informational; the whole message stays at its coordinates in the source topic).
+    public private(set) var headers: [MessageHeader]
 
     public init(
-        topic: String, partition: Int32, offset: Int64, kafkaTimestampMilliseconds: Int64? = nil, key: [UInt8]? = nil
+        topic: String, partition: Int32, offset: Int64, kafkaTimestampMilliseconds: Int64? = nil, key: [UInt8]? = nil,
+        headers: [MessageHeader] = []
     ) {
         self.topic = topic
         self.partition = partition
         self.offset = offset
         self.kafkaTimestampMilliseconds = kafkaTimestampMilliseconds
         self.key = key.map { $0.count > Limits.recordKeyBytesMax ? Array($0.prefix(Limits.recordKeyBytesMax)) : $0 }
+        self.headers = MessageHeader.kept(headers)
     }
 
     /// The source of a `lost` record: its message is unknown (empty topic, partition 0, offset 0).
     public static let unknown = SourceCoordinates(topic: "", partition: 0, offset: 0)
+}
+
+/// One Kafka message header: a name and a value, both bytes as Kafka gives them (a value may be null).
+public struct MessageHeader: Sendable, Hashable {
+    public var name: [UInt8]
+    public var value: [UInt8]?
+
+    public init(name: [UInt8], value: [UInt8]?) {
+        self.name = name
+        self.value = value
+    }
+
+    /// The headers the ledger keeps: in order, while they fit `Limits.recordHeadersMax` and, names and values
+    /// together, `Limits.recordHeadersBytesMax`; a name longer than `Limits.recordHeaderNameBytesMax` ends the list.
+    static func kept(_ headers: [MessageHeader]) -> [MessageHeader] {
+        var kept: [MessageHeader] = []
+        var bytes = 0
+        for header in headers.prefix(Limits.recordHeadersMax) {
+            bytes += header.name.count + (header.value?.count ?? 0)
+            guard header.name.count <= Limits.recordHeaderNameBytesMax, bytes <= Limits.recordHeadersBytesMax else {
+                break
+            }
+            kept.append(header)
+        }
+        return kept
+    }
 }
 
 /// What the ledger says about one consumed message (or one range of offsets that could not be consumed).
@@ -70,6 +102,9 @@ public enum RecordKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case conflict = 4
     case gap = 5
     case lost = 6
+
+    /// Whether a record of this kind holds a transaction (accepted, duplicate, conflict).
+    var holdsTransaction: Bool { self == .accepted || self == .duplicate || self == .conflict }
 
     /// The kind's name as stored in the warehouse and printed by the tools: spelled out, not derived from the
     /// case name, so that renaming a case can never change stored text (the same choice as `RejectReason.code`,
