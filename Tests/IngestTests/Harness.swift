@@ -110,7 +110,7 @@ func deadLetters(_ brokers: String, expectedAtLeast: Int) throws -> [String: [St
             message in
             guard message.error == nil else { return }
             var headers: [String: String] = [:]
-            for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
+            for header in message.headers { headers[header.name] = String(decoding: header.value ?? [], as: UTF8.self) }
             found["\(headers["source.partition"] ?? "?")@\(headers["source.offset"] ?? "?")"] = headers
         }
         if count > 0 { idleSince = Date() }

@@ -519,6 +519,29 @@ private func mutate(_ bytes: inout [UInt8], using generator: inout SeededGenerat
         #expect(MessageValidator.validate(broken, unknownFields: .ignore) == .failure(Rejection(.invalidJSON)))
     }
 
+    @Test("with unknown fields kept, the extra members are kept as the message wrote them")
+    func unknownFieldsKept() throws {
+        let extra = #""payment_method":"ca\u0072d","meta":{"a":[1,2.5e1,null,true]},"n":-0.5"#
+        let kept = try MessageValidator.validate(Array(messageText(appending: extra).utf8), unknownFields: .keep).get()
+        #expect(kept.extraMembers == "{" + extra + "}")
+        var plain = kept
+        plain.extraMembers = nil
+        #expect(.success(plain) == MessageValidator.validate(Array(messageText().utf8)))
+        #expect(
+            try MessageValidator.validate(Array(messageText().utf8), unknownFields: .keep).get().extraMembers == nil)
+        // What the warehouse's jsonb could not hold, or more than is kept, is refused rather than cut.
+        for refused in [
+            #""nul":"a\u0000b""#, #""big":"\#(String(repeating: "x", count: MessageLimits.extraMembersBytesMax))""#,
+        ] {
+            let result = MessageValidator.validate(Array(messageText(appending: refused).utf8), unknownFields: .keep)
+            #expect(
+                result == .failure(Rejection(.unknownField, field: String(refused.dropFirst().prefix { $0 != "\"" }))))
+        }
+        #expect(
+            try MessageValidator.validate(Array(messageText(appending: #""s":"\\u0000""#).utf8), unknownFields: .keep)
+                .get().extraMembers != nil)
+    }
+
     @Test("the buffer and array entry points agree")
     func bufferAndArrayAgree() {
         let bytes = message()

@@ -124,6 +124,23 @@ extension Warehouse {
             }
         }
 
+        /// Issue 13: a message's members outside the schema, kept by `--unknown-fields keep`, reach the warehouse's
+        /// `extra_members` jsonb column as the same JSON; rows without them hold NULL.
+        @Test func extraMembersAreProjectedAsJSONB() throws {
+            try withHandLedger { ledger, schema, _ in
+                var kept = HandLedger.transaction(1, cents: 1_000, microseconds: microseconds(2024, 6, 1, 12))
+                kept.extraMembers = #"{"payment_method":"card","meta":{"a":[1,null]}}"#
+                try ledger.accept(kept)
+                try ledger.accept(HandLedger.transaction(2, cents: 1_000, microseconds: microseconds(2024, 6, 1, 13)))
+                try ledger.close()
+                try projectInProcess([ledger.directory], into: schema)
+                let rows = try TestPostgres.connect().query(
+                    "SELECT extra_members->>'payment_method' AS method, extra_members->'meta'->'a'->>0 AS first, extra_members IS NULL AS absent FROM \(schema.transactions) ORDER BY lsn"
+                )
+                #expect(rows.values.map { $0.map { $0 ?? "null" } } == [["card", "1", "f"], ["null", "null", "t"]])
+            }
+        }
+
         /// Issue 13: the fraud threshold and the tax rate are versioned configuration. Versions are immutable and
         /// take effect from their time on, never in the past; each row gets the versions in force at its transaction
         /// time and records them; a rebuild (which carries the live versions over) gives every row the same ones.

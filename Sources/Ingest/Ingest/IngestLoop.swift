@@ -74,7 +74,8 @@ final class IngestLoop {
         metrics.up.record(1)
         while !stopRequested.isRequested {
             let consumed = try consumer.consumeMessages(
-                maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds
+                maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds,
+                includeHeaders: true
             ) { messages in
                 // The ingest time of every record of the batch: its messages arrived together.
                 let received = Self.nowMicroseconds()
@@ -153,7 +154,8 @@ final class IngestLoop {
         expectedNext[partition] = message.offset + 1
         let source = SourceCoordinates(
             topic: message.topic, partition: message.partition, offset: message.offset,
-            kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) })
+            kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) },
+            headers: message.headers.map { MessageHeader(name: Array($0.name.utf8), value: $0.value) })
         let outcome = try appender.append(
             value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
         switch outcome {
@@ -180,7 +182,8 @@ final class IngestLoop {
         }
         try deadLetters.produce(
             topic: configuration.deadLetterTopic, key: message.key.map { Array($0) }, value: value,
-            headers: [
+            // The message's own headers first (trace context travels on), then why it was refused and where it is.
+            headers: Self.ownHeaders(message) + [
                 ("reason", Array(rejection.reason.code.utf8)), ("field", Array(rejection.field.utf8)),
                 ("source.topic", Array(message.topic.utf8)),
                 ("source.partition", Array(String(message.partition).utf8)),
@@ -189,6 +192,10 @@ final class IngestLoop {
                 ("value.original_bytes", Array(String(originalBytes).utf8)),
                 ("value.truncated", Array(String(truncated).utf8)),
             ])
+    }
+
+    private static func ownHeaders(_ message: KafkaMessageView) -> [(String, [UInt8])] {
+        message.headers.map { header -> (String, [UInt8]) in (header.name, header.value ?? []) }
     }
 
     /// Dead letters acknowledged, then one fsync: after this, the consumed offsets may be committed. (The writer

@@ -15,8 +15,8 @@ public struct KafkaMessageView {
     public var value: UnsafeRawBufferPointer?
     /// Set when this is not a message but a per-partition event or error (EOF, out of range, …).
     public var error: KafkaError?
-    /// The message headers, read only when `consumeBatch(includeHeaders: true)` asked for them.
-    public var headers: [(name: String, value: [UInt8])] = []
+    /// The message headers (a value may be null), read only when `consumeMessages(includeHeaders: true)` asked.
+    public var headers: [(name: String, value: [UInt8]?)] = []
 }
 
 /// What to do when the group coordinator hands over or takes back partitions. Both run synchronously on the
@@ -150,10 +150,10 @@ public final class KafkaConsumer {
         return count
     }
 
-    private func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [(name: String, value: [UInt8])] {
+    private func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [(name: String, value: [UInt8]?)] {
         var list: OpaquePointer?
         guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
-        var result: [(name: String, value: [UInt8])] = []
+        var result: [(name: String, value: [UInt8]?)] = []
         var index = 0
         var name: UnsafePointer<CChar>?
         var value: UnsafeRawPointer?
@@ -162,7 +162,7 @@ public final class KafkaConsumer {
             result.append(
                 (
                     name.map { String(cString: $0) } ?? "",
-                    value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                    value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
                 ))
             index += 1
         }

@@ -48,8 +48,8 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     var allowGaps = false
     @Option(
         help: ArgumentHelp(
-            "A message member outside the schema: reject the message as unknown_field, or ignore the member (env LEDGER_UNKNOWN_FIELDS; default reject).",
-            valueName: "reject|ignore"))
+            "A message member outside the schema: reject the message as unknown_field, ignore the member, or keep it in the ledger and the warehouse's extra_members (env LEDGER_UNKNOWN_FIELDS; default reject).",
+            valueName: "reject|ignore|keep"))
     var unknownFields: UnknownFieldPolicy?
     @OptionGroup var logging: LoggingOptions
     @Option(help: .hidden) var injectFault: String?
@@ -75,7 +75,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         if let unknownFields { return unknownFields }
         guard let text = settings.string("LEDGER_UNKNOWN_FIELDS") else { return .reject }
         guard let policy = UnknownFieldPolicy(rawValue: text) else {
-            throw ValidationError("LEDGER_UNKNOWN_FIELDS=\(text) is not reject or ignore")
+            throw ValidationError("LEDGER_UNKNOWN_FIELDS=\(text) is not reject, ignore or keep")
         }
         return policy
     }

@@ -32,7 +32,7 @@ public enum Limits {
     public static let recordHeaderNameBytesMax = 255
     /// The members outside the schema an accepted message keeps with `--unknown-fields keep` (their JSON text):
     /// a message with more is rejected as `unknown_field`, since keeping only part of them would change its content.
-    public static let extraMembersBytesMax = 16 << 10
+    public static let extraMembersBytesMax = MessageLimits.extraMembersBytesMax
     public static let recordKeyBytesMax = 1024
     /// Most bytes in a topic name (Kafka's own limit is 249).
     public static let topicBytesMax = 255

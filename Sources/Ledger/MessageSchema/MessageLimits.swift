@@ -11,6 +11,9 @@ public enum MessageLimits {
     /// character boundary by `Rejection.init`: the record codec stores the field as text of at most this length,
     /// and dead-letter headers carry it. A cut mid-character once made a record the decoder refused (issue 11).
     public static let rejectionFieldBytesMax = 255
+    /// The JSON text of the members outside the schema a message may keep (`UnknownFieldPolicy.keep`); a message
+    /// with more is rejected as `unknown_field`, since keeping part of them would change what it said.
+    public static let extraMembersBytesMax = 16 << 10
     /// Most UTF-8 bytes of customer_id and product_category in a record: `textFieldCharactersMax` scalars of
     /// at most 4 bytes each.
     public static let textFieldBytesMax = textFieldCharactersMax * 4

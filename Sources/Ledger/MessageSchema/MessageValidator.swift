@@ -50,14 +50,18 @@ public enum MessageValidator {
         guard message.count > 0 else { throw Rejection(.valueEmpty) }
         guard message.count <= MessageLimits.messageBytesMax else { throw Rejection(.messageTooLarge) }
         guard UTF8Validation.isValid(message) else { throw Rejection(.invalidUTF8) }
-        let fields = try scanFields(of: message, unknownFields: unknownFields)
+        let (fields, extraMembers) = try scanFields(of: message, unknownFields: unknownFields)
         try checkTypes(of: fields)
-        return try makeTransaction(from: fields, in: message)
+        var transaction = try makeTransaction(from: fields, in: message)
+        transaction.extraMembers = extraMembers
+        return transaction
     }
 
     /// Checks the JSON text and the top-level object's keys; returns where each field's value lies.
+    /// Checks the JSON text and the top-level object's keys; returns where each field's value lies and, with
+    /// `.keep`, the members outside the schema as one JSON object's text.
     private static func scanFields(of message: UnsafeRawBufferPointer, unknownFields: UnknownFieldPolicy)
-        throws(Rejection) -> ScannedFields
+        throws(Rejection) -> (ScannedFields, String?)
     {
         var collector = FieldCollector(message: message)
         let isObject: Bool
@@ -67,7 +71,8 @@ public enum MessageValidator {
             throw Rejection(.invalidJSON)
         }
         guard isObject else { throw Rejection(.notAnObject) }
-        return try collector.checkedFields(unknownFields: unknownFields)
+        let fields = try collector.checkedFields(unknownFields: unknownFields)
+        return (fields, unknownFields == .keep ? try collector.extraMembers() : nil)
     }
 
     /// Checks the whole JSON text, handing the members of a top-level object to `collector`; returns whether the
@@ -124,6 +129,10 @@ public enum UnknownFieldPolicy: String, Sendable, CaseIterable {
     /// Accept it as if the member were absent: the ledger keeps the schema's six fields. A repeated unknown key is
     /// still `duplicate_key` (which of its values counts is ambiguous), and the whole text must still be JSON.
     case ignore
+    /// Accept it and keep the members outside the schema (`Transaction.extraMembers`, in the ledger and in the
+    /// warehouse's `extra_members` jsonb column); more than `MessageLimits.extraMembersBytesMax` of them is
+    /// `unknown_field`, as with `.reject`.
+    case keep
 }
 
 // MARK: - Fields
@@ -209,6 +218,8 @@ private struct FieldCollector {
     private var firstUnknownKey: String?
     /// Unknown keys seen so far, unescaped, to detect repeated unknown keys; only allocated once one appears.
     private var unknownKeys: Set<[UInt8]> = []
+    /// The unknown members (key and value as scanned), in order, for `.keep`.
+    private var unknownMembers: [(key: JSONValueSpan, value: JSONValueSpan)] = []
 
     init(message: UnsafeRawBufferPointer) {
         self.message = message
@@ -227,7 +238,30 @@ private struct FieldCollector {
             firstDuplicateKey = firstDuplicateKey ?? Self.rejectionFieldName(unescaped)
         } else {
             firstUnknownKey = firstUnknownKey ?? Self.rejectionFieldName(unescaped)
+            unknownMembers.append((key, value))
         }
+    }
+
+    /// The unknown members as one JSON object, each member's key and value as the message wrote them (a string's
+    /// escapes included); nil when there were none. More than `MessageLimits.extraMembersBytesMax` is refused.
+    func extraMembers() throws(Rejection) -> String? {
+        guard let first = firstUnknownKey, !unknownMembers.isEmpty else { return nil }
+        var text: [UInt8] = [UInt8(ascii: "{")]
+        for (index, member) in unknownMembers.enumerated() {
+            if index > 0 { text.append(UInt8(ascii: ",")) }
+            text.append(UInt8(ascii: "\""))
+            text += message[member.key.start..<member.key.end]
+            text += Array("\":".utf8)
+            let quoted = member.value.kind == .string
+            if quoted { text.append(UInt8(ascii: "\"")) }
+            text += message[member.value.start..<member.value.end]
+            if quoted { text.append(UInt8(ascii: "\"")) }
+        }
+        text.append(UInt8(ascii: "}"))
+        // More than can be kept, or a NUL escape jsonb cannot hold: keeping part of it would change what it said.
+        let kept = String(decoding: text, as: UTF8.self)
+        guard ExtraMembers.isStorable(kept) else { throw Rejection(.unknownField, field: first) }
+        return kept
     }
 
     private mutating func record(_ field: TransactionField, value: JSONValueSpan) {

@@ -114,6 +114,16 @@ package struct BinaryCopyBuffer: ~Copyable {
         appendText(value)
     }
 
+    /// A jsonb value from JSON text (NULL for nil): jsonb's binary form is a version byte (1), then the text.
+    package mutating func appendJSONB(_ value: String?) {
+        guard var value else { return appendNull() }
+        value.withUTF8 { utf8 in
+            appendRaw(Int32(utf8.count + 1))
+            appendRaw(UInt8(1))
+            appendRawBytes(UnsafeRawBufferPointer(utf8))
+        }
+    }
+
     package mutating func appendBytes(_ value: [UInt8]?) {
         guard let value else { return appendNull() }
         appendRaw(Int32(value.count))

@@ -105,7 +105,7 @@ struct DeadLetterReplayCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Judge the dead letters as ledger-ingest --unknown-fields does now: after switching it to ignore, the unknown_field letters become valid.",
-            valueName: "reject|ignore"))
+            valueName: "reject|ignore|keep"))
     var unknownFields: UnknownFieldPolicy = .reject
     @OptionGroup var output: OutputFormatOptions
 
@@ -142,7 +142,8 @@ struct DeadLetterReplayCommand: ParsableCommand {
         for (entry, raw) in replayable {
             try producer.produce(
                 topic: topic, key: entry.record.source.key, value: raw,
-                headers: [
+                // The message's own headers as the ledger kept them (trace context), then where it is replayed from.
+                headers: Self.ownHeaders(entry.record) + [
                     ("replay.of.lsn", Array(String(entry.lsn).utf8)),
                     (
                         "replay.of.offset",
@@ -156,6 +157,12 @@ struct DeadLetterReplayCommand: ParsableCommand {
         report.replayed = replayable.count
         if !output.isJSON { print("replayed \(replayable.count) messages to \(topic), all acknowledged") }
         try printIfJSON(report)
+    }
+
+    private static func ownHeaders(_ record: Record) -> [(String, [UInt8])] {
+        record.source.headers.map { header -> (String, [UInt8]) in
+            (String(decoding: header.name, as: UTF8.self), header.value ?? [])
+        }
     }
 
     private func printIfJSON(_ report: ReplayReport) throws {

@@ -19,8 +19,8 @@ struct ImportCommand: ParsableCommand {
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Option(
         help: ArgumentHelp(
-            "A member outside the schema: reject the line as unknown_field, or ignore the member (as ledger-ingest's option).",
-            valueName: "reject|ignore"))
+            "A member outside the schema: reject the line as unknown_field, ignore the member, or keep it (as ledger-ingest's option).",
+            valueName: "reject|ignore|keep"))
     var unknownFields: UnknownFieldPolicy = .reject
     @OptionGroup var output: OutputFormatOptions
 

@@ -150,6 +150,16 @@ public struct RecordDescription: Codable, Sendable, Hashable {
         /// The key as UTF-8 text when it is valid UTF-8, else nil (see `keyBase64`).
         public var key: String?
         public var keyBase64: String?
+        /// The Kafka headers the ledger kept, in order; absent when there were none.
+        public var headers: [Header]?
+    }
+
+    /// A Kafka header: the name as text, the value as text when it is valid UTF-8, else base64 (`valueBase64`);
+    /// neither for a null value.
+    public struct Header: Codable, Sendable, Hashable {
+        public var name: String
+        public var value: String?
+        public var valueBase64: String?
     }
 
     public struct TransactionFields: Codable, Sendable, Hashable {
@@ -162,6 +172,8 @@ public struct RecordDescription: Codable, Sendable, Hashable {
         public var originalUTCOffsetMinutes: Int
         public var customerID: String
         public var productCategory: String
+        /// The message's members outside the schema (JSON object text), kept with `--unknown-fields keep`.
+        public var extraMembers: String?
     }
 
     public var lsn: UInt64
@@ -186,7 +198,8 @@ public struct RecordDescription: Codable, Sendable, Hashable {
             key: key.flatMap { String(validating: $0, as: UTF8.self) },
             keyBase64: key.flatMap {
                 String(validating: $0, as: UTF8.self) == nil ? Data($0).base64EncodedString() : nil
-            })
+            },
+            headers: record.source.headers.isEmpty ? nil : record.source.headers.map(Header.init))
         ingestTime = RFC3339.format(microsecondsSinceEpoch: record.ingestTimeMicroseconds)
         transaction = record.transaction.map(TransactionFields.init)
         switch record.body {
@@ -228,6 +241,17 @@ extension RecordDescription.TransactionFields {
         originalUTCOffsetMinutes = Int(transaction.timestamp.originalOffsetMinutes)
         customerID = transaction.customerID
         productCategory = transaction.productCategory
+        extraMembers = transaction.extraMembers
+    }
+}
+
+extension RecordDescription.Header {
+    init(_ header: MessageHeader) {
+        name = String(decoding: header.name, as: UTF8.self)
+        value = header.value.flatMap { String(validating: $0, as: UTF8.self) }
+        valueBase64 = header.value.flatMap {
+            String(validating: $0, as: UTF8.self) == nil ? Data($0).base64EncodedString() : nil
+        }
     }
 }
 

@@ -43,6 +43,16 @@ public enum RecordBounds {
         }
     }
 
+    /// A message's kept members outside the schema: what `ExtraMembers.isStorable` allows.
+    private static func extraMembers(_ text: String?) -> Violation? {
+        guard let text, !ExtraMembers.isStorable(text) else { return nil }
+        return Violation(
+            reason: "extra_members_unstorable",
+            detail:
+                "extra members (\(text.utf8.count) bytes) are not one JSON object of at most \(Limits.extraMembersBytesMax) bytes without \\u0000"
+        )
+    }
+
     /// The first value of `transaction` out of bounds, nil when every value is within them.
     public static func violation(in transaction: Transaction) -> Violation? {
         let cents = transaction.amount.rawValue
@@ -58,6 +68,7 @@ public enum RecordBounds {
                 transaction.productCategory, "product_category", bytesMax: MessageLimits.textFieldBytesMax,
                 scalarsMax: MessageLimits.textFieldCharactersMax)
             ?? timestamp(transaction.timestamp.microsecondsSinceEpoch, "timestamp")
+            ?? extraMembers(transaction.extraMembers)
     }
 
     /// Text the codec stores in at most `bytesMax` bytes and PostgreSQL holds: no U+0000 (text columns cannot

@@ -44,11 +44,11 @@ package enum CopyColumns {
     static let transactions = """
         order_id, amount, currency, tax_amount, total_amount, is_fraud_flagged, customer_id, product_category, \
         transaction_timestamp, batch_id, ledger_id, lsn, source_topic, source_partition, source_offset, rules_version, \
-        tax_rate_version
+        tax_rate_version, extra_members
         """
 
     package static func encodeTransaction(_ row: TransactionRow, into buffer: inout BinaryCopyBuffer) {
-        buffer.beginTuple(fieldCount: 17)
+        buffer.beginTuple(fieldCount: 18)
         buffer.appendUUID(row.orderID)
         buffer.appendNumeric(cents: row.amountCents)
         buffer.appendText(row.currency)
@@ -66,6 +66,7 @@ package enum CopyColumns {
         buffer.appendInt64(row.source.offset)
         buffer.appendInt32(row.rulesVersion)
         buffer.appendInt32(row.taxRateVersion)
+        buffer.appendJSONB(row.extraMembers)
     }
 
     static let rejections = """

@@ -101,7 +101,8 @@ package struct BatchBuilder {
         return TransactionRow(
             orderID: transaction.orderID, amountCents: cents, currency: transaction.currency.code,
             taxCents: tax, totalCents: cents + tax, taxRateVersion: rate.version,
-            isFraudFlagged: rule.flags(amountCents: cents), customerID: transaction.customerID,
+            isFraudFlagged: rule.flags(amountCents: cents), extraMembers: transaction.extraMembers,
+            customerID: transaction.customerID,
             productCategory: transaction.productCategory,
             timestampMicroseconds: transaction.timestamp.microsecondsSinceEpoch, batchID: batchIDs.id(lsn: entry.lsn),
             ledgerID: ledgerID, lsn: entry.lsn, source: entry.record.source, rulesVersion: rule.version,

@@ -58,6 +58,8 @@ package struct TransactionRow: Sendable, Hashable {
     var totalCents: Int64
     var taxRateVersion: Int32
     var isFraudFlagged: Bool
+    /// The message's members outside the schema (JSON object text), kept with `--unknown-fields keep`.
+    var extraMembers: String?
     var customerID: String
     var productCategory: String
     var timestampMicroseconds: Int64
