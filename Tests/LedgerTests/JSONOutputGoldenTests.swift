@@ -37,6 +37,7 @@ import Testing
             ("inspect-segment", ["inspect", "segment", ledger + "/00000000000000000001.seg"]),
             ("status", ["status", "--wal", ledger, "--no-kafka", "--sample-seconds", "0"]),
             ("rebuild-index", ["rebuild", "index", "--wal", ledger]),
+            ("generate", ["generate", "--count", "5", "--invalid-ratio", "0.6", "--seed", "3"]),
         ]
         for (name, arguments) in commands {
             let run = try ProductRun("ledger-tool", arguments + ["-o", "json"])

@@ -34,6 +34,16 @@ struct DevBrokerCommand: ParsableCommand {
     @Option(help: "Number of brokers in the cluster.") var brokers = 1
     @Option(help: "Topic to create.") var topic = "transactions"
     @Option(help: "Dead-letter topic to create.") var dlqTopic = "transactions.dlq"
+    @OptionGroup var output: OutputFormatOptions
+
+    /// The first line of `dev-broker -o json`.
+    struct Started: Encodable {
+        var schema = "pulse-ledger.dev-broker.v1"
+        var bootstrap: String
+        var brokers: Int
+        var topics: [String]
+        var partitions: Int
+    }
 
     func validate() throws {
         guard (1...1000).contains(partitions) else { throw ValidationError("--partitions is 1...1000") }
@@ -53,7 +63,12 @@ struct DevBrokerCommand: ParsableCommand {
             forwarder.start()
             bootstrap = "127.0.0.1:\(port)"
         }
-        print(bootstrap)
+        if output.isJSON {
+            try printJSONLine(
+                Started(bootstrap: bootstrap, brokers: brokers, topics: [topic, dlqTopic], partitions: partitions))
+        } else {
+            print(bootstrap)
+        }
         fflush(nil)
         printError(
             "dev-broker: \(brokers) broker(s) at \(cluster.bootstrapServers), bootstrap \(bootstrap); topics \(topic) and \(dlqTopic) with \(partitions) partitions; in memory only, not for production"
