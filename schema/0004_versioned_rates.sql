@@ -11,15 +11,6 @@ CREATE TABLE tax_rates (
     created_at     timestamptz  NOT NULL DEFAULT now()
 );
 
-CREATE FUNCTION tax_rates_are_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'tax rate versions are immutable: insert a new version instead'
-        USING ERRCODE = 'integrity_constraint_violation';
-END
-$$;
-CREATE TRIGGER tax_rates_immutable BEFORE UPDATE OR DELETE ON tax_rates
-    FOR EACH ROW EXECUTE FUNCTION tax_rates_are_immutable();
-
 INSERT INTO tax_rates (version, rate, effective_from, description) VALUES
     (1, 0.08500, '-infinity', '8.5 % (the original ETL rate)');
 
@@ -28,21 +19,25 @@ INSERT INTO tax_rates (version, rate, effective_from, description) VALUES
 ALTER TABLE fraud_rules ADD COLUMN effective_from timestamptz NOT NULL DEFAULT '-infinity';
 ALTER TABLE fraud_rules ALTER COLUMN effective_from SET DEFAULT now();
 
--- A new version takes effect from now on, never in the past: rows already projected keep the version they were
--- projected with, and a rebuild gives them the same one.
-CREATE FUNCTION versions_take_effect_from_now() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Versions are append-only: one never changes once written (UPDATE and DELETE are refused), and a new one takes
+-- effect from now on, never in the past, so rows already projected keep the version they were projected with and a
+-- rebuild gives them the same one. (fraud_rules already refuses UPDATE and DELETE, since migration 0003.)
+CREATE FUNCTION versions_are_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.effective_from < now() THEN
+    IF TG_OP <> 'INSERT' THEN
+        RAISE EXCEPTION '% versions are immutable: insert a new version instead', TG_TABLE_NAME
+            USING ERRCODE = 'integrity_constraint_violation';
+    ELSIF NEW.effective_from < now() THEN
         RAISE EXCEPTION 'a new version takes effect from now or later (effective_from %, now %)', NEW.effective_from, now()
             USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER tax_rates_from_now BEFORE INSERT ON tax_rates
-    FOR EACH ROW EXECUTE FUNCTION versions_take_effect_from_now();
+CREATE TRIGGER tax_rates_append_only BEFORE INSERT OR UPDATE OR DELETE ON tax_rates
+    FOR EACH ROW EXECUTE FUNCTION versions_are_append_only();
 CREATE TRIGGER fraud_rules_from_now BEFORE INSERT ON fraud_rules
-    FOR EACH ROW EXECUTE FUNCTION versions_take_effect_from_now();
+    FOR EACH ROW EXECUTE FUNCTION versions_are_append_only();
 
 -- Which tax rate version each row was computed with (rules_version names its fraud rule version).
 ALTER TABLE transactions ADD COLUMN tax_rate_version integer NOT NULL DEFAULT 1;

@@ -17,18 +17,9 @@ import Testing
             "new-session", "-d", "-s", session, "-x", "160", "-y", "40",
             "\(tool) status --no-kafka --watch --interval 0.2 --wal \(scratch.file("ledger"))")
         defer { _ = try? tmux("kill-session", "-t", session) }
-        var screen = ""
-        #expect(
-            eventually(seconds: 20) {
-                screen = try tmux("capture-pane", "-p", "-t", session)
-                return screen.contains("durable LSN 2,000")
-            }, "\(screen)")
+        var screen = try pane(session, showing: "durable LSN 2,000", within: 20)
         try writer.appendSamples(2_000..<3_000, perCommit: 500)
-        #expect(
-            eventually(seconds: 20) {
-                screen = try tmux("capture-pane", "-p", "-t", session)
-                return screen.contains("durable LSN 3,000")
-            }, "\(screen)")
+        screen = try pane(session, showing: "durable LSN 3,000", within: 20)
         // Several refreshes went by, and the terminal shows exactly one: each replaced the one before.
         #expect(screen.components(separatedBy: "Pulse Ledger status at").count == 2, "\(screen)")
         #expect(!screen.contains("durable LSN 2,000"))
@@ -64,18 +55,24 @@ import Testing
             "\(tool) import --wal \(scratch.file("ledger")) -o json \(scratch.file("orders.jsonl")) > \(scratch.file("out.json")); sleep 30"
         )
         defer { _ = try? tmux("kill-session", "-t", session) }
-        var screen = ""
-        #expect(
-            eventually(seconds: 60) {
-                screen = try tmux("capture-pane", "-p", "-t", session)
-                return screen.contains("Importing")
-            }, "\(screen)")
+        _ = try pane(session, showing: "Importing", within: 60)
         #expect(
             eventually(seconds: 120) {
                 (try? String(contentsOfFile: scratch.file("out.json"), encoding: .utf8))?.hasSuffix("}\n") == true
             })
         let output = try String(contentsOfFile: scratch.file("out.json"), encoding: .utf8)
         #expect(output.split(separator: "\n").count == 1 && output.hasPrefix("{") && !output.contains("Importing"))
+    }
+
+    /// The pane's text once it shows `text` (or as it is after `seconds`, for the failure's message).
+    private func pane(_ session: String, showing text: String, within seconds: Double) throws -> String {
+        var screen = ""
+        #expect(
+            eventually(seconds: seconds) {
+                screen = try tmux("capture-pane", "-p", "-t", session)
+                return screen.contains(text)
+            }, "\(screen)")
+        return screen
     }
 
     /// Runs tmux (Debian's package, which scripts/test installs) and returns its standard output. Spawned with

@@ -54,16 +54,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
     @Option(help: .hidden) var injectFault: String?
 
-    /// Settings are read before the arguments are parsed: the configuration file supplies their defaults.
-    static func main() async {
-        do {
-            try await Settings.load()
-            var command = try parseAsRoot()
-            if let service = command as? Self { try await service.run() } else { try command.run() }
-        } catch {
-            exit(withError: error)
-        }
-    }
+    static func main() async { await mainReadingSettings() }
 
     private var settings: Settings { Settings.current }
     var resolvedBrokers: String { brokers ?? settings.string("KAFKA_BROKERS") ?? "127.0.0.1:9092" }

@@ -141,3 +141,21 @@ public struct Settings: Sendable {
         return environment[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
     }
 }
+
+extension AsyncParsableCommand {
+    /// A service's entry: the settings first (the configuration file supplies the defaults its parsed options fall
+    /// back to), then the command.
+    public static func mainReadingSettings() async {
+        do {
+            try await Settings.load()
+            var command = try parseAsRoot()
+            if var service = command as? any AsyncParsableCommand {
+                try await service.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

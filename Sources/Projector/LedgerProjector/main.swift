@@ -58,16 +58,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
     var config: String?
     @OptionGroup var logging: LoggingOptions
 
-    /// Settings are read before the arguments are parsed: the configuration file supplies their defaults.
-    static func main() async {
-        do {
-            try await Settings.load()
-            var command = try parseAsRoot()
-            if let service = command as? Self { try await service.run() } else { try command.run() }
-        } catch {
-            exit(withError: error)
-        }
-    }
+    static func main() async { await mainReadingSettings() }
 
     private var settings: Settings { Settings.current }
 
