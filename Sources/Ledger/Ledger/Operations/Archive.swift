@@ -1,0 +1,247 @@
+import Crypto
+import Foundation
+import OperatingErrors
+
+/// Where archived segments are kept (issue 14): `file:///path` now; an S3 target implements the same four calls.
+/// Objects are whole files, written so that a reader never sees a partial one (`put` is atomic) and durable once
+/// `put` returns.
+public protocol ArchiveTarget {
+    /// The URL the target was made from, for messages.
+    var url: String { get }
+    /// The object's bytes, nil when there is none.
+    func get(_ name: String) throws -> Data?
+    /// Stores `data` under `name`, replacing any object there, atomically and durably.
+    func put(_ name: String, _ data: Data) throws
+}
+
+/// An archive in a local (or mounted) directory: objects are files below it, written to a temporary name,
+/// fsynced, renamed into place, and the directory fsynced.
+public struct FileArchive: ArchiveTarget {
+    public let root: String
+    public var url: String { "file://" + root }
+
+    public init(root: String) { self.root = root }
+
+    public func get(_ name: String) throws -> Data? {
+        let path = root + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LedgerError(.io, "cannot read an archived object", [("path", path)])
+        }
+        return data
+    }
+
+    public func put(_ name: String, _ data: Data) throws {
+        let path = root + "/" + name
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = path + ".tmp-\(getpid())"
+        let fileSystem = PosixFileSystem()
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try data.write(to: URL(fileURLWithPath: temporary))
+            // Owner-only, as every ledger file: segments hold customer data.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: temporary)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            throw LedgerError(.io, "cannot write an archived object", [("path", temporary), ("error", "\(error)")])
+        }
+        try fileSystem.rename(temporary, to: path)
+        try fileSystem.syncDirectory(directory)
+    }
+}
+
+/// Copies a ledger's sealed segments to an archive and back (`ledger-tool archive`, `ledger-tool restore`).
+///
+/// Layout: `<ledger id>/segments/<segment file>` and `<ledger id>/manifest.json`, which lists every archived
+/// segment with its LSN range, size, SHA-256 and chain digest. A segment is archived when it is sealed (it never
+/// changes again): uploaded, read back and compared (size and SHA-256) before the manifest names it. A run is
+/// idempotent and resumable: an object the manifest names and that reads back right is left alone; one that is
+/// missing or differs is reported and uploaded again, never skipped.
+public enum LedgerArchive {
+    /// One archived segment, as the manifest lists it.
+    public struct Entry: Codable, Sendable, Hashable {
+        public var file: String
+        public var firstLsn: UInt64
+        public var lastLsn: UInt64
+        public var bytes: Int64
+        public var sha256: String
+        /// The segment's chain digest (the CRC of its last frame), which the next segment's header names.
+        public var digest: UInt32
+    }
+
+    public struct Manifest: Codable, Sendable {
+        public var schema = "pulse-ledger.archive.v1"
+        public var ledgerId: String
+        public var segments: [Entry]
+    }
+
+    public struct ArchiveReport: Sendable {
+        public var ledgerID: UUID
+        /// Segments uploaded by this run, and those already archived and verified.
+        public var uploaded: [String] = []
+        public var alreadyArchived = 0
+        /// Objects that were missing or did not read back right, uploaded again.
+        public var repaired: [String] = []
+        public var bytesUploaded: Int64 = 0
+        /// The last LSN in the archive (0 when nothing is).
+        public var archivedThroughLSN: UInt64 = 0
+    }
+
+    public struct RestoreReport: Sendable {
+        public var ledgerID: UUID
+        public var segments: Int
+        public var durableLSN: UInt64
+    }
+
+    /// Archives every sealed segment of the ledger in `directory` that the archive does not hold verified yet.
+    public static func archive(directory: String, to target: any ArchiveTarget) throws -> ArchiveReport {
+        let reader = try LedgerReader(directory: directory)
+        let ledger = reader.ledgerID.text
+        var manifest = try readManifest(target, ledger) ?? Manifest(ledgerId: ledger, segments: [])
+        var report = ArchiveReport(ledgerID: reader.ledgerID)
+        for segment in try reader.segments() where segment.sealed {
+            let data = try segmentBytes(directory, segment)
+            let entry = Entry(
+                file: segment.fileName, firstLsn: segment.firstLSN, lastLsn: segment.lastLSN,
+                bytes: Int64(data.count), sha256: sha256(data), digest: segment.digest)
+            let listed = manifest.segments.first { $0.file == entry.file }
+            if listed == entry, try matches(target, objectName(ledger, entry.file), entry) {
+                report.alreadyArchived += 1
+                continue
+            }
+            if listed != nil { report.repaired.append(entry.file) } else { report.uploaded.append(entry.file) }
+            try upload(data, entry, ledger, target)
+            manifest.segments.removeAll { $0.file == entry.file }
+            manifest.segments.append(entry)
+            manifest.segments.sort { $0.firstLsn < $1.firstLsn }
+            try target.put(manifestName(ledger), try encoder().encode(manifest))
+            report.bytesUploaded += entry.bytes
+        }
+        report.archivedThroughLSN = manifest.segments.last?.lastLsn ?? 0
+        return report
+    }
+
+    /// Rebuilds the ledger `ledgerID` (or the only one archived) from the archive into `directory`, which must
+    /// not hold a ledger: every object is checked against the manifest (size and SHA-256) before it is written,
+    /// the segments must chain, and the index is rebuilt from them. Refused, naming the object, on any difference.
+    public static func restore(from target: any ArchiveTarget, ledgerID: UUID, to directory: String) throws
+        -> RestoreReport
+    {
+        let ledger = ledgerID.text
+        guard let manifest = try readManifest(target, ledger), !manifest.segments.isEmpty else {
+            throw LedgerError(
+                .invalidArgument, "the archive holds no segment of this ledger",
+                [("archive", target.url), ("ledger_id", ledger)])
+        }
+        let fileSystem = PosixFileSystem()
+        if fileSystem.fileExists(directory),
+            try !FileManager.default.contentsOfDirectory(atPath: directory).isEmpty
+        {
+            throw LedgerError(
+                .invalidArgument, "restore writes into an empty or new directory only", [("path", directory)])
+        }
+        try fileSystem.makeDirectory(directory)
+        var expectedFirstLSN: UInt64 = 1
+        for entry in manifest.segments {
+            guard entry.firstLsn == expectedFirstLSN else {
+                throw LedgerError(
+                    .corruption, "the archive's segments do not follow each other",
+                    [("archive", target.url), ("segment", entry.file), ("expected_first_lsn", "\(expectedFirstLSN)")])
+            }
+            try FileArchive(root: directory).put(entry.file, try verifiedObject(target, ledger, entry))
+            expectedFirstLSN = entry.lastLsn + 1
+        }
+        let rebuilt = try LedgerMaintenance.rebuildIndex(directory: directory)
+        return RestoreReport(ledgerID: ledgerID, segments: manifest.segments.count, durableLSN: rebuilt.durableLSN)
+    }
+
+    /// The ledger ids the archive holds a manifest for.
+    public static func ledgers(in root: String) -> [UUID] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.compactMap { UUID(uuidString: $0) }.filter {
+            FileManager.default.fileExists(atPath: root + "/" + manifestName($0.text))
+        }
+    }
+
+    // MARK: Objects
+
+    static func objectName(_ ledger: String, _ file: String) -> String { "\(ledger)/segments/\(file)" }
+    static func manifestName(_ ledger: String) -> String { "\(ledger)/manifest.json" }
+
+    private static func upload(_ data: Data, _ entry: Entry, _ ledger: String, _ target: any ArchiveTarget) throws {
+        try target.put(objectName(ledger, entry.file), data)
+        guard try matches(target, objectName(ledger, entry.file), entry) else {
+            throw LedgerError(
+                .io, "an archived object did not read back as written",
+                [
+                    ("archive", target.url), ("object", objectName(ledger, entry.file)),
+                    ("expected_sha256", entry.sha256),
+                ])
+        }
+    }
+
+    private static func matches(_ target: any ArchiveTarget, _ name: String, _ entry: Entry) throws -> Bool {
+        guard let data = try target.get(name) else { return false }
+        return Int64(data.count) == entry.bytes && sha256(data) == entry.sha256
+    }
+
+    private static func verifiedObject(_ target: any ArchiveTarget, _ ledger: String, _ entry: Entry) throws -> Data {
+        let name = objectName(ledger, entry.file)
+        guard let data = try target.get(name) else {
+            throw LedgerError(
+                .corruption, "an archived segment is missing", [("archive", target.url), ("object", name)])
+        }
+        let found = sha256(data)
+        guard Int64(data.count) == entry.bytes, found == entry.sha256 else {
+            throw LedgerError(
+                .corruption, "an archived segment differs from what the manifest says",
+                [
+                    ("archive", target.url), ("object", name),
+                    ("expected", "\(entry.bytes) bytes, sha256 \(entry.sha256)"),
+                    ("found", "\(data.count) bytes, sha256 \(found)"),
+                ])
+        }
+        return data
+    }
+
+    private static func readManifest(_ target: any ArchiveTarget, _ ledger: String) throws -> Manifest? {
+        guard let data = try target.get(manifestName(ledger)) else { return nil }
+        do {
+            return try decoder().decode(Manifest.self, from: data)
+        } catch {
+            throw LedgerError(
+                .corruption, "the archive's manifest cannot be read",
+                [("archive", target.url), ("object", manifestName(ledger)), ("error", "\(error)")])
+        }
+    }
+
+    private static func segmentBytes(_ directory: String, _ segment: SegmentRow) throws -> Data {
+        let path = directory + "/" + segment.fileName
+        guard let data = FileManager.default.contents(atPath: path), Int64(data.count) == segment.byteLength else {
+            throw LedgerError(
+                .io, "a sealed segment cannot be read whole",
+                [("path", path), ("expected_bytes", "\(segment.byteLength)")])
+        }
+        return data
+    }
+
+    private static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return encoder
+    }
+
+    private static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}
