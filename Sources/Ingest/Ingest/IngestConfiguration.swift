@@ -14,6 +14,12 @@ public struct IngestConfiguration: Sendable {
     public var allowGaps: Bool
     /// What a message member outside the schema does: reject the message (default) or be ignored.
     public var unknownFields: UnknownFieldPolicy
+    /// Where sealed segments are shipped while ingest runs (`--archive-to`); nil: no archive.
+    public var archive: FileArchive?
+    /// Segment size: `Limits.segmentBytesTarget`; tests make it small (hidden `--segment-bytes`).
+    public var segmentBytesTarget = Limits.segmentBytesTarget
+    /// Seconds between archive runs: `IngestLimits.archiveIntervalSeconds`; tests make it short.
+    public var archiveIntervalSeconds = IngestLimits.archiveIntervalSeconds
     public var batchMessagesMax: Int
     public var batchWaitMilliseconds: Int
     /// The ledger's file layer: POSIX, or (the fault campaign's hidden --inject-fault) one that injects faults.

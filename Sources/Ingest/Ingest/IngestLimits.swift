@@ -65,4 +65,7 @@ public enum IngestLimits {
 
     /// Seconds between two samples of the ledger's file system's free space (`DiskSpace`).
     public static let diskSpaceSampleSeconds: UInt64 = 5
+    /// Seconds between two archive runs with `--archive-to`: a sealed segment reaches the archive within about
+    /// this long (plus its upload).
+    public static let archiveIntervalSeconds = 30
 }

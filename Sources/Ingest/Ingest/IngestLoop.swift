@@ -39,6 +39,7 @@ final class IngestLoop {
     private var bytesDurable: Int64 = 0
     private var fetchMemory = FetchMemoryReturn()
     private var diskSpace: DiskSpace
+    private var archiveShipper: ArchiveShipper?
     private let stopRequested: StopSignal
 
     init(configuration: IngestConfiguration, logger: Logger, stopRequested: StopSignal) throws {
@@ -46,7 +47,8 @@ final class IngestLoop {
         self.logger = logger
         self.stopRequested = stopRequested
         diskSpace = DiskSpace(directory: configuration.ledgerDirectory)
-        let options = LedgerOptions(fileSystem: configuration.fileSystem, logger: logger)
+        let options = LedgerOptions(
+            fileSystem: configuration.fileSystem, segmentBytesTarget: configuration.segmentBytesTarget, logger: logger)
         let writer = try LedgerWriter(directory: configuration.ledgerDirectory, options: options)
         let deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
         writer.beforeFrameWrite = {
@@ -59,6 +61,11 @@ final class IngestLoop {
             revoking: { [unowned self] in try self.partitionsRevoked($0) })
         consumer = try KafkaConsumer(properties: configuration.consumerProperties, logger: logger, handlers: handlers)
         metrics.durableLSN.record(Int64(appender.durableLSN))
+        archiveShipper = configuration.archive.map {
+            ArchiveShipper(
+                directory: configuration.ledgerDirectory, target: $0,
+                intervalSeconds: configuration.archiveIntervalSeconds, logger: logger)
+        }
     }
 
     /// Consumes until a stop is requested, then makes everything durable, commits and leaves the group.
@@ -94,6 +101,7 @@ final class IngestLoop {
         }
         try makeDurable()
         try appender.close()
+        archiveShipper?.stop()
         // Everything is durable and indexed. What is left (the last offset commit, leaving the group) is
         // advisory, and must not keep a stopping process alive while the cluster does not answer.
         let watchdog = exitAfterGracePeriod()

@@ -28,7 +28,7 @@ package final class IngestMetrics {
             "Highest offset of the partition whose ledger record is durable and committed.",
         "ingest_ledger_disk_free_bytes": "Bytes an unprivileged writer may still use on the ledger's file system.",
         "ingest_ledger_disk_size_bytes": "Size of the ledger's file system in bytes.",
-    ]
+    ].merging(ArchiveShipper.help) { $1 }
 
     let consumed = Counter(label: "ingest_messages_consumed_total")
     let skippedAlreadyRecorded = Counter(label: "ingest_messages_already_recorded_total")

@@ -51,8 +51,17 @@ struct LedgerIngestCommand: AsyncParsableCommand {
             "A message member outside the schema: reject the message as unknown_field, ignore the member, or keep it in the ledger and the warehouse's extra_members (env LEDGER_UNKNOWN_FIELDS; default reject).",
             valueName: "reject|ignore|keep"))
     var unknownFields: UnknownFieldPolicy?
+    @Option(
+        help: ArgumentHelp(
+            "Ship sealed segments to this archive while running, verified after upload (env LEDGER_ARCHIVE_URL; file:///path).",
+            valueName: "URL"))
+    var archiveTo: String?
     @OptionGroup var logging: LoggingOptions
     @Option(help: .hidden) var injectFault: String?
+    /// Tests only: seal segments at this many bytes instead of 64 MiB.
+    @Option(help: .hidden) var segmentBytes: Int?
+    /// Tests only: archive runs this often instead of every 30 s.
+    @Option(help: .hidden) var archiveIntervalSeconds: Int?
 
     static func main() async { await mainReadingSettings() }
 
@@ -61,6 +70,15 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     var resolvedLedgerDirectory: String { ledgerDirectory ?? settings.string("LEDGER_WAL_DIR") ?? "./ledger" }
 
     func resolvedMetricsPort() throws -> Int { try metricsPort ?? settings.int("METRICS_PORT") ?? 9464 }
+
+    func resolvedArchive() throws -> FileArchive? {
+        guard let url = archiveTo ?? settings.string("LEDGER_ARCHIVE_URL") else { return nil }
+        do {
+            return try LedgerArchive.target(url: url)
+        } catch {
+            throw ValidationError("--archive-to \(url): only file:///path archives are built so far")
+        }
+    }
 
     func resolvedUnknownFields() throws -> UnknownFieldPolicy {
         if let unknownFields { return unknownFields }
@@ -77,6 +95,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         }
         _ = try properties()
         _ = try resolvedUnknownFields()
+        _ = try resolvedArchive()
         _ = try injectFault.map { try FaultPlan(specification: $0) }
     }
 
@@ -101,13 +120,16 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         let topic = topic ?? settings.string("KAFKA_TOPIC") ?? "transactions"
         let group = group ?? settings.string("KAFKA_GROUP") ?? "ledger-ingest"
         let ledgerDirectory = resolvedLedgerDirectory
-        let configuration = IngestConfiguration(
+        var configuration = IngestConfiguration(
             brokers: brokers, topic: topic,
             deadLetterTopic: deadLetterTopic ?? settings.string("KAFKA_DLQ_TOPIC") ?? "transactions.dlq", group: group,
             ledgerDirectory: ledgerDirectory,
             clientProperties: try properties(), allowGaps: allowGaps, unknownFields: try resolvedUnknownFields(),
             fileSystem: try injectFault.map { FaultInjectingFileSystem(plan: try FaultPlan(specification: $0)) }
                 ?? PosixFileSystem())
+        configuration.archive = try resolvedArchive()
+        configuration.segmentBytesTarget = segmentBytes ?? Limits.segmentBytesTarget
+        configuration.archiveIntervalSeconds = archiveIntervalSeconds ?? IngestLimits.archiveIntervalSeconds
         try await ServiceProcess.main(
             "ledger-ingest", event: "ingest", logging: logging, metricsPort: try resolvedMetricsPort(),
             metricHelp: IngestMetrics.help,

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import Ledger
 
-/// `file:///path` as an archive target; any other scheme is refused with what is supported.
+/// `file:///path` as an archive target; any other scheme is refused (a usage error) with what is supported.
 func archiveTarget(_ url: String) throws -> FileArchive {
-    guard url.hasPrefix("file:///") else {
+    do {
+        return try LedgerArchive.target(url: url)
+    } catch {
         throw ValidationError("\(url): only file:///path archives are built so far (s3:// is not yet)")
     }
-    return FileArchive(root: String(url.dropFirst("file://".count)))
 }
 
 struct ArchiveCommand: ParsableCommand {

@@ -16,7 +16,7 @@ public protocol ArchiveTarget {
 
 /// An archive in a local (or mounted) directory: objects are files below it, written to a temporary name,
 /// fsynced, renamed into place, and the directory fsynced.
-public struct FileArchive: ArchiveTarget {
+public struct FileArchive: ArchiveTarget, Sendable {
     public let root: String
     public var url: String { "file://" + root }
 
@@ -94,6 +94,26 @@ public enum LedgerArchive {
         public var ledgerID: UUID
         public var segments: Int
         public var durableLSN: UInt64
+    }
+
+    /// The archive a URL names: `file:///path` (S3 is not built yet).
+    public static func target(url: String) throws -> FileArchive {
+        guard url.hasPrefix("file:///") else {
+            throw LedgerError(
+                .invalidArgument, "only file:///path archives are built so far (s3:// is not yet)", [("archive", url)])
+        }
+        return FileArchive(root: String(url.dropFirst("file://".count)))
+    }
+
+    /// Sealed bytes of the ledger not yet in an archive that holds it through `archivedThroughLSN`, and how long
+    /// the oldest of them has been sealed (the next segment's creation time), for the archive-lag metrics.
+    public static func lag(directory: String, archivedThroughLSN: UInt64) throws -> (bytes: Int64, seconds: Double) {
+        let segments = try LedgerReader(directory: directory).segments()
+        let waiting = segments.indices.filter { segments[$0].sealed && segments[$0].lastLSN > archivedThroughLSN }
+        let bytes = waiting.reduce(Int64(0)) { $0 + segments[$1].byteLength }
+        guard let oldest = waiting.first, oldest + 1 < segments.count else { return (bytes, 0) }
+        let sealedAt = Double(segments[oldest + 1].createdAtMicroseconds) / 1e6
+        return (bytes, max(0, Date().timeIntervalSince1970 - sealedAt))
     }
 
     /// Archives every sealed segment of the ledger in `directory` that the archive does not hold verified yet.
