@@ -18,6 +18,7 @@ import Testing
             "DATABASE_URL": "postgres://owner:SECRET-1@db.example/warehouse",
             "KAFKA_PROPERTIES": "sasl.password=SECRET-2", "KAFKA_BROKERS": "secret-3.example:9092",
             "LEDGER_WAL_DIR": "/secret-4", "WAREHOUSE_SCHEMA": "secret_5", "METRICS_PORT": "9999",
+            "LOG_LEVEL": "secret-6", "LOG_FORMAT": "secret-7", "LEDGER_ARCHIVE_URL": "file:///secret-8",
         ]
         let commands: [(String, [String])] = [
             ("ledger-ingest", []), ("ledger-projector", []), ("ledger-tool", ["status"]), ("ledger-tool", ["produce"]),

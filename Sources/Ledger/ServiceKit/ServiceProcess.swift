@@ -5,12 +5,18 @@ import ServiceLifecycle
 
 /// How a service logs: the options ledger-ingest and ledger-projector share.
 public struct LoggingOptions: ParsableArguments {
-    @Option(help: "Log format: json or text (env LOG_FORMAT).")
-    public var logFormat = ProcessInfo.processInfo.environment["LOG_FORMAT"] ?? "json"
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
-    public var logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+    @Option(name: .customLong("log-format"), help: "Log format: json or text (env LOG_FORMAT; default json).")
+    var logFormatOption: String?
+    @Option(
+        name: .customLong("log-level"),
+        help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL; default info).")
+    var logLevelOption: String?
 
     public init() {}
+
+    /// The flag, else the settings (environment, configuration file), else the default: never shown by --help.
+    public var logFormat: String { logFormatOption ?? Settings.current.string("LOG_FORMAT") ?? "json" }
+    public var logLevel: String { logLevelOption ?? Settings.current.string("LOG_LEVEL") ?? "info" }
 
     public func validate() throws {
         guard ["json", "text"].contains(logFormat) else { throw ValidationError("--log-format is json or text") }
