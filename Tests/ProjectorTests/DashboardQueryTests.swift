@@ -420,14 +420,18 @@ import Testing
         let port = try freePort()
         let ingest = try ChildProcess(
             product: "ledger-ingest",
-            ["--brokers", broker.bootstrap, "--wal", scratch.file("ledger"), "--metrics-port", String(port)],
+            [
+                "--brokers", broker.bootstrap, "--wal", scratch.file("ledger"), "--metrics-port", String(port),
+                // With an archive, so that the archive metrics (dashboard, alert) are exported too.
+                "--archive-to", "file://" + scratch.file("archive"), "--archive-interval-seconds", "1",
+            ],
             logPath: scratch.file("ingest.log"))
         defer { _ = ingest.stop() }
         var body = ""
         let consumed = eventually(seconds: 30) {
             body = try httpGet(port: port, path: "/metrics").body
             return body.contains("ingest_rejected_total") && body.contains("ingest_consumer_lag_messages")
-                && body.contains("ingest_up 1")
+                && body.contains("ingest_up 1") && body.contains("ingest_archive_lag_seconds")
         }
         #expect(
             consumed,
