@@ -72,10 +72,7 @@ let ingestFolder: [Target] = [
     // The hidden --inject-fault option (the fault campaign's) takes the fault-injecting file system.
     .executableTarget(
         name: "LedgerIngest",
-        dependencies: [
-            "Ingest", "KafkaClient", "Ledger", "LedgerTesting", "ServiceKit", argumentParser, logging,
-            serviceLifecycle,
-        ],
+        dependencies: ["Ingest", "Ledger", "LedgerTesting", "ServiceKit", argumentParser, logging, serviceLifecycle],
         path: "Sources/Ingest/LedgerIngest"),
 ]
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Ingest
-import KafkaClient
 import Ledger
 import LedgerTesting
 import Logging
@@ -101,18 +100,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
 
     /// The file's properties, then KAFKA_PROPERTIES', then -X's: the most specific wins.
     func properties() throws -> [String: String] {
-        var result =
-            try (kafkaPropertiesFile ?? settings.string("KAFKA_PROPERTIES_FILE")).map {
-                try KafkaPropertiesFile.read($0)
-            } ?? [:]
-        for item in (settings.list("KAFKA_PROPERTIES") ?? []) + clientProperties {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw ValidationError("-X expects key=value, got \(redactingSecrets(item))")
-            }
-            result[parts[0]] = parts[1]
-        }
-        return result
+        try KafkaProperties.layered(file: kafkaPropertiesFile, arguments: clientProperties)
     }
 
     func run() async throws {

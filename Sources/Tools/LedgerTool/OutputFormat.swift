@@ -29,21 +29,6 @@ func printJSONLine<Value: Encodable>(_ value: Value) throws {
 
 extension UnknownFieldPolicy: ExpressibleByArgument {}
 
-/// `-X key=value` arguments, as librdkafka properties.
-enum KafkaPropertyArguments {
-    static func parse(_ arguments: [String]) throws -> [String: String] {
-        var properties: [String: String] = [:]
-        for item in arguments {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else {
-                throw ValidationError("-X expects key=value, got \"\(parts.first ?? "")=…\"")
-            }
-            properties[parts[0]] = parts[1]
-        }
-        return properties
-    }
-}
-
 /// How a command reaches Kafka: `--brokers`, then a properties file (`-F`, as kcat's), then `KAFKA_PROPERTIES`,
 /// then `-X`: the most specific wins. Settings come from the one configuration layer (`Settings`), never shown
 /// in --help.
@@ -65,11 +50,7 @@ struct KafkaClientOptions: ParsableArguments {
     /// else KAFKA_BROKERS, else the properties' bootstrap.servers, else 127.0.0.1:9092.
     func properties(_ base: [String: String]) throws -> [String: String] {
         var properties = base
-        if let file = propertiesFile ?? Settings.current.string("KAFKA_PROPERTIES_FILE") {
-            properties.merge(try KafkaPropertiesFile.read(file)) { $1 }
-        }
-        properties.merge(try KafkaPropertyArguments.parse(Settings.current.list("KAFKA_PROPERTIES") ?? [])) { $1 }
-        properties.merge(try KafkaPropertyArguments.parse(clientProperties)) { $1 }
+        properties.merge(try KafkaProperties.layered(file: propertiesFile, arguments: clientProperties)) { $1 }
         properties["bootstrap.servers"] =
             brokers ?? Settings.current.string("KAFKA_BROKERS") ?? properties["bootstrap.servers"] ?? "127.0.0.1:9092"
         return properties
