@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import Metrics
 
 /// The free and total bytes of the file system that holds the ledger, as gauges: ingest stops when a write or an
@@ -22,10 +23,8 @@ struct DiskSpace {
             now.uptimeNanoseconds - lastSample.uptimeNanoseconds >= IngestLimits.diskSpaceSampleSeconds * 1_000_000_000
         else { return }
         lastSample = now
-        var stats = statvfs()
-        guard statvfs(directory, &stats) == 0 else { return }
-        // f_bavail: the blocks an unprivileged writer may still use (f_bfree includes the root reserve).
-        free.record(Int64(stats.f_bavail) * Int64(stats.f_frsize))
-        size.record(Int64(stats.f_blocks) * Int64(stats.f_frsize))
+        guard let space = FileSystemSpace(of: directory) else { return }
+        free.record(space.freeBytes)
+        size.record(space.sizeBytes)
     }
 }

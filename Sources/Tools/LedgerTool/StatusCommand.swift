@@ -157,7 +157,8 @@ final class StatusSampler {
 
     private func ledger(_ directory: String) throws -> StatusSample.Ledger {
         let stats = try LedgerMaintenance.stats(directory: directory)
-        var ledger = StatusSample.Ledger(directory: directory, stats: stats, diskFreeBytes: Self.freeBytes(directory))
+        var ledger = StatusSample.Ledger(
+            directory: directory, stats: stats, diskFreeBytes: FileSystemSpace(of: directory)?.freeBytes)
         if let probe {
             let checkpoint = try probe.projectedLSN(of: stats.ledgerID)
             ledger.checkpointLSN = checkpoint
@@ -177,12 +178,5 @@ final class StatusSampler {
             marks[key] = try consumer.queryWatermarks(key, timeoutMilliseconds: kafkaAnswerMilliseconds).high
         }
         return marks
-    }
-
-    /// Bytes an unprivileged writer may still use on the directory's file system (as ingest's gauge).
-    private static func freeBytes(_ directory: String) -> Int64? {
-        var stats = statvfs()
-        guard statvfs(directory, &stats) == 0 else { return nil }
-        return Int64(stats.f_bavail) * Int64(stats.f_frsize)
     }
 }

@@ -215,3 +215,18 @@ struct FileIdentity: Hashable {
         inode = UInt64(status.st_ino)
     }
 }
+
+/// The space of the file system that holds a directory (`statvfs`): what ingest's disk gauges and `ledger-tool
+/// status` report. `freeBytes` is what an unprivileged writer may still use (`f_bavail`; `f_bfree` includes the
+/// root reserve). Nil when `statvfs` fails (the directory gone).
+public struct FileSystemSpace: Sendable {
+    public var freeBytes: Int64
+    public var sizeBytes: Int64
+
+    public init?(of directory: String) {
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return nil }
+        freeBytes = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+        sizeBytes = Int64(stats.f_blocks) * Int64(stats.f_frsize)
+    }
+}
