@@ -31,11 +31,11 @@ final class BatchValidation {
     init(_ values: [UnsafeRawBufferPointer?], unknownFields: UnknownFieldPolicy = .reject) {
         results = .allocate(capacity: values.count)
         let chunkCount = Self.chunkCount(values.count)
-        chunksDone = (1..<max(chunkCount, 1)).map { _ in DispatchSemaphore(value: 0) }
+        chunksDone = (1..<chunkCount).map { _ in DispatchSemaphore(value: 0) }
         // Each chunk initializes a disjoint range of `results`, read only after its semaphore was waited for.
         nonisolated(unsafe) let output = results
         nonisolated(unsafe) let values = values
-        for chunk in 1..<max(chunkCount, 1) {
+        for chunk in 1..<chunkCount {
             let done = chunksDone[chunk - 1]
             DispatchQueue.global().async {
                 Self.validate(values, Self.range(chunk, chunkCount, values.count), unknownFields, into: output)
@@ -49,7 +49,8 @@ final class BatchValidation {
 
     /// The validation of message `index`; waits for its chunk. Indices are asked in increasing order.
     subscript(index: Int) -> ValidatedMessage {
-        let chunk = Self.chunk(of: index, results.count)
+        // A batch validated in one piece has no semaphores; otherwise chunk k holds messages from k × chunkMessages.
+        let chunk = chunksDone.isEmpty ? 0 : index / Self.chunkMessages
         while chunksAwaited <= chunk {
             chunksDone[chunksAwaited - 1].wait()
             chunksAwaited += 1
@@ -73,16 +74,12 @@ final class BatchValidation {
         }
     }
 
-    /// One chunk (the calling thread's) for a small batch, else one per `chunkMessages`.
+    /// One chunk (the calling thread's) for a small batch, else one per `chunkMessages`; at least one.
     private static func chunkCount(_ messages: Int) -> Int {
         messages < parallelBatchMessagesMin ? 1 : (messages + chunkMessages - 1) / chunkMessages
     }
 
     private static func range(_ chunk: Int, _ chunks: Int, _ messages: Int) -> Range<Int> {
         chunks == 1 ? 0..<messages : (chunk * chunkMessages)..<min(messages, (chunk + 1) * chunkMessages)
-    }
-
-    private static func chunk(of index: Int, _ messages: Int) -> Int {
-        chunkCount(messages) == 1 ? 0 : index / chunkMessages
     }
 }
