@@ -51,6 +51,20 @@ import Testing
         #expect(try LedgerMaintenance.verify(directory: restored.path).isConsistent)
     }
 
+    /// A sealed segment never changes: when its archived object is gone and the local copy no longer hashes to
+    /// what the manifest verified, the run stops with the damage instead of archiving the damaged copy.
+    @Test func aDamagedLocalCopyNeverReplacesTheArchivedOne() throws {
+        let (ledger, archive, id) = try archiveAndRestore()
+        let name = try #require(try LedgerReader(directory: ledger.path).segments().first(where: \.sealed)?.fileName)
+        try FileManager.default.removeItem(atPath: archive.file("\(id.text)/segments/\(name)"))
+        try flipBit(ledger.file(name), at: 200)
+        let error = try #require(throws: LedgerError.self) {
+            try LedgerArchive.archive(directory: ledger.path, to: FileArchive(root: archive.path))
+        }
+        #expect(error.code == .corruption && error.context("path")?.hasSuffix(name) == true)
+        #expect(!FileManager.default.fileExists(atPath: archive.file("\(id.text)/segments/\(name)")))
+    }
+
     @Test func theCommandsSpeakJSONAndRefuseWhatTheyCannotDo() throws {
         let ledger = try ledgerOfSmallSegments(100, segmentBytes: 2048, perCommit: 20)
         let archive = ScratchDirectory()

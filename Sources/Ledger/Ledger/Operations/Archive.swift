@@ -70,6 +70,12 @@ public enum LedgerArchive {
         public var sha256: String
         /// The segment's chain digest (the CRC of its last frame), which the next segment's header names.
         public var digest: UInt32
+
+        /// Whether this entry names `segment` as the index describes it (its bytes are checked by SHA-256 alone).
+        func describes(_ segment: SegmentRow) -> Bool {
+            file == segment.fileName && firstLsn == segment.firstLSN && lastLsn == segment.lastLSN
+                && bytes == segment.byteLength && digest == segment.digest
+        }
     }
 
     public struct Manifest: Codable, Sendable {
@@ -123,16 +129,23 @@ public enum LedgerArchive {
         var manifest = try readManifest(target, ledger) ?? Manifest(ledgerId: ledger, segments: [])
         var report = ArchiveReport(ledgerID: reader.ledgerID)
         for segment in try reader.segments() where segment.sealed {
+            let listed = manifest.segments.first { $0.file == segment.fileName }
+            // An archived segment is checked by its object alone: the local copy is read and hashed only to be
+            // uploaded, not again at every run (ledger-ingest --archive-to runs every 30 s).
+            if let listed, listed.describes(segment), try matches(target, objectName(ledger, listed.file), listed) {
+                report.alreadyArchived += 1
+                continue
+            }
             let data = try segmentBytes(directory, segment)
             let entry = Entry(
                 file: segment.fileName, firstLsn: segment.firstLSN, lastLsn: segment.lastLSN,
                 bytes: Int64(data.count), sha256: sha256(data), digest: segment.digest)
-            let listed = manifest.segments.first { $0.file == entry.file }
-            if listed == entry, try matches(target, objectName(ledger, entry.file), entry) {
-                report.alreadyArchived += 1
-                continue
+            if let listed {
+                try checkRepairable(listed, entry, directory)
+                report.repaired.append(entry.file)
+            } else {
+                report.uploaded.append(entry.file)
             }
-            if listed != nil { report.repaired.append(entry.file) } else { report.uploaded.append(entry.file) }
             try upload(data, entry, ledger, target)
             manifest.segments.removeAll { $0.file == entry.file }
             manifest.segments.append(entry)
@@ -183,6 +196,19 @@ public enum LedgerArchive {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return names.compactMap { UUID(uuidString: $0) }.filter {
             FileManager.default.fileExists(atPath: root + "/" + manifestName($0.text))
+        }
+    }
+
+    /// A sealed segment never changes: a local copy that differs from the one the manifest verified is damage,
+    /// and must not replace the archive's copy.
+    private static func checkRepairable(_ listed: Entry, _ local: Entry, _ directory: String) throws {
+        guard listed == local else {
+            throw LedgerError(
+                .corruption, "the local copy of an archived segment differs from the archived one",
+                [
+                    ("path", directory + "/" + local.file), ("expected_sha256", listed.sha256),
+                    ("found_sha256", local.sha256),
+                ])
         }
     }
 
