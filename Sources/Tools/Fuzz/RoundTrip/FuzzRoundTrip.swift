@@ -11,7 +11,8 @@ import Projector
 /// The input: a 16-byte header that says where the message came from, then its key, then its value.
 ///
 ///   offset size  field
-///        0    1  flags: bit 0 the value is a Kafka null, bit 1 a key follows, bit 2 the message has a Kafka timestamp
+///        0    1  flags: bit 0 the value is a Kafka null, bit 1 a key follows, bit 2 the message has a Kafka timestamp,
+///                bit 3 the message has a Kafka header (name: the key's bytes, value: the value's first 64 bytes)
 ///        1    1  key length in bytes
 ///        2    4  partition (i32, little-endian)
 ///        6    8  Kafka timestamp in milliseconds (i64, little-endian): any value a broker or producer may give
@@ -28,11 +29,15 @@ private struct FuzzInput {
         let keyLength = flags & 2 != 0 ? Int(bytes[1]) : 0
         guard bytes.count >= Self.headerBytes + keyLength else { return nil }
         let key = flags & 2 != 0 ? Array(bytes[Self.headerBytes..<Self.headerBytes + keyLength]) : nil
+        let valueStart = Self.headerBytes + keyLength
+        let header = MessageHeader(
+            name: key ?? [], value: flags & 1 != 0 ? nil : Array(bytes[valueStart...].prefix(64)))
         source = SourceCoordinates(
             topic: "transactions", partition: bytes.loadUnaligned(fromByteOffset: 2, as: Int32.self).littleEndian,
             offset: Int64(bytes.loadUnaligned(fromByteOffset: 14, as: UInt16.self).littleEndian),
             kafkaTimestampMilliseconds: flags & 4 != 0
-                ? bytes.loadUnaligned(fromByteOffset: 6, as: Int64.self).littleEndian : nil, key: key)
+                ? bytes.loadUnaligned(fromByteOffset: 6, as: Int64.self).littleEndian : nil, key: key,
+            headers: flags & 8 != 0 ? [header] : [])
         value = flags & 1 != 0 ? nil : UnsafeRawBufferPointer(rebasing: bytes[(Self.headerBytes + keyLength)...])
     }
 }
@@ -54,12 +59,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Every record the ledger can make of this message: rejected, or accepted and its repeats (duplicate, conflict).
+/// Every record the ledger can make of this message: rejected, or accepted and its repeats (duplicate, conflict),
+/// under the default policy and, where it differs, with the members outside the schema kept (`--unknown-fields
+/// keep`), which carries them into the record and the warehouse's jsonb column.
 private func recordsFor(_ input: FuzzInput) -> [Record] {
+    let strict = records(input, MessageValidator.validate(input.value))
+    let kept = MessageValidator.validate(input.value, unknownFields: .keep)
+    guard case .success(let transaction) = kept, transaction.extraMembers != nil else { return strict }
+    return strict + records(input, kept)
+}
+
+private func records(_ input: FuzzInput, _ validation: Result<Transaction, Rejection>) -> [Record] {
     func record(_ body: RecordBody) -> Record {
         Record(source: input.source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: body)
     }
-    switch MessageValidator.validate(input.value) {
+    switch validation {
     case .failure(let rejection):
         return [record(LedgerAppender.rejected(input.value, rejection))]
     case .success(let transaction):
