@@ -14,6 +14,7 @@ let cLibraries: [Target] = [
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     .systemLibrary(name: "CRDKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
     .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+    .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 ]
 
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
@@ -29,11 +30,17 @@ let ledgerFolder: [Target] = [
     // The Kafka message's schema: validation, the values it yields (Transaction, Rejection), and where a message
     // comes from (TopicPartition). No I/O.
     .target(name: "MessageSchema", path: "Sources/Ledger/MessageSchema"),
-    // The write-ahead log: segment format, writer, recovery, reader, SQLite index, maintenance.
+    // An S3-compatible object store through libcurl (which signs the requests): the one module that imports
+    // CCurl. The archive's s3:// target.
+    .target(
+        name: "ObjectStore",
+        dependencies: ["OperatingErrors", "CCurl", .product(name: "Crypto", package: "swift-crypto")],
+        path: "Sources/Ledger/ObjectStore"),
+    // The write-ahead log: segment format, writer, recovery, reader, SQLite index, maintenance, archive.
     .target(
         name: "Ledger",
         dependencies: [
-            "OperatingErrors", "MessageSchema", "CLZ4", "CSQLite", logging,
+            "OperatingErrors", "MessageSchema", "ObjectStore", "CLZ4", "CSQLite", logging,
             .product(name: "Crypto", package: "swift-crypto"),
         ],
         path: "Sources/Ledger/Ledger"),
@@ -49,7 +56,9 @@ let ledgerFolder: [Target] = [
         path: "Sources/Ledger/ServiceKit"),
     // For tests, benchmarks and the tools that make loads: the message generator, the fault-injecting file
     // system, scratch directories, child processes and free ports. Never a dependency of a library.
-    .target(name: "LedgerTesting", dependencies: ["Ledger", "MessageSchema"], path: "Sources/Ledger/LedgerTesting"),
+    .target(
+        name: "LedgerTesting", dependencies: ["Ledger", "MessageSchema", "ObjectStore"],
+        path: "Sources/Ledger/LedgerTesting"),
 ]
 
 /// Kafka → ledger.
@@ -133,7 +142,8 @@ let testTargets: [Target] = [
     .testTarget(
         name: "MessageSchemaTests", dependencies: ["MessageSchema", "LedgerTesting"], path: "Tests/MessageSchemaTests"),
     .testTarget(
-        name: "LedgerTests", dependencies: ["Ledger", "MessageSchema", "LedgerTesting"], path: "Tests/LedgerTests"),
+        name: "LedgerTests", dependencies: ["Ledger", "MessageSchema", "LedgerTesting", "ObjectStore"],
+        path: "Tests/LedgerTests"),
     .testTarget(
         name: "IngestTests", dependencies: ["Ingest", "KafkaClient", "Ledger", "MessageSchema", "LedgerTesting"],
         path: "Tests/IngestTests"),

@@ -12,7 +12,9 @@ ensure_packages() {  # [MORE_PACKAGES...]: a script's own needs beside the commo
   # project's own, and the benchmarks measure the broker's limit with it.
   # time: GNU time measures a child's peak memory (tests and ledger-bench maintenance).
   # tmux: a real terminal for the test of `ledger-tool status --watch` (read back with capture-pane).
-  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev lz4 pkg-config bc curl kcat time tmux "$@")
+  # libcurl4-openssl-dev: the archive's S3 client (libcurl signs the requests).
+  local wanted=(librdkafka-dev liblz4-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev lz4 pkg-config bc curl kcat time
+    tmux "$@")
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -150,4 +152,55 @@ stop_dev_broker() {
   exec {dev_broker_stdin}>&- 2>/dev/null || true
   rm -f "$repo_root/.scratch/dev-broker.stdin"
   dev_broker_pid=""
+}
+
+# An S3-protocol server for the archive's tests: the moto server (PyPI `moto[server]`, in a virtual environment
+# under .scratch) on 127.0.0.1 and a free port, checking every request's AWS Signature Version 4. moto lets the
+# first three requests through unsigned; they create a user with S3 rights and its access key, so that every
+# later request must be signed with that key (a wrong signature is refused, as S3 refuses it). Exports
+# PULSE_TEST_S3_ENDPOINT, PULSE_TEST_S3_ACCESS_KEY_ID and PULSE_TEST_S3_SECRET_ACCESS_KEY. Does nothing when
+# PULSE_TEST_S3_ENDPOINT is already set (a store you provide, with those keys).
+s3_pid=""
+
+start_s3() {
+  if [ -n "${PULSE_TEST_S3_ENDPOINT:-}" ]; then log "using the S3 store in PULSE_TEST_S3_ENDPOINT"; return 0; fi
+  local venv="$repo_root/.scratch/moto-venv"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    log "installing the moto S3 server (PyPI) into $venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q 'moto[server]==5.*'
+  fi
+  local port endpoint
+  port=$(free_port)
+  endpoint="http://127.0.0.1:$port"
+  INITIAL_NO_AUTH_ACTION_COUNT=3 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$repo_root/.scratch/moto-$port.log" 2>&1 &
+  s3_pid=$!
+  local attempt
+  for attempt in $(seq 1 50); do
+    # A TCP probe, not a request: moto counts requests toward the three unsigned ones.
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    [ "$attempt" -lt 50 ] || { tail -20 "$repo_root/.scratch/moto-$port.log" >&2; return 1; }
+    sleep 0.2
+  done
+  local iam=(curl -sf --aws-sigv4 "aws:amz:us-east-1:iam" --user bootstrap:bootstrap "$endpoint/")
+  "${iam[@]}" --data-urlencode Action=CreateUser --data-urlencode UserName=pulse-test --data-urlencode Version=2010-05-08 >/dev/null
+  "${iam[@]}" --data-urlencode Action=PutUserPolicy --data-urlencode UserName=pulse-test --data-urlencode PolicyName=s3 \
+    --data-urlencode 'PolicyDocument={"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}' \
+    --data-urlencode Version=2010-05-08 >/dev/null
+  local key
+  key=$("${iam[@]}" --data-urlencode Action=CreateAccessKey --data-urlencode UserName=pulse-test --data-urlencode Version=2010-05-08)
+  export PULSE_TEST_S3_ACCESS_KEY_ID PULSE_TEST_S3_SECRET_ACCESS_KEY
+  PULSE_TEST_S3_ACCESS_KEY_ID=$(sed -n 's|.*<AccessKeyId>\([^<]*\)</AccessKeyId>.*|\1|p' <<<"$key")
+  PULSE_TEST_S3_SECRET_ACCESS_KEY=$(sed -n 's|.*<SecretAccessKey>\([^<]*\)</SecretAccessKey>.*|\1|p' <<<"$key")
+  [ -n "$PULSE_TEST_S3_ACCESS_KEY_ID" ] || { echo "moto gave no access key: $key" >&2; return 1; }
+  export PULSE_TEST_S3_ENDPOINT="$endpoint"
+  log "S3-protocol server (moto, signatures checked) on $endpoint"
+}
+
+# Stops the server start_s3 started. Safe to call twice, or without a server.
+stop_s3() {
+  [ -n "$s3_pid" ] || return 0
+  kill "$s3_pid" 2>/dev/null || true
+  wait "$s3_pid" 2>/dev/null || true
+  s3_pid=""
+  unset PULSE_TEST_S3_ENDPOINT PULSE_TEST_S3_ACCESS_KEY_ID PULSE_TEST_S3_SECRET_ACCESS_KEY
 }

@@ -6,8 +6,12 @@ import Testing
 /// Issue 14: ledger-ingest `--archive-to` ships each sealed segment while it runs, its lag metrics fall to zero,
 /// and a ledger restored from that archive verifies and holds what was archived. Real broker, real process.
 @Suite struct ArchiveShippingTests {
-    @Test func ingestShipsSealedSegmentsAndTheArchiveRestores() throws {
+    @Test(arguments: ArchiveKind.allCases) func ingestShipsSealedSegmentsAndTheArchiveRestores(_ kind: ArchiveKind)
+        throws
+    {
         let scratch = ScratchDirectory()
+        let archive = try TestArchive(kind)
+        let environment = try archive.environment()
         let broker = try DevBroker(partitions: 2)
         _ = try produce(broker.bootstrap, count: 2_000, seed: 12, partitions: 2)
         let ends = try endOffsets(broker.bootstrap, partitions: 2)
@@ -16,9 +20,8 @@ import Testing
         let ingest = try startIngest(
             brokers: broker.bootstrap, ledger: ledger, metricsPort: port,
             extra: [
-                "--archive-to", "file://" + scratch.file("archive"), "--segment-bytes", "16384",
-                "--archive-interval-seconds", "1",
-            ], logPath: scratch.file("ingest.log"))
+                "--archive-to", archive.url, "--segment-bytes", "16384", "--archive-interval-seconds", "1",
+            ], logPath: scratch.file("ingest.log"), environment: environment)
         defer { _ = ingest.stop() }
         try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 60)
         let sealed = try LedgerReader(directory: ledger).segments().filter(\.sealed)
@@ -33,7 +36,7 @@ import Testing
         #expect(ingest.stop() == 0)
         let restored = try ProductRun(
             "ledger-tool",
-            ["restore", "--from", "file://" + scratch.file("archive"), "--wal", scratch.file("restored")])
+            ["restore", "--from", archive.url, "--wal", scratch.file("restored")], environment: environment)
         #expect(restored.status == 0, "\(restored.errors)")
         #expect(try LedgerMaintenance.verify(directory: scratch.file("restored")).isConsistent)
         #expect(

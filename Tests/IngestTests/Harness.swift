@@ -15,12 +15,12 @@ let quietLogger = Logger(label: "tests", factory: { _ in SwiftLogNoOpLogHandler(
 /// One `ledger-ingest` process, its standard error appended to `logPath`.
 func startIngest(
     brokers: String, ledger: String, group: String = "ledger-ingest", metricsPort: Int = 0, extra: [String] = [],
-    logPath: String
+    logPath: String, environment: [String: String]? = nil
 ) throws -> ChildProcess {
     try ChildProcess(
         product: "ledger-ingest",
         ["--brokers", brokers, "--wal", ledger, "--group", group, "--metrics-port", "\(metricsPort)"] + extra,
-        logPath: logPath)
+        logPath: logPath, environment: environment)
 }
 
 /// What the test produced, to compare with what the ledger recorded.

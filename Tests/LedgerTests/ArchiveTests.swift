@@ -4,24 +4,29 @@ import Testing
 
 @testable import Ledger
 
-/// Issue 14, first part: sealed segments go to a `file://` archive, verified after upload, idempotently; a
-/// ledger restored from it verifies and holds the same records; a damaged or missing object is reported, never
-/// skipped, and a restore from it is refused naming the object.
+/// Issue 14: sealed segments go to a `file://` or `s3://` archive, verified after upload, idempotently; a ledger
+/// restored from it verifies and holds the same records; a damaged or missing object is reported, never skipped,
+/// and a restore from it is refused naming the object.
 @Suite struct ArchiveTests {
-    private func archiveAndRestore() throws -> (ledger: ScratchDirectory, archive: ScratchDirectory, id: UUID) {
+    private func archiveAndRestore(_ kind: ArchiveKind) throws -> (
+        ledger: ScratchDirectory, archive: TestArchive, id: UUID
+    ) {
         let ledger = try ledgerOfSmallSegments(300, segmentBytes: 2048, perCommit: 20)
-        let archive = ScratchDirectory()
-        let first = try LedgerArchive.archive(directory: ledger.path, to: FileArchive(root: archive.path))
+        let archive = try TestArchive(kind)
+        let first = try LedgerArchive.archive(directory: ledger.path, to: archive.target)
         #expect(first.uploaded.count >= 3 && first.alreadyArchived == 0 && first.repaired.isEmpty)
-        let again = try LedgerArchive.archive(directory: ledger.path, to: FileArchive(root: archive.path))
+        let again = try LedgerArchive.archive(directory: ledger.path, to: archive.target)
         #expect(again.uploaded.isEmpty && again.alreadyArchived == first.uploaded.count, "idempotent")
+        #expect(try LedgerArchive.ledgers(in: archive.target) == [first.ledgerID])
         return (ledger, archive, first.ledgerID)
     }
 
-    @Test func aRestoredLedgerVerifiesAndHoldsTheArchivedRecords() throws {
-        let (ledger, archive, id) = try archiveAndRestore()
+    @Test(arguments: ArchiveKind.allCases) func aRestoredLedgerVerifiesAndHoldsTheArchivedRecords(
+        _ kind: ArchiveKind
+    ) throws {
+        let (ledger, archive, id) = try archiveAndRestore(kind)
         let restored = ScratchDirectory()
-        let report = try LedgerArchive.restore(from: FileArchive(root: archive.path), ledgerID: id, to: restored.path)
+        let report = try LedgerArchive.restore(from: archive.target, ledgerID: id, to: restored.path)
         let sealed = try LedgerReader(directory: ledger.path).segments().filter(\.sealed)
         #expect(report.durableLSN == sealed.last!.lastLSN && report.segments == sealed.count)
         #expect(try LedgerMaintenance.verify(directory: restored.path).isConsistent)
@@ -30,55 +35,87 @@ import Testing
         #expect(try LedgerReader(directory: restored.path).ledgerID == id)
     }
 
-    @Test func aDamagedOrMissingObjectIsReportedRepairedAndNeverRestored() throws {
-        let (ledger, archive, id) = try archiveAndRestore()
-        let objects = archive.file("\(id.text)/segments")
-        let names = try FileManager.default.contentsOfDirectory(atPath: objects).sorted()
-        try flipBit(objects + "/" + names[1], at: 100)
+    @Test(arguments: ArchiveKind.allCases) func aDamagedOrMissingObjectIsReportedRepairedAndNeverRestored(
+        _ kind: ArchiveKind
+    ) throws {
+        let (ledger, archive, id) = try archiveAndRestore(kind)
+        let names = try archive.segmentObjects(id)
+        try archive.flipBit(id, names[1], at: 100)
         // A restore from the damaged archive is refused, naming the object, and writes no ledger.
         let refused = ScratchDirectory()
         let error = try #require(throws: LedgerError.self) {
-            try LedgerArchive.restore(from: FileArchive(root: archive.path), ledgerID: id, to: refused.path)
+            try LedgerArchive.restore(from: archive.target, ledgerID: id, to: refused.path)
         }
         #expect(error.code == .corruption && error.context("object")?.hasSuffix(names[1]) == true)
         #expect(throws: LedgerError.self) { try LedgerReader(directory: refused.path) }
         // The next archive run finds it, and the missing one, and uploads both again.
-        try FileManager.default.removeItem(atPath: objects + "/" + names[2])
-        let repair = try LedgerArchive.archive(directory: ledger.path, to: FileArchive(root: archive.path))
+        try archive.remove(id, names[2])
+        let repair = try LedgerArchive.archive(directory: ledger.path, to: archive.target)
         #expect(Set(repair.repaired) == [names[1], names[2]] && repair.uploaded.isEmpty)
         let restored = ScratchDirectory()
-        _ = try LedgerArchive.restore(from: FileArchive(root: archive.path), ledgerID: id, to: restored.path)
+        _ = try LedgerArchive.restore(from: archive.target, ledgerID: id, to: restored.path)
         #expect(try LedgerMaintenance.verify(directory: restored.path).isConsistent)
     }
 
     /// A sealed segment never changes: when its archived object is gone and the local copy no longer hashes to
     /// what the manifest verified, the run stops with the damage instead of archiving the damaged copy.
-    @Test func aDamagedLocalCopyNeverReplacesTheArchivedOne() throws {
-        let (ledger, archive, id) = try archiveAndRestore()
+    @Test(arguments: ArchiveKind.allCases) func aDamagedLocalCopyNeverReplacesTheArchivedOne(_ kind: ArchiveKind) throws
+    {
+        let (ledger, archive, id) = try archiveAndRestore(kind)
         let name = try #require(try LedgerReader(directory: ledger.path).segments().first(where: \.sealed)?.fileName)
-        try FileManager.default.removeItem(atPath: archive.file("\(id.text)/segments/\(name)"))
+        try archive.remove(id, name)
         try flipBit(ledger.file(name), at: 200)
         let error = try #require(throws: LedgerError.self) {
-            try LedgerArchive.archive(directory: ledger.path, to: FileArchive(root: archive.path))
+            try LedgerArchive.archive(directory: ledger.path, to: archive.target)
         }
         #expect(error.code == .corruption && error.context("path")?.hasSuffix(name) == true)
-        #expect(!FileManager.default.fileExists(atPath: archive.file("\(id.text)/segments/\(name)")))
+        #expect(try !archive.exists(id, name))
     }
 
-    @Test func theCommandsSpeakJSONAndRefuseWhatTheyCannotDo() throws {
+    @Test(arguments: ArchiveKind.allCases) func theCommandsSpeakJSON(_ kind: ArchiveKind) throws {
         let ledger = try ledgerOfSmallSegments(100, segmentBytes: 2048, perCommit: 20)
-        let archive = ScratchDirectory()
+        let archive = try TestArchive(kind)
+        let environment = try archive.environment()
         let archived = try ProductRun(
-            "ledger-tool", ["archive", "--wal", ledger.path, "--to", "file://" + archive.path, "-o", "json"])
+            "ledger-tool", ["archive", "--wal", ledger.path, "--to", archive.url, "-o", "json"],
+            environment: environment)
         #expect(archived.status == 0 && archived.output.contains("\"schema\":\"pulse-ledger.archive.v1\""))
+        let target = ledger.file("restored")
         let restored = try ProductRun(
-            "ledger-tool",
-            ["restore", "--from", "file://" + archive.path, "--wal", archive.file("restored"), "-o", "json"])
+            "ledger-tool", ["restore", "--from", archive.url, "--wal", target, "-o", "json"], environment: environment)
         #expect(restored.status == 0 && restored.output.contains("\"durable_lsn\""), "\(restored.errors)")
         let again = try ProductRun(
-            "ledger-tool", ["restore", "--from", "file://" + archive.path, "--wal", archive.file("restored")])
+            "ledger-tool", ["restore", "--from", archive.url, "--wal", target], environment: environment)
         #expect(again.status == 2 && again.errors.contains("empty or new directory"))
-        let s3 = try ProductRun("ledger-tool", ["archive", "--wal", ledger.path, "--to", "s3://bucket/prefix"])
-        #expect(s3.status == 2 && s3.errors.contains("only file:///path"))
+    }
+
+    /// A URL or setting that cannot work, or a store that cannot be reached (after the retries), stops the command
+    /// (status 2) with what is wrong.
+    @Test func theCommandsRefuseWhatCannotWork() throws {
+        let ledger = try ledgerOfSmallSegments(100, segmentBytes: 2048, perCommit: 20)
+        var bare = ProcessInfo.processInfo.environment
+        for name in [
+            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID_FILE", "AWS_SECRET_ACCESS_KEY_FILE",
+        ] {
+            bare[name] = nil
+        }
+        let archive = { (url: String, environment: [String: String]) in
+            try ProductRun("ledger-tool", ["archive", "--wal", ledger.path, "--to", url], environment: environment)
+        }
+        let scheme = try archive("https://example.com/bucket", bare)
+        #expect(scheme.status == 2 && scheme.errors.contains("file:///path or s3://bucket/prefix"))
+        let noCredentials = try archive("s3://bucket/prefix", bare)
+        #expect(
+            noCredentials.status == 2 && noCredentials.errors.contains("AWS_ACCESS_KEY_ID"), "\(noCredentials.errors)")
+        let badBucket = try archive("s3://Not_A_Bucket/prefix", try S3TestStore.environment())
+        #expect(badBucket.status == 2 && badBucket.errors.contains("bucket name"))
+        var forged = try S3TestStore.environment()
+        forged["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        let unsigned = try archive(try TestArchive(.s3).url, forged)
+        #expect(unsigned.status == 2 && unsigned.errors.contains("SignatureDoesNotMatch"), "\(unsigned.errors)")
+        var unreachable = try S3TestStore.environment()
+        unreachable["AWS_ENDPOINT_URL"] = "http://127.0.0.1:\(try freePort())"
+        let down = try archive("s3://bucket/prefix", unreachable)
+        #expect(down.status == 2 && down.errors.contains("could not be reached"), "\(down.errors)")
     }
 }

@@ -16,7 +16,7 @@ final class ArchiveShipper: @unchecked Sendable {
     ]
 
     private let directory: String
-    private let target: FileArchive
+    private let target: any ArchiveTarget
     private let logger: Logger
     private let queue = DispatchQueue(label: "ledger-ingest.archive")
     private let timer: DispatchSourceTimer
@@ -27,7 +27,7 @@ final class ArchiveShipper: @unchecked Sendable {
     /// Touched on `queue` only.
     private var archivedThroughLSN: UInt64 = 0
 
-    init(directory: String, target: FileArchive, intervalSeconds: Int, logger: Logger) {
+    init(directory: String, target: any ArchiveTarget, intervalSeconds: Int, logger: Logger) {
         self.directory = directory
         self.target = target
         self.logger = logger

@@ -15,7 +15,7 @@ public struct IngestConfiguration: Sendable {
     /// What a message member outside the schema does: reject the message (default) or be ignored.
     public var unknownFields: UnknownFieldPolicy
     /// Where sealed segments are shipped while ingest runs (`--archive-to`); nil: no archive.
-    public var archive: FileArchive?
+    public var archive: (any ArchiveTarget)?
     /// Segment size: `Limits.segmentBytesTarget`; tests make it small (hidden `--segment-bytes`).
     public var segmentBytesTarget = Limits.segmentBytesTarget
     /// Seconds between archive runs: `IngestLimits.archiveIntervalSeconds`; tests make it short.

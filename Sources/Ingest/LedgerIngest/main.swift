@@ -52,7 +52,7 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     var unknownFields: UnknownFieldPolicy?
     @Option(
         help: ArgumentHelp(
-            "Ship sealed segments to this archive while running, verified after upload (env LEDGER_ARCHIVE_URL; file:///path).",
+            "Ship sealed segments to this archive while running, verified after upload (env LEDGER_ARCHIVE_URL; file:///path or s3://bucket/prefix with the AWS variables, as ledger-tool archive).",
             valueName: "URL"))
     var archiveTo: String?
     @OptionGroup var logging: LoggingOptions
@@ -70,12 +70,12 @@ struct LedgerIngestCommand: AsyncParsableCommand {
 
     func resolvedMetricsPort() throws -> Int { try metricsPort ?? settings.int("METRICS_PORT") ?? 9464 }
 
-    func resolvedArchive() throws -> FileArchive? {
+    func resolvedArchive() throws -> (any ArchiveTarget)? {
         guard let url = archiveTo ?? settings.string("LEDGER_ARCHIVE_URL") else { return nil }
         do {
-            return try LedgerArchive.target(url: url)
-        } catch {
-            throw ValidationError("--archive-to \(url): only file:///path archives are built so far")
+            return try LedgerArchive.target(url: url, environment: ProcessInfo.processInfo.environment)
+        } catch let error as LedgerError {
+            throw ValidationError("--archive-to \(url): \(error)")
         }
     }
 

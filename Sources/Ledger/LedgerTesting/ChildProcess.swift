@@ -7,11 +7,13 @@ public final class ChildProcess: @unchecked Sendable {
     public let process = Process()
     public let logPath: String
 
-    /// Starts `product` (found by `BuiltProducts`) with `arguments`; stdout is discarded.
-    public init(product: String, _ arguments: [String], logPath: String) throws {
+    /// Starts `product` (found by `BuiltProducts`) with `arguments` (and `environment`, else this process's);
+    /// stdout is discarded.
+    public init(product: String, _ arguments: [String], logPath: String, environment: [String: String]? = nil) throws {
         self.logPath = logPath
         process.executableURL = URL(fileURLWithPath: try BuiltProducts.path(of: product))
         process.arguments = arguments
+        if let environment { process.environment = environment }
         if !FileManager.default.fileExists(atPath: logPath) {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         }

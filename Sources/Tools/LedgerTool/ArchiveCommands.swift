@@ -2,14 +2,21 @@ import ArgumentParser
 import Foundation
 import Ledger
 
-/// `file:///path` as an archive target; any other scheme is refused (a usage error) with what is supported.
-func archiveTarget(_ url: String) throws -> FileArchive {
+/// The archive a URL names (`file:///path` or `s3://bucket/prefix`, with the AWS variables of the environment); a
+/// URL or setting that cannot work is a usage error that says why.
+func archiveTarget(_ url: String) throws -> any ArchiveTarget {
     do {
-        return try LedgerArchive.target(url: url)
-    } catch {
-        throw ValidationError("\(url): only file:///path archives are built so far (s3:// is not yet)")
+        return try LedgerArchive.target(url: url, environment: ProcessInfo.processInfo.environment)
+    } catch let error as LedgerError {
+        throw ValidationError("\(url): \(error)")
     }
 }
+
+/// The help of an archive URL option, the same on every command that takes one.
+let archiveURLHelp = ArgumentHelp(
+    "The archive: file:///path, or s3://bucket/prefix (endpoint, region and credentials from AWS_ENDPOINT_URL, "
+        + "AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or their *_FILE variants).",
+    valueName: "URL")
 
 struct ArchiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +30,7 @@ struct ArchiveCommand: ParsableCommand {
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
-    @Option(help: ArgumentHelp("The archive: file:///path.", valueName: "URL")) var to: String
+    @Option(help: archiveURLHelp) var to: String
     @OptionGroup var output: OutputFormatOptions
 
     struct Report: Encodable {
@@ -67,7 +74,7 @@ struct RestoreCommand: ParsableCommand {
             watermarks, and Kafka must still hold what came after.
             """)
 
-    @Option(help: ArgumentHelp("The archive: file:///path.", valueName: "URL")) var from: String
+    @Option(help: archiveURLHelp) var from: String
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Option(help: ArgumentHelp("The ledger to restore, when the archive holds several.", valueName: "ID"))
     var ledgerId: String?
@@ -98,9 +105,9 @@ struct RestoreCommand: ParsableCommand {
         )
     }
 
-    private func chosenLedger(_ target: FileArchive) throws -> UUID {
+    private func chosenLedger(_ target: any ArchiveTarget) throws -> UUID {
         if let ledgerId { return UUID(uuidString: ledgerId)! }
-        let ledgers = LedgerArchive.ledgers(in: target.root)
+        let ledgers = try LedgerArchive.ledgers(in: target)
         guard ledgers.count == 1 else {
             throw ValidationError(
                 ledgers.isEmpty

@@ -1,17 +1,21 @@
 import Crypto
 import Foundation
+import ObjectStore
 import OperatingErrors
 
-/// Where archived segments are kept (issue 14): `file:///path` now; an S3 target implements the same four calls.
+/// Where archived segments are kept (issue 14): `file:///path` (`FileArchive`) or `s3://bucket/prefix`
+/// (`S3Archive`).
 /// Objects are whole files, written so that a reader never sees a partial one (`put` is atomic) and durable once
 /// `put` returns.
-public protocol ArchiveTarget {
+public protocol ArchiveTarget: Sendable {
     /// The URL the target was made from, for messages.
     var url: String { get }
     /// The object's bytes, nil when there is none.
     func get(_ name: String) throws -> Data?
     /// Stores `data` under `name`, replacing any object there, atomically and durably.
     func put(_ name: String, _ data: Data) throws
+    /// The names of the folders at the archive's top (one per ledger).
+    func topFolders() throws -> [String]
 }
 
 /// An archive in a local (or mounted) directory: objects are files below it, written to a temporary name,
@@ -50,6 +54,37 @@ public struct FileArchive: ArchiveTarget, Sendable {
         }
         try fileSystem.rename(temporary, to: path)
         try fileSystem.syncDirectory(directory)
+    }
+
+    public func topFolders() throws -> [String] {
+        guard FileManager.default.fileExists(atPath: root) else { return [] }
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: root)
+        } catch {
+            throw LedgerError(.io, "cannot list an archive", [("path", root), ("error", "\(error)")])
+        }
+    }
+}
+
+/// An archive in a bucket of an S3-compatible store (`s3://bucket/prefix`): objects are keys below the prefix.
+/// A PUT is atomic and, once acknowledged, durable in the store.
+public struct S3Archive: ArchiveTarget, Sendable {
+    public let bucket: S3Bucket
+    public var url: String { bucket.location.url }
+
+    public init(bucket: S3Bucket) { self.bucket = bucket }
+
+    public func get(_ name: String) throws -> Data? { try storeCall { try bucket.get(name) } }
+    public func put(_ name: String, _ data: Data) throws { try storeCall { try bucket.put(name, data) } }
+    public func topFolders() throws -> [String] { try storeCall { try bucket.list(folder: "") } }
+
+    /// The store's errors as the ledger's, with their context: the archive's callers handle one error type.
+    private func storeCall<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ObjectStoreError {
+            throw LedgerError(.io, "archive: \(error.message)", [("code", error.code.name)] + error.context)
+        }
     }
 }
 
@@ -102,13 +137,20 @@ public enum LedgerArchive {
         public var durableLSN: UInt64
     }
 
-    /// The archive a URL names: `file:///path` (S3 is not built yet).
-    public static func target(url: String) throws -> FileArchive {
-        guard url.hasPrefix("file:///") else {
+    /// The archive a URL names: `file:///path`, or `s3://bucket/prefix` with the endpoint, region and credentials
+    /// from the AWS variables in `environment` (`S3Location`, `S3Credentials`).
+    public static func target(url: String, environment: [String: String]) throws -> any ArchiveTarget {
+        if url.hasPrefix("file:///") { return FileArchive(root: String(url.dropFirst("file://".count))) }
+        guard url.hasPrefix("s3://") else {
             throw LedgerError(
-                .invalidArgument, "only file:///path archives are built so far (s3:// is not yet)", [("archive", url)])
+                .invalidArgument, "an archive is file:///path or s3://bucket/prefix", [("archive", url)])
         }
-        return FileArchive(root: String(url.dropFirst("file://".count)))
+        do {
+            let location = try S3Location(url: url, environment: environment)
+            return S3Archive(bucket: try S3Bucket(location, credentials: try S3Credentials(environment: environment)))
+        } catch let error as ObjectStoreError {
+            throw LedgerError(.invalidArgument, error.message, [("archive", url)] + error.context)
+        }
     }
 
     /// Sealed bytes of the ledger not yet in an archive that holds it through `archivedThroughLSN`, and how long
@@ -192,10 +234,9 @@ public enum LedgerArchive {
     }
 
     /// The ledger ids the archive holds a manifest for.
-    public static func ledgers(in root: String) -> [UUID] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        return names.compactMap { UUID(uuidString: $0) }.filter {
-            FileManager.default.fileExists(atPath: root + "/" + manifestName($0.text))
+    public static func ledgers(in target: any ArchiveTarget) throws -> [UUID] {
+        try target.topFolders().compactMap { UUID(uuidString: $0) }.filter {
+            try target.get(manifestName($0.text)) != nil
         }
     }
 

@@ -1,0 +1,60 @@
+import Foundation
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
+/// One page of a ListObjectsV2 answer (S3's XML), read with Foundation's XML parser: the keys, the folders
+/// (CommonPrefixes) and the token of the next page.
+struct S3ListPage {
+    var keys: [String] = []
+    var folders: [String] = []
+    var nextToken: String?
+
+    init(_ xml: Data, url: String) throws {
+        let reader = Reader()
+        let parser = XMLParser(data: xml)
+        parser.delegate = reader
+        guard parser.parse() else {
+            throw ObjectStoreError(
+                .refused, "the object store's listing is not the XML of ListObjectsV2",
+                [("url", url), ("error", "\(parser.parserError.map { "\($0)" } ?? "unknown")")])
+        }
+        keys = reader.keys
+        folders = reader.folders
+        nextToken = reader.truncated ? reader.nextToken : nil
+    }
+
+    /// Collects the text of Key (inside Contents), Prefix (inside CommonPrefixes), IsTruncated and
+    /// NextContinuationToken.
+    private final class Reader: NSObject, XMLParserDelegate {
+        var keys: [String] = []
+        var folders: [String] = []
+        var truncated = false
+        var nextToken: String?
+        private var path: [String] = []
+        private var text = ""
+
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
+            path.append(name)
+            text = ""
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            switch path.suffix(2) {
+            case ["Contents", "Key"]: keys.append(text)
+            case ["CommonPrefixes", "Prefix"]: folders.append(text)
+            case ["ListBucketResult", "IsTruncated"]: truncated = text == "true"
+            case ["ListBucketResult", "NextContinuationToken"]: nextToken = text
+            default: break
+            }
+            path.removeLast()
+            text = ""
+        }
+    }
+}
