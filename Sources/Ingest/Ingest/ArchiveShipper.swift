@@ -4,7 +4,8 @@ import Logging
 import Metrics
 
 /// Ships sealed segments to the archive while ledger-ingest runs (`--archive-to`, issue 14): every
-/// `IngestLimits.archiveIntervalSeconds` on its own queue, reading the ledger as any reader does (sealed segments
+/// `IngestLimits.archiveIntervalSeconds` on its own queue (checking the archived objects' sizes, and reading them
+/// all back at start and every `IngestLimits.archiveReadBackIntervalSeconds`), reading the ledger as any reader does (sealed segments
 /// never change), so the ingest thread never waits for the archive. A failure is logged and counted and retried
 /// at the next tick: the archive is a copy, and its lag metrics and alert say when it falls behind.
 final class ArchiveShipper: @unchecked Sendable {
@@ -26,6 +27,7 @@ final class ArchiveShipper: @unchecked Sendable {
     private let failures = Counter(label: "ingest_archive_failures_total")
     /// Touched on `queue` only.
     private var archivedThroughLSN: UInt64 = 0
+    private var lastReadBack: Date?
 
     init(directory: String, target: any ArchiveTarget, intervalSeconds: Int, logger: Logger) {
         self.directory = directory
@@ -45,7 +47,16 @@ final class ArchiveShipper: @unchecked Sendable {
 
     private func ship() {
         do {
-            let report = try LedgerArchive.archive(directory: directory, to: target)
+            let readBack =
+                lastReadBack.map { -$0.timeIntervalSinceNow >= IngestLimits.archiveReadBackIntervalSeconds } ?? true
+            let report = try LedgerArchive.archive(
+                directory: directory, to: target, check: readBack ? .contents : .sizes)
+            if readBack {
+                lastReadBack = Date()
+                logger.info(
+                    "ingest.archive.read_back",
+                    metadata: ["archive": "\(target.url)", "ledger.segments": "\(report.alreadyArchived)"])
+            }
             archivedThroughLSN = report.archivedThroughLSN
             for file in report.uploaded + report.repaired {
                 logger.info(

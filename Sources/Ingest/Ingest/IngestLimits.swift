@@ -68,4 +68,8 @@ public enum IngestLimits {
     /// Seconds between two archive runs with `--archive-to`: a sealed segment reaches the archive within about
     /// this long (plus its upload).
     public static let archiveIntervalSeconds = 30
+    /// Seconds between two archive runs that read every archived object back and compare its SHA-256 (the first
+    /// run after start is one). The runs between check each object's presence and size from one listing: reading
+    /// the whole archive back every 30 s would cost its size in downloads each time.
+    public static let archiveReadBackIntervalSeconds: Double = 6 * 3600
 }

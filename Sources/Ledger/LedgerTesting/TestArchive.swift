@@ -37,7 +37,7 @@ public struct TestArchive {
         if let directory {
             return try FileManager.default.contentsOfDirectory(atPath: directory.file("\(id.text)/segments")).sorted()
         }
-        return try bucket!.list(folder: "\(id.text)/segments/").sorted()
+        return try bucket!.list(folder: "\(id.text)/segments/").objectBytes.keys.sorted()
     }
 
     public func flipBit(_ id: UUID, _ name: String, at offset: Int) throws {

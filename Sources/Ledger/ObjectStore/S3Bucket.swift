@@ -79,10 +79,10 @@ public final class S3Bucket: @unchecked Sendable {
         guard response.status == 200 || owned else { throw refusal("PUT", "", response) }
     }
 
-    /// The names directly below `folder` (a key prefix ending in "/", or "" for the prefix's top): the
-    /// folders, each without its trailing "/", and then the objects. Follows continuation tokens to the end.
-    public func list(folder: String) throws -> [String] {
-        var names: [String] = []
+    /// What lies directly below `folder` (a key prefix ending in "/", or "" for the prefix's top): the folders,
+    /// each without its trailing "/", and the objects with their sizes. One request per 1,000 names.
+    public func list(folder: String) throws -> S3Listing {
+        var listing = S3Listing()
         var token: String?
         repeat {
             var query = [("list-type", "2"), ("delimiter", "/"), ("prefix", location.prefix + folder)]
@@ -91,11 +91,11 @@ public final class S3Bucket: @unchecked Sendable {
             guard response.status == 200 else { throw refusal("LIST", folder, response) }
             let page = try S3ListPage(response.body, url: location.url)
             let strip = location.prefix.count + folder.count
-            names += page.folders.map { String($0.dropFirst(strip).dropLast()) }
-            names += page.keys.map { String($0.dropFirst(strip)) }
+            listing.folders += page.folders.map { String($0.dropFirst(strip).dropLast()) }
+            for object in page.objects { listing.objectBytes[String(object.key.dropFirst(strip))] = object.bytes }
             token = page.nextToken
         } while token != nil
-        return names
+        return listing
     }
 
     // MARK: Requests
@@ -207,6 +207,12 @@ public final class S3Bucket: @unchecked Sendable {
                 ("status", "\(response.status)"), ("response", text),
             ])
     }
+}
+
+/// The folders and objects (name → size in bytes) directly below a folder of a bucket.
+public struct S3Listing: Sendable {
+    public var folders: [String] = []
+    public var objectBytes: [String: Int64] = [:]
 }
 
 /// Collects a response body; the write callback reaches it through libcurl's context pointer.

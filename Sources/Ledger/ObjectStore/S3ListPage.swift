@@ -4,10 +4,10 @@ import Foundation
     import FoundationXML
 #endif
 
-/// One page of a ListObjectsV2 answer (S3's XML), read with Foundation's XML parser: the keys, the folders
-/// (CommonPrefixes) and the token of the next page.
+/// One page of a ListObjectsV2 answer (S3's XML), read with Foundation's XML parser: the objects (key and size),
+/// the folders (CommonPrefixes) and the token of the next page.
 struct S3ListPage {
-    var keys: [String] = []
+    var objects: [(key: String, bytes: Int64)] = []
     var folders: [String] = []
     var nextToken: String?
 
@@ -20,15 +20,17 @@ struct S3ListPage {
                 .refused, "the object store's listing is not the XML of ListObjectsV2",
                 [("url", url), ("error", "\(parser.parserError.map { "\($0)" } ?? "unknown")")])
         }
-        keys = reader.keys
+        objects = reader.objects
         folders = reader.folders
         nextToken = reader.truncated ? reader.nextToken : nil
     }
 
-    /// Collects the text of Key (inside Contents), Prefix (inside CommonPrefixes), IsTruncated and
+    /// Collects the text of Key and Size (inside Contents), Prefix (inside CommonPrefixes), IsTruncated and
     /// NextContinuationToken.
     private final class Reader: NSObject, XMLParserDelegate {
-        var keys: [String] = []
+        var objects: [(key: String, bytes: Int64)] = []
+        private var key = ""
+        private var bytes: Int64 = -1
         var folders: [String] = []
         var truncated = false
         var nextToken: String?
@@ -47,7 +49,9 @@ struct S3ListPage {
 
         func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
             switch path.suffix(2) {
-            case ["Contents", "Key"]: keys.append(text)
+            case ["Contents", "Key"]: key = text
+            case ["Contents", "Size"]: bytes = Int64(text) ?? -1
+            case ["ListBucketResult", "Contents"]: objects.append((key, bytes))
             case ["CommonPrefixes", "Prefix"]: folders.append(text)
             case ["ListBucketResult", "IsTruncated"]: truncated = text == "true"
             case ["ListBucketResult", "NextContinuationToken"]: nextToken = text

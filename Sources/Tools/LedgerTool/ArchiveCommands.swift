@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Ledger
 
+extension LedgerArchive.Check: ExpressibleByArgument {}
+
 /// The archive a URL names (`file:///path` or `s3://bucket/prefix`, with the AWS variables of the environment); a
 /// URL or setting that cannot work is a usage error that says why.
 func archiveTarget(_ url: String) throws -> any ArchiveTarget {
@@ -25,12 +27,18 @@ struct ArchiveCommand: ParsableCommand {
         discussion: """
             Only sealed segments are archived (they never change again). Each is uploaded, read back and compared \
             (size and SHA-256) before the manifest names it. Idempotent and resumable: a segment already archived and \
-            verified is left alone; one whose object is missing or differs is reported and uploaded again. Takes no \
+            verified is left alone; one whose object is missing or differs is reported and uploaded again (--check \
+            sizes finds a missing or truncated object, --check contents also a changed byte). Takes no \
             lock: runs beside ledger-ingest. Layout: <archive>/<ledger id>/segments/ and <ledger id>/manifest.json.
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Option(help: archiveURLHelp) var to: String
+    @Option(
+        help: ArgumentHelp(
+            "How to check the segments already archived: read each back and compare its SHA-256 (contents), or only its presence and size from one listing (sizes).",
+            valueName: "contents|sizes"))
+    var check: LedgerArchive.Check = .contents
     @OptionGroup var output: OutputFormatOptions
 
     struct Report: Encodable {
@@ -46,7 +54,7 @@ struct ArchiveCommand: ParsableCommand {
     func validate() throws { _ = try archiveTarget(to) }
 
     func run() throws {
-        let report = try LedgerArchive.archive(directory: ledger.directory, to: try archiveTarget(to))
+        let report = try LedgerArchive.archive(directory: ledger.directory, to: try archiveTarget(to), check: check)
         for file in report.repaired {
             printError("ledger-tool archive: \(file) was missing or differed in the archive; uploaded again")
         }

@@ -16,6 +16,9 @@ public protocol ArchiveTarget: Sendable {
     func put(_ name: String, _ data: Data) throws
     /// The names of the folders at the archive's top (one per ledger).
     func topFolders() throws -> [String]
+    /// The objects directly in `folder` (no trailing "/"), name → size in bytes: one listing, not one request per
+    /// object.
+    func objectBytes(in folder: String) throws -> [String: Int64]
 }
 
 /// An archive in a local (or mounted) directory: objects are files below it, written to a temporary name,
@@ -56,12 +59,24 @@ public struct FileArchive: ArchiveTarget, Sendable {
         try fileSystem.syncDirectory(directory)
     }
 
-    public func topFolders() throws -> [String] {
-        guard FileManager.default.fileExists(atPath: root) else { return [] }
+    public func topFolders() throws -> [String] { try names(in: root) }
+
+    public func objectBytes(in folder: String) throws -> [String: Int64] {
+        let directory = root + "/" + folder
+        var sizes: [String: Int64] = [:]
+        for name in try names(in: directory) {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)
+            if let size = attributes?[.size] as? NSNumber { sizes[name] = size.int64Value }
+        }
+        return sizes
+    }
+
+    private func names(in directory: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: directory) else { return [] }
         do {
-            return try FileManager.default.contentsOfDirectory(atPath: root)
+            return try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw LedgerError(.io, "cannot list an archive", [("path", root), ("error", "\(error)")])
+            throw LedgerError(.io, "cannot list an archive", [("path", directory), ("error", "\(error)")])
         }
     }
 }
@@ -76,7 +91,10 @@ public struct S3Archive: ArchiveTarget, Sendable {
 
     public func get(_ name: String) throws -> Data? { try storeCall { try bucket.get(name) } }
     public func put(_ name: String, _ data: Data) throws { try storeCall { try bucket.put(name, data) } }
-    public func topFolders() throws -> [String] { try storeCall { try bucket.list(folder: "") } }
+    public func topFolders() throws -> [String] { try storeCall { try bucket.list(folder: "").folders } }
+    public func objectBytes(in folder: String) throws -> [String: Int64] {
+        try storeCall { try bucket.list(folder: folder + "/").objectBytes }
+    }
 
     /// The store's errors as the ledger's, with their context: the archive's callers handle one error type.
     private func storeCall<T>(_ body: () throws -> T) throws -> T {
@@ -164,17 +182,34 @@ public enum LedgerArchive {
         return (bytes, max(0, Date().timeIntervalSince1970 - sealedAt))
     }
 
-    /// Archives every sealed segment of the ledger in `directory` that the archive does not hold verified yet.
-    public static func archive(directory: String, to target: any ArchiveTarget) throws -> ArchiveReport {
+    /// How an archive run checks the segments the manifest already names.
+    public enum Check: String, Sendable, CaseIterable {
+        /// Each object is present with its size: one listing per run, cheap enough for every 30 s.
+        case sizes
+        /// Each object is read back whole and its SHA-256 compared: finds bit rot, costs a download of the
+        /// archive (ledger-ingest does it at start and every `readBackIntervalSeconds`).
+        case contents
+    }
+
+    /// Archives every sealed segment of the ledger in `directory` that the archive does not hold verified yet,
+    /// after checking those it holds by `check`.
+    public static func archive(directory: String, to target: any ArchiveTarget, check: Check = .contents) throws
+        -> ArchiveReport
+    {
         let reader = try LedgerReader(directory: directory)
         let ledger = reader.ledgerID.text
         var manifest = try readManifest(target, ledger) ?? Manifest(ledgerId: ledger, segments: [])
         var report = ArchiveReport(ledgerID: reader.ledgerID)
+        let sizes = check == .sizes ? try target.objectBytes(in: "\(ledger)/segments") : [:]
+        let present = { (entry: Entry) in
+            check == .sizes
+                ? sizes[entry.file] == entry.bytes : try matches(target, objectName(ledger, entry.file), entry)
+        }
         for segment in try reader.segments() where segment.sealed {
             let listed = manifest.segments.first { $0.file == segment.fileName }
             // An archived segment is checked by its object alone: the local copy is read and hashed only to be
             // uploaded, not again at every run (ledger-ingest --archive-to runs every 30 s).
-            if let listed, listed.describes(segment), try matches(target, objectName(ledger, listed.file), listed) {
+            if let listed, listed.describes(segment), try present(listed) {
                 report.alreadyArchived += 1
                 continue
             }
