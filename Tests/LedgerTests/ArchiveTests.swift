@@ -120,4 +120,74 @@ import Testing
         let down = try archive("s3://bucket/prefix", unreachable)
         #expect(down.status == 2 && down.errors.contains("could not be reached"), "\(down.errors)")
     }
+
+    // MARK: Point in time
+
+    @Test func aRestoreUntilAnLSNEndsExactlyThere() throws {
+        let (ledger, archive, id) = try archiveAndRestore(.file)
+        let sealed = try LedgerReader(directory: ledger.path).segments().filter(\.sealed)
+        let original = try ledgerEntries(ledger.path)
+        // The first record; one inside a frame (frames hold 20 records); a segment's last; the archive's last.
+        for lsn in [1, 137, sealed[1].lastLSN, sealed.last!.lastLSN] {
+            let restored = ScratchDirectory()
+            let report = try LedgerArchive.restore(
+                from: archive.target, ledgerID: id, to: restored.path, until: .lsn(lsn))
+            #expect(report.durableLSN == lsn)
+            #expect(try LedgerMaintenance.verify(directory: restored.path).isConsistent)
+            #expect(try ledgerEntries(restored.path) == Array(original.prefix(Int(lsn))))
+        }
+    }
+
+    @Test func aRestoreUntilATimeEndsAtTheLastRecordIngestedByThen() throws {
+        let ledger = ScratchDirectory()
+        let start: Int64 = 1_765_000_000_000_000
+        let writer = try LedgerWriter(directory: ledger.path, options: LedgerOptions(segmentBytesTarget: 2048))
+        for number in 0..<300 {
+            var record = Sample.record(number)
+            record.ingestTimeMicroseconds = start + Int64(number) * 1_000_000  // one a second
+            try writer.append(record)
+            if number % 20 == 19 { try writer.commit() }
+        }
+        try writer.close()
+        let archive = try TestArchive(.file)
+        let id = try LedgerArchive.archive(directory: ledger.path, to: archive.target).ledgerID
+        let restored = ScratchDirectory()
+        let until = try #require(
+            RestorePoint(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: 1_765_000_100.5))))
+        // Records 0...100 were ingested at or before start + 100.5 s: LSNs 1...101.
+        let report = try LedgerArchive.restore(from: archive.target, ledgerID: id, to: restored.path, until: until)
+        #expect(report.durableLSN == 101)
+        #expect(try ledgerEntries(restored.path) == Array(try ledgerEntries(ledger.path).prefix(101)))
+    }
+
+    @Test func aPointPastTheArchiveIsRefusedAndLeavesNothing() throws {
+        let (ledger, archive, id) = try archiveAndRestore(.file)
+        let head = try #require(try LedgerReader(directory: ledger.path).segments().filter(\.sealed).last?.lastLSN)
+        let target = ScratchDirectory()
+        for point in [RestorePoint.lsn(head + 1), .time(Date().addingTimeInterval(3600))] {
+            let error = try #require(throws: LedgerError.self) {
+                try LedgerArchive.restore(from: archive.target, ledgerID: id, to: target.file("restored"), until: point)
+            }
+            #expect(error.code == .invalidArgument && error.context("archive_last_lsn") == "\(head)")
+            #expect(!FileManager.default.fileExists(atPath: target.file("restored")))
+        }
+        #expect(
+            RestorePoint("0") == nil && RestorePoint("yesterday") == nil && RestorePoint("2026-12-06T21:00:00") == nil)
+    }
+
+    /// A ledger restored to a point in time and written on has another history than the archive's after that
+    /// point: archiving it into the same archive is refused, naming the fork; a new archive takes it.
+    @Test func aForkedLedgerIsRefusedByTheArchiveItForkedFrom() throws {
+        let (_, archive, id) = try archiveAndRestore(.file)
+        let restored = ScratchDirectory()
+        _ = try LedgerArchive.restore(from: archive.target, ledgerID: id, to: restored.path, until: .lsn(137))
+        try LedgerWriter(directory: restored.path, options: LedgerOptions(segmentBytesTarget: 2048))
+            .appendSamples(1_000..<1_200, perCommit: 20)
+        let error = try #require(throws: LedgerError.self) {
+            try LedgerArchive.archive(directory: restored.path, to: archive.target)
+        }
+        #expect(error.code == .mismatch && error.message.contains("fork"))
+        let fresh = try TestArchive(.file)
+        #expect(try LedgerArchive.archive(directory: restored.path, to: fresh.target).uploaded.count >= 3)
+    }
 }

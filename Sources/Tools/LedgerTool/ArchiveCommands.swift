@@ -78,14 +78,20 @@ struct RestoreCommand: ParsableCommand {
         discussion: """
             Writes into an empty or new directory only. Every object is checked against the manifest (size and \
             SHA-256) and the segments must follow each other; any difference stops the restore, naming the object. \
-            The restored ledger holds what was archived (sealed segments): ledger-ingest on it resumes from its \
-            watermarks, and Kafka must still hold what came after.
+            The restored ledger holds what was archived (sealed segments), or with --until what the ledger held at \
+            that point: ledger-ingest on it resumes from its watermarks, and Kafka must still hold what came after. \
+            A ledger restored with --until has forked from the archived history: archive it to a new prefix.
             """)
 
     @Option(help: archiveURLHelp) var from: String
     @OptionGroup var ledger: LedgerDirectoryOptions
     @Option(help: ArgumentHelp("The ledger to restore, when the archive holds several.", valueName: "ID"))
     var ledgerId: String?
+    @Option(
+        help: ArgumentHelp(
+            "Restore through this LSN (inclusive), or through the last record ingested at or before this RFC 3339 time.",
+            valueName: "LSN|TIME"))
+    var until: String?
     @OptionGroup var output: OutputFormatOptions
 
     struct Report: Encodable {
@@ -93,23 +99,31 @@ struct RestoreCommand: ParsableCommand {
         var ledgerId: String
         var segments: Int
         var durableLsn: UInt64
+        var until: String?
     }
 
     func validate() throws {
         _ = try archiveTarget(from)
         if let ledgerId, UUID(uuidString: ledgerId) == nil { throw ValidationError("--ledger-id is a UUID") }
+        if let until, RestorePoint(until) == nil {
+            throw ValidationError("--until \(until) is neither an LSN (1 or more) nor an RFC 3339 time with its offset")
+        }
     }
 
     func run() throws {
         let target = try archiveTarget(from)
         let id = try chosenLedger(target)
-        let report = try LedgerArchive.restore(from: target, ledgerID: id, to: ledger.directory)
+        let point = until.flatMap(RestorePoint.init)
+        let report = try LedgerArchive.restore(from: target, ledgerID: id, to: ledger.directory, until: point)
         if output.isJSON {
             return try printJSONLine(
-                Report(ledgerId: id.text, segments: report.segments, durableLsn: report.durableLSN))
+                Report(
+                    ledgerId: id.text, segments: report.segments, durableLsn: report.durableLSN,
+                    until: point.map { "\($0)" }))
         }
         print(
             "ledger \(id.text) restored into \(ledger.directory): \(report.segments) segments, durable LSN \(report.durableLSN)"
+                + (point.map { " (until \($0))" } ?? "")
         )
     }
 

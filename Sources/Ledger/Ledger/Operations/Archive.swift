@@ -234,38 +234,75 @@ public enum LedgerArchive {
         return report
     }
 
-    /// Rebuilds the ledger `ledgerID` (or the only one archived) from the archive into `directory`, which must
-    /// not hold a ledger: every object is checked against the manifest (size and SHA-256) before it is written,
-    /// the segments must chain, and the index is rebuilt from them. Refused, naming the object, on any difference.
-    public static func restore(from target: any ArchiveTarget, ledgerID: UUID, to directory: String) throws
-        -> RestoreReport
-    {
+    /// Rebuilds the ledger `ledgerID` from the archive into `directory`, which must be empty or new: every object
+    /// is checked against the manifest (size and SHA-256) before it is written, the segments must chain, and the
+    /// index is rebuilt from them. Refused, naming the object, on any difference. With `until`, the ledger ends at
+    /// that point (`RestorePoint`): later segments are not fetched, and the segment that holds the point is cut
+    /// right after it. The ledger is built in a staging directory beside `directory` and renamed into place only
+    /// once whole: a failed restore leaves nothing behind.
+    public static func restore(
+        from target: any ArchiveTarget, ledgerID: UUID, to directory: String, until point: RestorePoint? = nil
+    ) throws -> RestoreReport {
         let ledger = ledgerID.text
         guard let manifest = try readManifest(target, ledger), !manifest.segments.isEmpty else {
             throw LedgerError(
                 .invalidArgument, "the archive holds no segment of this ledger",
                 [("archive", target.url), ("ledger_id", ledger)])
         }
-        let fileSystem = PosixFileSystem()
-        if fileSystem.fileExists(directory),
-            try !FileManager.default.contentsOfDirectory(atPath: directory).isEmpty
-        {
-            throw LedgerError(
-                .invalidArgument, "restore writes into an empty or new directory only", [("path", directory)])
+        try checkEmptyOrNew(directory)
+        let staging = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let stagingDirectory = staging + ".restoring-\(getpid())"
+        try? FileManager.default.removeItem(atPath: stagingDirectory)
+        try PosixFileSystem().makeDirectory(stagingDirectory)
+        do {
+            let segments = try fetchSegments(target, manifest, into: stagingDirectory, until: point)
+            let rebuilt = try LedgerMaintenance.rebuildIndex(directory: stagingDirectory)
+            guard rebuilt.durableLSN > 0 else {
+                throw LedgerError(
+                    .invalidArgument, "the archive holds no record at or before the point",
+                    [("archive", target.url), ("until", point.map { "\($0)" } ?? "")])
+            }
+            try? FileManager.default.removeItem(atPath: directory)  // empty, checked above
+            try PosixFileSystem().rename(stagingDirectory, to: directory)
+            try PosixFileSystem().syncDirectory((directory as NSString).deletingLastPathComponent)
+            return RestoreReport(ledgerID: ledgerID, segments: segments, durableLSN: rebuilt.durableLSN)
+        } catch {
+            try? FileManager.default.removeItem(atPath: stagingDirectory)
+            throw error
         }
-        try fileSystem.makeDirectory(directory)
+    }
+
+    /// Writes the manifest's segments, verified and chained, into `directory` up to `point`; the number written.
+    private static func fetchSegments(
+        _ target: any ArchiveTarget, _ manifest: Manifest, into directory: String, until point: RestorePoint?
+    ) throws -> Int {
         var expectedFirstLSN: UInt64 = 1
-        for entry in manifest.segments {
+        for (count, entry) in manifest.segments.enumerated() {
             guard entry.firstLsn == expectedFirstLSN else {
                 throw LedgerError(
                     .corruption, "the archive's segments do not follow each other",
                     [("archive", target.url), ("segment", entry.file), ("expected_first_lsn", "\(expectedFirstLSN)")])
             }
-            try FileArchive(root: directory).put(entry.file, try verifiedObject(target, ledger, entry))
+            if case .lsn(let last) = point, entry.firstLsn > last { return count }
+            try FileArchive(root: directory).put(entry.file, try verifiedObject(target, manifest.ledgerId, entry))
             expectedFirstLSN = entry.lastLsn + 1
+            if let point, try SegmentCut.cut(directory + "/" + entry.file, at: point) { return count + 1 }
         }
-        let rebuilt = try LedgerMaintenance.rebuildIndex(directory: directory)
-        return RestoreReport(ledgerID: ledgerID, segments: manifest.segments.count, durableLSN: rebuilt.durableLSN)
+        if let point, point != .lsn(expectedFirstLSN - 1) {
+            throw LedgerError(
+                .invalidArgument, "the point is past the end of the archive: it cannot prove it holds all of it",
+                [("archive", target.url), ("until", "\(point)"), ("archive_last_lsn", "\(expectedFirstLSN - 1)")])
+        }
+        return manifest.segments.count
+    }
+
+    private static func checkEmptyOrNew(_ directory: String) throws {
+        if PosixFileSystem().fileExists(directory),
+            try !FileManager.default.contentsOfDirectory(atPath: directory).isEmpty
+        {
+            throw LedgerError(
+                .invalidArgument, "restore writes into an empty or new directory only", [("path", directory)])
+        }
     }
 
     /// The ledger ids the archive holds a manifest for.
@@ -278,6 +315,15 @@ public enum LedgerArchive {
     /// A sealed segment never changes: a local copy that differs from the one the manifest verified is damage,
     /// and must not replace the archive's copy.
     private static func checkRepairable(_ listed: Entry, _ local: Entry, _ directory: String) throws {
+        if listed.lastLsn != local.lastLsn || listed.digest != local.digest {
+            throw LedgerError(
+                .mismatch,
+                "this ledger's history differs from the archived one from this segment on: it was restored to a point in time (a fork); archive it to a new prefix",
+                [
+                    ("path", directory + "/" + local.file), ("archived_last_lsn", "\(listed.lastLsn)"),
+                    ("local_last_lsn", "\(local.lastLsn)"),
+                ])
+        }
         guard listed == local else {
             throw LedgerError(
                 .corruption, "the local copy of an archived segment differs from the archived one",
