@@ -1,6 +1,7 @@
 import Foundation
 import Ledger
 import LedgerTesting
+import MessageSchema
 import Testing
 
 /// Issue 14: ledger-ingest `--archive-to` ships each sealed segment while it runs, its lag metrics fall to zero,
@@ -33,6 +34,9 @@ import Testing
                 return metrics.contains("ingest_archived_through_lsn \(sealed.last!.lastLSN)")
                     && metrics.contains("ingest_archive_lag_bytes 0")
             }, "\(metrics)")
+        // Then a few more messages, which stay in the open segment (not archived) while the group commits them.
+        _ = try produce(broker.bootstrap, count: 100, seed: 14, partitions: 2)
+        try waitUntilCaughtUp([ledger], ends: try endOffsets(broker.bootstrap, partitions: 2), timeoutSeconds: 60)
         #expect(ingest.stop() == 0)
         let restored = try ProductRun(
             "ledger-tool",
@@ -42,5 +46,47 @@ import Testing
         #expect(
             try ledgerEntries(scratch.file("restored"))
                 == Array(try ledgerEntries(ledger).prefix(Int(sealed.last!.lastLSN))))
+        // The archive lacks the open segment: the resumed ingest must read that part again from Kafka.
+        #expect(sealed.last!.lastLSN < UInt64(try ledgerEntries(ledger).count))
+        try resumeOnTheRestoredLedger(scratch, broker: broker, original: ledger)
+    }
+
+    /// The disk died: ledger-ingest on the restored ledger, in the same consumer group (whose committed offsets
+    /// are past the restored watermarks), reads again from Kafka what the archive lacked. Every offset is then in
+    /// the ledger exactly once, and the same orders are accepted as in the original ledger.
+    private func resumeOnTheRestoredLedger(
+        _ scratch: ScratchDirectory, broker: DevBroker, original: String
+    ) throws {
+        let restored = scratch.file("restored")
+        #expect(RestoreMarker.exists(in: restored))
+        // More messages after the disk died, so that the resumed ingest has new work besides what it re-reads.
+        _ = try produce(broker.bootstrap, count: 300, seed: 13, partitions: 2)
+        let ends = try endOffsets(broker.bootstrap, partitions: 2)
+        let ingest = try startIngest(
+            brokers: broker.bootstrap, ledger: restored, metricsPort: try freePort(),
+            logPath: scratch.file("resumed.log"))
+        defer { _ = ingest.stop() }
+        try waitUntilCaughtUp([restored], ends: ends, timeoutSeconds: 60)
+        #expect(
+            ingest.stop() == 0, "\((try? String(contentsOfFile: scratch.file("resumed.log"), encoding: .utf8)) ?? "")")
+        #expect(!RestoreMarker.exists(in: restored), "removed once the group's offsets agree with the ledger")
+        let offsets = { (directory: String) in
+            try ledgerEntries(directory).map { "\($0.record.source.partition)/\($0.record.source.offset)" }
+        }
+        let accepted = { (directory: String) in
+            Set(
+                try ledgerEntries(directory).compactMap {
+                    $0.record.kind == .accepted ? $0.record.transaction?.orderID : nil
+                })
+        }
+        let resumed = try offsets(restored)
+        let everyOffset = ends.flatMap { end in (0..<end.value).map { "\(end.key.partition)/\($0)" } }
+        #expect(resumed.count == Set(resumed).count, "an offset recorded twice")
+        let missing = Set(everyOffset).subtracting(resumed).sorted().prefix(10)
+        let extra = Set(resumed).subtracting(everyOffset).sorted().prefix(10)
+        #expect(missing.isEmpty && extra.isEmpty, "lost \(missing), not produced \(extra)")
+        // The orders the original accepted are accepted again, and the new messages add theirs.
+        #expect(try accepted(original).subtracting(accepted(restored)).isEmpty)
+        #expect(try LedgerMaintenance.verify(directory: restored).isConsistent)
     }
 }

@@ -35,6 +35,11 @@ final class IngestLoop {
     /// The offset each assigned partition must deliver next: where it was started, then after each message. A
     /// message past it means offsets vanished before they were read (`gapBeforeMessage`).
     private var expectedNext: [TopicPartition: Int64] = [:]
+    /// The ledger was restored from an archive (`RestoreMarker`): partitions start at the ledger's watermark,
+    /// whatever the group committed, until the group's offsets have been moved back to the ledger's.
+    private var resumingAfterRestore: Bool
+    /// Partitions whose group offset must still be moved back to the ledger's position (after a restore).
+    private var rewindsPending: Set<TopicPartition> = []
     private var lastCommitAttempt = DispatchTime(uptimeNanoseconds: 0)
     private var bytesDurable: Int64 = 0
     private var fetchMemory = FetchMemoryReturn()
@@ -47,6 +52,14 @@ final class IngestLoop {
         self.logger = logger
         self.stopRequested = stopRequested
         diskSpace = DiskSpace(directory: configuration.ledgerDirectory)
+        resumingAfterRestore = RestoreMarker.exists(in: configuration.ledgerDirectory)
+        if resumingAfterRestore {
+            logger.warning(
+                "ingest.resuming_after_restore",
+                metadata: [
+                    "ledger.path": "\(configuration.ledgerDirectory)", "ledger.marker": "\(RestoreMarker.fileName)",
+                ])
+        }
         let options = LedgerOptions(
             fileSystem: configuration.fileSystem, segmentBytesTarget: configuration.segmentBytesTarget, logger: logger)
         let writer = try LedgerWriter(directory: configuration.ledgerDirectory, options: options)
@@ -238,6 +251,8 @@ final class IngestLoop {
             logger.warning("ingest.offset_commit_failed", metadata: ["kafka.error": "\(error)"])
             return
         }
+        rewindsPending.subtract(committable.keys)
+        if resumingAfterRestore && rewindsPending.isEmpty { finishResumingAfterRestore() }
         for (partition, next) in committable { metrics.watermark(partition).record(next - 1) }
         committable.removeAll(keepingCapacity: true)
     }
@@ -254,8 +269,14 @@ final class IngestLoop {
             let group = committed[partition].flatMap { $0 >= 0 ? $0 : nil }
             // A partition neither this ledger nor the group has read starts at offset 0: if retention already
             // deleted its oldest offsets, that is a gap to stop at or record, never a silent start further on.
-            let start = try skipDeletedOffsets(partition, next: [afterLedger, group].compactMap { $0 }.max() ?? 0)
+            // After a restore the group's offset may count what the lost ledger held: the ledger alone decides.
+            let next = resumingAfterRestore ? afterLedger ?? 0 : [afterLedger, group].compactMap { $0 }.max() ?? 0
+            let start = try skipDeletedOffsets(partition, next: next)
             expectedNext[partition] = start
+            if resumingAfterRestore, let group, group > start {
+                committable[partition] = start  // moves the group's offset back to where this ledger ends
+                rewindsPending.insert(partition)
+            }
             // A predecessor killed between its fsync and its offset commit left the group behind the ledger. If
             // nothing more arrives on this partition, no batch would ever commit it: commit the ledger's position.
             if let afterLedger, afterLedger > group ?? kafkaOffsetBeginning {
@@ -277,6 +298,18 @@ final class IngestLoop {
             "ingest.partitions_assigned",
             metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
         return starts
+    }
+
+    /// The group's offsets now agree with the restored ledger: the normal start rule applies again.
+    private func finishResumingAfterRestore() {
+        do {
+            try RestoreMarker.remove(from: configuration.ledgerDirectory)
+            resumingAfterRestore = false
+            logger.notice(
+                "ingest.restore_marker_removed", metadata: ["ledger.path": "\(configuration.ledgerDirectory)"])
+        } catch {
+            logger.warning("ingest.restore_marker_not_removed", metadata: ["ingest.error": "\(error)"])
+        }
     }
 
     /// Before partitions go to another consumer: everything consumed is made durable and committed.

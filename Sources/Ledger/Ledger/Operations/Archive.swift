@@ -262,6 +262,7 @@ public enum LedgerArchive {
                     .invalidArgument, "the archive holds no record at or before the point",
                     [("archive", target.url), ("until", point.map { "\($0)" } ?? "")])
             }
+            try RestoreMarker.write(in: stagingDirectory, archive: target.url, durableLSN: rebuilt.durableLSN)
             try? FileManager.default.removeItem(atPath: directory)  // empty, checked above
             try PosixFileSystem().rename(stagingDirectory, to: directory)
             try PosixFileSystem().syncDirectory((directory as NSString).deletingLastPathComponent)
