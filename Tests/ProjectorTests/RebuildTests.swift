@@ -148,6 +148,38 @@ extension Warehouse {
             }
         }
 
+        /// `rebuild warehouse --from-archive`: the warehouse rebuilt from an S3 archive alone equals the one rebuilt
+        /// from the local ledger through the archive's last LSN, and the staging directory is gone afterwards.
+        @Test func aRebuildFromTheArchiveEqualsOneFromTheLedger() throws {
+            let scratch = ScratchDirectory()
+            let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 43, segmentBytes: 64 << 10)
+            try ledger.append(8_000)
+            ledger.close()
+            let archive = try TestArchive(.s3)
+            let archived = try LedgerArchive.archive(directory: ledger.directory, to: archive.target)
+            #expect(archived.uploaded.count >= 2)
+            try TestPostgres.withSchema { schema in
+                let staging = scratch.file("staging")
+                try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+                let run = try ProductRun(
+                    "ledger-tool",
+                    [
+                        "rebuild", "warehouse", "--from-archive", archive.url, "--staging", staging, "--verify",
+                        "--postgres", try TestPostgres.url(), "--schema", schema.name, "-o", "json",
+                    ], environment: try archive.environment())
+                #expect(run.status == 0, "\(run.errors)")
+                #expect(run.output.contains("\"last_lsn\":\(archived.archivedThroughLSN)"), "\(run.output)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: staging).isEmpty, "staging removed")
+                let connection = try TestPostgres.connect()
+                let fromArchive = try connection.contentDigest(schema)
+                _ = try WarehouseRebuild(
+                    options: try options(ledger, schema, limit: .lsn(archived.archivedThroughLSN)), logger: quietLogger
+                ).run()
+                #expect(try connection.contentDigest(schema) == fromArchive)
+                #expect(try connection.checkpoint(schema, ledger.ledgerID) == archived.archivedThroughLSN)
+            }
+        }
+
         /// A rebuild stopped before its swap (signal, crash, error) leaves the live warehouse exactly as it was; the
         /// next rebuild discards the leftover shadow and succeeds.
         @Test func anInterruptedRebuildLeavesTheLiveWarehouseUntouched() throws {

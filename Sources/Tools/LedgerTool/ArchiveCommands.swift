@@ -114,7 +114,17 @@ struct RestoreCommand: ParsableCommand {
         let target = try archiveTarget(from)
         let id = try chosenLedger(target)
         let point = until.flatMap(RestorePoint.init)
-        let report = try LedgerArchive.restore(from: target, ledgerID: id, to: ledger.directory, until: point)
+        let progress = ProgressReporter(title: "Restoring", unit: "bytes")
+        let report: LedgerArchive.RestoreReport
+        do {
+            report = try LedgerArchive.restore(
+                from: target, ledgerID: id, to: ledger.directory, until: point,
+                progress: { progress.update(done: Int($0), fraction: $1 == 0 ? nil : Double($0) / Double($1)) })
+            progress.finish(succeeded: true)
+        } catch {
+            progress.finish(succeeded: false)
+            throw error
+        }
         if output.isJSON {
             return try printJSONLine(
                 Report(

@@ -84,7 +84,9 @@ struct RebuildWarehouseCommand: ParsableCommand {
             The live warehouse keeps serving until the final swap (two schema renames in one transaction); an interrupted or \
             failed rebuild leaves it untouched. --until LSN stops after that LSN (one ledger); --until TIMESTAMP (RFC 3339) \
             stops after the last record ingested by then. --verify compares per-day digests (count, sum of amount, tax, \
-            total, fraud count) with the ledger's before swapping, and refuses to swap on any difference.
+            total, fraud count) with the ledger's before swapping, and refuses to swap on any difference. \
+            --from-archive URL reads the ledgers from an archive (file:// or s3://) instead of --wal: what the archive \
+            holds (sealed segments), each object checked as restore checks it.
             """)
 
     @Option(
@@ -104,9 +106,54 @@ struct RebuildWarehouseCommand: ParsableCommand {
             valueName: "LSN|TIMESTAMP"))
     var until: String?
     @Flag(help: "Compare per-day digests with the ledger before swapping.") var verify = false
+    @Option(
+        help: ArgumentHelp(
+            "Read the ledgers from this archive instead of --wal: each is fetched and checked as restore does, into a staging directory deleted afterwards.",
+            valueName: "URL"))
+    var fromArchive: String?
+    @Option(help: ArgumentHelp("With --from-archive: only this ledger (repeat for several).", valueName: "ID"))
+    var ledgerId: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "With --from-archive: the directory in which a new staging directory for the fetched ledgers is made, and removed afterwards (default: the system's temporary directory).",
+            valueName: "DIR"))
+    var staging: String?
     @OptionGroup var output: OutputFormatOptions
 
-    func validate() throws { _ = try limit() }
+    func validate() throws {
+        _ = try limit()
+        guard let fromArchive else {
+            if !ledgerId.isEmpty || staging != nil {
+                throw ValidationError("--ledger-id and --staging go with --from-archive")
+            }
+            return
+        }
+        if !ledgerDirectoryOptions.isEmpty { throw ValidationError("--wal and --from-archive exclude each other") }
+        _ = try archiveTarget(fromArchive)
+        if let bad = ledgerId.first(where: { UUID(uuidString: $0) == nil }) {
+            throw ValidationError("--ledger-id \(bad) is not a UUID")
+        }
+    }
+
+    /// The ledgers of `--from-archive`, fetched into a staging directory (removed by the caller), or nil.
+    private func fetchFromArchive() throws -> (directories: [String], staging: String)? {
+        guard let fromArchive else { return nil }
+        let target = try archiveTarget(fromArchive)
+        let ids = ledgerId.isEmpty ? try LedgerArchive.ledgers(in: target) : ledgerId.compactMap(UUID.init(uuidString:))
+        guard !ids.isEmpty else { throw ValidationError("\(fromArchive) holds no archived ledger") }
+        let root = try makeTemporaryDirectory(in: staging ?? NSTemporaryDirectory(), prefix: "pulse-ledger-rebuild")
+        var directories: [String] = []
+        for id in ids {
+            let directory = root + "/" + id.text
+            let progress = ProgressReporter(title: "Fetching \(id.text.prefix(8))", unit: "bytes")
+            _ = try LedgerArchive.restore(
+                from: target, ledgerID: id, to: directory,
+                progress: { progress.update(done: Int($0), fraction: $1 == 0 ? nil : Double($0) / Double($1)) })
+            progress.finish(succeeded: true)
+            directories.append(directory)
+        }
+        return (directories, root)
+    }
 
     func limit() throws -> WarehouseRebuild.Limit? {
         guard let until else { return nil }
@@ -119,8 +166,10 @@ struct RebuildWarehouseCommand: ParsableCommand {
     }
 
     func run() throws {
+        let fetched = try fetchFromArchive()
+        defer { if let fetched { try? FileManager.default.removeItem(atPath: fetched.staging) } }
         let options = WarehouseRebuild.Options(
-            ledgerDirectories: ledgerDirectories, postgresURL: warehouse.postgresURL,
+            ledgerDirectories: fetched?.directories ?? ledgerDirectories, postgresURL: warehouse.postgresURL,
             schema: try warehouse.warehouseSchema,
             readerRole: warehouse.reader, limit: try limit(), verify: verify)
         let rebuild = try WarehouseRebuild(options: options, logger: toolLogger)
@@ -162,4 +211,13 @@ func warehouseTraceLines(orderID: UUID, postgresURL: String, schema: String = Wa
     -> [String]
 {
     try WarehouseLookup.describe(orderID: orderID, postgresURL: postgresURL, schema: try WarehouseSchema(schema))
+}
+
+/// A new directory `<parent>/<prefix>-XXXXXX` (mkdtemp: unique, owner-only).
+func makeTemporaryDirectory(in parent: String, prefix: String) throws -> String {
+    var template = ((parent.hasSuffix("/") ? parent : parent + "/") + prefix + "-XXXXXX").utf8CString
+    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        throw ValidationError("cannot make a directory in \(parent): \(String(cString: strerror(errno)))")
+    }
+    return String(cString: made)
 }

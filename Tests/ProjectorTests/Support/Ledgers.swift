@@ -27,13 +27,13 @@ final class GeneratedLedger: @unchecked Sendable {
 
     init(
         directory: String, seed: UInt64, invalidRatio: Double = 0.02, duplicateRatio: Double = 0.02,
-        topic: String = "transactions", partition: Int32 = 0
+        topic: String = "transactions", partition: Int32 = 0, segmentBytes: Int = Limits.segmentBytesTarget
     ) throws {
         self.directory = directory
         self.topic = topic
         self.partition = partition
         generator = MessageGenerator(seed: seed, invalidRatio: invalidRatio, duplicateRatio: duplicateRatio)
-        let writer = try LedgerWriter(directory: directory)
+        let writer = try LedgerWriter(directory: directory, options: LedgerOptions(segmentBytesTarget: segmentBytes))
         self.writer = writer
         ledgerID = writer.ledgerID
         appender = LedgerAppender(writer: writer)

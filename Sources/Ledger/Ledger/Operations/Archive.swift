@@ -241,7 +241,8 @@ public enum LedgerArchive {
     /// right after it. The ledger is built in a staging directory beside `directory` and renamed into place only
     /// once whole: a failed restore leaves nothing behind.
     public static func restore(
-        from target: any ArchiveTarget, ledgerID: UUID, to directory: String, until point: RestorePoint? = nil
+        from target: any ArchiveTarget, ledgerID: UUID, to directory: String, until point: RestorePoint? = nil,
+        progress: (_ bytesDone: Int64, _ bytesTotal: Int64) -> Void = { _, _ in }
     ) throws -> RestoreReport {
         let ledger = ledgerID.text
         guard let manifest = try readManifest(target, ledger), !manifest.segments.isEmpty else {
@@ -255,7 +256,8 @@ public enum LedgerArchive {
         try? FileManager.default.removeItem(atPath: stagingDirectory)
         try PosixFileSystem().makeDirectory(stagingDirectory)
         do {
-            let segments = try fetchSegments(target, manifest, into: stagingDirectory, until: point)
+            let segments = try fetchSegments(
+                target, manifest, into: stagingDirectory, until: point, progress: progress)
             let rebuilt = try LedgerMaintenance.rebuildIndex(directory: stagingDirectory)
             guard rebuilt.durableLSN > 0 else {
                 throw LedgerError(
@@ -275,8 +277,11 @@ public enum LedgerArchive {
 
     /// Writes the manifest's segments, verified and chained, into `directory` up to `point`; the number written.
     private static func fetchSegments(
-        _ target: any ArchiveTarget, _ manifest: Manifest, into directory: String, until point: RestorePoint?
+        _ target: any ArchiveTarget, _ manifest: Manifest, into directory: String, until point: RestorePoint?,
+        progress: (Int64, Int64) -> Void
     ) throws -> Int {
+        let total = manifest.segments.reduce(Int64(0)) { $0 + $1.bytes }
+        var done: Int64 = 0
         var expectedFirstLSN: UInt64 = 1
         for (count, entry) in manifest.segments.enumerated() {
             guard entry.firstLsn == expectedFirstLSN else {
@@ -286,6 +291,8 @@ public enum LedgerArchive {
             }
             if case .lsn(let last) = point, entry.firstLsn > last { return count }
             try FileArchive(root: directory).put(entry.file, try verifiedObject(target, manifest.ledgerId, entry))
+            done += entry.bytes
+            progress(done, total)
             expectedFirstLSN = entry.lastLsn + 1
             if let point, try SegmentCut.cut(directory + "/" + entry.file, at: point) { return count + 1 }
         }

@@ -1,9 +1,10 @@
 import Foundation
+import MessageSchema
 
 /// Where a point-in-time restore stops (`ledger-tool restore --until`).
 ///
 /// - `lsn(N)`: through record N, inclusive.
-/// - `time(T)`: through the last record before the first record ingested after T (its ingest time, written by
+/// - `ingestedBy(T)`: through the last record before the first record ingested after T (its ingest time, written by
 ///   ledger-ingest when the record became part of the ledger; never an object's modification time). Ingest times
 ///   follow LSNs within a batch and from batch to batch on one writer, so this is "everything the ledger held at
 ///   T" as far as the archive has it.
@@ -12,30 +13,28 @@ import Foundation
 /// prove that it holds everything up to the target (the open segment is not archived).
 public enum RestorePoint: Sendable, Equatable, CustomStringConvertible {
     case lsn(UInt64)
-    case time(Date)
+    /// Microseconds since the Unix epoch, UTC.
+    case ingestedBy(microsecondsSinceEpoch: Int64)
 
-    /// An LSN (digits) or an RFC 3339 time with its offset (`2026-12-06T21:00:00Z`).
+    /// An LSN (digits, 1 or more) or an RFC 3339 time with its zone (`2026-12-06T21:00:00Z`), read by the same
+    /// parser as the messages' timestamps and `rebuild warehouse --until`.
     public init?(_ text: String) {
-        if let lsn = UInt64(text) {
-            guard lsn >= 1 else { return nil }
+        if text.allSatisfy(\.isNumber) {
+            guard let lsn = UInt64(text), lsn >= 1 else { return nil }
             self = .lsn(lsn)
             return
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) {
-            self = .time(date)
-            return
-        }
-        formatter.formatOptions = [.withInternetDateTime]
-        guard let date = formatter.date(from: text) else { return nil }
-        self = .time(date)
+        guard case .success(let instant) = RFC3339.parse(text) else { return nil }
+        self = .ingestedBy(microsecondsSinceEpoch: instant.microsecondsSinceEpoch)
     }
 
     public var description: String {
         switch self {
         case .lsn(let lsn): return "LSN \(lsn)"
-        case .time(let date): return ISO8601DateFormatter().string(from: date)
+        case .ingestedBy(let micros):
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            return formatter.string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
         }
     }
 
@@ -43,7 +42,7 @@ public enum RestorePoint: Sendable, Equatable, CustomStringConvertible {
     func isPast(_ lsn: UInt64, _ record: Record) -> Bool {
         switch self {
         case .lsn(let last): return lsn > last
-        case .time(let date): return Double(record.ingestTimeMicroseconds) / 1e6 > date.timeIntervalSince1970
+        case .ingestedBy(let micros): return record.ingestTimeMicroseconds > micros
         }
     }
 }
