@@ -164,7 +164,10 @@ import Testing
         let (ledger, archive, id) = try archiveAndRestore(.file)
         let head = try #require(try LedgerReader(directory: ledger.path).segments().filter(\.sealed).last?.lastLSN)
         let target = ScratchDirectory()
-        for point in [RestorePoint.lsn(head + 1), .ingestedBy(microsecondsSinceEpoch: Int64(Date().timeIntervalSince1970 + 3600) * 1_000_000)] {
+        for point in [
+            RestorePoint.lsn(head + 1),
+            .ingestedBy(microsecondsSinceEpoch: Int64(Date().timeIntervalSince1970 + 3600) * 1_000_000),
+        ] {
             let error = try #require(throws: LedgerError.self) {
                 try LedgerArchive.restore(from: archive.target, ledgerID: id, to: target.file("restored"), until: point)
             }
