@@ -180,6 +180,53 @@ extension Warehouse {
             }
         }
 
+        /// A ledger restored from an archive after its disk died, then written on past the warehouse's checkpoint
+        /// (ledger-ingest re-reading from Kafka, possibly in another order): the projector refuses to go on from
+        /// that checkpoint, and after a rebuild from the restored ledger it goes on. A warehouse whose checkpoint is
+        /// at or before the restored LSN is projected from the new history without a rebuild.
+        @Test func aRestoredLedgerIsProjectedOnlyFromItsOwnHistory() throws {
+            let scratch = ScratchDirectory()
+            let lost = try GeneratedLedger(directory: scratch.file("lost"), seed: 47, segmentBytes: 64 << 10)
+            try lost.append(6_000)
+            let archive = try TestArchive(.file)
+            let archivedThrough = try LedgerArchive.archive(directory: lost.directory, to: archive.target)
+                .archivedThroughLSN
+            try lost.append(300)  // acknowledged after the last archive run: only on the lost disk
+            lost.close()
+            let restored = scratch.file("restored")
+            _ = try LedgerArchive.restore(from: archive.target, ledgerID: lost.ledgerID, to: restored)
+            #expect(try LedgerHistory.latestFork(in: restored)?.afterLsn == archivedThrough)
+            try TestPostgres.withSchema { schema in
+                try projectInProcess([lost.directory], into: schema)
+                #expect(try TestPostgres.connect().checkpoint(schema, lost.ledgerID) ?? 0 > archivedThrough)
+                // The new history grows past the checkpoint, as ingest re-reading from Kafka would make it.
+                let resumed = try HandLedger(directory: restored, firstOffset: 100_000)
+                for number in 0..<3_000 {
+                    try resumed.accept(
+                        HandLedger.transaction(
+                            900_000 + number, cents: 1_999, microseconds: microseconds(2026, 1, 2, 3, 4, 5)))
+                }
+                try resumed.close()
+                let error = try #require(throws: ProjectorError.self) { try projectInProcess([restored], into: schema) }
+                #expect(error.message.contains("restored from an archive"), "\(error)")
+                _ = try WarehouseRebuild(
+                    options: WarehouseRebuild.Options(
+                        ledgerDirectories: [restored], postgresURL: try TestPostgres.url(), schema: schema, verify: true
+                    ),
+                    logger: quietLogger
+                ).run()
+                try projectInProcess([restored], into: schema)
+            }
+            try TestPostgres.withSchema { fresh in
+                try projectInProcess([restored], into: fresh)
+                #expect(try TestPostgres.connect().checkpoint(fresh, lost.ledgerID) == resumedDurable(restored))
+            }
+        }
+
+        private func resumedDurable(_ directory: String) throws -> UInt64 {
+            try LedgerReader(directory: directory).durableLSN()
+        }
+
         /// A rebuild stopped before its swap (signal, crash, error) leaves the live warehouse exactly as it was; the
         /// next rebuild discards the leftover shadow and succeeds.
         @Test func anInterruptedRebuildLeavesTheLiveWarehouseUntouched() throws {

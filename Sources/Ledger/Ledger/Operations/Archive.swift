@@ -265,6 +265,7 @@ public enum LedgerArchive {
                     [("archive", target.url), ("until", point.map { "\($0)" } ?? "")])
             }
             try RestoreMarker.write(in: stagingDirectory, archive: target.url, durableLSN: rebuilt.durableLSN)
+            try LedgerHistory.recordFork(in: stagingDirectory, afterLSN: rebuilt.durableLSN, archive: target.url)
             try? FileManager.default.removeItem(atPath: directory)  // empty, checked above
             try PosixFileSystem().rename(stagingDirectory, to: directory)
             try PosixFileSystem().syncDirectory((directory as NSString).deletingLastPathComponent)

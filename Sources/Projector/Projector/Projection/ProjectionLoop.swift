@@ -162,6 +162,7 @@ final class ProjectionLoop {
                     ("checkpoint", String(checkpoint)), ("durable_lsn", String(durable)),
                 ])
         }
+        try session.checkHistory(of: reader.ledgerID, directory: source.directory, checkpoint: checkpoint)
         try source.position(after: checkpoint)
         caughtUp.remove(source.directory)
         logger.info(

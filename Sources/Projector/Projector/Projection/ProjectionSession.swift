@@ -92,6 +92,36 @@ final class ProjectionSession {
         try Checkpoints.read(ledgerID, in: schema, on: connection) ?? 0
     }
 
+    /// Refuses to go on from a checkpoint past the ledger's latest fork (a restore, `LedgerHistory`) unless the
+    /// warehouse's rows come from that history; a checkpoint at or before the fork is shared by both histories,
+    /// and the warehouse then notes the new one (migration 0006).
+    func checkHistory(of ledgerID: UUID, directory: String, checkpoint: UInt64) throws {
+        guard let fork = try LedgerHistory.latestFork(in: directory) else { return }
+        let noted = try connection.query(
+            "SELECT history FROM \(schema.table("ledger_histories")) WHERE ledger_id = $1", [ledgerID.uuidString]
+        ).scalar
+        guard noted.flatMap(UUID.init(uuidString:)) != fork.id else { return }
+        guard checkpoint <= fork.afterLsn else {
+            throw ProjectorError(
+                .ledger,
+                "this ledger was restored from an archive, and its records after the restored LSN may differ from those the warehouse holds: rebuild the warehouse from it (ledger-tool rebuild warehouse)",
+                [
+                    ("ledger.id", ledgerID.text), ("ledger.path", directory), ("checkpoint", String(checkpoint)),
+                    ("restored_through_lsn", String(fork.afterLsn)), ("restored_at", fork.restoredAt),
+                ])
+        }
+        try noteHistory(of: ledgerID, fork)
+    }
+
+    /// Records that the warehouse's rows of `ledgerID` come from the history `fork` starts.
+    func noteHistory(of ledgerID: UUID, _ fork: LedgerHistory.Fork) throws {
+        try connection.query(
+            """
+            INSERT INTO \(schema.table("ledger_histories")) (ledger_id, history, fork_lsn) VALUES ($1, $2, $3)
+            ON CONFLICT (ledger_id) DO UPDATE SET history = EXCLUDED.history, fork_lsn = EXCLUDED.fork_lsn, noted_at = now()
+            """, [ledgerID.uuidString, fork.id.uuidString, String(fork.afterLsn)])
+    }
+
     // MARK: Batches
 
     /// Builds the batch of `entries` (the records after `source`'s read position) and hands it to the

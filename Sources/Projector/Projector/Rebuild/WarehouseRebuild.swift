@@ -228,6 +228,8 @@ public final class WarehouseRebuild {
                 progress: progress)
         }
         try account(session.completeAll(), digest: &digest, report: &report, total: total, progress: progress)
+        // The shadow's rows come from the ledger's current history (after a restore, the new one).
+        if let fork = try LedgerHistory.latestFork(in: source.directory) { try session.noteHistory(of: ledgerID, fork) }
         report.ledgers.append((ledgerID, source.checkpoint))
         logger.info(
             "rebuild.ledger.done",

@@ -8,6 +8,7 @@ extension Migration {
         Migration(3, "0003_fraud_rules_and_views.sql", PackageResources._003_fraud_rules_and_views_sql),
         Migration(4, "0004_versioned_rates.sql", PackageResources._004_versioned_rates_sql),
         Migration(5, "0005_extra_members.sql", PackageResources._005_extra_members_sql),
+        Migration(6, "0006_ledger_histories.sql", PackageResources._006_ledger_histories_sql),
     ]
 
     /// The file's text without its final newline: what checksums were taken of since the first migration.
