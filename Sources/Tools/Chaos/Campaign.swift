@@ -82,9 +82,12 @@ final class Campaign {
         let ledgers = try ingests.map {
             try LedgerContents.read(name: $0.name, directory: $0.ledger, ledgerTool: environment.ledgerTool)
         }
+        let archives = try zip(ingests, ledgers).map {
+            try ArchiveContents.judge($0.0, ledger: $0.1, environment: environment)
+        }
         try applyTamper(&oracle)
         let verdict = Verdict(
-            oracle: oracle, ledgers: ledgers, warehouse: try WarehouseContents.read(postgres),
+            oracle: oracle, ledgers: ledgers, archives: archives, warehouse: try WarehouseContents.read(postgres),
             deadLetters: DeadLetters.read(try readTopic(ChaosLimits.deadLetterTopic, broker)),
             copiesWritten: copiesWritten, findings: injector.findings, producerFailures: producerFailures,
             drained: drained, finalProjectorStatus: finalProjectorStatus)

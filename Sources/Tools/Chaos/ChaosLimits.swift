@@ -68,6 +68,12 @@ enum ChaosLimits {
     static let ledgerOpenTimeoutSeconds = 30.0
     /// The warehouse schema the campaign projects into (dropped at the start of every run).
     static let warehouseSchema = "chaos"
+    /// Each ingest archives to its own `file://` directory: segments seal at this size (not 64 MiB) and are
+    /// shipped every second, so that uploads (and kill -9 in the middle of one) happen all through a run.
+    static let archiveSegmentBytes = 128 << 10
+    static let archiveIntervalSeconds = 1
+    /// Longest the campaign waits for a restore or a rebuild it runs itself (the lost-disk fault).
+    static let maintenanceTimeoutSeconds = 300.0
     /// The fraud rule the oracle applies itself: amount above 1000.00 (rule version 1), in cents.
     static let fraudThresholdCents = 100_000
 }
@@ -80,7 +86,7 @@ enum CampaignProfile: String, Sendable {
     case short
 
     /// Faults to inject (each one that took effect counts; one that could not fire is retried).
-    var faults: Int { self == .long ? 100 : 12 }
+    var faults: Int { self == .long ? 100 : FaultKind.allCases.count }
     /// Messages the producer sends while faults happen.
     var messages: Int { self == .long ? 100_000 : 12_000 }
     /// Mean seconds between two scheduled faults: the fault window is faults × this.

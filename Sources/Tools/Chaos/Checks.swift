@@ -27,6 +27,7 @@ struct Check {
 struct Verdict {
     let oracle: Oracle
     let ledgers: [LedgerContents]
+    let archives: [ArchiveContents]
     let warehouse: WarehouseContents
     let deadLetters: DeadLetters
     /// Acknowledged messages the campaign wrote again on purpose (each must be in the topic as a copy).
@@ -39,8 +40,8 @@ struct Verdict {
     var singleLedger: Bool { ledgers.count == 1 }
 
     var checks: [Check] {
-        producerChecks + ledgers.flatMap(ledgerChecks) + coverageChecks + warehouseChecks + rejectedChecks
-            + deadLetterChecks + serviceChecks
+        producerChecks + ledgers.flatMap(ledgerChecks) + archives.flatMap(\.checks) + coverageChecks
+            + warehouseChecks + rejectedChecks + deadLetterChecks + serviceChecks
     }
 
     // MARK: What the topic holds, and what the producer was told

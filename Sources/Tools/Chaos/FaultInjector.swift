@@ -40,17 +40,17 @@ final class FaultInjector {
         var nudges: [Date] = []
     }
 
-    private let environment: CampaignEnvironment
+    let environment: CampaignEnvironment
     private let broker: DevBroker
-    private let ingests: [IngestInstance]
-    private let projector: ProjectorService
+    let ingests: [IngestInstance]
+    let projector: ProjectorService
     private let postgres: PostgresControl
     private let load: LoadGenerator
     private let started: Date
     private var armed: [Int: ArmedFault] = [:]
     private var retries: [FaultKind] = []
     private(set) var events: [FaultEvent] = []
-    private(set) var findings: [Finding] = []
+    var findings: [Finding] = []
     private(set) var gracefulStops = 0
     /// API keys that got request errors: cleared before the drain.
     private(set) var apiKeysWithErrors: Set<Int> = []
@@ -81,8 +81,9 @@ final class FaultInjector {
 
     func inject(_ fault: PlannedFault) throws {
         supervise()
-        let targetsIngest = [.ingestKill, .tornTail, .fsyncFailure, .writeFailure, .shortWrite, .diskFull].contains(
-            fault.kind)
+        let targetsIngest = [
+            .ingestKill, .tornTail, .fsyncFailure, .writeFailure, .shortWrite, .diskFull, .archiveDown, .ledgerLost,
+        ].contains(fault.kind)
         if targetsIngest { waitUntilSettled(fault.target) }
         let at = elapsed
         let result: (FaultEvent.Outcome, String)
@@ -94,6 +95,9 @@ final class FaultInjector {
         case .brokerDown: result = try takeBrokerDown(fault)
         case .brokerSlow: result = try slowBroker(fault)
         case .tornTail: result = try tearTail(ingests[fault.target], fault)
+        case .archiveCorrupted: result = try corruptArchivedSegment(ingests[fault.target], fault)
+        case .archiveDown: result = try takeArchiveDown(ingests[fault.target], fault)
+        case .ledgerLost: result = try loseLedger(ingests[fault.target], fault)
         case .fsyncFailure, .writeFailure, .shortWrite, .diskFull:
             try arm(fault)
             return

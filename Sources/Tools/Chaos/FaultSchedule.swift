@@ -11,6 +11,9 @@ enum FaultKind: String, CaseIterable, Sendable {
     case shortWrite = "short write (half, then ENOSPC)"
     case diskFull = "disk full (ENOSPC)"
     case tornTail = "torn tail appended while down"
+    case archiveCorrupted = "archived segment corrupted"
+    case archiveDown = "archive unreachable, then back"
+    case ledgerLost = "ledger disk lost, restored from the archive"
 
     /// Relative frequency beyond each kind's minimum: process crashes are the commonest real fault.
     var weight: Int {
@@ -27,7 +30,8 @@ enum FaultKind: String, CaseIterable, Sendable {
     var typicalSeconds: Double {
         switch self {
         case .fsyncFailure, .writeFailure, .shortWrite, .diskFull: 10
-        case .tornTail, .postgresRestart, .brokerDown, .brokerSlow: 2
+        case .tornTail, .postgresRestart, .brokerDown, .brokerSlow, .archiveDown: 2
+        case .ledgerLost: 8
         default: 0.5
         }
     }
@@ -93,6 +97,9 @@ struct PlannedFault: Sendable {
         case .fsyncFailure: "ingest #\(target), fsync #\(failingOperation)"
         case .writeFailure, .shortWrite, .diskFull: "ingest #\(target), write #\(failingOperation)"
         case .tornTail: "ingest #\(target), \(tornBytes) bytes of \(tornLooksLikeFrame ? "partial frame" : "noise")"
+        case .archiveCorrupted: "archive of ingest #\(target), one byte of a segment object"
+        case .archiveDown: "archive of ingest #\(target) for \(holdMilliseconds) ms"
+        case .ledgerLost: "ingest #\(target): kill -9, ledger gone, restore, rebuild the warehouse, restart"
         }
     }
 
@@ -144,7 +151,7 @@ struct FaultSchedule {
             }
         return PlannedFault(
             number: faults.count + 1, at: seconds, kind: kind, target: target,
-            holdMilliseconds: kind == .brokerDown || kind == .brokerSlow
+            holdMilliseconds: [.brokerDown, .brokerSlow, .archiveDown].contains(kind)
                 ? random.next(in: 500...3_000) : random.next(in: 0...1_500),
             failingOperation: random.next(in: 1...12), brokerError: choice, errorCount: random.next(in: choice.counts),
             roundTripMilliseconds: random.next(in: 100...800), tornBytes: random.next(in: ChaosLimits.tornTailBytes),

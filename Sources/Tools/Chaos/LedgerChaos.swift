@@ -17,7 +17,7 @@ struct LedgerChaos: ParsableCommand {
 
     @Option(help: "Seed of the fault schedule and of the load (printed first; the same seed replays the same faults).")
     var seed: UInt64?
-    @Option(help: "Faults to inject (default: 100, or 12 with --short).") var faults: Int?
+    @Option(help: "Faults to inject (default: 100, or one of each kind, 14, with --short).") var faults: Int?
     @Flag(help: "The short form (run by scripts/test): every kind of fault, a smaller load, under 3 minutes.")
     var short = false
     @Option(help: "Ingest instances, each with its own ledger, in one consumer group (1 or 2).") var instances = 1

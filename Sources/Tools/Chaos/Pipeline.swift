@@ -134,6 +134,8 @@ final class LineQueue: @unchecked Sendable {
 final class IngestInstance {
     let name: String
     let ledger: String
+    /// The `file://` archive this instance ships its sealed segments to (`--archive-to`).
+    let archive: String
     let logPath: String
     private let environment: CampaignEnvironment
     private let brokers: String
@@ -144,6 +146,7 @@ final class IngestInstance {
         self.environment = environment
         self.brokers = brokers
         ledger = environment.work + "/ledger-\(name)"
+        archive = environment.work + "/archive-\(name)"
         logPath = environment.work + "/ingest-\(name).log"
     }
 
@@ -154,6 +157,8 @@ final class IngestInstance {
         var arguments = [
             "--brokers", brokers, "--wal", ledger, "--metrics-port", "0", "--log-format", "text",
             "-X", "session.timeout.ms=\(ChaosLimits.ingestSessionTimeoutMilliseconds)",
+            "--archive-to", "file://" + archive, "--segment-bytes", "\(ChaosLimits.archiveSegmentBytes)",
+            "--archive-interval-seconds", "\(ChaosLimits.archiveIntervalSeconds)",
         ]
         if let fault { arguments += ["--inject-fault", fault] }
         let child = try ChildProcess(
