@@ -22,6 +22,7 @@ import Testing
             brokers: broker.bootstrap, ledger: ledger, metricsPort: port,
             extra: [
                 "--archive-to", archive.url, "--segment-bytes", "16384", "--archive-interval-seconds", "1",
+                "--archive-tail-seconds", "0",
             ], logPath: scratch.file("ingest.log"), environment: environment)
         defer { _ = ingest.stop() }
         try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 60)
@@ -88,5 +89,37 @@ import Testing
         // The orders the original accepted are accepted again, and the new messages add theirs.
         #expect(try accepted(original).subtracting(accepted(restored)).isEmpty)
         #expect(try LedgerMaintenance.verify(directory: restored).isConsistent)
+    }
+
+    /// `--archive-tail-seconds`: the open segment's acknowledged records reach the archive within about that long,
+    /// though no segment seals; a ledger restored from the archive then holds every one of them.
+    @Test func theOpenSegmentReachesTheArchiveWithinTheTailInterval() throws {
+        let scratch = ScratchDirectory()
+        let archive = try TestArchive(.s3)
+        let broker = try DevBroker(partitions: 2)
+        _ = try produce(broker.bootstrap, count: 1_000, seed: 15, partitions: 2)
+        let ends = try endOffsets(broker.bootstrap, partitions: 2)
+        let ledger = scratch.file("ledger")
+        let ingest = try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, metricsPort: try freePort(),
+            extra: ["--archive-to", archive.url, "--archive-interval-seconds", "1", "--archive-tail-seconds", "2"],
+            logPath: scratch.file("ingest.log"), environment: try archive.environment())
+        defer { _ = ingest.stop() }
+        try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 60)
+        let caughtUp = Date()
+        let durable = UInt64(try ledgerEntries(ledger).count)
+        #expect(try LedgerReader(directory: ledger).segments().allSatisfy { !$0.sealed }, "nothing sealed")
+        var restored: UInt64 = 0
+        var attempt = 0
+        let shipped = eventually(seconds: 10) {
+            attempt += 1
+            let target = scratch.file("restored-\(attempt)")
+            let id = try LedgerReader(directory: ledger).ledgerID
+            restored = (try? LedgerArchive.restore(from: archive.target, ledgerID: id, to: target))?.durableLSN ?? 0
+            return restored == durable
+        }
+        let window = Date().timeIntervalSince(caughtUp)
+        #expect(shipped && window <= 2 + 1 + 2, "restored \(restored) of \(durable) after \(window) s")
+        #expect(try ledgerEntries(scratch.file("restored-\(attempt)")) == ledgerEntries(ledger))
     }
 }

@@ -193,4 +193,55 @@ import Testing
         let fresh = try TestArchive(.file)
         #expect(try LedgerArchive.archive(directory: restored.path, to: fresh.target).uploaded.count >= 3)
     }
+
+    // MARK: The open segment's tail
+
+    /// The open segment's durable bytes go to the archive as deltas; a restore holds every durable record, a
+    /// point inside the tail cuts there, and once the segment is sealed and archived whole its deltas are deleted.
+    @Test(arguments: ArchiveKind.allCases) func theOpenSegmentsTailIsShippedInDeltas(_ kind: ArchiveKind) throws {
+        let ledger = try ledgerOfSmallSegments(300, segmentBytes: 2048, perCommit: 20)
+        let archive = try TestArchive(kind)
+        let id = try LedgerArchive.archive(directory: ledger.path, to: archive.target).ledgerID
+        let durable = UInt64(try ledgerEntries(ledger.path).count)
+        #expect(try LedgerArchive.shipTail(directory: ledger.path, to: archive.target) == durable)
+        // More records in the same open segment: a second delta.
+        var writer: LedgerWriter? = try LedgerWriter(
+            directory: ledger.path, options: LedgerOptions(segmentBytesTarget: 1 << 20))
+        try writer?.appendSamples(300..<340, perCommit: 20, close: false)
+        #expect(try LedgerArchive.shipTail(directory: ledger.path, to: archive.target) == durable + 40)
+        let all = try ledgerEntries(ledger.path)
+        let restored = ScratchDirectory()
+        #expect(
+            try LedgerArchive.restore(from: archive.target, ledgerID: id, to: restored.path).durableLSN == durable + 40)
+        #expect(try ledgerEntries(restored.path) == all)
+        #expect(try LedgerMaintenance.verify(directory: restored.path).isConsistent)
+        let atPoint = ScratchDirectory()
+        let point = durable + 25
+        _ = try LedgerArchive.restore(from: archive.target, ledgerID: id, to: atPoint.file("l"), until: .lsn(point))
+        #expect(try ledgerEntries(atPoint.file("l")) == Array(all.prefix(Int(point))))
+        // Sealed and archived whole: the deltas leave the manifest and the store.
+        try writer?.close()
+        writer = nil  // releases the writer lock
+        try LedgerWriter(directory: ledger.path, options: LedgerOptions(segmentBytesTarget: 2048))
+            .appendSamples(340..<400, perCommit: 20)
+        _ = try LedgerArchive.archive(directory: ledger.path, to: archive.target)
+        _ = try LedgerArchive.shipTail(directory: ledger.path, to: archive.target)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let manifest = try decoder.decode(
+            LedgerArchive.Manifest.self, from: try #require(try archive.target.get("\(id.text)/manifest.json")))
+        let open = try #require(try LedgerReader(directory: ledger.path).segments().last)
+        #expect((manifest.tail ?? []).allSatisfy { $0.file == open.fileName } && !(manifest.tail ?? []).isEmpty)
+        let shippedBefore = try sealedName(ledger, before: open)
+        #expect(try archive.target.objectBytes(in: "\(id.text)/tail/\(shippedBefore)").isEmpty, "deltas deleted")
+        let again = ScratchDirectory()
+        _ = try LedgerArchive.restore(from: archive.target, ledgerID: id, to: again.path)
+        #expect(try ledgerEntries(again.path) == ledgerEntries(ledger.path))
+    }
+
+    /// The segment sealed just before `open`.
+    private func sealedName(_ ledger: ScratchDirectory, before open: SegmentRow) throws -> String {
+        try LedgerReader(directory: ledger.path).segments().last { $0.sealed && $0.lastLSN < open.firstLSN }?.fileName
+            ?? ""
+    }
 }

@@ -28,13 +28,19 @@ final class ArchiveShipper: @unchecked Sendable {
     /// Touched on `queue` only.
     private var archivedThroughLSN: UInt64 = 0
     private var lastReadBack: Date?
+    private var lastTail = Date.distantPast
+    /// Seconds between shipments of the open segment's durable tail; 0: never.
+    private let tailSeconds: Int
 
-    init(directory: String, target: any ArchiveTarget, intervalSeconds: Int, logger: Logger) {
+    init(directory: String, target: any ArchiveTarget, intervalSeconds: Int, tailSeconds: Int, logger: Logger) {
         self.directory = directory
         self.target = target
+        self.tailSeconds = tailSeconds
         self.logger = logger
         timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now(), repeating: .seconds(intervalSeconds))
+        // The timer ticks at the shorter of the two periods; each run does what is due.
+        let tick = tailSeconds > 0 ? min(intervalSeconds, tailSeconds) : intervalSeconds
+        timer.schedule(deadline: .now(), repeating: .seconds(tick))
         timer.setEventHandler { [weak self] in self?.ship() }
         timer.resume()
     }
@@ -58,6 +64,10 @@ final class ArchiveShipper: @unchecked Sendable {
                     metadata: ["archive": "\(target.url)", "ledger.segments": "\(report.alreadyArchived)"])
             }
             archivedThroughLSN = report.archivedThroughLSN
+            if tailSeconds > 0 && -lastTail.timeIntervalSinceNow >= Double(tailSeconds) - 0.5 {
+                archivedThroughLSN = try LedgerArchive.shipTail(directory: directory, to: target)
+                lastTail = Date()
+            }
             for file in report.uploaded + report.repaired {
                 logger.info(
                     "ingest.archive.uploaded", metadata: ["ledger.segment": "\(file)", "archive": "\(target.url)"])

@@ -20,6 +20,8 @@ public struct IngestConfiguration: Sendable {
     public var segmentBytesTarget = Limits.segmentBytesTarget
     /// Seconds between archive runs: `IngestLimits.archiveIntervalSeconds`; tests make it short.
     public var archiveIntervalSeconds = IngestLimits.archiveIntervalSeconds
+    /// Seconds between shipments of the open segment's durable tail (`--archive-tail-seconds`); 0: never.
+    public var archiveTailSeconds = IngestLimits.archiveTailSecondsDefault
     public var batchMessagesMax: Int
     public var batchWaitMilliseconds: Int
     /// The ledger's file layer: POSIX, or (the fault campaign's hidden --inject-fault) one that injects faults.

@@ -68,6 +68,9 @@ public enum IngestLimits {
     /// Seconds between two archive runs with `--archive-to`: a sealed segment reaches the archive within about
     /// this long (plus its upload).
     public static let archiveIntervalSeconds = 30
+    /// Default of `--archive-tail-seconds`: the open segment's durable bytes are shipped this often, so at most
+    /// about this long of acknowledged data (plus one upload) lives only on the local disk.
+    public static let archiveTailSecondsDefault = 60
     /// Seconds between two archive runs that read every archived object back and compare its SHA-256 (the first
     /// run after start is one). The runs between check each object's presence and size from one listing: reading
     /// the whole archive back every 30 s would cost its size in downloads each time.

@@ -77,7 +77,8 @@ final class IngestLoop {
         archiveShipper = configuration.archive.map {
             ArchiveShipper(
                 directory: configuration.ledgerDirectory, target: $0,
-                intervalSeconds: configuration.archiveIntervalSeconds, logger: logger)
+                intervalSeconds: configuration.archiveIntervalSeconds, tailSeconds: configuration.archiveTailSeconds,
+                logger: logger)
         }
     }
 

@@ -61,6 +61,11 @@ struct LedgerIngestCommand: AsyncParsableCommand {
     @Option(help: .hidden) var segmentBytes: Int?
     /// Tests only: archive runs this often instead of every 30 s.
     @Option(help: .hidden) var archiveIntervalSeconds: Int?
+    @Option(
+        help: ArgumentHelp(
+            "With --archive-to: ship the open segment's durable bytes this often, so that at most about this long of acknowledged data lives only on the local disk; 0: only sealed segments (env LEDGER_ARCHIVE_TAIL_SECONDS; default 60).",
+            valueName: "SECONDS"))
+    var archiveTailSeconds: Int?
 
     static func main() async { await mainReadingSettings() }
 
@@ -118,6 +123,12 @@ struct LedgerIngestCommand: AsyncParsableCommand {
         configuration.archive = try resolvedArchive()
         configuration.segmentBytesTarget = segmentBytes ?? Limits.segmentBytesTarget
         configuration.archiveIntervalSeconds = archiveIntervalSeconds ?? IngestLimits.archiveIntervalSeconds
+        configuration.archiveTailSeconds =
+            try archiveTailSeconds ?? settings.int("LEDGER_ARCHIVE_TAIL_SECONDS")
+            ?? IngestLimits.archiveTailSecondsDefault
+        guard configuration.archiveTailSeconds >= 0 else {
+            throw ValidationError("--archive-tail-seconds is 0 or more")
+        }
         try await ServiceProcess.main(
             "ledger-ingest", event: "ingest", logging: logging, metricsPort: try resolvedMetricsPort(),
             metricHelp: IngestMetrics.help,

@@ -19,6 +19,8 @@ public protocol ArchiveTarget: Sendable {
     /// The objects directly in `folder` (no trailing "/"), name → size in bytes: one listing, not one request per
     /// object.
     func objectBytes(in folder: String) throws -> [String: Int64]
+    /// Removes the object (the tail deltas of a segment archived whole); removing what is not there succeeds.
+    func delete(_ name: String) throws
 }
 
 /// An archive in a local (or mounted) directory: objects are files below it, written to a temporary name,
@@ -61,6 +63,14 @@ public struct FileArchive: ArchiveTarget, Sendable {
 
     public func topFolders() throws -> [String] { try names(in: root) }
 
+    public func delete(_ name: String) throws {
+        let path = root + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let fileSystem = PosixFileSystem()
+        try fileSystem.remove(path)
+        try fileSystem.syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
     public func objectBytes(in folder: String) throws -> [String: Int64] {
         let directory = root + "/" + folder
         var sizes: [String: Int64] = [:]
@@ -92,6 +102,7 @@ public struct S3Archive: ArchiveTarget, Sendable {
     public func get(_ name: String) throws -> Data? { try storeCall { try bucket.get(name) } }
     public func put(_ name: String, _ data: Data) throws { try storeCall { try bucket.put(name, data) } }
     public func topFolders() throws -> [String] { try storeCall { try bucket.list(folder: "").folders } }
+    public func delete(_ name: String) throws { try storeCall { try bucket.delete(name) } }
     public func objectBytes(in folder: String) throws -> [String: Int64] {
         try storeCall { try bucket.list(folder: folder + "/").objectBytes }
     }
@@ -135,6 +146,8 @@ public enum LedgerArchive {
         public var schema = "pulse-ledger.archive.v1"
         public var ledgerId: String
         public var segments: [Entry]
+        /// The open segment's durable bytes shipped so far (`shipTail`), in order; absent when none.
+        public var tail: [TailDelta]?
     }
 
     public struct ArchiveReport: Sendable {
@@ -245,7 +258,8 @@ public enum LedgerArchive {
         progress: (_ bytesDone: Int64, _ bytesTotal: Int64) -> Void = { _, _ in }
     ) throws -> RestoreReport {
         let ledger = ledgerID.text
-        guard let manifest = try readManifest(target, ledger), !manifest.segments.isEmpty else {
+        guard let manifest = try readManifest(target, ledger), !manifest.segments.isEmpty || manifest.tail != nil
+        else {
             throw LedgerError(
                 .invalidArgument, "the archive holds no segment of this ledger",
                 [("archive", target.url), ("ledger_id", ledger)])
@@ -276,7 +290,8 @@ public enum LedgerArchive {
         }
     }
 
-    /// Writes the manifest's segments, verified and chained, into `directory` up to `point`; the number written.
+    /// Writes the manifest's segments, verified and chained, then the open segment's shipped tail, into
+    /// `directory` up to `point`; the number of segment files written.
     private static func fetchSegments(
         _ target: any ArchiveTarget, _ manifest: Manifest, into directory: String, until point: RestorePoint?,
         progress: (Int64, Int64) -> Void
@@ -297,12 +312,20 @@ public enum LedgerArchive {
             expectedFirstLSN = entry.lastLsn + 1
             if let point, try SegmentCut.cut(directory + "/" + entry.file, at: point) { return count + 1 }
         }
-        if let point, point != .lsn(expectedFirstLSN - 1) {
+        var lastLSN = expectedFirstLSN - 1
+        var written = manifest.segments.count
+        if let tail = try tailSegment(target, manifest, after: lastLSN) {
+            try FileArchive(root: directory).put(tail.file, tail.bytes)
+            written += 1
+            if let point, try SegmentCut.cut(directory + "/" + tail.file, at: point) { return written }
+            lastLSN = manifest.tail?.last?.lastLsn ?? lastLSN
+        }
+        if let point, point != .lsn(lastLSN) {
             throw LedgerError(
                 .invalidArgument, "the point is past the end of the archive: it cannot prove it holds all of it",
-                [("archive", target.url), ("until", "\(point)"), ("archive_last_lsn", "\(expectedFirstLSN - 1)")])
+                [("archive", target.url), ("until", "\(point)"), ("archive_last_lsn", "\(lastLSN)")])
         }
-        return manifest.segments.count
+        return written
     }
 
     private static func checkEmptyOrNew(_ directory: String) throws {
@@ -384,7 +407,7 @@ public enum LedgerArchive {
         return data
     }
 
-    private static func readManifest(_ target: any ArchiveTarget, _ ledger: String) throws -> Manifest? {
+    static func readManifest(_ target: any ArchiveTarget, _ ledger: String) throws -> Manifest? {
         guard let data = try target.get(manifestName(ledger)) else { return nil }
         do {
             return try decoder().decode(Manifest.self, from: data)
@@ -405,18 +428,18 @@ public enum LedgerArchive {
         return data
     }
 
-    private static func sha256(_ data: Data) -> String {
+    static func sha256(_ data: Data) -> String {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
-    private static func encoder() -> JSONEncoder {
+    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return encoder
     }
 
-    private static func decoder() -> JSONDecoder {
+    static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return decoder
