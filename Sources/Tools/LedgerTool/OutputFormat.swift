@@ -105,6 +105,11 @@ struct StatusView {
             lines.append(
                 "  warehouse checkpoint LSN \(grouped(warehouse.checkpointLsn))\(perSecond(warehouse.recordsPerSecond)): \(grouped(warehouse.lagRecords)) records behind, oldest waiting \(decimal(warehouse.lagSeconds, digits: 1)) s"
             )
+            if warehouse.checkpointPastLedger == true {
+                lines.append(
+                    "  the warehouse checkpoint is past the ledger's durable LSN: the ledger was restored or replaced; rebuild the warehouse from it (ledger-tool rebuild warehouse)"
+                )
+            }
         }
         return lines + partitionTable(ledger.partitions)
     }

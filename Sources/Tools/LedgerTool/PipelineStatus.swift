@@ -48,6 +48,9 @@ struct PipelineStatus: Codable, Equatable {
         /// Age of the oldest record not yet in the warehouse (0 when none waits).
         var lagSeconds: Double
         var recordsPerSecond: Double?
+        /// True when the checkpoint is past the ledger's durable LSN (the ledger was restored or replaced: the
+        /// projector refuses it until the warehouse is rebuilt from it); absent otherwise.
+        var checkpointPastLedger: Bool?
     }
 
     struct PartitionSide: Codable, Equatable {
@@ -120,7 +123,8 @@ extension PipelineStatus.LedgerSide {
             return PipelineStatus.WarehouseSide(
                 checkpointLsn: checkpoint, lagRecords: stats.durableLSN - min(checkpoint, stats.durableLSN),
                 lagSeconds: max(0, waiting ?? 0),
-                recordsPerSecond: rate(before?.checkpointLSN.map { Double(checkpoint) - Double($0) }, seconds))
+                recordsPerSecond: rate(before?.checkpointLSN.map { Double(checkpoint) - Double($0) }, seconds),
+                checkpointPastLedger: checkpoint > stats.durableLSN ? true : nil)
         }
         partitions = stats.watermarks.keys.sorted().map { key in
             let next = stats.watermarks[key]!.offset + 1
