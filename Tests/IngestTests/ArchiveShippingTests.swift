@@ -122,4 +122,46 @@ import Testing
         #expect(shipped && window <= 2 + 1 + 2, "restored \(restored) of \(durable) after \(window) s")
         #expect(try ledgerEntries(scratch.file("restored-\(attempt)")) == ledgerEntries(ledger))
     }
+
+    /// A ledger restored from an archive must re-read every partition from its own watermark: beside another
+    /// instance of the group, which would start the partitions it gets at the group's offsets (counting what the
+    /// lost ledger held) and skip it, ledger-ingest refuses to run, saying what to do.
+    @Test func aRestoredLedgerRefusesToRunBesideAnotherInstance() throws {
+        let scratch = ScratchDirectory()
+        let archive = try TestArchive(.file)
+        let broker = try DevBroker(partitions: 4)
+        _ = try produce(broker.bootstrap, count: 1_000, seed: 16, partitions: 4)
+        let ends = try endOffsets(broker.bootstrap, partitions: 4)
+        let lost = scratch.file("lost")
+        let first = try startIngest(
+            brokers: broker.bootstrap, ledger: lost, metricsPort: try freePort(),
+            extra: ["--archive-to", archive.url, "--archive-interval-seconds", "1", "--archive-tail-seconds", "1"],
+            logPath: scratch.file("lost.log"))
+        try waitUntilCaughtUp([lost], ends: ends, timeoutSeconds: 60)
+        var probes = 0
+        #expect(
+            eventually(seconds: 20) {
+                probes += 1
+                let id = try LedgerReader(directory: lost).ledgerID
+                let probe = scratch.file("probe-\(probes)")
+                return ((try? LedgerArchive.restore(from: archive.target, ledgerID: id, to: probe))?.durableLSN ?? 0)
+                    > 0
+            })
+        #expect(first.stop() == 0)
+        let other = try startIngest(
+            brokers: broker.bootstrap, ledger: scratch.file("other"), metricsPort: try freePort(),
+            logPath: scratch.file("other.log"))
+        defer { _ = other.stop() }
+        #expect(eventually(seconds: 30) { other.log.contains("ingest.partitions_assigned") })
+        let id = try #require(try LedgerArchive.ledgers(in: archive.target).first)
+        let restored = scratch.file("restored")
+        _ = try LedgerArchive.restore(from: archive.target, ledgerID: id, to: restored)
+        let resumed = try startIngest(
+            brokers: broker.bootstrap, ledger: restored, metricsPort: try freePort(),
+            logPath: scratch.file("restored.log"))
+        let status = resumed.waitForExit(timeoutSeconds: 60, killingOnTimeout: true)
+        #expect(status != nil && status != 0, "\(resumed.log.suffix(600))")
+        #expect(resumed.log.contains("restore_needs_whole_group"), "\(resumed.log.suffix(600))")
+        #expect(RestoreMarker.exists(in: restored), "kept until the group agrees with the ledger")
+    }
 }

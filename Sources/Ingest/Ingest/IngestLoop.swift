@@ -261,6 +261,7 @@ final class IngestLoop {
     /// Where each newly assigned partition starts: after the ledger's durable watermark, or at the group's
     /// committed offset if that is further (another ledger consumed up to there), or at the beginning.
     private func startOffsets(for partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
+        if resumingAfterRestore { try checkWholeTopicAssigned(partitions) }
         let committed =
             (try? consumer.committedOffsets(
                 partitions, timeoutMilliseconds: IngestLimits.committedOffsetsWaitMilliseconds)) ?? [:]
@@ -298,7 +299,29 @@ final class IngestLoop {
         logger.info(
             "ingest.partitions_assigned",
             metadata: ["kafka.partitions": "\(partitions.sorted().map(\.description).joined(separator: ","))"])
+        // The group is nowhere past this restored ledger: nothing to move back.
+        if resumingAfterRestore && rewindsPending.isEmpty { finishResumingAfterRestore() }
         return starts
+    }
+
+    /// A restored ledger must re-read every partition from its own watermark: the group's offsets count what the
+    /// lost ledger held. Another instance given some of the partitions would start them at those offsets and skip
+    /// what was lost (seen in the two-instance fault campaign, seed 45220261), so a restored ledger refuses to start
+    /// unless it has the whole topic: the other instances wait until it has moved the group's offsets back.
+    private func checkWholeTopicAssigned(_ partitions: [TopicPartition]) throws {
+        for topic in Set(partitions.map(\.topic)) {
+            let count = try consumer.partitionCount(topic)
+            let assigned = partitions.filter { $0.topic == topic }.count
+            guard assigned == count else {
+                throw IngestError(
+                    .restoreNeedsWholeGroup,
+                    "this ledger was restored from an archive and must re-read every partition itself: stop the other ingest instances of the group until this one logs ingest.restore_marker_removed",
+                    [
+                        ("topic", topic), ("assigned_partitions", "\(assigned)"), ("topic_partitions", "\(count)"),
+                        ("marker", configuration.ledgerDirectory + "/" + RestoreMarker.fileName),
+                    ])
+            }
+        }
     }
 
     /// The group's offsets now agree with the restored ledger: the normal start rule applies again.

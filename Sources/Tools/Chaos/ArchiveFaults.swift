@@ -40,12 +40,21 @@ extension FaultInjector {
     /// projector, put the ledger aside, restore it from the archive, rebuild the warehouse from every ledger (the
     /// restored one's history after the restored LSN may differ from what the warehouse projected), restart both.
     /// The restored ingest re-reads from Kafka what the archive lacked: the oracle finds every offset once.
+    ///
+    /// With several instances, the others are stopped first and started again only once the restored one has
+    /// moved the group's offsets back to its own (`ingest.restore_marker_removed`): they would start the partitions
+    /// they get at the group's offsets, which count what the lost ledger held, and skip it (seed 45220261 lost
+    /// 1,355 offsets so, before ledger-ingest refused to run a restored ledger beside other instances).
     func loseLedger(_ ingest: IngestInstance, _ fault: PlannedFault) throws -> (FaultEvent.Outcome, String) {
         guard archivedSegments(ingest).count >= 1 else { return (.notFired, "nothing archived yet") }
         ingest.current?.killHard()
         if let run = projector.current { stopGracefully(run) }
+        let others = ingests.filter { $0 !== ingest }
+        for other in others { if let run = other.current { stopGracefully(run) } }
         defer {
             if ingest.current?.isRunning != true { _ = try? ingest.start() }
+            if ingest.current?.isRunning == true { waitForMarkerRemoved(ingest) }
+            for other in others where other.current?.isRunning != true { _ = try? other.start() }
             if projector.current?.isRunning != true { _ = try? projector.start() }
         }
         let lost = ingest.ledger + ".lost-\(fault.number)"
@@ -64,6 +73,24 @@ extension FaultInjector {
         try rebuildWarehouse()
         let restored = restore.text.firstMatch(of: /"durable_lsn":(\d+)/).map { String($0.1) } ?? "?"
         return (.injected, "restored through LSN \(restored)")
+    }
+
+    /// Waits (without supervising: the other instances are stopped on purpose) until the restored instance logs
+    /// that the group agrees with its ledger; a run that exits or takes too long is a finding.
+    private func waitForMarkerRemoved(_ ingest: IngestInstance) {
+        guard let run = ingest.current else { return }
+        let deadline = Date().addingTimeInterval(ChaosLimits.maintenanceTimeoutSeconds)
+        while run.isRunning && !run.output().contains("ingest.restore_marker_removed") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        if !run.output().contains("ingest.restore_marker_removed") {
+            findings.append(
+                Finding(
+                    check: "restored ingests that did not move the group back",
+                    detail:
+                        "ledger-ingest \(ingest.name) at \(Int(elapsed)) s: \(run.isRunning ? "still waiting" : "exited")"
+                ))
+        }
     }
 
     private func rebuildWarehouse() throws {
