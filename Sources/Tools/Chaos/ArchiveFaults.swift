@@ -47,13 +47,17 @@ extension FaultInjector {
     /// 1,355 offsets so, before ledger-ingest refused to run a restored ledger beside other instances).
     func loseLedger(_ ingest: IngestInstance, _ fault: PlannedFault) throws -> (FaultEvent.Outcome, String) {
         guard archivedSegments(ingest).count >= 1 else { return (.notFired, "nothing archived yet") }
+        // Every instance is stopped below and started again after: an armed file fault elsewhere must settle first,
+        // or its watcher would start an instance this already started.
+        waitUntilSettled()
+        var didRestore = false
         ingest.current?.killHard()
         if let run = projector.current { stopGracefully(run) }
         let others = ingests.filter { $0 !== ingest }
         for other in others { if let run = other.current { stopGracefully(run) } }
         defer {
             if ingest.current?.isRunning != true { _ = try? ingest.start() }
-            if ingest.current?.isRunning == true { waitForMarkerRemoved(ingest) }
+            if didRestore && ingest.current?.isRunning == true { waitForMarkerRemoved(ingest) }
             for other in others where other.current?.isRunning != true { _ = try? other.start() }
             if projector.current?.isRunning != true { _ = try? projector.start() }
         }
@@ -70,6 +74,7 @@ extension FaultInjector {
             try FileManager.default.moveItem(atPath: lost, toPath: ingest.ledger)
             return (.notFired, "restore refused: \(restore.errorOutput.suffix(200))")
         }
+        didRestore = true
         try rebuildWarehouse()
         let restored = restore.text.firstMatch(of: /"durable_lsn":(\d+)/).map { String($0.1) } ?? "?"
         return (.injected, "restored through LSN \(restored)")
