@@ -96,14 +96,10 @@ import Testing
     @Test func theOpenSegmentReachesTheArchiveWithinTheTailInterval() throws {
         let scratch = ScratchDirectory()
         let archive = try TestArchive(.s3)
-        let broker = try DevBroker(partitions: 2)
-        _ = try produce(broker.bootstrap, count: 1_000, seed: 15, partitions: 2)
-        let ends = try endOffsets(broker.bootstrap, partitions: 2)
+        let (broker, ends) = try brokerWith(1_000, seed: 15, partitions: 2)
         let ledger = scratch.file("ledger")
-        let ingest = try startIngest(
-            brokers: broker.bootstrap, ledger: ledger, metricsPort: try freePort(),
-            extra: ["--archive-to", archive.url, "--archive-interval-seconds", "1", "--archive-tail-seconds", "2"],
-            logPath: scratch.file("ingest.log"), environment: try archive.environment())
+        let ingest = try archivingIngest(
+            ledger, to: archive, tailSeconds: 2, logPath: scratch.file("ingest.log"), broker)
         defer { _ = ingest.stop() }
         try waitUntilCaughtUp([ledger], ends: ends, timeoutSeconds: 60)
         let caughtUp = Date()
@@ -129,14 +125,9 @@ import Testing
     @Test func aRestoredLedgerRefusesToRunBesideAnotherInstance() throws {
         let scratch = ScratchDirectory()
         let archive = try TestArchive(.file)
-        let broker = try DevBroker(partitions: 4)
-        _ = try produce(broker.bootstrap, count: 1_000, seed: 16, partitions: 4)
-        let ends = try endOffsets(broker.bootstrap, partitions: 4)
+        let (broker, ends) = try brokerWith(1_000, seed: 16, partitions: 4)
         let lost = scratch.file("lost")
-        let first = try startIngest(
-            brokers: broker.bootstrap, ledger: lost, metricsPort: try freePort(),
-            extra: ["--archive-to", archive.url, "--archive-interval-seconds", "1", "--archive-tail-seconds", "1"],
-            logPath: scratch.file("lost.log"))
+        let first = try archivingIngest(lost, to: archive, tailSeconds: 1, logPath: scratch.file("lost.log"), broker)
         try waitUntilCaughtUp([lost], ends: ends, timeoutSeconds: 60)
         var probes = 0
         #expect(
@@ -163,5 +154,25 @@ import Testing
         #expect(status != nil && status != 0, "\(resumed.log.suffix(600))")
         #expect(resumed.log.contains("restore_needs_whole_group"), "\(resumed.log.suffix(600))")
         #expect(RestoreMarker.exists(in: restored), "kept until the group agrees with the ledger")
+    }
+
+    /// A development broker holding `count` generated messages over `partitions`, and their end offsets.
+    private func brokerWith(_ count: Int, seed: UInt64, partitions: Int) throws -> (DevBroker, [TopicPartition: Int64])
+    {
+        let broker = try DevBroker(partitions: partitions)
+        _ = try produce(broker.bootstrap, count: count, seed: seed, partitions: partitions)
+        return (broker, try endOffsets(broker.bootstrap, partitions: partitions))
+    }
+
+    /// ledger-ingest on `ledger`, archiving every second and shipping the open segment every `tailSeconds`.
+    private func archivingIngest(
+        _ ledger: String, to archive: TestArchive, tailSeconds: Int, logPath: String, _ broker: DevBroker
+    ) throws -> ChildProcess {
+        try startIngest(
+            brokers: broker.bootstrap, ledger: ledger, metricsPort: try freePort(),
+            extra: [
+                "--archive-to", archive.url, "--archive-interval-seconds", "1", "--archive-tail-seconds",
+                "\(tailSeconds)",
+            ], logPath: logPath, environment: try archive.environment())
     }
 }
