@@ -372,14 +372,17 @@ public enum LedgerArchive {
     static func manifestName(_ ledger: String) -> String { "\(ledger)/manifest.json" }
 
     private static func upload(_ data: Data, _ entry: Entry, _ ledger: String, _ target: any ArchiveTarget) throws {
-        try target.put(objectName(ledger, entry.file), data)
-        guard try matches(target, objectName(ledger, entry.file), entry) else {
+        try putVerified(data, as: objectName(ledger, entry.file), sha256: entry.sha256, target)
+    }
+
+    /// Stores `data` under `name`, then reads it back: its size and SHA-256 must be what was written.
+    static func putVerified(_ data: Data, as name: String, sha256 expected: String, _ target: any ArchiveTarget) throws
+    {
+        try target.put(name, data)
+        guard let back = try target.get(name), back.count == data.count, sha256(back) == expected else {
             throw LedgerError(
                 .io, "an archived object did not read back as written",
-                [
-                    ("archive", target.url), ("object", objectName(ledger, entry.file)),
-                    ("expected_sha256", entry.sha256),
-                ])
+                [("archive", target.url), ("object", name), ("expected_sha256", expected)])
         }
     }
 

@@ -42,13 +42,8 @@ extension LedgerArchive {
             let from = deltas.last?.toByte ?? 0
             if open.byteLength > from {
                 let delta = try cutDelta(directory, open, from: from)
-                try target.put(tailObjectName(ledger, delta.delta), delta.bytes)
-                guard let back = try target.get(tailObjectName(ledger, delta.delta)), sha256(back) == delta.delta.sha256
-                else {
-                    throw LedgerError(
-                        .io, "an archived tail delta did not read back as written",
-                        [("archive", target.url), ("object", tailObjectName(ledger, delta.delta))])
-                }
+                try putVerified(
+                    delta.bytes, as: tailObjectName(ledger, delta.delta), sha256: delta.delta.sha256, target)
                 deltas.append(delta.delta)
             }
         }

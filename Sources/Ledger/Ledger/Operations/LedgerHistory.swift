@@ -44,15 +44,8 @@ public enum LedgerHistory {
         }
         file.forks.append(
             Fork(id: UUID(), afterLsn: lsn, restoredAt: ISO8601DateFormatter().string(from: Date()), archive: archive))
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileArchive(root: directory).put(fileName, try encoder.encode(file))
+        try FileArchive(root: directory).put(fileName, try LedgerArchive.encoder().encode(file))
     }
 
-    private static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }
+    private static func decoder() -> JSONDecoder { LedgerArchive.decoder() }
 }

@@ -25,9 +25,7 @@ public enum RestoreMarker {
     static func write(in directory: String, archive: String, durableLSN: UInt64) throws {
         let contents = Contents(
             archive: archive, durableLsn: durableLSN, restoredAt: ISO8601DateFormatter().string(from: Date()))
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        try FileArchive(root: directory).put(fileName, try encoder.encode(contents))
+        try FileArchive(root: directory).put(fileName, try LedgerArchive.encoder().encode(contents))
     }
 
     /// Removes the marker once the group's offsets agree with the ledger; the directory is fsynced.
