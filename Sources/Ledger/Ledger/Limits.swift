@@ -63,4 +63,7 @@ public enum Limits {
     /// (about 3 minutes at ingest's maximum rate, or a 5-minute run at 100k msgs/s); past it, the filter adds a
     /// layer twice as large as the last. A ledger that already holds orders gets twice its count.
     public static let orderFilterOrdersInitial = 32 << 20
+    /// Evicted segments (`EvictedSegmentCache`) a reader keeps fetched from the archive at once: up to 2 × 64 MiB
+    /// of temporary disk. Readers move forward, so the one being read and the one before are enough.
+    public static let evictedSegmentCacheFilesMax = 2
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Ledger
+import Projector
+import ServiceKit
 
 extension LedgerArchive.Check: ExpressibleByArgument {}
 
@@ -148,5 +150,107 @@ struct RestoreCommand: ParsableCommand {
             )
         }
         return ledgers[0]
+    }
+}
+
+struct RetainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retain",
+        abstract: "Delete local sealed segments that are archived, verified there, and behind every warehouse.",
+        discussion: """
+            Oldest first, a sealed segment's file is deleted when every record in it is behind the checkpoint of \
+            each warehouse named with --postgres (or --no-warehouse says none reads this ledger), the archive's \
+            manifest names it, its local bytes have the manifest's SHA-256, and the archived object, read back now, \
+            has it too. The newest --keep-sealed-segments sealed segments and the open one always stay. The first \
+            segment that fails a check ends the run, and the report says why it stays. The deleted segments are \
+            recorded in evicted-segments.json before each file goes: the projector, trace, rebuild and verify fetch \
+            them from that archive when they need them (with the AWS variables for s3://). Takes no lock: runs \
+            beside ledger-ingest, e.g. from a timer.
+            """)
+
+    @OptionGroup var ledger: LedgerDirectoryOptions
+    @Option(help: archiveURLHelp) var archive: String
+    @Option(
+        name: .customLong("postgres"),
+        help: ArgumentHelp(
+            "A warehouse that projects this ledger, for its checkpoint (repeatable; default DATABASE_URL).",
+            valueName: "URL"))
+    var warehouses: [String] = []
+    @Option(name: .customLong("schema"), help: "The warehouse schema (env WAREHOUSE_SCHEMA; default warehouse).")
+    var schemaOption: String?
+    @Flag(help: "No warehouse reads this ledger: only the archive decides.") var noWarehouse = false
+    @Option(help: "Sealed segments that stay local whatever else holds, newest first.") var keepSealedSegments = 2
+    @Flag(help: "Check everything and report what would go, deleting nothing.") var dryRun = false
+    @OptionGroup var output: OutputFormatOptions
+
+    var schema: String { schemaOption ?? Settings.current.string("WAREHOUSE_SCHEMA") ?? WarehouseSchema.defaultName }
+
+    struct Report: Encodable {
+        var schema = "pulse-ledger.retain.v1"
+        var ledgerId: String
+        var dryRun: Bool
+        var evicted: [String]
+        var bytesFreed: Int64
+        var evictedThroughLsn: UInt64
+        var floorLsn: UInt64
+        var keptBecause: String
+    }
+
+    func validate() throws {
+        _ = try archiveTarget(archive)
+        guard keepSealedSegments >= 0 else { throw ValidationError("--keep-sealed-segments is 0 or more") }
+        _ = try WarehouseSchema(schema)
+        if noWarehouse && !warehouses.isEmpty {
+            throw ValidationError("--no-warehouse says no warehouse reads the ledger, and --postgres names one")
+        }
+        if !noWarehouse && warehouseURLs.isEmpty {
+            throw ValidationError(
+                "name each warehouse that projects this ledger with --postgres URL (or DATABASE_URL), or say --no-warehouse"
+            )
+        }
+    }
+
+    private var warehouseURLs: [String] {
+        warehouses.isEmpty ? (Settings.current.string("DATABASE_URL").map { [$0] } ?? []) : warehouses
+    }
+
+    func run() throws {
+        let reader = try LedgerReader(directory: ledger.directory)
+        let floor = try floorLSN(reader)
+        let report = try LedgerRetention.evict(
+            directory: ledger.directory, archive: try archiveTarget(archive), floorLSN: floor,
+            keepSealedSegments: keepSealedSegments, dryRun: dryRun)
+        if output.isJSON {
+            return try printJSONLine(
+                Report(
+                    ledgerId: report.ledgerID.text, dryRun: dryRun, evicted: report.evicted,
+                    bytesFreed: report.bytesFreed, evictedThroughLsn: report.evictedThroughLSN, floorLsn: floor,
+                    keptBecause: report.keptBecause))
+        }
+        let verb = dryRun ? "would delete" : "deleted"
+        print(
+            "ledger \(report.ledgerID.text): \(verb) \(report.evicted.count) segments (\(grouped(report.bytesFreed)) bytes); archive only through LSN \(report.evictedThroughLSN); the rest stays because \(report.keptBecause)"
+        )
+    }
+
+    /// The lowest checkpoint of the warehouses, or the durable LSN when none reads the ledger. A checkpoint past
+    /// the ledger means the warehouse projected another history (a restore): nothing is deleted until it is
+    /// rebuilt from this one.
+    private func floorLSN(_ reader: LedgerReader) throws -> UInt64 {
+        let durable = try reader.durableLSN()
+        var floor = durable
+        for url in warehouseURLs {
+            let probe = try CheckpointProbe(
+                postgresURL: url, schema: try WarehouseSchema(schema), applicationName: "ledger-tool retain")
+            let checkpoint = try probe.projectedLSN(of: reader.ledgerID)
+            guard checkpoint <= durable else {
+                throw LedgerError(
+                    .invalidArgument,
+                    "a warehouse's checkpoint is past this ledger: the ledger was restored or replaced; rebuild the warehouse from it first (ledger-tool rebuild warehouse)",
+                    [("checkpoint_lsn", "\(checkpoint)"), ("durable_lsn", "\(durable)"), ("path", ledger.directory)])
+            }
+            floor = min(floor, checkpoint)
+        }
+        return floor
     }
 }

@@ -10,7 +10,7 @@ struct LedgerTool: ParsableCommand {
         subcommands: [
             ImportCommand.self, GenerateCommand.self, DeadLetterCommand.self, DevBrokerCommand.self,
             ProduceCommand.self, TraceCommand.self, InspectCommand.self, VerifyCommand.self, StatsCommand.self,
-            StatusCommand.self, ArchiveCommand.self, RestoreCommand.self,
+            StatusCommand.self, ArchiveCommand.self, RestoreCommand.self, RetainCommand.self,
             RebuildCommand.self, MigrateCommand.self,
         ])
 }

@@ -9,6 +9,8 @@ public final class LedgerReader {
     public let ledgerID: UUID
     private(set) var index: LedgerIndex
     let fileSystem: any FileSystem
+    /// Opens segment files, fetching from the archive those `ledger-tool retain` evicted.
+    let segmentFiles: EvictedSegmentCache
     /// Which file the open index is: `rebuild index` puts a new file in its place, which a reader holding the
     /// old one would never see (it kept the unlinked file and its old durable LSN forever, issue 11).
     private var indexFile: FileIdentity
@@ -16,11 +18,16 @@ public final class LedgerReader {
     /// where it stands when this changes.
     public private(set) var indexGeneration = 0
 
-    public init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
+    /// `environment` holds the AWS variables, for segments evicted to an `s3://` archive.
+    public init(
+        directory: String, fileSystem: any FileSystem = PosixFileSystem(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         let path = try LedgerIndex.requiredPath(
             in: directory, fileSystem: fileSystem, without: "Nothing can be read without it.")
         self.directory = directory
         self.fileSystem = fileSystem
+        segmentFiles = EvictedSegmentCache(directory: directory, environment: environment)
         indexFile = try FileIdentity(path: path)
         index = try LedgerIndex(path: path)
         guard let ledgerID = try index.ledgerID() else {
@@ -98,7 +105,8 @@ public final class LedgerReader {
                 .invalidArgument, "no durable record at that LSN",
                 [("lsn", String(lsn)), ("durable_lsn", String(try durableLSN()))])
         }
-        return try SegmentFiles.readFrame(directory, frame, fileSystem: fileSystem)[Int(lsn - frame.firstLSN)]
+        let file = try segmentFiles.open(firstLSN: frame.segmentFirstLSN, fileSystem: fileSystem)
+        return try SegmentFiles.readFrame(file, frame)[Int(lsn - frame.firstLSN)]
     }
 
     /// The frame (segment file and byte offset) holding `lsn`.
@@ -168,8 +176,8 @@ public final class LedgerCursor {
         guard let frame = try reader.index.frame(containing: lsn) else {
             throw LedgerError(.index, "the index has no frame for a durable LSN", [("lsn", String(lsn))])
         }
-        let path = SegmentFiles.path(reader.directory, firstLSN: frame.segmentFirstLSN)
-        let scanner = try SegmentScanner(file: reader.fileSystem.openForReading(path))
+        let file = try reader.segmentFiles.open(firstLSN: frame.segmentFirstLSN, fileSystem: reader.fileSystem)
+        let scanner = try SegmentScanner(file: file)
         scanner.seek(toFrameAt: frame.byteOffset, firstLSN: frame.firstLSN)
         self.scanner = scanner
     }

@@ -90,7 +90,7 @@ struct Recovery {
     }
 
     func run() throws -> Outcome? {
-        let segments = try SegmentFiles.list(directory, fileSystem: fileSystem)
+        let segments = try segmentSources()
         let marks = try indexMarks()
         guard !segments.isEmpty else {
             guard (publishedDurableLSN ?? 0) == 0 else {
@@ -106,15 +106,19 @@ struct Recovery {
         let known = Dictionary(try index.segments().map { ($0.firstLSN, $0) }, uniquingKeysWith: { first, _ in first })
         var scan = Scan()
         for (position, segment) in segments.enumerated() {
-            if case .verify(let through, let live) = mode,
+            if case .verify(let through, let live) = mode, segment.evicted == nil,
                 segment.firstLSN > through + 1 || (segment.firstLSN == through + 1 && live[segment.firstLSN] == nil)
             {
                 scan.unpublishedTailBytes += try fileSystem.openForReading(segment.path).size()
                 continue  // Beyond the snapshot verify judges: a live writer's newer segment.
             }
             let isLast = position == segments.count - 1
-            var result = try recoverSegment(
-                segment.path, isLast: isLast, known: known[segment.firstLSN], marks: marks, scan: &scan)
+            var result =
+                try segment.evicted.map {
+                    try recoverEvicted($0, known: known[segment.firstLSN], marks: marks, scan: &scan)
+                }
+                ?? recoverSegment(
+                    segment.path, isLast: isLast, known: known[segment.firstLSN], marks: marks, scan: &scan)
             try checkChain(
                 result.row, header: result.header, previous: scan.previous, ledgerID: &scan.ledgerID, path: segment.path
             )
@@ -125,6 +129,57 @@ struct Recovery {
         return try finish(scan, marks: marks)
     }
 
+    /// One segment of the ledger: a local file, or one `ledger-tool retain` evicted to the archive.
+    private struct SegmentSource {
+        var firstLSN: UInt64
+        var path: String
+        var evicted: EvictedSegment?
+    }
+
+    /// The evicted prefix (from its record, read after listing the directory: a file retention removes meanwhile
+    /// is then already in the record), followed by the local segment files past it.
+    private func segmentSources() throws -> [SegmentSource] {
+        let local = try SegmentFiles.list(directory, fileSystem: fileSystem)
+        guard let record = try EvictedSegments.read(in: directory) else {
+            return local.map { SegmentSource(firstLSN: $0.firstLSN, path: $0.path) }
+        }
+        let evicted = record.segments.map {
+            SegmentSource(
+                firstLSN: $0.firstLsn, path: SegmentFiles.path(directory, firstLSN: $0.firstLsn),
+                evicted: EvictedSegment(ledgerID: record.ledgerID, archived: $0))
+        }
+        return evicted
+            + local.filter { $0.firstLSN > record.lastLSN }.map { SegmentSource(firstLSN: $0.firstLSN, path: $0.path) }
+    }
+
+    /// An evicted segment the index already holds whole (the usual open) is taken from the index: it was verified
+    /// in the archive before its file was removed, and it never changes. Otherwise (a rebuilt index, `verify`)
+    /// it is fetched from the archive, checked against the record, and scanned like a local file.
+    private func recoverEvicted(
+        _ evicted: EvictedSegment, known: SegmentRow?, marks: IndexMarks, scan: inout Scan
+    ) throws -> SegmentResult {
+        scan.evictedFirstLSNs.insert(evicted.archived.firstLsn)
+        if !mode.isReadOnly, let known, known.sealed, evicted.archived.describes(known),
+            known.lastLSN <= marks.ordersLSN
+        {
+            let header = SegmentHeader(
+                ledgerID: evicted.ledgerID, firstLSN: known.firstLSN, previousSegmentDigest: known.previousDigest,
+                createdAtMicroseconds: known.createdAtMicroseconds)
+            return SegmentResult(header: header, row: known)
+        }
+        guard let path = try scan.fetcher(directory).fetchedPath(firstLSN: evicted.archived.firstLsn) else {
+            preconditionFailure("the record read at the start names the segment")
+        }
+        var result = try recoverSegment(path, isLast: false, known: nil, marks: marks, scan: &scan)
+        result.row.fileName = evicted.archived.file
+        guard result.row.sealed, evicted.archived.describes(result.row) else {
+            throw LedgerError(
+                .corruption, "an evicted segment fetched from the archive is not the one its record names",
+                [("path", directory + "/" + EvictedSegments.fileName), ("segment", evicted.archived.file)])
+        }
+        return result
+    }
+
     /// Publishes what the scan found and says where the writer starts.
     private func finish(_ scan: Scan, marks: IndexMarks) throws -> Outcome {
         var scan = scan
@@ -133,7 +188,9 @@ struct Recovery {
         scan.batch.durableLSN = last.lastLSN
         scan.batch.ordersLSN = last.lastLSN
         if try index.ledgerID() == nil { try index.setMeta("ledger_id", scan.ledgerID!.uuidString) }
-        if !mode.isReadOnly { try syncSegments(holding: scan.batch.frames) }
+        if !mode.isReadOnly {
+            try syncSegments(holding: scan.batch.frames.filter { !scan.evictedFirstLSNs.contains($0.segmentFirstLSN) })
+        }
         try index.publish(scan.batch)
         if marks.undurableAfter != nil, !mode.isReadOnly {
             try UndurableMarker.remove(directory, fileSystem: fileSystem)
@@ -151,6 +208,17 @@ struct Recovery {
         var ledgerID: UUID?
         var truncatedBytes: Int64 = 0
         var unpublishedTailBytes: Int64 = 0
+        /// Segments read from the archive: they have no local file to fsync.
+        var evictedFirstLSNs: Set<UInt64> = []
+        private var cache: EvictedSegmentCache?
+
+        /// Fetches evicted segments for this scan; its temporary files go with it.
+        mutating func fetcher(_ directory: String) -> EvictedSegmentCache {
+            if let cache { return cache }
+            let made = EvictedSegmentCache(directory: directory)
+            cache = made
+            return made
+        }
     }
 
     /// How far the index recovery publishes into already holds the ledger: everything through `durableLSN`,

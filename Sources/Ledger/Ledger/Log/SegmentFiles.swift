@@ -41,8 +41,7 @@ enum SegmentFiles {
     }
 
     /// The records of the frame described by `row`, read and checked from its segment file.
-    static func readFrame(_ directory: String, _ row: FrameRow, fileSystem: any FileSystem) throws -> [Record] {
-        let file = try fileSystem.openForReading(path(directory, firstLSN: row.segmentFirstLSN))
+    static func readFrame(_ file: any LedgerFile, _ row: FrameRow) throws -> [Record] {
         let scanner = try SegmentScanner(file: file)
         scanner.seek(toFrameAt: row.byteOffset, firstLSN: row.firstLSN)
         guard case .frame(let frame) = try scanner.next() else {

@@ -218,6 +218,7 @@ public enum LedgerArchive {
             check == .sizes
                 ? sizes[entry.file] == entry.bytes : try matches(target, objectName(ledger, entry.file), entry)
         }
+        let evicted = try EvictedSegments.read(in: directory)
         for segment in try reader.segments() where segment.sealed {
             let listed = manifest.segments.first { $0.file == segment.fileName }
             // An archived segment is checked by its object alone: the local copy is read and hashed only to be
@@ -225,6 +226,11 @@ public enum LedgerArchive {
             if let listed, listed.describes(segment), try present(listed) {
                 report.alreadyArchived += 1
                 continue
+            }
+            if let evicted, segment.lastLSN <= evicted.lastLSN,
+                !PosixFileSystem().fileExists(directory + "/" + segment.fileName)
+            {
+                throw evictedCopyLost(segment, evicted, target, directory)
             }
             let data = try segmentBytes(directory, segment)
             let entry = Entry(
@@ -344,6 +350,19 @@ public enum LedgerArchive {
         }
     }
 
+    /// An evicted segment has no local copy to upload again: its archived object was the only one.
+    private static func evictedCopyLost(
+        _ segment: SegmentRow, _ evicted: EvictedSegments, _ target: any ArchiveTarget, _ directory: String
+    ) -> LedgerError {
+        LedgerError(
+            .corruption,
+            "an evicted segment is missing or damaged in the archive, and no local copy is left: put the object back from another copy of the archive",
+            [
+                ("archive", target.url), ("object", objectName(evicted.ledgerId, segment.fileName)),
+                ("evicted_to", evicted.archive), ("record", directory + "/" + EvictedSegments.fileName),
+            ])
+    }
+
     /// A sealed segment never changes: a local copy that differs from the one the manifest verified is damage,
     /// and must not replace the archive's copy.
     private static func checkRepairable(_ listed: Entry, _ local: Entry, _ directory: String) throws {
@@ -391,7 +410,7 @@ public enum LedgerArchive {
         return Int64(data.count) == entry.bytes && sha256(data) == entry.sha256
     }
 
-    private static func verifiedObject(_ target: any ArchiveTarget, _ ledger: String, _ entry: Entry) throws -> Data {
+    static func verifiedObject(_ target: any ArchiveTarget, _ ledger: String, _ entry: Entry) throws -> Data {
         let name = objectName(ledger, entry.file)
         guard let data = try target.get(name) else {
             throw LedgerError(
@@ -421,7 +440,7 @@ public enum LedgerArchive {
         }
     }
 
-    private static func segmentBytes(_ directory: String, _ segment: SegmentRow) throws -> Data {
+    static func segmentBytes(_ directory: String, _ segment: SegmentRow) throws -> Data {
         let path = directory + "/" + segment.fileName
         guard let data = FileManager.default.contents(atPath: path), Int64(data.count) == segment.byteLength else {
             throw LedgerError(
