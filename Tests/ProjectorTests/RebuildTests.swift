@@ -180,6 +180,50 @@ extension Warehouse {
             }
         }
 
+        /// `retain --postgres`: only segments the warehouse's checkpoint has passed are deleted; the projector goes
+        /// on past them, and a rebuild afterwards reads the deleted ones from the archive and equals the
+        /// incremental warehouse row for row.
+        @Test func retentionFollowsTheCheckpointAndARebuildReadsTheArchive() throws {
+            let scratch = ScratchDirectory()
+            let ledger = try GeneratedLedger(directory: scratch.file("ledger"), seed: 53, segmentBytes: 64 << 10)
+            let archive = try TestArchive(.s3)
+            try TestPostgres.withSchema { schema in
+                let retain = {
+                    try ProductRun(
+                        "ledger-tool",
+                        [
+                            "retain", "--wal", ledger.directory, "--archive", archive.url, "--postgres",
+                            try TestPostgres.url(), "--schema", schema.name, "--keep-sealed-segments", "0",
+                        ], environment: try archive.environment())
+                }
+                try ledger.append(4_000)
+                try projectInProcess([ledger.directory], into: schema)
+                let checkpoint = ledger.durableLSN
+                try ledger.append(4_000)
+                _ = try LedgerArchive.archive(directory: ledger.directory, to: archive.target)
+                let first = try retain()
+                #expect(first.status == 0 && first.output.contains("past the lowest warehouse checkpoint"), "\(first)")
+                let evicted = try #require(try EvictedSegments.read(in: ledger.directory))
+                let sealed = try LedgerReader(directory: ledger.directory).segments().filter(\.sealed)
+                #expect(!evicted.segments.isEmpty && evicted.lastLSN <= checkpoint)
+                #expect(sealed.contains { $0.lastLSN > evicted.lastLSN }, "archived segments past the checkpoint stay")
+                try projectInProcess([ledger.directory], into: schema)
+                let second = try retain()
+                #expect(second.status == 0, "\(second.errors)")
+                #expect(try EvictedSegments.read(in: ledger.directory)?.lastLSN == sealed.last?.lastLSN)
+                let connection = try TestPostgres.connect()
+                let incremental = try connection.contentDigest(schema)
+                let rebuilt = try ProductRun(
+                    "ledger-tool",
+                    [
+                        "rebuild", "warehouse", "--wal", ledger.directory, "--verify", "--postgres",
+                        try TestPostgres.url(), "--schema", schema.name,
+                    ], environment: try archive.environment())
+                #expect(rebuilt.status == 0, "\(rebuilt.errors)")
+                #expect(try connection.contentDigest(schema) == incremental)
+            }
+        }
+
         /// A ledger restored from an archive after its disk died, then written on past the warehouse's checkpoint
         /// (ledger-ingest re-reading from Kafka, possibly in another order): the projector refuses to go on from
         /// that checkpoint, and after a rebuild from the restored ledger it goes on. A warehouse whose checkpoint is

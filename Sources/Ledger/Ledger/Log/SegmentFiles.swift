@@ -16,6 +16,13 @@ enum SegmentFiles {
             .sorted { $0.firstLSN < $1.firstLSN }
     }
 
+    /// How many segments the ledger has: those `ledger-tool retain` evicted to the archive, and the local files.
+    static func countWithEvicted(_ directory: String, fileSystem: any FileSystem) throws -> Int {
+        let evicted = try EvictedSegments.read(in: directory)
+        let local = try list(directory, fileSystem: fileSystem).filter { $0.firstLSN > evicted?.lastLSN ?? 0 }
+        return (evicted?.segments.count ?? 0) + local.count
+    }
+
     /// Creates a segment durably: temporary file, header, fsync, rename, directory fsync. A crash at any
     /// point leaves either no segment or a complete header (a leftover `.tmp` is removed on open).
     static func create(_ directory: String, header: SegmentHeader, fileSystem: any FileSystem) throws -> any LedgerFile

@@ -68,7 +68,7 @@ public enum LedgerMaintenance {
         let comparison = try IndexComparison(
             live: live, rebuilt: rebuilt, ordersThrough: min(try live.ordersLSN(), durable))
         return VerifyReport(
-            segments: try SegmentFiles.list(directory, fileSystem: fileSystem).count, records: durable,
+            segments: try SegmentFiles.countWithEvicted(directory, fileSystem: fileSystem), records: durable,
             durableLSN: durable,
             indexDifferences: comparison.differences, indexDifferenceCount: comparison.differenceCount,
             unpublishedTailBytes: outcome?.unpublishedTailBytes ?? 0,
