@@ -82,6 +82,11 @@ import Testing
         #expect(try reader.record(at: 7) == before[6].record)
         let verified = try ProductRun("ledger-tool", ["verify", "--wal", ledger.path], environment: environment)
         #expect(verified.status == 0, "\(verified.errors)")
+        let inspected = try ProductRun(
+            "ledger-tool", ["inspect", "segment", ledger.file(report.evicted[1]), "--records", "-o", "json"],
+            environment: environment)
+        #expect(inspected.status == 0 && inspected.output.contains("\"path\":\"\(ledger.file(report.evicted[1]))"))
+        #expect(inspected.output.contains("\"lsn\":\(before[Int(try sealed(ledger)[1].firstLSN)].lsn)"))
         let rebuilt = try ProductRun(
             "ledger-tool", ["rebuild", "index", "--wal", ledger.path], environment: environment)
         #expect(rebuilt.status == 0, "\(rebuilt.errors)")

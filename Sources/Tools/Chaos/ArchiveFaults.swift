@@ -9,8 +9,12 @@ extension FaultInjector {
     func corruptArchivedSegment(_ ingest: IngestInstance, _ fault: PlannedFault) throws -> (
         FaultEvent.Outcome, String
     ) {
-        let objects = archivedSegments(ingest)
-        guard !objects.isEmpty else { return (.notFired, "nothing archived yet") }
+        // Only objects whose segment is still local: the archived copy of a segment `retain` deleted is the only
+        // one, and damage to it is a loss no ledger can repair (reported by every reader, tested in RetentionTests).
+        let objects = archivedSegments(ingest).filter {
+            FileManager.default.fileExists(atPath: ingest.ledger + "/" + ($0 as NSString).lastPathComponent)
+        }
+        guard !objects.isEmpty else { return (.notFired, "nothing archived and still local") }
         let object = objects[fault.failingOperation % objects.count]
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: object))
         defer { try? handle.close() }

@@ -87,7 +87,8 @@ final class Campaign {
         }
         try applyTamper(&oracle)
         let verdict = Verdict(
-            oracle: oracle, ledgers: ledgers, archives: archives, warehouse: try WarehouseContents.read(postgres),
+            oracle: oracle, ledgers: ledgers, archives: archives, retention: injector.retention,
+            warehouse: try WarehouseContents.read(postgres),
             deadLetters: DeadLetters.read(try readTopic(ChaosLimits.deadLetterTopic, broker)),
             copiesWritten: copiesWritten, findings: injector.findings, producerFailures: producerFailures,
             drained: drained, finalProjectorStatus: finalProjectorStatus)

@@ -72,6 +72,10 @@ enum ChaosLimits {
     /// shipped every second, so that uploads (and kill -9 in the middle of one) happen all through a run.
     static let archiveSegmentBytes = 128 << 10
     static let archiveIntervalSeconds = 1
+    /// `ledger-tool retain` runs this often for each instance, keeping this many sealed segments local: most
+    /// segments of a run are deleted locally and read back from the archive by everything after.
+    static let retainIntervalSeconds = 5.0
+    static let retainKeepSealedSegments = 1
     /// Longest the campaign waits for a restore or a rebuild it runs itself (the lost-disk fault).
     static let maintenanceTimeoutSeconds = 300.0
     /// The fraud rule the oracle applies itself: amount above 1000.00 (rule version 1), in cents.

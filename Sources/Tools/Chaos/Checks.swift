@@ -28,6 +28,7 @@ struct Verdict {
     let oracle: Oracle
     let ledgers: [LedgerContents]
     let archives: [ArchiveContents]
+    let retention: RetentionRuns
     let warehouse: WarehouseContents
     let deadLetters: DeadLetters
     /// Acknowledged messages the campaign wrote again on purpose (each must be in the topic as a copy).
@@ -40,7 +41,7 @@ struct Verdict {
     var singleLedger: Bool { ledgers.count == 1 }
 
     var checks: [Check] {
-        producerChecks + ledgers.flatMap(ledgerChecks) + archives.flatMap(\.checks) + coverageChecks
+        producerChecks + ledgers.flatMap(ledgerChecks) + archives.flatMap(\.checks) + retention.checks + coverageChecks
             + warehouseChecks + rejectedChecks + deadLetterChecks + serviceChecks
     }
 

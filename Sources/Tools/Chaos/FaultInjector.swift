@@ -52,6 +52,8 @@ final class FaultInjector {
     private(set) var events: [FaultEvent] = []
     var findings: [Finding] = []
     private(set) var gracefulStops = 0
+    /// `ledger-tool retain` between faults (`retainIfDue`).
+    var retention = RetentionRuns()
     /// API keys that got request errors: cleared before the drain.
     private(set) var apiKeysWithErrors: Set<Int> = []
     /// Called with each settled fault (progress output).
@@ -134,6 +136,7 @@ final class FaultInjector {
             restartIfExited(ingest.current, "ledger-ingest \(ingest.name)") { _ = try ingest.start() }
         }
         restartIfExited(projector.current, "ledger-projector") { _ = try projector.start() }
+        retainIfDue()
     }
 
     /// A service that is not running and was not told to stop is a finding; it is started again.

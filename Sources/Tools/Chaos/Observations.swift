@@ -44,9 +44,11 @@ struct LedgerContents {
 
     static func read(name: String, directory: String, ledgerTool: String) throws -> LedgerContents {
         var contents = LedgerContents(name: name)
-        let segments = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
-            $0.hasSuffix(".seg")
-        }.sorted()
+        // Segments `ledger-tool retain` deleted are read from the archive by `inspect segment` itself.
+        let segments = Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".seg") }
+                + evictedSegments(directory)
+        ).sorted()
         for segment in segments {
             let result = try Command.run(
                 ledgerTool, ["inspect", "segment", "\(directory)/\(segment)", "--records", "-o", "json"])
@@ -68,6 +70,18 @@ struct LedgerContents {
         contents.verifyOutput = (verify.text + verify.errorOutput).split(separator: "\n").suffix(3).joined(
             separator: " / ")
         return contents
+    }
+
+    /// The files `evicted-segments.json` lists (none when nothing was evicted).
+    private static func evictedSegments(_ directory: String) -> [String] {
+        struct Record: Decodable {
+            struct Segment: Decodable { var file: String }
+            var segments: [Segment]
+        }
+        guard let data = FileManager.default.contents(atPath: directory + "/evicted-segments.json"),
+            let record = try? JSONDecoder().decode(Record.self, from: data)
+        else { return [] }
+        return record.segments.map(\.file)
     }
 
     /// Per partition, the highest offset recorded, from `ledger-tool stats` (cheap: the index, not the segments).

@@ -16,7 +16,10 @@ struct InspectSegmentCommand: ParsableCommand {
             the stable schema "pulse-ledger.inspect-segment.v1" (documented in docs/CLI.md).
             """)
 
-    @Argument(help: ArgumentHelp("The segment file (NNNNNNNNNNNNNNNNNNNN.seg).", valueName: "PATH"))
+    @Argument(
+        help: ArgumentHelp(
+            "The segment file (NNNNNNNNNNNNNNNNNNNN.seg); one `ledger-tool retain` evicted is read from the archive.",
+            valueName: "PATH"))
     var path: String
 
     @Flag(help: "List every record.")
@@ -25,7 +28,12 @@ struct InspectSegmentCommand: ParsableCommand {
     @OptionGroup var output: OutputFormatOptions
 
     func run() throws {
-        let report = try SegmentInspection.inspect(path: path, includeRecords: records)
+        // An evicted segment is fetched into a temporary file that lives as long as `segments`.
+        let folder = (path as NSString).deletingLastPathComponent
+        let segments = EvictedSegmentCache(directory: folder.isEmpty ? "." : folder)
+        let readable = try segments.readablePath(of: (path as NSString).lastPathComponent) ?? path
+        var report = try SegmentInspection.inspect(path: readable, includeRecords: records)
+        report.path = path
         if output.isJSON {
             try printJSONLine(report)
         } else {

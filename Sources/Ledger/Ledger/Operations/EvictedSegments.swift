@@ -127,6 +127,14 @@ public final class EvictedSegmentCache {
         }
     }
 
+    /// A path holding the bytes of the segment file `fileName` of this ledger: the local file, or the archived copy
+    /// fetched and checked when `retain` evicted it; nil when it is neither.
+    public func readablePath(of fileName: String) throws -> String? {
+        let local = directory + "/" + fileName
+        if PosixFileSystem().fileExists(local) { return local }
+        return try SegmentFormat.firstLSN(fileName: fileName).flatMap { try fetchedPath(firstLSN: $0) }
+    }
+
     /// A path holding the evicted segment's bytes, fetched and checked if not cached; nil if it was not evicted.
     func fetchedPath(firstLSN: UInt64) throws -> String? {
         guard let record = try currentRecord(), let entry = record.entry(firstLSN: firstLSN) else { return nil }

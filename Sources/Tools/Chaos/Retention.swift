@@ -1,0 +1,61 @@
+import Foundation
+
+/// `ledger-tool retain` during the run (issue 14): every `ChaosLimits.retainIntervalSeconds`, for each instance,
+/// behind the projector's checkpoint, into the instance's archive, between faults (never in the middle of one:
+/// the injector runs it from its own thread). Each evicted segment is then read only from the archive: by the
+/// final read of the ledger, by `verify`, by the warehouse rebuilds after a lost disk and by the archive checks.
+struct RetentionRuns {
+    var runs = 0
+    var evictedSegments = 0
+    /// The last line of each failed run's errors (a fault in progress: the archive or PostgreSQL down, an
+    /// archived object damaged and not yet repaired, a warehouse not yet rebuilt after a restore).
+    var failures: [String] = []
+    var lastRun = Date.distantPast
+
+    var checks: [Check] {
+        [
+            Check(
+                name: "ledger-tool retain: segments deleted locally, then read from the archive",
+                expected: "at least 1", found: "\(evictedSegments) in \(runs) runs", passed: evictedSegments > 0),
+            Check.info(
+                "ledger-tool retain runs that refused (during a fault)",
+                "\(failures.count)"
+                    + (failures.isEmpty ? "" : ", e.g. \(failures.prefix(3).joined(separator: " / "))")),
+        ]
+    }
+}
+
+extension FaultInjector {
+    /// Runs retention for every instance whose ledger exists, if the interval has passed.
+    func retainIfDue() {
+        guard Date().timeIntervalSince(retention.lastRun) >= ChaosLimits.retainIntervalSeconds else { return }
+        retention.lastRun = Date()
+        for ingest in ingests where FileManager.default.fileExists(atPath: ingest.ledger + "/index.sqlite") {
+            retain(ingest)
+        }
+    }
+
+    private func retain(_ ingest: IngestInstance) {
+        let arguments = [
+            "retain", "--wal", ingest.ledger, "--archive", "file://" + ingest.archive, "--schema",
+            ChaosLimits.warehouseSchema, "--keep-sealed-segments", "\(ChaosLimits.retainKeepSealedSegments)", "-o",
+            "json",
+        ]
+        retention.runs += 1
+        guard
+            let result = try? Command.run(
+                environment.ledgerTool, arguments, environment: projector.variables,
+                timeoutSeconds: ChaosLimits.maintenanceTimeoutSeconds)
+        else {
+            retention.failures.append("\(ingest.name): did not finish")
+            return
+        }
+        guard result.status == 0 else {
+            let line = result.errorOutput.split(separator: "\n").last.map(String.init) ?? "exit \(result.status)"
+            retention.failures.append("\(ingest.name): \(line.prefix(160))")
+            return
+        }
+        retention.evictedSegments +=
+            result.text.firstMatch(of: /"evicted":\[([^\]]*)\]/).map { $0.1.split(separator: ",").count } ?? 0
+    }
+}
