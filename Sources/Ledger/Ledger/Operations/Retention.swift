@@ -31,6 +31,7 @@ public enum LedgerRetention {
     ) throws -> Report {
         precondition(keepSealedSegments >= 0, "a count of segments")
         let reader = try LedgerReader(directory: directory)
+        let identity = try FileIdentity(path: directory)
         var record = try startingRecord(directory, reader.ledgerID, target)
         try removeLeftoverFiles(directory, record, dryRun: dryRun)
         guard let manifest = try LedgerArchive.readManifest(target, reader.ledgerID.text) else {
@@ -48,7 +49,7 @@ public enum LedgerRetention {
             guard let entry = manifest.segments.first(where: { $0.describes(segment) }) else {
                 preconditionFailure("reasonToKeep checked the manifest names the segment")
             }
-            if !dryRun { try evict(entry, directory, &record) }
+            if !dryRun { try evict(entry, directory, identity, &record) }
             report.evicted.append(entry.file)
             report.bytesFreed += entry.bytes
             report.evictedThroughLSN = entry.lastLsn
@@ -102,6 +103,9 @@ public enum LedgerRetention {
         guard let entry = manifest.segments.first(where: { $0.describes(segment) }) else {
             return "\(segment.fileName) is not archived yet (or the archive holds another history of it)"
         }
+        // The archived copy first, then the local one right before the file goes: the local bytes checked are
+        // those deleted.
+        _ = try LedgerArchive.verifiedObject(target, manifest.ledgerId, entry)
         let local = try LedgerArchive.segmentBytes(directory, segment)
         let found = LedgerArchive.sha256(local)
         guard found == entry.sha256 else {
@@ -112,13 +116,19 @@ public enum LedgerRetention {
                     ("found_sha256", found),
                 ])
         }
-        _ = try LedgerArchive.verifiedObject(target, manifest.ledgerId, entry)
         return nil
     }
 
-    private static func evict(_ entry: LedgerArchive.Entry, _ directory: String, _ record: inout EvictedSegments)
-        throws
-    {
+    /// Records the segment as evicted, then removes its file. A directory put in the ledger's place meanwhile
+    /// (a restore renamed into place) stops the run: its segment of that name may hold another history.
+    private static func evict(
+        _ entry: LedgerArchive.Entry, _ directory: String, _ identity: FileIdentity, _ record: inout EvictedSegments
+    ) throws {
+        guard try FileIdentity(path: directory) == identity else {
+            throw LedgerError(
+                .mismatch, "the ledger directory was replaced while retain ran: nothing more is deleted",
+                [("path", directory)])
+        }
         record.segments.append(entry)
         try record.write(in: directory)
         let fileSystem = PosixFileSystem()
