@@ -8,6 +8,7 @@ import Testing
     @Test(arguments: [
         ("ledger-ingest", "METRICS_PORT"), ("ledger-projector", "METRICS_PORT"),
         ("ledger-projector", "PROJECTOR_TRANSACTION_RECORDS"), ("ledger-projector", "PROJECTOR_POLL_INTERVAL_MS"),
+        ("ledger-projector", "WAREHOUSE_RETENTION_DAYS"),
     ])
     func aMalformedNumberIsRefusedByName(product: String, variable: String) throws {
         let process = Process()

@@ -51,6 +51,11 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             "Milliseconds between looks at a fully projected ledger (env PROJECTOR_POLL_INTERVAL_MS; default \(ProjectorLimits.followPollIntervalMillisecondsDefault))."
     )
     var pollIntervalMilliseconds: Int?
+    @Option(
+        help:
+            "Days of transactions the warehouse keeps, today included: older daily partitions are dropped at start and hourly; 0 keeps everything (env WAREHOUSE_RETENTION_DAYS; default 0)."
+    )
+    var retentionDays: Int?
     @Flag(help: "Exit 0 once every ledger's durable records are in the warehouse, instead of following.")
     var exitWhenCaughtUp = false
     @Option(help: "Port of /metrics and /healthz, 0 to disable (env METRICS_PORT; default 9465).") var metricsPort: Int?
@@ -80,6 +85,8 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             ?? ProjectorLimits.followPollIntervalMillisecondsDefault
     }
 
+    func resolvedRetentionDays() throws -> Int { try retentionDays ?? settings.int("WAREHOUSE_RETENTION_DAYS") ?? 0 }
+
     func resolvedMetricsPort() throws -> Int { try metricsPort ?? settings.int("METRICS_PORT") ?? 9465 }
 
     func validate() throws {
@@ -105,6 +112,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             throw ValidationError(
                 "no ledger directory at \(missing) (--exit-when-caught-up projects what is there and stops)")
         }
+        guard try resolvedRetentionDays() >= 0 else { throw ValidationError("--retention-days is 0 or more") }
         guard (0...65535).contains(try resolvedMetricsPort()) else {
             throw ValidationError("--metrics-port is 0...65535")
         }
@@ -119,7 +127,8 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             ledgerDirectories: ledgerDirectories, postgresURL: postgresURL, schema: try WarehouseSchema(schema),
             readerRole: readerRole.isEmpty ? nil : readerRole, quarantine: quarantine,
             transactionRecords: transactionRecords,
-            pollIntervalMilliseconds: try resolvedPollIntervalMilliseconds(), exitWhenCaughtUp: exitWhenCaughtUp)
+            pollIntervalMilliseconds: try resolvedPollIntervalMilliseconds(), exitWhenCaughtUp: exitWhenCaughtUp,
+            retentionDays: try resolvedRetentionDays())
         try await ServiceProcess.main(
             "ledger-projector", event: "projector", logging: logging, metricsPort: try resolvedMetricsPort(),
             metricHelp: ProjectorMetrics.help,
@@ -127,6 +136,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
                 "postgres.url": "\(ConnectionString.redacted(postgresURL))", "warehouse.schema": "\(schema)",
                 "ledger.paths": "\(ledgerDirectories.joined(separator: ","))",
                 "projector.quarantine": "\(quarantine)", "projector.transaction_records": "\(transactionRecords)",
+                "warehouse.retention_days": "\(try resolvedRetentionDays())",
             ]
         ) { logger, health in
             ProjectorService.make(configuration: configuration, health: health, logger: logger)

@@ -225,7 +225,13 @@ final class ProjectionLoop {
             Date().timeIntervalSince(lastPartitionMaintenance)
                 >= Double(ProjectorLimits.partitionMaintenanceIntervalSeconds)
         else { return }
-        try session.partitions.createAhead(session.connection, today: ProjectionSession.today())
+        let today = ProjectionSession.today()
+        try session.partitions.createAhead(session.connection, today: today)
+        if configuration.retentionDays > 0 {
+            let firstKept = UTCCalendar.Day(
+                daysSinceEpoch: today.daysSinceEpoch - Int64(configuration.retentionDays - 1))
+            _ = try session.partitions.dropDays(before: firstKept, session.connection)
+        }
         lastPartitionMaintenance = Date()
     }
 

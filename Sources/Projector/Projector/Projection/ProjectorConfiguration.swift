@@ -19,18 +19,22 @@ public struct ProjectorConfiguration: Sendable {
     public var pollIntervalMilliseconds: Int
     /// Exit 0 once every ledger's durable records are in the warehouse (batch jobs, tests), instead of following.
     public var exitWhenCaughtUp: Bool
+    /// Warehouse retention: days of transactions kept (today and the days before it); older daily partitions are
+    /// dropped at start and every `partitionMaintenanceIntervalSeconds`. 0 keeps everything.
+    public var retentionDays: Int
 
     public init(
         ledgerDirectories: [String], postgresURL: String, schema: WarehouseSchema,
         readerRole: String? = "grafana_reader",
         quarantine: Bool = false, transactionRecords: Int = ProjectorLimits.transactionRecordsDefault,
         pollIntervalMilliseconds: Int = ProjectorLimits.followPollIntervalMillisecondsDefault,
-        exitWhenCaughtUp: Bool = false
+        exitWhenCaughtUp: Bool = false, retentionDays: Int = 0
     ) {
         precondition(!ledgerDirectories.isEmpty, "at least one ledger")
         precondition(
             ProjectorLimits.transactionRecordsRange.contains(transactionRecords), "transaction size within its bounds")
         precondition(pollIntervalMilliseconds > 0, "a positive poll interval")
+        precondition(retentionDays >= 0, "a number of days")
         self.ledgerDirectories = ledgerDirectories
         self.postgresURL = postgresURL
         self.schema = schema
@@ -39,6 +43,7 @@ public struct ProjectorConfiguration: Sendable {
         self.transactionRecords = transactionRecords
         self.pollIntervalMilliseconds = pollIntervalMilliseconds
         self.exitWhenCaughtUp = exitWhenCaughtUp
+        self.retentionDays = retentionDays
     }
 }
 
@@ -48,7 +53,7 @@ extension ProjectorConfiguration: CustomStringConvertible, CustomDebugStringConv
     public var description: String {
         "ProjectorConfiguration(ledgers: \(ledgerDirectories), postgres: \(ConnectionString.redacted(postgresURL)), schema: \(schema), "
             + "readerRole: \(readerRole ?? "none"), quarantine: \(quarantine), transactionRecords: \(transactionRecords), "
-            + "pollIntervalMilliseconds: \(pollIntervalMilliseconds), exitWhenCaughtUp: \(exitWhenCaughtUp))"
+            + "pollIntervalMilliseconds: \(pollIntervalMilliseconds), exitWhenCaughtUp: \(exitWhenCaughtUp), retentionDays: \(retentionDays))"
     }
 
     public var debugDescription: String { description }

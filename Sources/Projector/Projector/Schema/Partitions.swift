@@ -52,6 +52,27 @@ final class PartitionManager {
         }
     }
 
+    /// Warehouse retention (issue 14, `--retention-days`): drops the daily partitions of days before `firstKept`,
+    /// and deletes the DEFAULT partition's rows dated before it (far-past days have no partition). Each in a
+    /// short transaction of its own. `message_keys` keeps its rows: they are what makes every offset and order
+    /// appear once, and a dropped day's orders must stay known. Returns the days dropped.
+    func dropDays(before firstKept: UTCCalendar.Day, _ connection: PostgresConnection) throws -> [UTCCalendar.Day] {
+        try load(connection)
+        let old = existing.filter { $0 < firstKept }.sorted()
+        for day in old {
+            // The name comes from the schema and a day parsed from the catalog: no value from outside.
+            try connection.execute("DROP TABLE IF EXISTS \(schema.table(Self.namePrefix + day.compact))")
+            existing.remove(day)
+            logger.notice(
+                "projector.partition.dropped",
+                metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
+        }
+        try connection.execute(
+            "DELETE FROM \(schema.table("transactions_default")) WHERE transaction_timestamp < '\(firstKept) 00:00:00+00'"
+        )
+        return old
+    }
+
     private func create(_ day: UTCCalendar.Day, _ connection: PostgresConnection) throws {
         // The bounds are computed from integers and the name from the schema and the day: no value from outside.
         let sql = """
