@@ -115,6 +115,17 @@ import Testing
             try LedgerArchive.archive(directory: ledger.path, to: archive.target)
         }
         #expect(shipped.code == .corruption && shipped.message.contains("no local copy"))
+        // ledger-ingest's periodic read-back checks evicted objects by size only (their contents were read back
+        // when they were evicted): it does not download the history, so it cannot see the flipped byte, but it
+        // sees an object that is gone.
+        _ = try LedgerArchive.archive(
+            directory: ledger.path, to: archive.target, check: .contents, readBackEvicted: false)
+        try archive.remove(id, report.evicted[1])
+        let missing = try #require(throws: LedgerError.self) {
+            try LedgerArchive.archive(
+                directory: ledger.path, to: archive.target, check: .contents, readBackEvicted: false)
+        }
+        #expect(missing.code == .corruption && missing.context("object")?.hasSuffix(report.evicted[1]) == true)
         let verified = try ProductRun("ledger-tool", ["verify", "--wal", ledger.path], environment: environment)
         #expect(verified.status != 0 && verified.errors.contains(report.evicted[0]), "\(verified.errors)")
     }

@@ -56,7 +56,7 @@ final class ArchiveShipper: @unchecked Sendable {
             let readBack =
                 lastReadBack.map { -$0.timeIntervalSinceNow >= IngestLimits.archiveReadBackIntervalSeconds } ?? true
             let report = try LedgerArchive.archive(
-                directory: directory, to: target, check: readBack ? .contents : .sizes)
+                directory: directory, to: target, check: readBack ? .contents : .sizes, readBackEvicted: false)
             if readBack {
                 lastReadBack = Date()
                 logger.info(

@@ -205,20 +205,27 @@ public enum LedgerArchive {
     }
 
     /// Archives every sealed segment of the ledger in `directory` that the archive does not hold verified yet,
-    /// after checking those it holds by `check`.
-    public static func archive(directory: String, to target: any ArchiveTarget, check: Check = .contents) throws
-        -> ArchiveReport
-    {
+    /// after checking those it holds by `check`. With `readBackEvicted` false, segments `retain` evicted are
+    /// checked by size even when `check` is `contents`: ledger-ingest's periodic read-back would otherwise download
+    /// the whole history every 6 h, and their contents were read back when they were evicted (and there is no
+    /// local copy to repair them from).
+    public static func archive(
+        directory: String, to target: any ArchiveTarget, check: Check = .contents, readBackEvicted: Bool = true
+    ) throws -> ArchiveReport {
         let reader = try LedgerReader(directory: directory)
         let ledger = reader.ledgerID.text
         var manifest = try readManifest(target, ledger) ?? Manifest(ledgerId: ledger, segments: [])
         var report = ArchiveReport(ledgerID: reader.ledgerID)
-        let sizes = check == .sizes ? try target.objectBytes(in: "\(ledger)/segments") : [:]
-        let present = { (entry: Entry) in
-            check == .sizes
-                ? sizes[entry.file] == entry.bytes : try matches(target, objectName(ledger, entry.file), entry)
-        }
         let evicted = try EvictedSegments.read(in: directory)
+        let bySize = { (entry: Entry) in
+            check == .sizes || (!readBackEvicted && entry.lastLsn <= evicted?.lastLSN ?? 0)
+        }
+        let sizes =
+            try manifest.segments.contains(where: bySize) ? target.objectBytes(in: "\(ledger)/segments") : [:]
+        let present = { (entry: Entry) in
+            try bySize(entry)
+                ? sizes[entry.file] == entry.bytes : matches(target, objectName(ledger, entry.file), entry)
+        }
         for segment in try reader.segments() where segment.sealed {
             let listed = manifest.segments.first { $0.file == segment.fileName }
             // An archived segment is checked by its object alone: the local copy is read and hashed only to be
