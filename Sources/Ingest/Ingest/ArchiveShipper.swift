@@ -72,6 +72,12 @@ final class ArchiveShipper: @unchecked Sendable {
                 logger.info(
                     "ingest.archive.uploaded", metadata: ["ledger.segment": "\(file)", "archive": "\(target.url)"])
             }
+            for lost in report.evictedObjectsLost {
+                failures.increment()
+                logger.critical(
+                    "ingest.archive.evicted_object_lost",
+                    metadata: ["archive": "\(target.url)", "ingest.error": "\(lost)"])
+            }
             for file in report.repaired {
                 logger.warning(
                     "ingest.archive.repaired", metadata: ["ledger.segment": "\(file)", "archive": "\(target.url)"])

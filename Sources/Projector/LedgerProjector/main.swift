@@ -112,7 +112,9 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
             throw ValidationError(
                 "no ledger directory at \(missing) (--exit-when-caught-up projects what is there and stops)")
         }
-        guard try resolvedRetentionDays() >= 0 else { throw ValidationError("--retention-days is 0 or more") }
+        guard (0...ProjectorLimits.retentionDaysMax).contains(try resolvedRetentionDays()) else {
+            throw ValidationError("--retention-days is 0...\(ProjectorLimits.retentionDaysMax)")
+        }
         guard (0...65535).contains(try resolvedMetricsPort()) else {
             throw ValidationError("--metrics-port is 0...65535")
         }

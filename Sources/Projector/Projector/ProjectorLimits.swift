@@ -57,4 +57,9 @@ public enum ProjectorLimits {
     /// The longest schema name accepted for `--schema`, in bytes. PostgreSQL identifiers have at most 63 bytes;
     /// the rebuild derives `<schema>__rebuild` and `<schema>__old_<unix seconds>` from it.
     public static let schemaNameBytesMax = 40
+    /// Warehouse retention: dropping a day's partition waits at most this long for the lock on `transactions`
+    /// (readers hold it while they scan), then is tried again at the next upkeep.
+    public static let partitionDropLockTimeoutMilliseconds = 2_000
+    /// The most days `--retention-days` may keep: 100 years (the partition window reaches 10 years back).
+    public static let retentionDaysMax = 36_500
 }

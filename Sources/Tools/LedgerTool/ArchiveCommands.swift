@@ -61,15 +61,22 @@ struct ArchiveCommand: ParsableCommand {
             printError("ledger-tool archive: \(file) was missing or differed in the archive; uploaded again")
         }
         if output.isJSON {
-            return try printJSONLine(
+            try printJSONLine(
                 Report(
                     ledgerId: report.ledgerID.text, uploaded: report.uploaded, repaired: report.repaired,
                     alreadyArchived: report.alreadyArchived, bytesUploaded: report.bytesUploaded,
                     archivedThroughLsn: report.archivedThroughLSN))
+        } else {
+            print(
+                "ledger \(report.ledgerID.text): \(report.uploaded.count) segments uploaded, \(report.repaired.count) repaired, \(report.alreadyArchived) already archived; \(grouped(report.bytesUploaded)) bytes; archived through LSN \(report.archivedThroughLSN)"
+            )
         }
-        print(
-            "ledger \(report.ledgerID.text): \(report.uploaded.count) segments uploaded, \(report.repaired.count) repaired, \(report.alreadyArchived) already archived; \(grouped(report.bytesUploaded)) bytes; archived through LSN \(report.archivedThroughLSN)"
-        )
+        // After the rest: the newer segments were archived all the same. Damage to an evicted segment's only copy
+        // is a failed check (exit 1), named object by object.
+        guard report.evictedObjectsLost.isEmpty else {
+            for lost in report.evictedObjectsLost { printError("ledger-tool archive: \(lost)") }
+            throw ExitStatus.checkFailed
+        }
     }
 }
 

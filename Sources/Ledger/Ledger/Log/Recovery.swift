@@ -113,12 +113,7 @@ struct Recovery {
                 continue  // Beyond the snapshot verify judges: a live writer's newer segment.
             }
             let isLast = position == segments.count - 1
-            var result =
-                try segment.evicted.map {
-                    try recoverEvicted($0, known: known[segment.firstLSN], marks: marks, scan: &scan)
-                }
-                ?? recoverSegment(
-                    segment.path, isLast: isLast, known: known[segment.firstLSN], marks: marks, scan: &scan)
+            var result = try recover(segment, isLast: isLast, known: known[segment.firstLSN], marks: marks, scan: &scan)
             try checkChain(
                 result.row, header: result.header, previous: scan.previous, ledgerID: &scan.ledgerID, path: segment.path
             )
@@ -152,6 +147,24 @@ struct Recovery {
             + local.filter { $0.firstLSN > record.lastLSN }.map { SegmentSource(firstLSN: $0.firstLSN, path: $0.path) }
     }
 
+    /// Recovers one segment, local or evicted. A local file that `retain` evicts after the directory was listed
+    /// (it runs beside ledger-ingest and takes no writer lock) is gone when opened: the record, read again, names
+    /// it then, and it is recovered as evicted.
+    private func recover(
+        _ segment: SegmentSource, isLast: Bool, known: SegmentRow?, marks: IndexMarks, scan: inout Scan
+    ) throws -> SegmentResult {
+        if let evicted = segment.evicted { return try recoverEvicted(evicted, known: known, marks: marks, scan: &scan) }
+        do {
+            return try recoverSegment(segment.path, isLast: isLast, known: known, marks: marks, scan: &scan)
+        } catch let error as LedgerError where error.context("errno") == String(ENOENT) {
+            guard !isLast, let record = try EvictedSegments.read(in: directory),
+                let archived = record.entry(firstLSN: segment.firstLSN)
+            else { throw error }
+            let evicted = EvictedSegment(ledgerID: record.ledgerID, archived: archived)
+            return try recoverEvicted(evicted, known: known, marks: marks, scan: &scan)
+        }
+    }
+
     /// An evicted segment the index already holds whole (the usual open) is taken from the index: it was verified
     /// in the archive before its file was removed, and it never changes. Otherwise (a rebuilt index, `verify`)
     /// it is fetched from the archive, checked against the record, and scanned like a local file.
@@ -170,14 +183,34 @@ struct Recovery {
         guard let path = try scan.fetcher(directory).fetchedPath(firstLSN: evicted.archived.firstLsn) else {
             preconditionFailure("the record read at the start names the segment")
         }
-        var result = try recoverSegment(path, isLast: false, known: nil, marks: marks, scan: &scan)
+        let location = [
+            ("archive_object", "\(evicted.ledgerID.text)/segments/\(evicted.archived.file)"),
+            ("record", directory + "/" + EvictedSegments.fileName),
+        ]
+        var result: SegmentResult
+        do {
+            result = try recoverSegment(path, isLast: false, known: nil, marks: marks, scan: &scan)
+        } catch let error as LedgerError {
+            // The path of the fetched copy is a temporary file: say which archived object it was.
+            throw LedgerError(error.code, error.message, error.context + location)
+        }
         result.row.fileName = evicted.archived.file
         guard result.row.sealed, evicted.archived.describes(result.row) else {
             throw LedgerError(
                 .corruption, "an evicted segment fetched from the archive is not the one its record names",
-                [("path", directory + "/" + EvictedSegments.fileName), ("segment", evicted.archived.file)])
+                location + [
+                    ("expected", Self.summary(evicted.archived)), ("found", Self.summary(result.row)),
+                ])
         }
         return result
+    }
+
+    private static func summary(_ entry: LedgerArchive.Entry) -> String {
+        "sealed, LSNs \(entry.firstLsn)...\(entry.lastLsn), \(entry.bytes) bytes, digest \(hex32(entry.digest))"
+    }
+
+    private static func summary(_ row: SegmentRow) -> String {
+        "\(row.sealed ? "sealed" : "unsealed"), LSNs \(row.firstLSN)...\(row.lastLSN), \(row.byteLength) bytes, digest \(hex32(row.digest))"
     }
 
     /// Publishes what the scan found and says where the writer starts.

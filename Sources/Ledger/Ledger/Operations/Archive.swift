@@ -160,6 +160,9 @@ public enum LedgerArchive {
         public var bytesUploaded: Int64 = 0
         /// The last LSN in the archive (0 when nothing is).
         public var archivedThroughLSN: UInt64 = 0
+        /// Evicted segments (`retain`) whose archived object is missing or damaged: their only copy. The run went
+        /// on past them (newer segments still reach the archive); the caller must report each one loudly.
+        public var evictedObjectsLost: [LedgerError] = []
     }
 
     public struct RestoreReport: Sendable {
@@ -237,7 +240,8 @@ public enum LedgerArchive {
             if let evicted, segment.lastLSN <= evicted.lastLSN,
                 !PosixFileSystem().fileExists(directory + "/" + segment.fileName)
             {
-                throw evictedCopyLost(segment, evicted, target, directory)
+                report.evictedObjectsLost.append(evictedCopyLost(segment, evicted, target, directory))
+                continue
             }
             let data = try segmentBytes(directory, segment)
             let entry = Entry(

@@ -6,7 +6,8 @@ import OperatingErrors
 ///
 /// `evicted-segments.json` in the ledger directory. It is written durably (temporary file, fsync, rename,
 /// directory fsync) *before* a segment file is removed, so a crash between the two leaves a segment that is both
-/// local and listed: readers prefer the local copy. The segments listed are always a prefix of the ledger
+/// local and listed: the reader opens the local file, recovery takes the listing, and the next `retain` removes
+/// the file. The segments listed are always a prefix of the ledger
 /// (from LSN 1, without a gap), so the local files are the rest of it. The index keeps every row of an evicted
 /// segment: readers find a frame through it as before, and open the file through `EvictedSegmentCache`.
 public struct EvictedSegments: Codable, Sendable {
@@ -32,6 +33,16 @@ public struct EvictedSegments: Codable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LedgerError(.io, "cannot read the record of evicted segments", [("path", path)])
         }
+        return try decode(data, path: path)
+    }
+
+    /// The record in the directory held open, nil when there is none.
+    static func read(_ directory: PinnedDirectory) throws -> EvictedSegments? {
+        guard directory.exists(fileName) else { return nil }
+        return try decode(Data(try directory.contents(of: fileName)), path: directory.path + "/" + fileName)
+    }
+
+    private static func decode(_ data: Data, path: String) throws -> EvictedSegments {
         let record: EvictedSegments
         do {
             record = try LedgerArchive.decoder().decode(EvictedSegments.self, from: data)
@@ -50,10 +61,10 @@ public struct EvictedSegments: Codable, Sendable {
     /// The ledger the segments belong to (checked to be a UUID when the record is read).
     var ledgerID: UUID { UUID(uuidString: ledgerId)! }
 
-    /// Written durably; replaces the previous record atomically.
-    func write(in directory: String) throws {
-        try checkPrefix(path: directory + "/" + Self.fileName)
-        try FileArchive(root: directory).put(Self.fileName, try LedgerArchive.encoder().encode(self))
+    /// Written durably into the directory held open; replaces the previous record atomically.
+    func write(_ directory: PinnedDirectory) throws {
+        try checkPrefix(path: directory.path + "/" + Self.fileName)
+        try directory.replaceDurably(Self.fileName, with: try LedgerArchive.encoder().encode(self))
     }
 
     /// The segments must follow each other from LSN 1: a record that says otherwise was edited or damaged, and a
@@ -137,6 +148,10 @@ public final class EvictedSegmentCache {
 
     /// A path holding the evicted segment's bytes, fetched and checked if not cached; nil if it was not evicted.
     func fetchedPath(firstLSN: UInt64) throws -> String? {
+        if try currentRecord()?.entry(firstLSN: firstLSN) == nil {
+            // The record is cached by inode, and a rename can reuse one: read it again before saying "not evicted".
+            recordIdentity = nil
+        }
         guard let record = try currentRecord(), let entry = record.entry(firstLSN: firstLSN) else { return nil }
         if let hit = cached.firstIndex(where: { $0.firstLSN == firstLSN }) {
             cached.append(cached.remove(at: hit))

@@ -111,7 +111,7 @@ public struct PosixFileSystem: FileSystem {
 /// A file descriptor with one owner: closed in `deinit`.
 final class PosixFile: LedgerFile {
     let path: String
-    private let descriptor: Int32
+    let descriptor: Int32
 
     init(path: String, descriptor: Int32) {
         self.path = path

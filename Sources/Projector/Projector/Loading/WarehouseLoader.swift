@@ -214,7 +214,8 @@ final class WarehouseLoader {
             guard let key = keys[candidate.orderID], key.ledgerID != candidate.ledgerID,
                 key.source != Self.sourceKey(candidate.source)
             else { continue }
-            if try warehouseContent(of: key) != Self.content(candidate) {
+            guard let kept = try warehouseContent(of: key) else { continue }
+            if kept != Self.content(candidate) {
                 rows.append(RejectionRow(crossLedgerConflictOf: candidate))
             }
         }
@@ -257,13 +258,20 @@ final class WarehouseLoader {
     }
 
     /// The content of the row `key` leads to, compared field by field with `content(_:)`. The timestamp picks the
-    /// partition when the statement starts.
-    private func warehouseContent(of key: RowKey) throws -> [String] {
+    /// partition when the statement starts. Nil when warehouse retention (`--retention-days`) dropped the row's day:
+    /// its content is gone, and the order stays known by its key alone (no conflict row can be judged).
+    private func warehouseContent(of key: RowKey) throws -> [String]? {
         let found = try connection.query(
             """
             SELECT (amount * 100)::bigint, currency, (extract(epoch FROM transaction_timestamp) * 1000000)::bigint, customer_id, product_category
             FROM \(schema.transactions) WHERE transaction_timestamp = $1::timestamptz AND ledger_id = $2 AND lsn = $3
             """, [key.timestamp, key.ledgerID.uuidString, key.lsn])
+        if found.count == 0, try droppedByRetention(key.timestamp) {
+            logger.info(
+                "projector.conflict_check.day_dropped",
+                metadata: ["ledger.id": "\(key.ledgerID.text)", "ledger.lsn": "\(key.lsn)"])
+            return nil
+        }
         guard found.count == 1 else {
             throw ProjectorError(
                 .postgres, "an order's key in message_keys leads to no transactions row",
@@ -272,6 +280,16 @@ final class WarehouseLoader {
                 ])
         }
         return found.values[0].map { $0 ?? "" }
+    }
+
+    /// Whether warehouse retention dropped the UTC day of `timestamp` (`warehouse_retention`, migration 0007).
+    private func droppedByRetention(_ timestamp: String) throws -> Bool {
+        try connection.query(
+            """
+            SELECT 1 FROM \(schema.table("warehouse_retention"))
+            WHERE ($1::timestamptz AT TIME ZONE 'UTC')::date < first_kept_day
+            """, [timestamp]
+        ).count == 1
     }
 
     private static func sourceKey(_ source: SourceCoordinates) -> String {

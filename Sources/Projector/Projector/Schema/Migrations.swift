@@ -9,6 +9,7 @@ extension Migration {
         Migration(4, "0004_versioned_rates.sql", PackageResources._004_versioned_rates_sql),
         Migration(5, "0005_extra_members.sql", PackageResources._005_extra_members_sql),
         Migration(6, "0006_ledger_histories.sql", PackageResources._006_ledger_histories_sql),
+        Migration(7, "0007_warehouse_retention.sql", PackageResources._007_warehouse_retention_sql),
     ]
 
     /// The file's text without its final newline: what checksums were taken of since the first migration.

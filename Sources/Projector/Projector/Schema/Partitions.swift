@@ -58,14 +58,34 @@ final class PartitionManager {
     /// appear once, and a dropped day's orders must stay known. Returns the days dropped.
     func dropDays(before firstKept: UTCCalendar.Day, _ connection: PostgresConnection) throws -> [UTCCalendar.Day] {
         try load(connection)
+        // First what is about to be dropped: a loader that then finds an order's row gone knows why.
+        try connection.execute(
+            """
+            INSERT INTO \(schema.table("warehouse_retention")) (first_kept_day) VALUES ('\(firstKept)')
+            ON CONFLICT (singleton) DO UPDATE SET first_kept_day = greatest(
+                \(schema.table("warehouse_retention")).first_kept_day, excluded.first_kept_day), updated_at = now()
+            """)
         let old = existing.filter { $0 < firstKept }.sorted()
         for day in old {
-            // The name comes from the schema and a day parsed from the catalog: no value from outside.
-            try connection.execute("DROP TABLE IF EXISTS \(schema.table(Self.namePrefix + day.compact))")
+            // The name comes from the schema and a day parsed from the catalog: no value from outside. Dropping
+            // a partition locks the parent table: wait at most `partitionDropLockTimeoutMilliseconds` behind
+            // readers, and try again at the next upkeep rather than stall every COPY and dashboard behind it.
+            do {
+                try connection.execute(
+                    """
+                    BEGIN; SET LOCAL lock_timeout = \(ProjectorLimits.partitionDropLockTimeoutMilliseconds);
+                    DROP TABLE IF EXISTS \(schema.table(Self.namePrefix + day.compact)); COMMIT
+                    """)
+            } catch let error as ProjectorError where error.sqlState == "55P03" {
+                try connection.execute("ROLLBACK")
+                logger.warning(
+                    "projector.partition.drop_postponed",
+                    metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
+                continue
+            }
             existing.remove(day)
             logger.notice(
-                "projector.partition.dropped",
-                metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
+                "projector.partition.dropped", metadata: ["warehouse.schema": "\(schema)", "warehouse.day": "\(day)"])
         }
         try connection.execute(
             "DELETE FROM \(schema.table("transactions_default")) WHERE transaction_timestamp < '\(firstKept) 00:00:00+00'"
