@@ -82,6 +82,8 @@ import Testing
         #expect(try reader.record(at: 7) == before[6].record)
         let verified = try ProductRun("ledger-tool", ["verify", "--wal", ledger.path], environment: environment)
         #expect(verified.status == 0, "\(verified.errors)")
+        let stats = try ProductRun("ledger-tool", ["stats", "--wal", ledger.path, "-o", "json"])
+        #expect(stats.output.contains("\"evicted_segments\":\(report.evicted.count),"), "\(stats.output)")
         let inspected = try ProductRun(
             "ledger-tool", ["inspect", "segment", ledger.file(report.evicted[1]), "--records", "-o", "json"],
             environment: environment)

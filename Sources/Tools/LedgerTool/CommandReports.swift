@@ -47,6 +47,9 @@ struct StatsReport: Encodable {
     var durableLsn: UInt64
     var segments: Int
     var segmentBytes: Int64
+    /// Of those, the segments `retain` deleted locally (only in the archive); absent when none.
+    var evictedSegments: Int?
+    var evictedSegmentBytes: Int64?
     var indexBytes: Int64
     var bytesPerRecord: Double
     var firstIngestTime: String?
@@ -60,6 +63,8 @@ struct StatsReport: Encodable {
         durableLsn = stats.durableLSN
         segments = stats.segments
         segmentBytes = stats.segmentBytes
+        evictedSegments = stats.evictedSegments > 0 ? stats.evictedSegments : nil
+        evictedSegmentBytes = stats.evictedSegments > 0 ? stats.evictedBytes : nil
         indexBytes = stats.indexBytes
         bytesPerRecord = stats.bytesPerRecord
         firstIngestTime = stats.ingestTimeRange.map { RFC3339.format(microsecondsSinceEpoch: $0.lowerBound) }

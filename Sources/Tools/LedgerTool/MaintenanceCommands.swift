@@ -79,7 +79,10 @@ struct StatsCommand: ParsableCommand {
         print("ledger \(stats.ledgerID.text)")
         print("  LSN range        \(stats.firstLSN.map { "\($0)...\(stats.durableLSN)" } ?? "empty")")
         print(
-            "  segments         \(stats.segments), \(grouped(stats.segmentBytes)) bytes; index \(grouped(stats.indexBytes)) bytes"
+            "  segments         \(stats.segments), \(grouped(stats.segmentBytes)) bytes"
+                + (stats.evictedSegments == 0
+                    ? "" : " (\(stats.evictedSegments), \(grouped(stats.evictedBytes)) bytes, only in the archive)")
+                + "; index \(grouped(stats.indexBytes)) bytes"
         )
         print("  bytes per record \(decimal(stats.bytesPerRecord))")
         if let range = stats.ingestTimeRange {

@@ -116,7 +116,7 @@ extension PipelineStatus.LedgerSide {
         durableLsn = stats.durableLSN
         recordsPerSecond = rate(before.map { Double(stats.durableLSN) - Double($0.stats.durableLSN) }, seconds)
         deadLetters = stats.counts.filter { $0.kind == .rejected || $0.kind == .conflict }.reduce(0) { $0 + $1.count }
-        diskUsedBytes = stats.segmentBytes + stats.indexBytes
+        diskUsedBytes = stats.segmentBytes - stats.evictedBytes + stats.indexBytes
         diskFreeBytes = ledger.diskFreeBytes
         warehouse = ledger.checkpointLSN.map { checkpoint in
             let waiting = ledger.oldestUnprojectedMicroseconds.map { Date().timeIntervalSince1970 - Double($0) / 1e6 }

@@ -167,6 +167,10 @@ public enum LedgerMaintenance {
         public var watermarks: [TopicPartition: Watermark]
         /// First and last ingest time of any record, in microseconds since the epoch.
         public var ingestTimeRange: ClosedRange<Int64>?
+        /// Of `segments` and `segmentBytes`, those `ledger-tool retain` deleted locally: they are only in the
+        /// archive, and take no local disk.
+        public var evictedSegments = 0
+        public var evictedBytes: Int64 = 0
         public var bytesPerRecord: Double { durableLSN == 0 ? 0 : Double(segmentBytes) / Double(durableLSN) }
     }
 
@@ -179,12 +183,17 @@ public enum LedgerMaintenance {
                     .int64Value ?? 0)
         }
         let durable = try reader.durableLSN()
-        return Stats(
+        var stats = Stats(
             ledgerID: reader.ledgerID, durableLSN: durable, firstLSN: durable > 0 ? 1 : nil, segments: segments.count,
             segmentBytes: segments.reduce(0) { $0 + $1.byteLength }, indexBytes: indexBytes,
             counts: try reader.recordCounts(), watermarks: try reader.watermarks(),
             ingestTimeRange: segments.compactMap(\.ingestTimeRange).reduce(nil) { total, range in
                 total.map { min($0.lowerBound, range.lowerBound)...max($0.upperBound, range.upperBound) } ?? range
             })
+        if let evicted = try EvictedSegments.read(in: directory) {
+            stats.evictedSegments = evicted.segments.count
+            stats.evictedBytes = evicted.segments.reduce(0) { $0 + $1.bytes }
+        }
+        return stats
     }
 }
