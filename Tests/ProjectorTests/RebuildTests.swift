@@ -221,6 +221,17 @@ extension Warehouse {
                     ], environment: try archive.environment())
                 #expect(rebuilt.status == 0, "\(rebuilt.errors)")
                 #expect(try connection.contentDigest(schema) == incremental)
+                // ledger-projector itself, into a new warehouse: every evicted segment comes from the archive.
+                try TestPostgres.withSchema { fresh in
+                    let projected = try ProductRun(
+                        "ledger-projector",
+                        [
+                            "--wal", ledger.directory, "--postgres", try TestPostgres.url(), "--schema", fresh.name,
+                            "--exit-when-caught-up", "--metrics-port", "0",
+                        ], environment: try archive.environment())
+                    #expect(projected.status == 0, "\(projected.errors.suffix(600))")
+                    #expect(try connection.contentDigest(fresh) == incremental)
+                }
             }
         }
 

@@ -430,7 +430,8 @@ public enum LedgerArchive {
         let found = sha256(data)
         guard Int64(data.count) == entry.bytes, found == entry.sha256 else {
             throw LedgerError(
-                .corruption, "an archived segment differs from what the manifest says",
+                .corruption,
+                "an archived segment differs from what the manifest (or the record of evicted segments) says",
                 [
                     ("archive", target.url), ("object", name),
                     ("expected", "\(entry.bytes) bytes, sha256 \(entry.sha256)"),
