@@ -33,6 +33,18 @@ import Testing
         let original = try ledgerEntries(ledger.path).prefix(Int(report.durableLSN))
         #expect(try ledgerEntries(restored.path) == Array(original))
         #expect(try LedgerReader(directory: restored.path).ledgerID == id)
+        // The manifest's watermarks: per partition, the highest offset the archive holds is the restored ledger's.
+        let manifest = try #require(try LedgerArchive.readManifest(archive.target, id.text))
+        var held: [String: Int64] = [:]
+        for entry in manifest.segments {
+            let marks = try #require(entry.watermarks)
+            held.merge(marks) { max($0, $1) }
+        }
+        let restoredMarks = try LedgerReader(directory: restored.path).watermarks()
+        #expect(
+            !held.isEmpty
+                && held == Dictionary(uniqueKeysWithValues: restoredMarks.map { ($0.key.description, $0.value.offset) })
+        )
     }
 
     @Test(arguments: ArchiveKind.allCases) func aDamagedOrMissingObjectIsReportedRepairedAndNeverRestored(

@@ -134,6 +134,16 @@ public enum LedgerArchive {
         public var sha256: String
         /// The segment's chain digest (the CRC of its last frame), which the next segment's header names.
         public var digest: UInt32
+        /// The highest Kafka offset of each partition among the segment's records, "topic[partition]" → offset, by
+        /// the index's rule (a gap counts up to its last missing offset): the archive holds each partition through
+        /// the highest of these over its segments. Absent in entries archived before it was recorded.
+        public var watermarks: [String: Int64]?
+
+        /// The same object: everything but what was derived from its records (`watermarks`).
+        func sameObject(as other: Entry) -> Bool {
+            file == other.file && firstLsn == other.firstLsn && lastLsn == other.lastLsn && bytes == other.bytes
+                && sha256 == other.sha256 && digest == other.digest
+        }
 
         /// Whether this entry names `segment` as the index describes it (its bytes are checked by SHA-256 alone).
         func describes(_ segment: SegmentRow) -> Bool {
@@ -246,7 +256,8 @@ public enum LedgerArchive {
             let data = try segmentBytes(directory, segment)
             let entry = Entry(
                 file: segment.fileName, firstLsn: segment.firstLSN, lastLsn: segment.lastLSN,
-                bytes: Int64(data.count), sha256: sha256(data), digest: segment.digest)
+                bytes: Int64(data.count), sha256: sha256(data), digest: segment.digest,
+                watermarks: try segmentWatermarks(directory, segment))
             if let listed {
                 try checkRepairable(listed, entry, directory)
                 report.repaired.append(entry.file)
@@ -386,7 +397,7 @@ public enum LedgerArchive {
                     ("local_last_lsn", "\(local.lastLsn)"),
                 ])
         }
-        guard listed == local else {
+        guard listed.sameObject(as: local) else {
             throw LedgerError(
                 .corruption, "the local copy of an archived segment differs from the archived one",
                 [
@@ -460,6 +471,27 @@ public enum LedgerArchive {
                 [("path", path), ("expected_bytes", "\(segment.byteLength)")])
         }
         return data
+    }
+
+    /// The highest Kafka offset of each partition among a sealed segment's records (`Entry.watermarks`).
+    static func segmentWatermarks(_ directory: String, _ segment: SegmentRow) throws -> [String: Int64] {
+        let path = directory + "/" + segment.fileName
+        let scanner = try SegmentScanner(file: PosixFileSystem().openForReading(path))
+        var batch = IndexBatch()
+        var lsn = segment.firstLSN
+        while true {
+            switch try scanner.next() {
+            case .frame(let frame):
+                for record in try frame.records(path: path) {
+                    batch.note(record, lsn: lsn)
+                    lsn += 1
+                }
+            case .sealed, .end:
+                return Dictionary(uniqueKeysWithValues: batch.watermarks.map { ($0.key.description, $0.value.offset) })
+            case .damaged(let offset, let violation):
+                throw violation.error(path: path, offset: Int(offset), [("segment", segment.fileName)])
+            }
+        }
     }
 
     static func sha256(_ data: Data) -> String {
