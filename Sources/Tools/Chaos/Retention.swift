@@ -57,12 +57,12 @@ extension FaultInjector {
                 environment.ledgerTool, arguments, environment: projector.variables,
                 timeoutSeconds: ChaosLimits.maintenanceTimeoutSeconds)
         else {
-            retention.failures.append("\(ingest.name): did not finish")
+            retention.failures.append("\(ingest.name) at \(Int(elapsed)) s: did not finish")
             return
         }
         guard result.status == 0 else {
             let line = result.errorOutput.split(separator: "\n").last.map(String.init) ?? "exit \(result.status)"
-            retention.failures.append("\(ingest.name): \(line.prefix(300))")
+            retention.failures.append("\(ingest.name) at \(Int(elapsed)) s: \(line.prefix(300))")
             return
         }
         retention.evictedSegments +=

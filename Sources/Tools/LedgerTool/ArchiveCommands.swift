@@ -244,12 +244,17 @@ struct RetainCommand: ParsableCommand {
     /// the ledger means the warehouse projected another history (a restore): nothing is deleted until it is
     /// rebuilt from this one.
     private func floorLSN(_ reader: LedgerReader) throws -> UInt64 {
+        // The checkpoints first, then the durable LSN: while ingest and the projector run, both grow, and a durable
+        // LSN read first could be passed by a checkpoint read after it (the fault campaign saw checkpoint 333 over
+        // durable 329), which would look like a restored ledger.
+        let checkpoints = try warehouseURLs.map { url in
+            try CheckpointProbe(
+                postgresURL: url, schema: try WarehouseSchema(schema), applicationName: "ledger-tool retain"
+            ).projectedLSN(of: reader.ledgerID)
+        }
         let durable = try reader.durableLSN()
         var floor = durable
-        for url in warehouseURLs {
-            let probe = try CheckpointProbe(
-                postgresURL: url, schema: try WarehouseSchema(schema), applicationName: "ledger-tool retain")
-            let checkpoint = try probe.projectedLSN(of: reader.ledgerID)
+        for checkpoint in checkpoints {
             guard checkpoint <= durable else {
                 throw LedgerError(
                     .invalidArgument,
