@@ -82,6 +82,11 @@ import Testing
         #expect(try reader.record(at: 7) == before[6].record)
         let verified = try ProductRun("ledger-tool", ["verify", "--wal", ledger.path], environment: environment)
         #expect(verified.status == 0, "\(verified.errors)")
+        let firstOrder = try #require(before.first { $0.record.kind == .accepted }?.record.transaction?.orderID)
+        let traced = try ProductRun(
+            "ledger-tool", ["trace", firstOrder.uuidString, "--wal", ledger.path, "--all", "-o", "json"],
+            environment: environment)
+        #expect(traced.status == 0 && traced.output.contains(firstOrder.uuidString.lowercased()), "\(traced.errors)")
         let stats = try ProductRun("ledger-tool", ["stats", "--wal", ledger.path, "-o", "json"])
         #expect(stats.output.contains("\"evicted_segments\":\(report.evicted.count),"), "\(stats.output)")
         let inspected = try ProductRun(
