@@ -84,7 +84,14 @@ public final class S3Bucket: @unchecked Sendable {
     public func list(folder: String) throws -> S3Listing {
         var listing = S3Listing()
         var token: String?
+        var pages = 0
         repeat {
+            pages += 1
+            guard pages <= ObjectStoreLimits.listPagesMax else {
+                throw ObjectStoreError(
+                    .refused, "the object store's listing did not end",
+                    [("url", location.url), ("folder", folder), ("pages", String(ObjectStoreLimits.listPagesMax))])
+            }
             var query = [("list-type", "2"), ("delimiter", "/"), ("prefix", location.prefix + folder)]
             if let token { query.append(("continuation-token", token)) }
             let response = try request("GET", nil, query: query)
@@ -93,6 +100,11 @@ public final class S3Bucket: @unchecked Sendable {
             let strip = location.prefix.count + folder.count
             listing.folders += page.folders.map { String($0.dropFirst(strip).dropLast()) }
             for object in page.objects { listing.objectBytes[String(object.key.dropFirst(strip))] = object.bytes }
+            guard page.nextToken == nil || page.nextToken != token else {
+                throw ObjectStoreError(
+                    .refused, "the object store's listing repeated its continuation token",
+                    [("url", location.url), ("folder", folder), ("token", token ?? "")])
+            }
             token = page.nextToken
         } while token != nil
         return listing

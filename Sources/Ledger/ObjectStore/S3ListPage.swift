@@ -15,7 +15,9 @@ struct S3ListPage {
         let reader = Reader()
         let parser = XMLParser(data: xml)
         parser.delegate = reader
-        guard parser.parse() else {
+        // An empty body or a document cut short parses without error: only a closed ListBucketResult is an answer
+        // (read as empty, a truncated listing would make every archived object look missing).
+        guard parser.parse(), reader.complete else {
             throw ObjectStoreError(
                 .refused, "the object store's listing is not the XML of ListObjectsV2",
                 [("url", url), ("error", "\(parser.parserError.map { "\($0)" } ?? "unknown")")])
@@ -34,6 +36,8 @@ struct S3ListPage {
         var folders: [String] = []
         var truncated = false
         var nextToken: String?
+        /// The root ListBucketResult element was closed.
+        var complete = false
         private var path: [String] = []
         private var text = ""
 
@@ -57,6 +61,7 @@ struct S3ListPage {
             case ["ListBucketResult", "NextContinuationToken"]: nextToken = text
             default: break
             }
+            if path == ["ListBucketResult"] { complete = true }
             path.removeLast()
             text = ""
         }

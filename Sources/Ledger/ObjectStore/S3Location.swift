@@ -17,6 +17,9 @@ public enum ObjectStoreLimits {
     public static let expectContinueWaitMilliseconds = 200
     /// Most bytes of an error response quoted in an error's context.
     public static let errorBodyBytesKeptMax = 512
+    /// Most pages one listing may take (S3 returns up to 1,000 keys a page: 10M objects in one folder). A store
+    /// that keeps answering "truncated" would otherwise keep the archive run listing forever.
+    public static let listPagesMax = 10_000
 }
 
 /// Where an `s3://bucket/prefix` URL points: the bucket, the key prefix, the endpoint and the region.
