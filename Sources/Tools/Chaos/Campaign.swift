@@ -77,6 +77,7 @@ final class Campaign {
         for ingest in ingests { if let run = ingest.current { injector.stopGracefully(run) } }
         if let run = projector.current { injector.stopGracefully(run) }
         let finalProjectorStatus = try projector.catchUp(timeoutSeconds: ChaosLimits.drainTimeoutSeconds)
+        injector.retainEverything()
         let drainSeconds = Date().timeIntervalSince(drainStarted)
 
         let ledgers = try ingests.map {

@@ -45,11 +45,28 @@ extension FaultInjector {
         }
     }
 
-    private func retain(_ ingest: IngestInstance) {
+    /// After the drain, with every service stopped and the warehouse caught up: archive what the last seconds
+    /// sealed, then evict every sealed segment but the last. The final read of each ledger, `verify` and the
+    /// archive checks then go through the archive for nearly all of it, however few runs fell in the fault window.
+    func retainEverything() {
+        for ingest in ingests where FileManager.default.fileExists(atPath: ingest.ledger + "/index.sqlite") {
+            let archived = try? Command.run(
+                environment.ledgerTool,
+                ["archive", "--wal", ingest.ledger, "--to", "file://" + ingest.archive, "--check", "sizes"],
+                timeoutSeconds: ChaosLimits.maintenanceTimeoutSeconds)
+            if archived?.status != 0 {
+                retention.failures.append(
+                    "\(ingest.name) at the end: archive before the last retain: \(archived?.errorOutput.suffix(200) ?? "did not finish")"
+                )
+            }
+            retain(ingest, keepSealedSegments: 0)
+        }
+    }
+
+    private func retain(_ ingest: IngestInstance, keepSealedSegments: Int = ChaosLimits.retainKeepSealedSegments) {
         let arguments = [
             "retain", "--wal", ingest.ledger, "--archive", "file://" + ingest.archive, "--schema",
-            ChaosLimits.warehouseSchema, "--keep-sealed-segments", "\(ChaosLimits.retainKeepSealedSegments)", "-o",
-            "json",
+            ChaosLimits.warehouseSchema, "--keep-sealed-segments", "\(keepSealedSegments)", "-o", "json",
         ]
         retention.runs += 1
         guard
