@@ -168,11 +168,11 @@ struct RetainCommand: ParsableCommand {
             Oldest first, a sealed segment's file is deleted when every record in it is behind the checkpoint of \
             each warehouse named with --postgres (or --no-warehouse says none reads this ledger), the archive's \
             manifest names it, its local bytes have the manifest's SHA-256, and the archived object, read back now, \
-            has it too. The newest --keep-sealed-segments sealed segments and the open one always stay. The first \
-            segment that fails a check ends the run, and the report says why it stays. The deleted segments are \
-            recorded in evicted-segments.json before each file goes: the projector, trace, rebuild and verify fetch \
-            them from that archive when they need them (with the AWS variables for s3://). Takes no lock: runs \
-            beside ledger-ingest, e.g. from a timer.
+            has it too. The newest --keep-sealed-segments sealed segments and the ledger's last segment always stay. The \
+            first segment that fails a check ends the run, and the report says why it stays. The deleted segments are \
+            recorded in evicted-segments.json before each file goes: the projector, trace, rebuild, verify and \
+            inspect fetch them from that archive when they need them (with the AWS variables for s3://). Takes no \
+            writer lock: runs beside ledger-ingest, e.g. from a timer; one run at a time (retain.lock).
             """)
 
     @OptionGroup var ledger: LedgerDirectoryOptions

@@ -131,20 +131,18 @@ struct Recovery {
         var evicted: EvictedSegment?
     }
 
-    /// The evicted prefix (from its record, read after listing the directory: a file retention removes meanwhile
-    /// is then already in the record), followed by the local segment files past it.
+    /// The evicted prefix, followed by the local segment files past it (`SegmentFiles.listPastEvicted`).
     private func segmentSources() throws -> [SegmentSource] {
-        let local = try SegmentFiles.list(directory, fileSystem: fileSystem)
-        guard let record = try EvictedSegments.read(in: directory) else {
-            return local.map { SegmentSource(firstLSN: $0.firstLSN, path: $0.path) }
-        }
-        let evicted = record.segments.map {
-            SegmentSource(
-                firstLSN: $0.firstLsn, path: SegmentFiles.path(directory, firstLSN: $0.firstLsn),
-                evicted: EvictedSegment(ledgerID: record.ledgerID, archived: $0))
-        }
-        return evicted
-            + local.filter { $0.firstLSN > record.lastLSN }.map { SegmentSource(firstLSN: $0.firstLSN, path: $0.path) }
+        let segments = try SegmentFiles.listPastEvicted(directory, fileSystem: fileSystem)
+        let evicted =
+            segments.evicted.map { record in
+                record.segments.map {
+                    SegmentSource(
+                        firstLSN: $0.firstLsn, path: SegmentFiles.path(directory, firstLSN: $0.firstLsn),
+                        evicted: EvictedSegment(ledgerID: record.ledgerID, archived: $0))
+                }
+            } ?? []
+        return evicted + segments.local.map { SegmentSource(firstLSN: $0.firstLSN, path: $0.path) }
     }
 
     /// Recovers one segment, local or evicted. A local file that `retain` evicts after the directory was listed

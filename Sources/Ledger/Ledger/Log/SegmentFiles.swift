@@ -16,11 +16,21 @@ enum SegmentFiles {
             .sorted { $0.firstLSN < $1.firstLSN }
     }
 
+    /// The ledger's segments as two parts: the prefix `ledger-tool retain` evicted to the archive (its record, read
+    /// after listing the directory, so a file retention removes meanwhile is already in it), and the local
+    /// segment files past that prefix (a file the record also lists, left by a crash, belongs to the prefix).
+    static func listPastEvicted(_ directory: String, fileSystem: any FileSystem) throws -> (
+        evicted: EvictedSegments?, local: [(firstLSN: UInt64, path: String)]
+    ) {
+        let local = try list(directory, fileSystem: fileSystem)
+        let evicted = try EvictedSegments.read(in: directory)
+        return (evicted, local.filter { $0.firstLSN > evicted?.lastLSN ?? 0 })
+    }
+
     /// How many segments the ledger has: those `ledger-tool retain` evicted to the archive, and the local files.
     static func countWithEvicted(_ directory: String, fileSystem: any FileSystem) throws -> Int {
-        let evicted = try EvictedSegments.read(in: directory)
-        let local = try list(directory, fileSystem: fileSystem).filter { $0.firstLSN > evicted?.lastLSN ?? 0 }
-        return (evicted?.segments.count ?? 0) + local.count
+        let segments = try listPastEvicted(directory, fileSystem: fileSystem)
+        return (segments.evicted?.segments.count ?? 0) + segments.local.count
     }
 
     /// Creates a segment durably: temporary file, header, fsync, rename, directory fsync. A crash at any
