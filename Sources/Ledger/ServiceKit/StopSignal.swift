@@ -38,8 +38,12 @@ public final class StopSignal: @unchecked Sendable {
 /// of Swift's cooperative pool. Shared by ledger-ingest and ledger-projector.
 public func runOnDedicatedThread(named name: String, _ body: @escaping @Sendable () throws -> Void) async throws {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.name = name
+        let thread = Thread {
+            // Named from inside: Foundation on Linux names the pthread only when the thread names itself, and
+            // otherwise it keeps its creator's name (a pool thread's), so `top -H` could not tell it apart.
+            Thread.current.name = name
+            continuation.resume(with: Result { try body() })
+        }
         thread.stackSize = 8 << 20
         thread.start()
     }
