@@ -22,8 +22,13 @@ package struct FrameEncoder {
     private var scratch = ByteWriter(capacity: 4096)
     private var compressed: [UInt8] = []
     private var verification: [UInt8] = []
-    /// The records in the payload, as appended: the finished frame must decode to exactly these.
-    package private(set) var records: [Record] = []
+    /// Records in the payload.
+    package private(set) var recordCount = 0
+    /// The records in the payload, as appended, where `assert` runs (debug builds, the tests): the finished frame
+    /// must decode to exactly these. Release builds keep none: holding every record of a frame until it is
+    /// finished only for that check cost a retain, a release and an array slot per record on the ingest thread.
+    private var appended: [Record] = []
+    private let keepsAppended = _isDebugAssertConfiguration()
     /// False only in tests that make ledgers as binaries before `RecordBounds` wrote them (NUL in text, years
     /// outside 1-9999), to check that readers and the projector still handle such records.
     private let checksBounds: Bool
@@ -35,7 +40,7 @@ package struct FrameEncoder {
         self.checksReadBack = checksReadBack
     }
 
-    package var isEmpty: Bool { records.isEmpty }
+    package var isEmpty: Bool { recordCount == 0 }
 
     /// Encodes `record` (without adding it). Refuses, leaving the frame as it was, a record with a value out of
     /// `RecordBounds` (`.valueOutOfBounds`) or larger than `Limits.recordBytesMax` (`.recordTooLarge`).
@@ -53,9 +58,9 @@ package struct FrameEncoder {
     /// Whether the record just encoded still fits this frame (else the caller finishes the frame first).
     package func hasRoom(for encoded: EncodedRecord) -> Bool {
         // The length prefix is a varint of at most 10 bytes.
-        records.isEmpty
+        isEmpty
             || (payload.count + encoded.byteCount + 10 <= Limits.frameRawBytesMax
-                && records.count < Limits.frameRecordsMax)
+                && recordCount < Limits.frameRecordsMax)
     }
 
     /// Adds the record `encode` just encoded.
@@ -65,12 +70,13 @@ package struct FrameEncoder {
             "add follows encode of the same record, with room for it")
         payload.appendVarint(UInt64(scratch.count))
         payload.append(bytes: scratch.bytes)
-        records.append(record)
+        recordCount += 1
+        if keepsAppended { appended.append(record) }
     }
 
     /// The frame's bytes, after checking that they read back as the records appended; then starts a new frame.
     package mutating func finish(firstLSN: UInt64, chainLink: UInt32) -> Frame {
-        precondition(!records.isEmpty, "a frame holds at least one record")
+        precondition(!isEmpty, "a frame holds at least one record")
         let bound = LZ4Block.compressedBytesBound(rawByteCount: payload.count)
         if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
         let storedLength = payload.bytes.withUnsafeBytes { raw in
@@ -80,7 +86,7 @@ package struct FrameEncoder {
         let frame = compressed.withUnsafeBytes { all in
             let storedPayload = UnsafeRawBufferPointer(rebasing: all[0..<storedLength])
             let header = FrameHeader.encode(
-                firstLSN: firstLSN, recordCount: UInt32(records.count), rawLength: UInt32(payload.count),
+                firstLSN: firstLSN, recordCount: UInt32(recordCount), rawLength: UInt32(payload.count),
                 chainLink: chainLink, storedPayload: storedPayload)
             var bytes = header.bytes
             bytes.append(contentsOf: storedPayload)
@@ -88,7 +94,8 @@ package struct FrameEncoder {
             return Frame(bytes: bytes, storedLength: storedLength, rawLength: payload.count, crc: header.crc)
         }
         payload.removeAll()
-        records.removeAll(keepingCapacity: true)
+        recordCount = 0
+        appended.removeAll(keepingCapacity: true)
         return frame
     }
 
@@ -111,7 +118,7 @@ package struct FrameEncoder {
                         "LZ4 round trip of frame at LSN \(firstLSN) does not reproduce its payload (memory or library fault)"
                     )
                 }
-                return RecordCodec.check(UnsafeRawBufferPointer(target), expectedCount: records.count)
+                return RecordCodec.check(UnsafeRawBufferPointer(target), expectedCount: recordCount)
             }
         }
         if let violation {
@@ -125,11 +132,11 @@ package struct FrameEncoder {
     /// Debug builds: the payload decodes to exactly the records appended (a codec that shortened or changed a
     /// value would pass `check` and fail here).
     private func readsBackAsAppended(firstLSN: UInt64) -> Bool {
-        let decoded = payload.bytes.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: records.count) }
+        let decoded = payload.bytes.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: recordCount) }
         guard case .success(let readBack) = decoded else { return false }
-        guard let index = readBack.indices.first(where: { readBack[$0] != records[$0] }) else { return true }
+        guard let index = readBack.indices.first(where: { readBack[$0] != appended[$0] }) else { return true }
         print(
-            "record at LSN \(firstLSN + UInt64(index)) reads back as other values than were appended: \(readBack[index]) vs \(records[index])"
+            "record at LSN \(firstLSN + UInt64(index)) reads back as other values than were appended: \(readBack[index]) vs \(appended[index])"
         )
         return false
     }

@@ -299,7 +299,7 @@ public final class LedgerWriter {
     private func writeFrame() throws {
         guard !frame.isEmpty else { return }
         try beforeFrameWrite?()
-        let recordCount = frame.records.count
+        let recordCount = frame.recordCount
         let firstLSN = nextLSN - UInt64(recordCount)
         let finished = frame.finish(firstLSN: firstLSN, chainLink: segment.row.digest)
         let offset = segment.row.byteLength
