@@ -36,11 +36,16 @@ struct RetentionRuns {
 }
 
 extension FaultInjector {
+    /// The instances whose ledger exists (ledger-ingest creates it when it first starts).
+    private var ingestsWithLedger: [IngestInstance] {
+        ingests.filter { FileManager.default.fileExists(atPath: $0.ledger + "/index.sqlite") }
+    }
+
     /// Runs retention for every instance whose ledger exists, if the interval has passed.
     func retainIfDue() {
         guard Date().timeIntervalSince(retention.lastRun) >= ChaosLimits.retainIntervalSeconds else { return }
         retention.lastRun = Date()
-        for ingest in ingests where FileManager.default.fileExists(atPath: ingest.ledger + "/index.sqlite") {
+        for ingest in ingestsWithLedger {
             retain(ingest)
         }
     }
@@ -49,7 +54,7 @@ extension FaultInjector {
     /// sealed, then evict every sealed segment but the last. The final read of each ledger, `verify` and the
     /// archive checks then go through the archive for nearly all of it, however few runs fell in the fault window.
     func retainEverything() {
-        for ingest in ingests where FileManager.default.fileExists(atPath: ingest.ledger + "/index.sqlite") {
+        for ingest in ingestsWithLedger {
             let archived = try? Command.run(
                 environment.ledgerTool,
                 ["archive", "--wal", ingest.ledger, "--to", "file://" + ingest.archive, "--check", "sizes"],
