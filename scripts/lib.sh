@@ -107,6 +107,34 @@ stop_postgres() {
   unset PULSE_TEST_POSTGRES_URL PULSE_TEST_POSTGRES_READER_URL PULSE_TEST_POSTGRES_DATA PULSE_TEST_POSTGRES_BIN PULSE_TEST_POSTGRES_LOG
 }
 
+# The daily partitions of warehouse schema $2 created again in schema $3 of the database at URL $1, so that a
+# \copy into $3 routes rows exactly as the projector did into $2.
+copy_partitions() {
+  local url="$1" from="$2" to="$3"
+  psql -qAt "$url" -v ON_ERROR_STOP=1 -c "SELECT format('CREATE TABLE %I.%I PARTITION OF %I.transactions %s;', '$to', c.relname, '$to', pg_get_expr(c.relpartbound, c.oid))
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = '$from.transactions'::regclass AND c.relname <> 'transactions_default'" |
+    psql -qAt "$url" -v ON_ERROR_STOP=1 >/dev/null
+}
+
+# CPU seconds (user + system) the cluster start_postgres started has used so far: the postmaster, the processes it
+# forked that are alive (WAL writer, checkpointer, open connections' backends) and, through its children's times
+# (fields 16-17 of its stat), every backend that has exited and been reaped: a finished psql's once its backend's
+# /proc entry is gone (the backend exits, and is reaped, a moment after psql returns).
+postgres_cpu_seconds() {
+  local postmaster reaped
+  postmaster=$(head -1 "$postgres_dir/data/postmaster.pid")
+  reaped=$(awk -v hz="$(getconf CLK_TCK)" '{print ($16 + $17) / hz}' "/proc/$postmaster/stat")
+  echo "$reaped + $(process_cpu_seconds "$postmaster" $(pgrep -P "$postmaster"))" | bc -l
+}
+
+# CPU seconds (user + system) used so far by the processes given (0 for one that is gone).
+process_cpu_seconds() {
+  local ticks=0 pid
+  for pid in "$@"; do ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0))); done
+  echo "$ticks / $(getconf CLK_TCK)" | bc -l
+}
+
 as_postgres() {
   # From /: the postgres user may not be allowed into the current directory (every path given is absolute).
   if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
