@@ -117,6 +117,27 @@ copy_partitions() {
     psql -qAt "$url" -v ON_ERROR_STOP=1 >/dev/null
 }
 
+# Runs a psql command line (quiet, unaligned, stopping at the first error: -qAt -v ON_ERROR_STOP=1) and returns
+# once the backend that served it has exited and been reaped, a moment after psql returns: only then is its CPU in
+# the postmaster's children's times (postgres_cpu_seconds), so that it counts before the next measurement starts
+# and not in it.
+psql_reaped() {
+  local backend
+  backend=$("$@" -c "SELECT pg_backend_pid()" | tail -1)
+  while [ -e "/proc/$backend" ]; do sleep 0.01; done
+}
+
+# Finishes the work earlier steps left the cluster (autovacuum of the tables they filled: the original loop's
+# 623,000 rows, a dropped schema's catalog; their dirty buffers), so that the PostgreSQL CPU and the latency the
+# next step measures are its own: VACUUM (ANALYZE) of the database, then a checkpoint, as the superuser over the
+# cluster's socket (CHECKPOINT needs it).
+settle_postgres() {
+  [ -n "${postgres_dir:-}" ] || { log "not settling PostgreSQL: it was not started by start_postgres"; return 0; }
+  local port="${PULSE_TEST_POSTGRES_URL##*:}"
+  psql_reaped as_postgres "$postgres_bin/psql" -qAt -v ON_ERROR_STOP=1 -h "$postgres_dir" -p "${port%%/*}" -U postgres \
+    -d pulse -c "SET client_min_messages = warning" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
+}
+
 # CPU seconds (user + system) the cluster start_postgres started has used so far: the postmaster, the processes it
 # forked that are alive (WAL writer, checkpointer, open connections' backends) and, through its children's times
 # (fields 16-17 of its stat), every backend that has exited and been reaped: a finished psql's once its backend's
