@@ -167,7 +167,12 @@ private enum DecodedDetail<TransactionValue, RejectedValue> {
 }
 
 private struct RecordBuilder: RecordSink {
-    func text(_ bytes: UnsafeRawBufferPointer) -> String? { String(validating: bytes, as: UTF8.self) }
+    /// The checker's validation, then a plain decode: `String(validating:as:)` is generic and not specialised in
+    /// the standard library, and instantiated type metadata on every call (about a fifth of a 64 MiB recovery's
+    /// time in `perf`, 2026-12-07). Both sinks now accept exactly the same bytes.
+    func text(_ bytes: UnsafeRawBufferPointer) -> String? {
+        UTF8Validation.isValid(bytes) ? String(decoding: bytes, as: UTF8.self) : nil
+    }
 
     func source(
         topic: String, partition: Int32, offset: Int64, timestamp: Int64?, key: UnsafeRawBufferPointer?,
