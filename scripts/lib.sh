@@ -117,10 +117,10 @@ copy_partitions() {
     psql -qAt "$url" -v ON_ERROR_STOP=1 >/dev/null
 }
 
-# Runs a psql command line (quiet, unaligned, stopping at the first error: -qAt -v ON_ERROR_STOP=1) and returns
-# once the backend that served it has exited and been reaped, a moment after psql returns: only then is its CPU in
-# the postmaster's children's times (postgres_cpu_seconds), so that it counts before the next measurement starts
-# and not in it.
+# Runs a psql command line given whole (it should pass -qAt, so that its last line of output is the backend's pid)
+# and returns once the backend that served it has exited and been reaped, a moment after psql returns: only then is
+# its CPU in the postmaster's children's times (postgres_cpu_seconds), so that it counts before the next measurement
+# starts and not in it.
 psql_reaped() {
   local backend
   backend=$("$@" -c "SELECT pg_backend_pid()" | tail -1)
@@ -133,9 +133,14 @@ psql_reaped() {
 # cluster's socket (CHECKPOINT needs it).
 settle_postgres() {
   [ -n "${postgres_dir:-}" ] || { log "not settling PostgreSQL: it was not started by start_postgres"; return 0; }
+  psql_reaped superuser_psql -c "SET client_min_messages = warning" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
+}
+
+# psql as the superuser on the database of the cluster start_postgres started, over its socket (which trusts the
+# postgres user): for what the owner may not do, such as CHECKPOINT. Further arguments are psql's.
+superuser_psql() {
   local port="${PULSE_TEST_POSTGRES_URL##*:}"
-  psql_reaped as_postgres "$postgres_bin/psql" -qAt -v ON_ERROR_STOP=1 -h "$postgres_dir" -p "${port%%/*}" -U postgres \
-    -d pulse -c "SET client_min_messages = warning" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
+  as_postgres "$postgres_bin/psql" -qAt -v ON_ERROR_STOP=1 -h "$postgres_dir" -p "${port%%/*}" -U postgres -d pulse "$@"
 }
 
 # CPU seconds (user + system) the cluster start_postgres started has used so far: the postmaster, the processes it
