@@ -417,4 +417,15 @@ import Testing
         #expect(stored.count == ContentDigest.byteCount && ContentDigest(bytes: stored) == base.contentDigest)
         #expect(ContentDigest(bytes: Array(stored.dropLast())) == nil, "an index value of another length is refused")
     }
+
+    /// The order index keeps these digests on disk, so the encoding is part of the ledger's format: the digest of
+    /// a fixed order must stay the first 16 bytes of the SHA-256 of its documented encoding (version 1), as
+    /// computed outside Swift (Python's hashlib over the bytes the `ContentDigest` comment lays out).
+    @Test func theContentDigestIsTheSHA256OfTheDocumentedEncoding() throws {
+        let json =
+            #"{"order_id": "7d0f6f3e-2c4b-4f59-9a41-0c5a4fdf2b11", "amount": 10.50, "currency": "USD", "timestamp": "2026-01-15T10:30:00Z", "customer_id": "cust_1", "product_category": "books"}"#
+        let transaction = try MessageValidator.validate(Array(json.utf8)).get()
+        let hex = transaction.contentDigest.withBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        #expect(hex == "43c99c28c1e980dca1c7be6c69d527b8")
+    }
 }
