@@ -77,6 +77,46 @@ extension Warehouse {
             }
         }
 
+        /// While a batch waits to commit, the projector reads what became durable meanwhile and loads it on its
+        /// other connection, to commit right after the first: a record made durable just after a read waits for its
+        /// own batch, not for the one in flight to commit first. Here a row lock on the checkpoint holds the first
+        /// batch at its checkpoint update; the second must get as far as waiting for it, and both then commit in
+        /// order, each record once.
+        @Test func aBatchReadWhileAnotherWaitsToCommitIsLoadedBesideIt() throws {
+            try withGeneratedLedger(seed: 91) { ledger, schema, scratch in
+                try ledger.append(200)
+                let (projector, _) = try startFollowingProjector(ledger.directory, into: schema, scratch: scratch)
+                defer { _ = projector.stop() }
+                let observer = try TestPostgres.connect()
+                let caughtUp = try waitUntilProjected(ledger, schema, observer)
+                let blocker = try TestPostgres.connect()
+                try blocker.execute("BEGIN")
+                try blocker.execute("SELECT 1 FROM \(schema.table("projector_checkpoints")) FOR UPDATE")
+                try ledger.append(200)
+                let firstHeld = eventually(seconds: 10) {
+                    try observer.loadConnections(waitingForALock: 1, idleInTransaction: 0)
+                }
+                try ledger.append(200)
+                let secondBeside = eventually(seconds: 10) {
+                    try observer.loadConnections(waitingForALock: 1, idleInTransaction: 1)
+                }
+                try blocker.execute("COMMIT")
+                let log = String(projector.log.suffix(800))
+                #expect(caughtUp, "the first 200 records were projected")
+                #expect(firstHeld, "the first batch waited for the checkpoint's row lock: \(log)")
+                #expect(secondBeside, "the second batch was loaded while the first waited: \(log)")
+                #expect(try waitUntilProjected(ledger, schema, observer), "everything committed once the lock went")
+                try expectWarehouseMatches(ledger, schema: schema, connection: observer)
+            }
+        }
+
+        private func waitUntilProjected(
+            _ ledger: GeneratedLedger, _ schema: WarehouseSchema, _ connection: PostgresConnection
+        ) throws -> Bool {
+            let durable = ledger.durableLSN
+            return eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == durable }
+        }
+
         /// PostgreSQL stopped (immediate mode: a crash) and started again while the projector follows a growing
         /// ledger: it retries, keeps its place, and loses and doubles nothing; SIGTERM then exits 0.
         @Test func postgresRestartedMidStream() throws {

@@ -48,7 +48,7 @@ struct LedgerProjectorCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("poll-interval-ms"),
         help:
-            "Milliseconds between looks at a fully projected ledger (env PROJECTOR_POLL_INTERVAL_MS; default \(ProjectorLimits.followPollIntervalMillisecondsDefault))."
+            "Milliseconds between looks at a fully projected ledger, and the longest wait for a batch in flight before looking again (env PROJECTOR_POLL_INTERVAL_MS; default \(ProjectorLimits.followPollIntervalMillisecondsDefault))."
     )
     var pollIntervalMilliseconds: Int?
     @Option(

@@ -23,10 +23,12 @@ public enum ProjectorLimits {
 
     // MARK: Following the ledger
 
-    /// How long the projector sleeps when every ledger is fully projected before looking again. Under load the
-    /// projector is caught up after nearly every batch, so this sleep is paid by almost every record: at 100 ms
-    /// it was most of the produce → warehouse latency (p50 221 ms, p99 349 ms at 50k msgs/s); at 10 ms that is
-    /// p50 66 ms, p99 114 ms, for a hundred reads a second of one SQLite row (microseconds each).
+    /// How long the projector sleeps when every ledger is fully projected before looking again, and the longest
+    /// it waits for a batch in flight before it looks again for new records (to load them on the other
+    /// connection). Under load the projector is caught up after nearly every batch, so this wait is paid by
+    /// almost every record: at 100 ms it was most of the produce → warehouse latency (p50 221 ms, p99 349 ms at
+    /// 50k msgs/s); at 10 ms that is p50 66 ms, p99 114 ms, for a hundred reads a second of one SQLite row
+    /// (microseconds each).
     public static let followPollIntervalMillisecondsDefault = 10
     /// First wait after PostgreSQL (or the ledger) became unavailable; doubled after each failure.
     public static let retryBackoffMillisecondsInitial = 100

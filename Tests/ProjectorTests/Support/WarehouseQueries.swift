@@ -66,6 +66,19 @@ extension PostgresConnection {
         return (orders, offsets, keys)
     }
 
+    /// Whether exactly `waitingForALock` of ledger-projector's connections wait for a lock inside a transaction
+    /// and exactly `idleInTransaction` sit idle inside one (a batch loaded, waiting in the process for the batch
+    /// before it to commit).
+    func loadConnections(waitingForALock: Int, idleInTransaction: Int) throws -> Bool {
+        let counts = try query(
+            """
+            SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'), count(*) FILTER (WHERE state = 'idle in transaction')
+            FROM pg_stat_activity WHERE application_name = 'ledger-projector'
+            """
+        ).values[0]
+        return counts == [String(waitingForALock), String(idleInTransaction)] as [String?]
+    }
+
     func checkpoint(_ schema: WarehouseSchema, _ ledgerID: UUID) throws -> UInt64 {
         UInt64(
             try query("SELECT last_lsn FROM \(schema.checkpoints) WHERE ledger_id = $1", [ledgerID.uuidString]).scalar

@@ -26,6 +26,15 @@ final class BatchCompletion: @unchecked Sendable {
         return result!
     }
 
+    /// How the batch ended, waiting at most `milliseconds`; nil if it has not ended by then.
+    func wait(atMostMilliseconds milliseconds: Int) -> Result<WarehouseLoader.Outcome, any Error>? {
+        let deadline = Date(timeIntervalSinceNow: Double(milliseconds) / 1000)
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil && condition.wait(until: deadline) {}
+        return result
+    }
+
     /// Blocks until the batch has finished; throws `.batchCancelled` unless it committed.
     func waitUntilCommitted() throws {
         if case .failure(let error) = wait() {
@@ -146,5 +155,15 @@ final class LoadPipeline {
         precondition(!inFlight.isEmpty, "a batch is in flight")
         let oldest = inFlight.removeFirst()
         return (oldest.batch, oldest.completion.wait())
+    }
+
+    /// As `awaitOldest`, but waits at most `milliseconds`: nil (and the batch stays in flight) if it has not
+    /// finished by then.
+    func awaitOldest(atMostMilliseconds milliseconds: Int) -> (
+        batch: ProjectionBatch, result: Result<WarehouseLoader.Outcome, any Error>
+    )? {
+        precondition(!inFlight.isEmpty, "a batch is in flight")
+        guard let result = inFlight[0].completion.wait(atMostMilliseconds: milliseconds) else { return nil }
+        return (inFlight.removeFirst().batch, result)
     }
 }

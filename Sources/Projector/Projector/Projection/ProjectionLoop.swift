@@ -48,11 +48,11 @@ final class ProjectionLoop {
         while !stop.isRequested {
             do {
                 let session = try connected()
-                let progressed = try projectRound(session)
+                let busy = try projectRound(session)
                 health.set(.healthy)
                 backoffMilliseconds = ProjectorLimits.retryBackoffMillisecondsInitial
                 try maintainPartitions(session)
-                if !progressed {
+                if !busy {
                     if configuration.exitWhenCaughtUp, try allCaughtUp() {
                         return logger.info("projector.caught_up.exiting")
                     }
@@ -100,7 +100,13 @@ final class ProjectionLoop {
     }
 
     /// Hands the next batch of each ledger with new durable records to the load pipeline. When there is nothing
-    /// new anywhere, waits for the batches in flight. Returns whether anything new was read.
+    /// new anywhere and a batch is in flight, waits for it at most one poll interval and looks again: a batch
+    /// read meanwhile goes to the free connection and loads while the first one commits. Returns whether the
+    /// projector is busy (read something, or has a batch in flight); false means idle, caught up everywhere.
+    ///
+    /// Why not wait for every batch in flight before looking again: under a steady stream that kept one batch
+    /// in flight at a time and then slept a poll interval, so a record that became durable just after a read
+    /// waited for the whole batch before it, the sleep, then its own batch, which had grown meanwhile.
     private func projectRound(_ session: ProjectionSession) throws -> Bool {
         var progressed = false
         for source in sources {
@@ -117,11 +123,17 @@ final class ProjectionLoop {
             progressed = true
             try finished(session.submit(entries, of: source, quarantine: configuration.quarantine))
         }
-        if !progressed {
-            try finished(session.completeAll())
-            for source in sources { try report(source, lastIngestMicroseconds: nil) }
+        guard !progressed else { return true }
+        if session.hasBatchesInFlight {
+            if let committed = try session.completeOldest(
+                waitingAtMostMilliseconds: configuration.pollIntervalMilliseconds)
+            {
+                try finished([committed])
+            }
+            return true
         }
-        return progressed
+        for source in sources { try report(source, lastIngestMicroseconds: nil) }
+        return false
     }
 
     /// Accounts for committed batches: metrics, logs, where each ledger stands.

@@ -172,8 +172,24 @@ final class ProjectionSession {
         return committed
     }
 
+    /// Whether a batch is still being written.
+    var hasBatchesInFlight: Bool { !pipeline.isEmpty }
+
+    /// The oldest batch in flight once it has committed, waiting at most `milliseconds`: nil if it is still
+    /// being written then. Throws as `completeAll` when it failed.
+    func completeOldest(waitingAtMostMilliseconds milliseconds: Int) throws -> CommittedBatch? {
+        guard let (batch, result) = pipeline.awaitOldest(atMostMilliseconds: milliseconds) else { return nil }
+        return try accountFor(batch, result)
+    }
+
     private func completeOldest() throws -> CommittedBatch {
         let (batch, result) = pipeline.awaitOldest()
+        return try accountFor(batch, result)
+    }
+
+    private func accountFor(_ batch: ProjectionBatch, _ result: Result<WarehouseLoader.Outcome, any Error>) throws
+        -> CommittedBatch
+    {
         let source = inFlightSources.removeFirst()
         let outcome = try result.get()
         source.committed(through: batch.lastLSN)
