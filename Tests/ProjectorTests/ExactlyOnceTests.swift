@@ -326,8 +326,7 @@ extension Warehouse {
                 let ledger = try GeneratedLedger(directory: directory, seed: 9)
                 try ledger.append(300)
                 let connection = try TestPostgres.connect()
-                #expect(
-                    eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                #expect(try waitUntilProjected(ledger, schema, connection))
                 try expectWarehouseMatches(ledger, schema: schema, connection: connection)
             }
         }
@@ -340,8 +339,7 @@ extension Warehouse {
                 let (projector, port) = try startFollowingProjector(ledger.directory, into: schema, scratch: scratch)
                 defer { _ = projector.stop() }
                 let connection = try TestPostgres.connect()
-                #expect(
-                    eventually(seconds: 30) { try connection.checkpoint(schema, ledger.ledgerID) == ledger.durableLSN })
+                #expect(try waitUntilProjected(ledger, schema, connection))
                 var latencies: [Double] = []
                 for _ in 0..<40 {
                     try ledger.append(200, commitEvery: 200)
