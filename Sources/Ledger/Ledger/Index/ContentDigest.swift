@@ -34,60 +34,31 @@ struct ContentDigest: Hashable, Sendable {
     init(_ transaction: Transaction) {
         // The whole encoding in one buffer and one `update`: a call per field (ten) was most of the digest's
         // cost, each going through swift-crypto's copy-on-write context (perf of an import of the mix, 2026-12-07).
-        let currency = transaction.currency.code
-        let customer = transaction.customerID
-        let category = transaction.productCategory
-        let textBytes = currency.utf8.count + customer.utf8.count + category.utf8.count
-        let byteCount = Self.fixedEncodingBytes + 3 * Self.textLengthBytes + textBytes
-        let digest = withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: 1) { buffer in
-            var encoding = EncodingCursor(buffer)
-            encoding.append(Self.encodingVersion)
-            withUnsafeBytes(of: transaction.orderID.uuid) { encoding.append($0) }
-            encoding.append(transaction.amount.rawValue)
-            encoding.append(transaction.timestamp.microsecondsSinceEpoch)
-            encoding.append(text: currency)
-            encoding.append(text: customer)
-            encoding.append(text: category)
-            precondition(encoding.offset == byteCount, "the content encoding fills exactly the bytes it counted")
-            var hasher = SHA256()
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(buffer))
-            return hasher.finalize()
+        var encoding = ByteWriter(capacity: Self.encodingBytesReserved)
+        func append(text: String) {
+            var text = text
+            text.withUTF8 { bytes in
+                encoding.append(littleEndian: UInt32(bytes.count))
+                encoding.append(bytes: bytes)
+            }
         }
-        (high, low) = digest.withUnsafeBytes {
+        encoding.append(littleEndian: Self.encodingVersion)
+        withUnsafeBytes(of: transaction.orderID.uuid) { encoding.append(bytes: $0) }
+        encoding.append(littleEndian: transaction.amount.rawValue)
+        encoding.append(littleEndian: transaction.timestamp.microsecondsSinceEpoch)
+        append(text: transaction.currency.code)
+        append(text: transaction.customerID)
+        append(text: transaction.productCategory)
+        var hasher = SHA256()
+        encoding.bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        (high, low) = hasher.finalize().withUnsafeBytes {
             ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         }
     }
 
-    /// Version, order_id, amount and timestamp: the encoding's bytes before its three text fields.
-    private static let fixedEncodingBytes = 1 + 16 + 8 + 8
-    /// The byte count before each text field's UTF-8.
-    private static let textLengthBytes = MemoryLayout<UInt32>.size
-
-    /// Writes the encoding into a buffer sized for it.
-    private struct EncodingCursor {
-        let buffer: UnsafeMutableRawBufferPointer
-        var offset = 0
-
-        init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
-
-        mutating func append<T: FixedWidthInteger>(_ value: T) {
-            withUnsafeBytes(of: value.littleEndian) { append($0) }
-        }
-
-        /// A byte count (UInt32), then the UTF-8.
-        mutating func append(text: String) {
-            var text = text
-            text.withUTF8 { bytes in
-                append(UInt32(bytes.count))
-                append(UnsafeRawBufferPointer(bytes))
-            }
-        }
-
-        mutating func append(_ bytes: UnsafeRawBufferPointer) {
-            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + bytes.count]).copyMemory(from: bytes)
-            offset += bytes.count
-        }
-    }
+    /// Bytes reserved for an order's encoding: its fixed part (33) and three short texts without growing; a
+    /// longer one (text fields reach 200 bytes) grows the buffer once.
+    private static let encodingBytesReserved = 128
 
     /// From the 16 bytes the index stores; nil when there are not 16 (a damaged or foreign index).
     init?(bytes: [UInt8]) {
