@@ -32,7 +32,12 @@ import Testing
             let alone = MessageValidator.validate(value)
             #expect(parallel[index].result == alone, "message \(index)")
             #expect(parallel[index].contentDigest == (try? alone.get())?.contentDigest, "message \(index)'s digest")
+            #expect(parallel[index].orderID == (try? alone.get())?.orderID, "message \(index)'s order_id")
         }
+        // The chunks the ingest loop prefetches by start where it asks, in order, and hold every message once.
+        let again = BatchValidation(buffers)
+        let chunked = (0..<messageCount).flatMap { again.chunk(startingAt: $0).map(Array.init) ?? [] }
+        #expect(chunked.map(\.result) == parallel.map(\.result))
         #expect(
             parallel.contains { (try? $0.result.get()) != nil } && parallel.contains { (try? $0.result.get()) == nil })
     }

@@ -58,6 +58,17 @@ final class BatchValidation {
         return results[index]
     }
 
+    /// The validations of the chunk that starts at `index`, once done (waiting for it, like the subscript), or nil
+    /// when no chunk starts there.
+    func chunk(startingAt index: Int) -> UnsafeBufferPointer<ValidatedMessage>? {
+        let chunkCount = chunksDone.count + 1
+        let chunk = chunkCount == 1 ? 0 : index / Self.chunkMessages
+        let range = Self.range(chunk, chunkCount, count)
+        guard range.lowerBound == index, !range.isEmpty else { return nil }
+        _ = self[index]
+        return UnsafeBufferPointer(rebasing: results[range])
+    }
+
     deinit {
         for chunk in chunksAwaited..<(chunksDone.count + 1) { chunksDone[chunk - 1].wait() }
         _ = results.deinitialize()

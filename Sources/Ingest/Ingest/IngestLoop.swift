@@ -103,6 +103,7 @@ final class IngestLoop {
                 let validations = BatchValidation(
                     messages.map(\.value), unknownFields: configuration.unknownFields)
                 for (index, message) in messages.enumerated() {
+                    if let chunk = validations.chunk(startingAt: index) { appender.prefetchOrders(chunk) }
                     try handle(message, validations[index], receivedMicroseconds: received)
                 }
             }

@@ -16,10 +16,15 @@ public enum AppendOutcome: Sendable, Hashable {
 public struct ValidatedMessage: Sendable {
     public let result: Result<Transaction, Rejection>
     let contentDigest: ContentDigest?
+    /// The order_id of a valid message, kept beside the result so that `LedgerAppender.prefetchOrders` reads it
+    /// without copying the transaction out of the result.
+    let orderID: UUID?
 
     init(_ result: Result<Transaction, Rejection>) {
         self.result = result
-        contentDigest = try? result.get().contentDigest
+        let transaction = try? result.get()
+        contentDigest = transaction?.contentDigest
+        orderID = transaction?.orderID
     }
 }
 
@@ -50,6 +55,14 @@ public final class LedgerAppender {
         -> ValidatedMessage
     {
         ValidatedMessage(MessageValidator.validate(value, unknownFields: unknownFields))
+    }
+
+    /// Brings into the cache what appending `validated` (in order, next) will look up for each valid order: its
+    /// block of the order filter. Optional, and changes nothing but timing: the lookups of a batch are
+    /// independent, so the processor overlaps their cache misses here, where one at a time inside each append
+    /// they cost the ingest thread a tenth of its time (`scripts/profile-ingest perf`).
+    public func prefetchOrders(_ validated: UnsafeBufferPointer<ValidatedMessage>) {
+        writer.prefetchOrders(validated.lazy.compactMap(\.orderID))
     }
 
     /// Records one message. `value` nil is a Kafka null value. The record is durable only after `commit`.

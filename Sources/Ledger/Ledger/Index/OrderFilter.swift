@@ -65,6 +65,20 @@ struct OrderFilter {
         }
     }
 
+    /// Reads the block of every layer that each of `orderIDs` maps to, and returns a value made of those reads
+    /// (the caller keeps it, so the reads cannot be optimised away). The reads depend on nothing but the IDs, so
+    /// the processor overlaps their cache misses: a batch's lookups that follow then hit the cache.
+    func prefetch(_ orderIDs: some Sequence<UUID>) -> UInt64 {
+        var sink: UInt64 = 0
+        for orderID in orderIDs {
+            let (first, _) = Self.hashes(orderID)
+            for layer in layers {
+                sink ^= layer.words.withUnsafeBufferPointer { $0[Self.blockStart(first, layer.blockCount)] }
+            }
+        }
+        return sink
+    }
+
     /// The first word of the block `hash` picks, by multiply-high (Lemire's range reduction): no division.
     private static func blockStart(_ hash: UInt64, _ blockCount: UInt64) -> Int {
         Int(hash.multipliedFullWidth(by: blockCount).high) * wordsPerBlock

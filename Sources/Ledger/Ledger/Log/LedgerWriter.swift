@@ -72,6 +72,8 @@ public final class LedgerWriter {
     private var unindexedOrders: OrderIndexBacklog
     /// Every accepted order_id, so a new order needs no index query.
     private var orderFilter: OrderFilter
+    /// What `prefetchOrders` read, kept so that the compiler cannot drop the reads; never used otherwise.
+    private var prefetchSink: UInt64 = 0
     /// Published watermarks, cached: the per-message check must not query SQLite.
     private var publishedWatermarks: [TopicPartition: Watermark] = [:]
     private var failure: LedgerError?
@@ -283,6 +285,11 @@ public final class LedgerWriter {
     /// The highest source offset recorded for a partition, including records not yet committed.
     public func watermark(_ key: TopicPartition) throws -> Int64? {
         (unpublished.watermarks[key] ?? publishedWatermarks[key])?.offset
+    }
+
+    /// See `LedgerAppender.prefetchOrders`.
+    func prefetchOrders(_ orderIDs: some Sequence<UUID>) {
+        prefetchSink ^= orderFilter.prefetch(orderIDs)
     }
 
     /// The accepted record for `orderID`, if any: its LSN and content digest, from memory for orders not yet in
