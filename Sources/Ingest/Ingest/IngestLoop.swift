@@ -98,6 +98,7 @@ final class IngestLoop {
                 maxMessages: configuration.batchMessagesMax, timeoutMilliseconds: configuration.batchWaitMilliseconds,
                 includeHeaders: true
             ) { messages in
+                defer { metrics.addTally() }
                 // The ingest time of every record of the batch: its messages arrived together.
                 let received = Self.nowMicroseconds()
                 let validations = BatchValidation(
@@ -168,7 +169,7 @@ final class IngestLoop {
         _ message: KafkaMessageView, _ validation: ValidatedMessage, receivedMicroseconds: Int64
     ) throws {
         if let error = message.error { return try handleEvent(error, message) }
-        metrics.consumed.increment()
+        metrics.tallyConsumedMessage()
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
         // One dictionary access for the check and the update (per message: hashing the topic showed in profiles).
         // A throw below ends the loop, so the partition's expected offset moving first changes nothing.
@@ -184,10 +185,10 @@ final class IngestLoop {
             value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
         switch outcome {
         case .appended(_, let kind, let rejection):
-            metrics.appended(kind).increment()
+            metrics.tallyAppended(kind)
             if let rejection { try sendToDeadLetters(message, rejection) }
         case .alreadyRecorded:
-            metrics.skippedAlreadyRecorded.increment()
+            metrics.tallyAlreadyRecordedMessage()
         }
         pending[partition] = message.offset + 1
     }

@@ -41,6 +41,29 @@ package final class IngestMetrics {
     let commitFailures = Counter(label: "ingest_offset_commit_failures_total")
     let up = Gauge(label: "ingest_up")
 
+    /// What the messages of the batch being handled became, added to the counters once per batch (`addTally`):
+    /// two counter increments per message (an atomic each, one behind a dictionary lookup) were 1.7 % of the
+    /// ingest thread's perf samples on the mix.
+    private var tallyConsumed: Int64 = 0
+    private var tallyAlreadyRecorded: Int64 = 0
+    private var tallyAppendedByKind = [Int64](repeating: 0, count: Int(RecordKind.allCases.map(\.rawValue).max()!) + 1)
+
+    func tallyConsumedMessage() { tallyConsumed += 1 }
+    func tallyAlreadyRecordedMessage() { tallyAlreadyRecorded += 1 }
+    func tallyAppended(_ kind: RecordKind) { tallyAppendedByKind[Int(kind.rawValue)] += 1 }
+
+    /// Adds the tally to the counters and starts a new one.
+    func addTally() {
+        if tallyConsumed > 0 { consumed.increment(by: tallyConsumed) }
+        if tallyAlreadyRecorded > 0 { skippedAlreadyRecorded.increment(by: tallyAlreadyRecorded) }
+        for kind in RecordKind.allCases where tallyAppendedByKind[Int(kind.rawValue)] > 0 {
+            appended(kind).increment(by: tallyAppendedByKind[Int(kind.rawValue)])
+            tallyAppendedByKind[Int(kind.rawValue)] = 0
+        }
+        tallyConsumed = 0
+        tallyAlreadyRecorded = 0
+    }
+
     private var appendedByKind: [RecordKind: Counter] = [:]
     private var rejectedByReason: [RejectReason: Counter] = [:]
     private var brokerErrorsByName: [String: Counter] = [:]
