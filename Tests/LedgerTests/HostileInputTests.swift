@@ -124,4 +124,35 @@ import Testing
         try writer.close()
         #expect(try ledgerEntries(directory.path).map(\.record) == [Sample.record(0), Sample.record(1)])
     }
+
+    /// The same through the appender, where the transaction's bounds are checked on the core that validated it
+    /// (`ValidatedMessage`) and the writer checks only the rest: a validated transaction out of bounds (a
+    /// validator bug, made here by hand) and a valid one under a source out of bounds are both refused, and the
+    /// appender goes on.
+    @Test func theAppenderRefusesARecordOutOfBoundsWhereverItWasChecked() throws {
+        let directory = ScratchDirectory()
+        let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path))
+        var nul = Sample.transaction(3)
+        nul.productCategory = "a\u{0}b"
+        let fromABuggyValidator = ValidatedMessage(.success(nul))
+        #expect(fromABuggyValidator.boundsViolation?.reason == "nul_in_text")
+        let error = try #require(throws: LedgerError.self) {
+            try appender.append(
+                value: nil, source: Sample.source(offset: 1), ingestTimeMicroseconds: 1,
+                validation: fromABuggyValidator)
+        }
+        #expect(error.code == .valueOutOfBounds && error.description.contains("nul_in_text"))
+        let longTopic = try #require(throws: LedgerError.self) {
+            try appender.append(
+                value: nil, source: Sample.source(offset: 1, topic: String(repeating: "t", count: 256)),
+                ingestTimeMicroseconds: 1_705_314_700_000_000,
+                validation: ValidatedMessage(.success(Sample.transaction(4))))
+        }
+        #expect(longTopic.code == .valueOutOfBounds)
+        let good = try appender.append(
+            value: nil, source: Sample.source(offset: 2), ingestTimeMicroseconds: 1_705_314_700_000_000,
+            validation: ValidatedMessage(.success(Sample.transaction(5))))
+        #expect(good == .appended(lsn: 1, kind: .accepted, rejection: nil))
+        try appender.close()
+    }
 }

@@ -44,9 +44,11 @@ package struct FrameEncoder {
 
     /// Encodes `record` (without adding it). Refuses, leaving the frame as it was, a record with a value out of
     /// `RecordBounds` (`.valueOutOfBounds`) or larger than `Limits.recordBytesMax` (`.recordTooLarge`).
-    package mutating func encode(_ record: Record) throws -> EncodedRecord {
+    /// `transactionChecked`: see `RecordCodec.encodeBody`.
+    package mutating func encode(_ record: Record, transactionChecked: Bool = false) throws -> EncodedRecord {
         scratch.removeAll()
-        try RecordCodec.encodeBody(record, into: &scratch, checkingBounds: checksBounds)
+        try RecordCodec.encodeBody(
+            record, into: &scratch, checkingBounds: checksBounds, transactionChecked: transactionChecked)
         guard scratch.count <= Limits.recordBytesMax else {
             throw LedgerError(
                 .recordTooLarge, "record larger than a frame allows",

@@ -9,16 +9,16 @@ package enum RecordCodec {
     /// `RecordBounds` is refused before a byte is written: the codec never writes what it could not read back
     /// (the decoder's limits below are the same bounds) or what the warehouse would refuse. Nothing is ever
     /// shortened here: whatever is cut (keys, raw bytes, a rejection's field) is cut where the value is made.
-    static func encodeBody(_ record: Record, into writer: inout ByteWriter, checkingBounds: Bool = true) throws {
-        if checkingBounds, let violation = RecordBounds.violation(in: record) {
-            let source = record.source
-            throw LedgerError(
-                .valueOutOfBounds, "a record the ledger could not read back or project is not stored",
-                [
-                    ("reason", violation.reason), ("detail", violation.detail),
-                    ("record.kind", record.kind.description),
-                    ("source", "\(source.topic.debugDescription)[\(source.partition)]@\(source.offset)"),
-                ])
+    /// `transactionChecked`: the record's transaction was already found within bounds (`ValidatedMessage`, on the
+    /// core that validated it), so only the rest of the record is checked here.
+    static func encodeBody(
+        _ record: Record, into writer: inout ByteWriter, checkingBounds: Bool = true, transactionChecked: Bool = false
+    ) throws {
+        if checkingBounds,
+            let violation = transactionChecked
+                ? RecordBounds.violation(outsideTransactionOf: record) : RecordBounds.violation(in: record)
+        {
+            throw outOfBounds(violation, record)
         }
         writer.append(littleEndian: record.kind.rawValue)
         writer.appendSignedVarint(record.ingestTimeMicroseconds)
@@ -44,6 +44,17 @@ package enum RecordCodec {
         case .lost:
             break
         }
+    }
+
+    /// The refusal of a record with a value out of `RecordBounds`.
+    static func outOfBounds(_ violation: RecordBounds.Violation, _ record: Record) -> LedgerError {
+        let source = record.source
+        return LedgerError(
+            .valueOutOfBounds, "a record the ledger could not read back or project is not stored",
+            [
+                ("reason", violation.reason), ("detail", violation.detail), ("record.kind", record.kind.description),
+                ("source", "\(source.topic.debugDescription)[\(source.partition)]@\(source.offset)"),
+            ])
     }
 
     private static func encodeSource(

@@ -217,14 +217,15 @@ public final class LedgerWriter {
     /// writer usable; any I/O failure is fatal.
     @discardableResult
     public func append(_ record: Record) throws -> UInt64 {
-        try append(record, acceptedDigest: nil)
+        try append(record, acceptedDigest: nil, transactionChecked: false)
     }
 
     /// `append`, with the content digest of an accepted record's transaction when the caller has it already
-    /// (`ValidatedMessage`); nil computes it here.
-    func append(_ record: Record, acceptedDigest: ContentDigest?) throws -> UInt64 {
+    /// (`ValidatedMessage`); nil computes it here. `transactionChecked`: the record's transaction was found within
+    /// `RecordBounds` where it was validated (`ValidatedMessage`), so only the rest of the record is checked here.
+    func append(_ record: Record, acceptedDigest: ContentDigest?, transactionChecked: Bool) throws -> UInt64 {
         try ensureUsable()
-        let encoded = try frame.encode(record)
+        let encoded = try frame.encode(record, transactionChecked: transactionChecked)
         if !frame.hasRoom(for: encoded) {
             try failing { try writeFrame() }
         }

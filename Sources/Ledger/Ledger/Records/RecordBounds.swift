@@ -20,13 +20,19 @@ public enum RecordBounds {
 
     /// The first value of `record` out of bounds, nil when every value is within them.
     public static func violation(in record: Record) -> Violation? {
+        violation(outsideTransactionOf: record) ?? record.transaction.flatMap { violation(in: $0) }
+    }
+
+    /// The first value of `record` out of bounds other than those of its transaction (checked on its own,
+    /// `violation(in: Transaction)`, where a message is validated: see `ValidatedMessage`).
+    static func violation(outsideTransactionOf record: Record) -> Violation? {
         if let violation = text(record.source.topic, "source.topic", bytesMax: Limits.topicBytesMax) {
             return violation
         }
         if let violation = timestamp(record.ingestTimeMicroseconds, "ingest_time") { return violation }
         switch record.body {
-        case .accepted(let transaction), .duplicate(let transaction, _), .conflict(let transaction, _):
-            return violation(in: transaction)
+        case .accepted, .duplicate, .conflict:
+            return nil
         case .rejected(let rejected):
             guard rejected.originalByteCount >= 0 else {
                 return Violation(reason: "size_negative", detail: "original size \(rejected.originalByteCount) bytes")
