@@ -103,9 +103,16 @@ final class IngestLoop {
                 let received = Self.nowMicroseconds()
                 let validations = BatchValidation(
                     messages.map(\.value), unknownFields: configuration.unknownFields)
-                for (index, message) in messages.enumerated() {
-                    if let chunk = validations.chunk(startingAt: index) { appender.prefetchOrders(chunk) }
-                    try handle(message, validations[index], receivedMicroseconds: received)
+                // Messages and validations are passed where they lie, not copied (a copy of each cost 3 % of the
+                // ingest thread in memmove and reference counting).
+                var chunk = UnsafeBufferPointer<ValidatedMessage>(start: nil, count: 0)
+                var chunkStart = 0
+                for index in messages.indices {
+                    if let next = validations.chunk(startingAt: index) {
+                        appender.prefetchOrders(next)
+                        (chunk, chunkStart) = (next, index)
+                    }
+                    try handle(messages[index], chunk[index - chunkStart], receivedMicroseconds: received)
                 }
             }
             reportClientErrors()
@@ -166,7 +173,7 @@ final class IngestLoop {
 
     /// `validation` is the message's `LedgerAppender.validate` result (made with the rest of its batch).
     private func handle(
-        _ message: KafkaMessageView, _ validation: ValidatedMessage, receivedMicroseconds: Int64
+        _ message: borrowing KafkaMessageView, _ validation: borrowing ValidatedMessage, receivedMicroseconds: Int64
     ) throws {
         if let error = message.error { return try handleEvent(error, message) }
         metrics.tallyConsumedMessage()
@@ -182,7 +189,7 @@ final class IngestLoop {
             kafkaTimestampMilliseconds: message.timestampMilliseconds, key: message.key.map { Array($0) },
             headers: message.headers.map { MessageHeader(name: Array($0.name.utf8), value: $0.value) })
         let outcome = try appender.append(
-            value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validation: validation)
+            value: message.value, source: source, ingestTimeMicroseconds: receivedMicroseconds, validated: validation)
         switch outcome {
         case .appended(_, let kind, let rejection):
             metrics.tallyAppended(kind)

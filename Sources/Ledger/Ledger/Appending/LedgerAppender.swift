@@ -77,11 +77,30 @@ public final class LedgerAppender {
         value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64,
         validation: ValidatedMessage? = nil
     ) throws -> AppendOutcome {
+        if let validation {
+            return try append(
+                value: value, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds, validated: validation)
+        }
         let partition = TopicPartition(topic: source.topic, partition: source.partition)
         if let watermark = try writer.watermark(partition), source.offset <= watermark {
             return .alreadyRecorded(watermark: watermark)
         }
-        let validated = validation ?? Self.validate(value, unknownFields: unknownFields)
+        return try append(
+            value: value, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds,
+            validated: Self.validate(value, unknownFields: unknownFields))
+    }
+
+    /// `append` with the message's validation made already, borrowed: ledger-ingest passes each straight from its
+    /// batch's buffer (an optional argument made a copy of the 184-byte value, and of its strings' references, per
+    /// message).
+    public func append(
+        value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64,
+        validated: borrowing ValidatedMessage
+    ) throws -> AppendOutcome {
+        let partition = TopicPartition(topic: source.topic, partition: source.partition)
+        if let watermark = try writer.watermark(partition), source.offset <= watermark {
+            return .alreadyRecorded(watermark: watermark)
+        }
         let body: RecordBody
         switch validated.result {
         case .failure(let rejection):

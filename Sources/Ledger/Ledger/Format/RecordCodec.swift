@@ -86,7 +86,7 @@ package enum RecordCodec {
 
     private static func encodeTransaction(_ transaction: Transaction, into writer: inout ByteWriter) {
         precondition(transaction.amount.rawValue > 0, "only validated transactions reach the ledger")
-        writer.append(bytes: transaction.orderID.bytes)
+        withUnsafeBytes(of: transaction.orderID.uuid) { writer.append(bytes: $0) }
         writer.appendVarint(UInt64(transaction.amount.rawValue))
         writer.append(bytes: transaction.currency.code.utf8)
         writer.appendSignedVarint(transaction.timestamp.microsecondsSinceEpoch)
