@@ -8,6 +8,9 @@ import MessageSchema
 /// - the validator refuses a message whose values break them (with a rejection reason the producer can act on);
 /// - the writer refuses to append a record that breaks them, so nothing unreadable or unprojectable is ever
 ///   made durable (a record that reaches this check is a bug upstream, caught before it can brick the ledger);
+///   for a message's transaction, `LedgerAppender` makes this check where the message is validated
+///   (`ValidatedMessage.boundsViolation`, off the ingest thread) and refuses the record itself, and the writer
+///   checks the rest (`violation(outsideTransactionOf:)`);
 /// - the projector checks them again on what it reads, for ledgers written before a bound was enforced.
 /// The cross-seam fuzzer (`fuzz-roundtrip`) drives arbitrary bytes through all three.
 public enum RecordBounds {
