@@ -378,6 +378,35 @@ import Testing
         }
     }
 
+    /// A frame is finished (compressed and read back) before `beforeFrameWrite` runs, so that what the hook waits
+    /// for arrives meanwhile (ledger-ingest's dead-letter acknowledgements). When the hook fails, the frame is not
+    /// written and the writer stops: it accepts nothing more, and the reopened ledger holds what was committed.
+    @Test func aFailingBeforeFrameWriteWritesNothingAndStopsTheWriter() throws {
+        struct Unacknowledged: Error {}
+        let directory = ScratchDirectory()
+        do {
+            let writer = try LedgerWriter(directory: directory.path)
+            try writer.append(Sample.record(0))
+            try writer.commit()
+            let written = writer.bytesWritten
+            var hookRuns = 0
+            writer.beforeFrameWrite = {
+                hookRuns += 1
+                throw Unacknowledged()
+            }
+            try writer.append(Sample.record(1))
+            let error = try #require(throws: LedgerError.self) { try writer.commit() }
+            #expect(error.code == .beforeFrameWriteFailed && hookRuns == 1)
+            #expect(writer.bytesWritten == written, "the frame was not written")
+            let refused = try #require(throws: LedgerError.self) { try writer.append(Sample.record(2)) }
+            #expect(refused.code == .writerFailed)
+        }
+        let reopened = try LedgerWriter(directory: directory.path)
+        #expect(reopened.durableLSN == 1)
+        try reopened.close()
+        #expect(try ledgerEntries(directory.path).map(\.record) == [Sample.record(0)])
+    }
+
     /// The order filter never forgets an order, also across the layers it adds as it fills, and says "maybe"
     /// for about 1% of orders it never saw (each one costs an index query, not a wrong answer).
     @Test func theOrderFilterHasNoFalseNegativesAndFewFalsePositives() {

@@ -13,7 +13,8 @@ package final class IngestMetrics {
         "ingest_messages_already_recorded_total":
             "Messages skipped because the ledger already holds their offset (a redelivery after a restart).",
         "ingest_batches_total": "Batches made durable (one fsync each).",
-        "ingest_fsync_seconds": "Time of each batch's commit: segment fsync and index publish.",
+        "ingest_fsync_seconds":
+            "Time of each batch's commit: the last frame, the dead letters' acknowledgement, segment fsync, index publish.",
         "ingest_ledger_bytes_written_total": "Segment bytes written (frames, footers, headers).",
         "ingest_ledger_durable_lsn": "The last LSN that is fsynced and published.",
         "ingest_dead_letters_total": "Messages produced to the dead-letter topic (rejected and conflicting).",

@@ -32,6 +32,9 @@ extension OperatingError.Code where Domain == LedgerDomain {
     /// A record holds a value out of `RecordBounds`: one the codec could not read back or the warehouse
     /// could not hold. Refused before it is written (the writer stays usable); it means a bug upstream.
     public static var valueOutOfBounds: Self { Self("value_out_of_bounds") }
+    /// What the caller owed before a frame is written (`LedgerWriter.beforeFrameWrite`: ledger-ingest's flush of
+    /// the dead letters) failed: the frame, already finished, is not written, and the writer stops.
+    public static var beforeFrameWriteFailed: Self { Self("before_frame_write_failed") }
     /// The writer already failed; it accepts nothing more until reopened.
     public static var writerFailed: Self { Self("writer_failed") }
     /// An argument from the operator makes no sense (e.g. an LSN beyond the ledger).

@@ -54,8 +54,10 @@ public final class LedgerWriter {
     /// owes for the records appended so far must be settled here, because after a crash recovery publishes a
     /// frame it finds intact, though it was never committed. ledger-ingest flushes the dead-letter producer, so
     /// no frame on disk holds a rejection whose dead letter was not acknowledged (a crash, or a flush that
-    /// failed, once lost them: the records counted as recorded and their letters were never produced). If it
-    /// throws, the frame is not written and the error is the caller's to report.
+    /// failed, once lost them: the records counted as recorded and their letters were never produced). It runs
+    /// after the frame is finished (compressed and read back) and before it is written: what it waits for (the
+    /// dead letters' acknowledgements) arrives meanwhile. If it throws, the frame is not written, the writer fails,
+    /// and the error is the caller's to report.
     public var beforeFrameWrite: (() throws -> Void)?
 
     private let options: LedgerOptions
@@ -306,10 +308,18 @@ public final class LedgerWriter {
     /// Finishes the open frame (checked to read back as appended) and writes it (no fsync).
     private func writeFrame() throws {
         guard !frame.isEmpty else { return }
-        try beforeFrameWrite?()
         let recordCount = frame.recordCount
         let firstLSN = nextLSN - UInt64(recordCount)
         let finished = frame.finish(firstLSN: firstLSN, chainLink: segment.row.digest)
+        do {
+            try beforeFrameWrite?()
+        } catch {
+            // The finished frame has left the encoder: without it the writer cannot go on (`failing` stops it).
+            throw LedgerError(
+                .beforeFrameWriteFailed,
+                "what had to be settled before a frame is written failed; the frame is not written",
+                [("first_lsn", String(firstLSN)), ("records", String(recordCount)), ("cause", "\(error)")])
+        }
         let offset = segment.row.byteLength
         try segment.file.write(finished.bytes, at: offset)
         bytesWritten += Int64(finished.bytes.count)
