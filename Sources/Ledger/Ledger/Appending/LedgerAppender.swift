@@ -81,10 +81,8 @@ public final class LedgerAppender {
             return try append(
                 value: value, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds, validated: validation)
         }
-        let partition = TopicPartition(topic: source.topic, partition: source.partition)
-        if let watermark = try writer.watermark(partition), source.offset <= watermark {
-            return .alreadyRecorded(watermark: watermark)
-        }
+        // An offset already recorded is not validated at all (a re-import of a file the ledger holds).
+        if let recorded = try alreadyRecorded(source) { return recorded }
         return try append(
             value: value, source: source, ingestTimeMicroseconds: ingestTimeMicroseconds,
             validated: Self.validate(value, unknownFields: unknownFields))
@@ -97,10 +95,7 @@ public final class LedgerAppender {
         value: UnsafeRawBufferPointer?, source: SourceCoordinates, ingestTimeMicroseconds: Int64,
         validated: borrowing ValidatedMessage
     ) throws -> AppendOutcome {
-        let partition = TopicPartition(topic: source.topic, partition: source.partition)
-        if let watermark = try writer.watermark(partition), source.offset <= watermark {
-            return .alreadyRecorded(watermark: watermark)
-        }
+        if let recorded = try alreadyRecorded(source) { return recorded }
         let body: RecordBody
         switch validated.result {
         case .failure(let rejection):
@@ -113,6 +108,13 @@ public final class LedgerAppender {
         if let violation = validated.boundsViolation { throw RecordCodec.outOfBounds(violation, record) }
         let lsn = try writer.append(record, acceptedDigest: validated.contentDigest, transactionChecked: true)
         return .appended(lsn: lsn, kind: record.kind, rejection: Self.rejection(of: body))
+    }
+
+    /// `.alreadyRecorded` when the ledger holds `source`'s offset already (exactly once per offset), else nil.
+    private func alreadyRecorded(_ source: SourceCoordinates) throws -> AppendOutcome? {
+        let partition = TopicPartition(topic: source.topic, partition: source.partition)
+        guard let watermark = try writer.watermark(partition), source.offset <= watermark else { return nil }
+        return .alreadyRecorded(watermark: watermark)
     }
 
     public func append(value: [UInt8]?, source: SourceCoordinates, ingestTimeMicroseconds: Int64) throws
