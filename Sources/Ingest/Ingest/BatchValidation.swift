@@ -49,24 +49,31 @@ final class BatchValidation {
 
     /// The validation of message `index`; waits for its chunk. Indices are asked in increasing order.
     subscript(index: Int) -> ValidatedMessage {
-        // A batch validated in one piece has no semaphores; otherwise chunk k holds messages from k × chunkMessages.
-        let chunk = chunksDone.isEmpty ? 0 : index / Self.chunkMessages
-        while chunksAwaited <= chunk {
-            chunksDone[chunksAwaited - 1].wait()
-            chunksAwaited += 1
-        }
+        waitForChunk(containing: index)
         return results[index]
     }
 
     /// The validations of the chunk that starts at `index`, once done (waiting for it, like the subscript), or nil
     /// when no chunk starts there.
     func chunk(startingAt index: Int) -> UnsafeBufferPointer<ValidatedMessage>? {
-        let chunkCount = chunksDone.count + 1
-        let chunk = chunkCount == 1 ? 0 : index / Self.chunkMessages
-        let range = Self.range(chunk, chunkCount, count)
+        let range = Self.range(Self.chunk(containing: index, chunksDone.count + 1), chunksDone.count + 1, count)
         guard range.lowerBound == index, !range.isEmpty else { return nil }
-        _ = self[index]
+        waitForChunk(containing: index)
         return UnsafeBufferPointer(rebasing: results[range])
+    }
+
+    /// Waits until the chunk holding message `index` (and every chunk before it) is validated.
+    private func waitForChunk(containing index: Int) {
+        let chunk = Self.chunk(containing: index, chunksDone.count + 1)
+        while chunksAwaited <= chunk {
+            chunksDone[chunksAwaited - 1].wait()
+            chunksAwaited += 1
+        }
+    }
+
+    /// A batch validated in one piece is one chunk; otherwise chunk k holds messages from k × chunkMessages.
+    private static func chunk(containing index: Int, _ chunkCount: Int) -> Int {
+        chunkCount == 1 ? 0 : index / chunkMessages
     }
 
     deinit {
