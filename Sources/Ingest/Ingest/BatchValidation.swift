@@ -49,35 +49,38 @@ final class BatchValidation {
 
     /// The validation of message `index`; waits for its chunk. Indices are asked in increasing order.
     subscript(index: Int) -> ValidatedMessage {
-        waitForChunk(containing: index)
+        waitForChunk(chunkNumber(containing: index))
         return results[index]
     }
 
     /// The validations of the chunk that starts at `index`, once done (waiting for it, like the subscript), or nil
     /// when no chunk starts there.
     func chunk(startingAt index: Int) -> UnsafeBufferPointer<ValidatedMessage>? {
-        let range = Self.range(Self.chunk(containing: index, chunksDone.count + 1), chunksDone.count + 1, count)
+        let number = chunkNumber(containing: index)
+        let range = Self.range(number, chunkCount, count)
         guard range.lowerBound == index, !range.isEmpty else { return nil }
-        waitForChunk(containing: index)
+        waitForChunk(number)
         return UnsafeBufferPointer(rebasing: results[range])
     }
 
-    /// Waits until the chunk holding message `index` (and every chunk before it) is validated.
-    private func waitForChunk(containing index: Int) {
-        let chunk = Self.chunk(containing: index, chunksDone.count + 1)
-        while chunksAwaited <= chunk {
+    /// Chunks in the batch: the ingest thread's own first chunk and one per semaphore.
+    private var chunkCount: Int { chunksDone.count + 1 }
+
+    /// A batch validated in one piece is one chunk; otherwise chunk k holds messages from k × chunkMessages.
+    private func chunkNumber(containing index: Int) -> Int {
+        chunkCount == 1 ? 0 : index / Self.chunkMessages
+    }
+
+    /// Waits until chunk `number` (and every chunk before it) is validated.
+    private func waitForChunk(_ number: Int) {
+        while chunksAwaited <= number {
             chunksDone[chunksAwaited - 1].wait()
             chunksAwaited += 1
         }
     }
 
-    /// A batch validated in one piece is one chunk; otherwise chunk k holds messages from k × chunkMessages.
-    private static func chunk(containing index: Int, _ chunkCount: Int) -> Int {
-        chunkCount == 1 ? 0 : index / chunkMessages
-    }
-
     deinit {
-        for chunk in chunksAwaited..<(chunksDone.count + 1) { chunksDone[chunk - 1].wait() }
+        for chunk in chunksAwaited..<chunkCount { chunksDone[chunk - 1].wait() }
         _ = results.deinitialize()
         results.deallocate()
     }
