@@ -418,6 +418,46 @@ import Testing
         #expect(falsePositives < 2_500, "\(falsePositives) false positives in 100,000 (goal about 1% per full layer)")
     }
 
+    /// The backlog's table of orders answers exactly as a dictionary would through random inserts, replacements
+    /// and removals (removals shift entries back into the holes they leave, the case that breaks tables most),
+    /// while it grows from its first size to four times it, and after being emptied.
+    @Test func theOrderTableAnswersAsADictionaryWould() {
+        var random = SystemRandomNumberGenerator()
+        var table = OrderTable(capacityOrders: 1)
+        var model: [UUID: (lsn: UInt64, contentDigest: ContentDigest)] = [:]
+        var orders: [UUID] = []
+        let digest = { (lsn: UInt64) in ContentDigest(high: lsn &* 31, low: ~lsn) }
+        for lsn in UInt64(1)...250_000 {
+            let roll = random.next(upperBound: 10 as UInt)
+            if roll < 6 || orders.isEmpty {
+                let order = UUID()
+                orders.append(order)
+                table.insert(OrderKey(order), lsn: lsn, contentDigest: digest(lsn))
+                model[order] = (lsn, digest(lsn))
+            } else if roll < 7 {
+                let order = orders[Int(random.next(upperBound: UInt(orders.count)))]
+                table.insert(OrderKey(order), lsn: lsn, contentDigest: digest(lsn))
+                model[order] = (lsn, digest(lsn))
+            } else {
+                let order = orders[Int(random.next(upperBound: UInt(orders.count)))]
+                table.remove(OrderKey(order))
+                model[order] = nil
+            }
+        }
+        // Over `slotsInitial` orders held at most half full: the table doubled at least twice.
+        #expect(table.count == model.count && table.count > OrderTable.slotsInitial)
+        let mismatches = orders.filter {
+            table[OrderKey($0)].map { ($0.lsn, $0.contentDigest) } ?? (0, digest(0))
+                != model[$0].map { ($0.lsn, $0.contentDigest) } ?? (0, digest(0))
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) orders answered otherwise than by the dictionary")
+        #expect((0..<1_000).allSatisfy { _ in table[OrderKey(UUID())] == nil })
+        #expect(Set(table.entries().map(\.orderID)) == Set(model.keys))
+        #expect(table.entries().allSatisfy { model[$0.orderID]?.lsn == $0.lsn })
+        table.removeAll()
+        #expect(table.count == 0 && table.entries().isEmpty && orders.allSatisfy { table[OrderKey($0)] == nil })
+    }
+
     /// The content digest decides duplicate vs conflict alone, so it must be equal exactly when
     /// `hasSameContent` says so: equal for the same instant written with another offset, different when any
     /// one field differs, and different when bytes move from one text field to the next.

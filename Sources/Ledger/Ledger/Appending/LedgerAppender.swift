@@ -15,10 +15,9 @@ public enum AppendOutcome: Sendable, Hashable {
 /// (11 % of the ingest thread's time on the mix when it was computed at append) costs no append time.
 public struct ValidatedMessage: Sendable {
     public let result: Result<Transaction, Rejection>
-    let contentDigest: ContentDigest?
-    /// The order_id of a valid message, kept beside the result so that `LedgerAppender.prefetchOrders` reads it
-    /// without copying the transaction out of the result.
-    let orderID: UUID?
+    /// A valid message's order key and content digest, kept beside the result so that
+    /// `LedgerAppender.prefetchOrders` reads them without copying the transaction out of the result.
+    let accepted: AcceptedOrderKeys?
     /// The transaction's first value out of `RecordBounds`, which the writer would otherwise look for on the ingest
     /// thread (4 % of its time on the mix). The validator enforces the same bounds, so this is nil unless the
     /// validator has a bug: then the append refuses the record, as the writer's own check would.
@@ -27,10 +26,17 @@ public struct ValidatedMessage: Sendable {
     init(_ result: Result<Transaction, Rejection>) {
         self.result = result
         let transaction = try? result.get()
-        contentDigest = transaction?.contentDigest
-        orderID = transaction?.orderID
+        accepted = transaction.map {
+            AcceptedOrderKeys(orderKey: OrderKey($0.orderID), contentDigest: $0.contentDigest)
+        }
         boundsViolation = transaction.flatMap { RecordBounds.violation(in: $0) }
     }
+}
+
+/// What the writer looks a valid message's order up by and keeps of it: made with its validation (any thread).
+struct AcceptedOrderKeys: Sendable {
+    let orderKey: OrderKey
+    let contentDigest: ContentDigest
 }
 
 /// The one path from a consumed message to a ledger record, shared by ledger-ingest and `ledger-tool import`:
@@ -63,11 +69,12 @@ public final class LedgerAppender {
     }
 
     /// Brings into the cache what appending `validated` (in order, next) will look up for each valid order: its
-    /// block of the order filter. Optional, and changes nothing but timing: the lookups of a batch are
-    /// independent, so the processor overlaps their cache misses here, where one at a time inside each append
-    /// they cost the ingest thread a tenth of its time (`scripts/profile-ingest perf`).
+    /// block of the order filter and its slot in the writer's table of orders not yet indexed. Optional, and changes
+    /// nothing but timing: the lookups of a batch are independent, so the processor overlaps their cache misses
+    /// here, where one at a time inside each append they cost the ingest thread a tenth of its time
+    /// (`scripts/profile-ingest perf`).
     public func prefetchOrders(_ validated: UnsafeBufferPointer<ValidatedMessage>) {
-        writer.prefetchOrders(validated.lazy.compactMap(\.orderID))
+        writer.prefetchOrders(validated.lazy.compactMap(\.accepted?.orderKey))
     }
 
     /// Records one message. `value` nil is a Kafka null value. The record is durable only after `commit`.
@@ -101,12 +108,12 @@ public final class LedgerAppender {
         case .failure(let rejection):
             body = Self.rejected(value, rejection)
         case .success(let transaction):
-            guard let digest = validated.contentDigest else { preconditionFailure("a valid message has a digest") }
-            body = try classify(transaction, digest)
+            guard let accepted = validated.accepted else { preconditionFailure("a valid message has its order keys") }
+            body = try classify(transaction, accepted)
         }
         let record = Record(source: source, ingestTimeMicroseconds: ingestTimeMicroseconds, body: body)
         if let violation = validated.boundsViolation { throw RecordCodec.outOfBounds(violation, record) }
-        let lsn = try writer.append(record, acceptedDigest: validated.contentDigest, transactionChecked: true)
+        let lsn = try writer.append(record, accepted: validated.accepted, transactionChecked: true)
         return .appended(lsn: lsn, kind: record.kind, rejection: Self.rejection(of: body))
     }
 
@@ -159,9 +166,9 @@ public final class LedgerAppender {
     /// accepted, duplicate (same content as the accepted record) or conflict (different content), decided by
     /// the content digests (`ContentDigest`): the original is never read back, so a redelivery of an order from
     /// anywhere in the ledger costs one order-index lookup.
-    private func classify(_ transaction: Transaction, _ digest: ContentDigest) throws -> RecordBody {
-        guard let original = try writer.acceptedOrder(transaction.orderID) else { return .accepted(transaction) }
-        return original.contentDigest == digest
+    private func classify(_ transaction: Transaction, _ keys: AcceptedOrderKeys) throws -> RecordBody {
+        guard let original = try writer.acceptedOrder(keys.orderKey) else { return .accepted(transaction) }
+        return original.contentDigest == keys.contentDigest
             ? .duplicate(transaction, originalLSN: original.lsn) : .conflict(transaction, originalLSN: original.lsn)
     }
 

@@ -60,6 +60,12 @@ struct ContentDigest: Hashable, Sendable {
     /// longer one (text fields reach 200 bytes) grows the buffer once.
     private static let encodingBytesReserved = 128
 
+    /// The digest whose 16 bytes are `high` then `low` (little-endian): what `OrderTable` keeps of it.
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
     /// From the 16 bytes the index stores; nil when there are not 16 (a damaged or foreign index).
     init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }

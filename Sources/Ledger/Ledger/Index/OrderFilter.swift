@@ -65,16 +65,14 @@ struct OrderFilter {
         }
     }
 
-    /// Reads the block of every layer that each of `orderIDs` maps to, and returns a value made of those reads
-    /// (the caller keeps it, so the reads cannot be optimised away). The reads depend on nothing but the IDs, so
-    /// the processor overlaps their cache misses: a batch's lookups that follow then hit the cache.
-    func prefetch(_ orderIDs: some Sequence<UUID>) -> UInt64 {
+    /// Reads the block of every layer that `orderID` maps to, and returns a value made of those reads (the caller
+    /// keeps it, so the reads cannot be optimised away). The reads depend on nothing but the ID, so the processor
+    /// overlaps the cache misses of a batch's prefetches: the batch's lookups that follow then hit the cache.
+    func prefetch(_ orderID: UUID) -> UInt64 {
         var sink: UInt64 = 0
-        for orderID in orderIDs {
-            let (first, _) = Self.hashes(orderID)
-            for layer in layers {
-                sink ^= layer.words.withUnsafeBufferPointer { $0[Self.blockStart(first, layer.blockCount)] }
-            }
+        let (first, _) = Self.hashes(orderID)
+        for layer in layers {
+            sink ^= layer.words.withUnsafeBufferPointer { $0[Self.blockStart(first, layer.blockCount)] }
         }
         return sink
     }

@@ -16,11 +16,11 @@ typealias IndexedOrder = (orderID: UUID, lsn: UInt64, contentDigest: ContentDige
 /// leaf is still written about once per batch. `orders_lsn` moves only when the last slice is in, so a reader
 /// or recovery that trusts it never misses an order; a slice inserted twice (recovery after a crash mid-batch)
 /// is harmless.
-struct OrderIndexBacklog {
+struct OrderIndexBacklog: ~Copyable {
     /// Orders that make a batch.
     let batchOrders: Int
     /// Every order after the index's `orders_lsn`, except those of the batch's ranges already inserted.
-    private var orders: [UUID: (lsn: UInt64, contentDigest: ContentDigest)] = [:]
+    private var orders: OrderTable
     /// The key ranges of the batch being inserted that are not yet in, in key order.
     private var batchRanges: ArraySlice<[IndexedOrder]> = []
     private var batchThroughLSN: UInt64 = 0
@@ -28,15 +28,19 @@ struct OrderIndexBacklog {
     init(batchOrders: Int) {
         precondition(batchOrders > 0, "an order batch holds at least one order")
         self.batchOrders = batchOrders
-        // Up to two batches are held (one filling while one is inserted): no rehashing on the way.
-        orders.reserveCapacity(2 * batchOrders + Limits.groupCommitRecordsMax)
+        // Sized for a batch and a commit's orders; it grows (once) when a backlog holds one batch being inserted
+        // while the next fills.
+        orders = OrderTable(capacityOrders: batchOrders + Limits.groupCommitRecordsMax)
     }
 
-    subscript(orderID: UUID) -> (lsn: UInt64, contentDigest: ContentDigest)? { orders[orderID] }
+    subscript(key: OrderKey) -> (lsn: UInt64, contentDigest: ContentDigest)? { orders[key] }
 
-    mutating func add(_ orderID: UUID, lsn: UInt64, contentDigest: ContentDigest) {
-        orders[orderID] = (lsn, contentDigest)
+    mutating func add(_ key: OrderKey, lsn: UInt64, contentDigest: ContentDigest) {
+        orders.insert(key, lsn: lsn, contentDigest: contentDigest)
     }
+
+    /// See `OrderTable.prefetch`.
+    func prefetch(_ key: OrderKey) -> UInt64 { orders.prefetch(key) }
 
     /// What the next commit inserts: nothing until a batch is full, then one key range per commit (unsorted:
     /// `LedgerIndex.publish` sorts it). `completeThrough` is set with the last range: the LSN through which the
@@ -45,14 +49,33 @@ struct OrderIndexBacklog {
     mutating func nextSlice(durableLSN: UInt64) -> (orders: [IndexedOrder], completeThrough: UInt64?)? {
         if batchRanges.isEmpty {
             guard orders.count >= batchOrders else { return nil }
-            let batch = orders.map { ($0.key, $0.value.lsn, $0.value.contentDigest) }
+            let batch = orders.entries()
             batchRanges = Self.keyRanges(batch, count: Limits.orderIndexSlicesPerBatch)[...]
             batchThroughLSN = durableLSN
         }
         let slice = batchRanges.removeFirst()
-        for order in slice { orders.removeValue(forKey: order.orderID) }
+        removeAll(slice)
         return (slice, batchRanges.isEmpty ? batchThroughLSN : nil)
     }
+
+    /// Removes the orders of an inserted slice. The keys are made first (their hashes again: the batch kept only
+    /// the rows), so each removal can bring the slot of one a few places ahead into the cache meanwhile.
+    private mutating func removeAll(_ slice: [IndexedOrder]) {
+        let keys = slice.map { OrderKey($0.orderID) }
+        var sink: UInt64 = 0
+        for (position, key) in keys.enumerated() {
+            if position + Self.removalPrefetchDistance < keys.count {
+                sink ^= orders.prefetch(keys[position + Self.removalPrefetchDistance])
+            }
+            orders.remove(key)
+        }
+        prefetchSink ^= sink
+    }
+
+    /// How many removals ahead `removeAll` brings a slot into the cache: about the misses a core keeps in flight.
+    private static let removalPrefetchDistance = 8
+    /// What the prefetches read, kept so that the compiler cannot drop the reads; never used otherwise.
+    private var prefetchSink: UInt64 = 0
 
     /// Splits `batch` into `count` key ranges of about equal size, in key order, each in no particular order.
     /// Why not sort the batch: sorting 131,072 orders stalled the commit that took the batch by tens of
@@ -88,7 +111,7 @@ struct OrderIndexBacklog {
 
     /// Every order held, for a clean close: the index is then complete through the durable LSN.
     mutating func drain() -> [IndexedOrder] {
-        let all = orders.map { ($0.key, $0.value.lsn, $0.value.contentDigest) }
+        let all = orders.entries()
         orders.removeAll()
         batchRanges = []
         return all

@@ -219,13 +219,14 @@ public final class LedgerWriter {
     /// writer usable; any I/O failure is fatal.
     @discardableResult
     public func append(_ record: Record) throws -> UInt64 {
-        try append(record, acceptedDigest: nil, transactionChecked: false)
+        try append(record, accepted: nil, transactionChecked: false)
     }
 
-    /// `append`, with the content digest of an accepted record's transaction when the caller has it already
-    /// (`ValidatedMessage`); nil computes it here. `transactionChecked`: the record's transaction was found within
-    /// `RecordBounds` where it was validated (`ValidatedMessage`), so only the rest of the record is checked here.
-    func append(_ record: Record, acceptedDigest: ContentDigest?, transactionChecked: Bool) throws -> UInt64 {
+    /// `append`, with the order key and content digest of an accepted record's transaction when the caller has
+    /// them already (`ValidatedMessage`); nil makes them here. `transactionChecked`: the record's transaction was
+    /// found within `RecordBounds` where it was validated (`ValidatedMessage`), so only the rest of the record is
+    /// checked here.
+    func append(_ record: Record, accepted: AcceptedOrderKeys?, transactionChecked: Bool) throws -> UInt64 {
         try ensureUsable()
         let encoded = try frame.encode(record, transactionChecked: transactionChecked)
         if !frame.hasRoom(for: encoded) {
@@ -238,7 +239,8 @@ public final class LedgerWriter {
         segment.row.note(record)
         if case .accepted(let transaction) = record.body {
             unindexedOrders.add(
-                transaction.orderID, lsn: lsn, contentDigest: acceptedDigest ?? transaction.contentDigest)
+                accepted?.orderKey ?? OrderKey(transaction.orderID), lsn: lsn,
+                contentDigest: accepted?.contentDigest ?? transaction.contentDigest)
             orderFilter.insert(transaction.orderID)
         }
         return lsn
@@ -290,17 +292,19 @@ public final class LedgerWriter {
         (unpublished.watermarks[key] ?? publishedWatermarks[key])?.offset
     }
 
-    /// See `LedgerAppender.prefetchOrders`.
-    func prefetchOrders(_ orderIDs: some Sequence<UUID>) {
-        prefetchSink ^= orderFilter.prefetch(orderIDs)
+    /// See `LedgerAppender.prefetchOrders`: the order filter's block and the backlog's slot of each order.
+    func prefetchOrders(_ keys: some Sequence<OrderKey>) {
+        var sink: UInt64 = 0
+        for key in keys { sink ^= orderFilter.prefetch(key.orderID) ^ unindexedOrders.prefetch(key) }
+        prefetchSink ^= sink
     }
 
-    /// The accepted record for `orderID`, if any: its LSN and content digest, from memory for orders not yet in
-    /// the order index, else from the index (one B-tree lookup; never a frame read).
-    func acceptedOrder(_ orderID: UUID) throws -> (lsn: UInt64, contentDigest: ContentDigest)? {
-        guard orderFilter.mightContain(orderID) else { return nil }
-        if let held = unindexedOrders[orderID] { return held }
-        return try index.acceptedOrder(orderID)
+    /// The accepted record for `key`'s order, if any: its LSN and content digest, from memory for orders not yet
+    /// in the order index, else from the index (one B-tree lookup; never a frame read).
+    func acceptedOrder(_ key: OrderKey) throws -> (lsn: UInt64, contentDigest: ContentDigest)? {
+        guard orderFilter.mightContain(key.orderID) else { return nil }
+        if let held = unindexedOrders[key] { return held }
+        return try index.acceptedOrder(key.orderID)
     }
 
     // MARK: Frames and segments
