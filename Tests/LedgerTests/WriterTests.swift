@@ -458,6 +458,37 @@ import Testing
         #expect(table.count == 0 && table.entries().isEmpty && orders.allSatisfy { table[OrderKey($0)] == nil })
     }
 
+    /// The per-partition map answers as a dictionary would, for keys in its arrays and for those it keeps in a
+    /// dictionary (negative and very large partition numbers, topics past its array topics), through sets,
+    /// removals, merges and emptying.
+    @Test func thePartitionMapAnswersAsADictionaryWould() {
+        var random = SystemRandomNumberGenerator()
+        let topics = (0..<(PartitionMap<Int64>.arrayTopicsMax + 4)).map {
+            "topic-\($0)-" + String(repeating: "x", count: $0)
+        }
+        let partitions: [Int32] = [-1, 0, 1, 2, 7, 23, 4_095, 4_096, .max]
+        let keys = topics.flatMap { topic in partitions.map { TopicPartition(topic: topic, partition: $0) } }
+        var map = PartitionMap<Int64>()
+        var model: [TopicPartition: Int64] = [:]
+        for step in 0..<20_000 {
+            let key = keys[Int(random.next(upperBound: UInt(keys.count)))]
+            let value: Int64? = random.next(upperBound: 4 as UInt) == 0 ? nil : Int64(step)
+            #expect(map.updateValue(value, forKey: key) == model[key], "the value replaced at step \(step)")
+            model[key] = value
+        }
+        #expect(map.count == model.count && keys.allSatisfy { map[$0] == model[$0] })
+        #expect(Dictionary(uniqueKeysWithValues: map.map { ($0.key, $0.value) }) == model)
+        var other = PartitionMap<Int64>()
+        for key in keys.prefix(40) { other[key] = -1 }
+        map.merge(other)
+        model.merge(keys.prefix(40).map { ($0, -1) }) { $1 }
+        #expect(map.count == model.count && keys.allSatisfy { map[$0] == model[$0] })
+        map.removeAll()
+        #expect(map.isEmpty && map.keys.isEmpty && keys.allSatisfy { map[$0] == nil })
+        map[keys[1]] = 5
+        #expect(map.count == 1 && map[keys[1]] == 5 && map.keys == [keys[1]])
+    }
+
     /// The content digest decides duplicate vs conflict alone, so it must be equal exactly when
     /// `hasSameContent` says so: equal for the same instant written with another offset, different when any
     /// one field differs, and different when bytes move from one text field to the next.

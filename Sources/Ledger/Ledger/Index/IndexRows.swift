@@ -18,6 +18,23 @@ struct RecordCountKey: Hashable, Comparable {
     static func < (lhs: Self, rhs: Self) -> Bool { (lhs.kind, lhs.reason) < (rhs.kind, rhs.reason) }
 }
 
+/// Records counted per (kind, reason) since the last publish: a list searched from its start, since a batch holds
+/// a handful of keys (kinds times rejection reasons: at most a few dozen) and a dictionary hashed the key at every
+/// record appended.
+struct RecordTally: Sequence {
+    private var entries: [(key: RecordCountKey, count: Int)] = []
+
+    mutating func add(_ key: RecordCountKey) {
+        if let position = entries.firstIndex(where: { $0.key == key }) {
+            entries[position].count += 1
+        } else {
+            entries.append((key, 1))
+        }
+    }
+
+    func makeIterator() -> IndexingIterator<[(key: RecordCountKey, count: Int)]> { entries.makeIterator() }
+}
+
 /// What the index knows of one segment. All of it is derived from the segment's bytes.
 public struct SegmentRow: Hashable, Sendable {
     public var firstLSN: UInt64
@@ -61,8 +78,8 @@ struct IndexBatch {
     var segments: [SegmentRow] = []
     var frames: [FrameRow] = []
     var orders: [IndexedOrder] = []
-    var watermarks: [TopicPartition: Watermark] = [:]
-    var counts: [RecordCountKey: Int] = [:]
+    var watermarks = PartitionMap<Watermark>()
+    var counts = RecordTally()
     var durableLSN: UInt64 = 0
     /// When set, `orders` completes the order index through this LSN.
     var ordersLSN: UInt64?
@@ -77,14 +94,14 @@ struct IndexBatch {
         case .accepted, .rejected, .duplicate, .conflict: lastOffset = record.source.offset
         }
         if let lastOffset {
-            // One dictionary access per record (this runs for every record appended): hashing the topic twice
-            // showed in the ingest thread's profile.
             let mark = Watermark(offset: lastOffset, lsn: lsn)
-            watermarks[key, default: mark].raise(to: mark)
+            var raised = watermarks[key] ?? mark
+            raised.raise(to: mark)
+            watermarks[key] = raised
         }
         var reason: UInt8 = 0
         if case .rejected(let rejected) = record.body { reason = rejected.rejection.reason.rawValue }
-        counts[RecordCountKey(kind: record.kind.rawValue, reason: reason), default: 0] += 1
+        counts.add(RecordCountKey(kind: record.kind.rawValue, reason: reason))
     }
 
     /// Adds the order of an accepted record to the order index batch.

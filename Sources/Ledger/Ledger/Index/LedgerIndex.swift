@@ -156,7 +156,7 @@ final class LedgerIndex {
         ])
     }
 
-    private func publishWatermarks(_ watermarks: [TopicPartition: Watermark]) throws {
+    private func publishWatermarks(_ watermarks: PartitionMap<Watermark>) throws {
         let upsert = try statement(
             """
             INSERT INTO watermarks VALUES(?, ?, ?, ?) ON CONFLICT(topic, partition)
@@ -169,7 +169,7 @@ final class LedgerIndex {
         }
     }
 
-    private func publishCounts(_ counts: [RecordCountKey: Int]) throws {
+    private func publishCounts(_ counts: RecordTally) throws {
         let add = try statement(
             """
             INSERT INTO record_counts VALUES(?, ?, ?) ON CONFLICT(kind, reason) DO UPDATE SET count = count + excluded.count

@@ -77,7 +77,7 @@ public final class LedgerWriter {
     /// What `prefetchOrders` read, kept so that the compiler cannot drop the reads; never used otherwise.
     private var prefetchSink: UInt64 = 0
     /// Published watermarks, cached: the per-message check must not query SQLite.
-    private var publishedWatermarks: [TopicPartition: Watermark] = [:]
+    private var publishedWatermarks = PartitionMap<Watermark>()
     private var failure: LedgerError?
 
     private struct OpenSegment {
@@ -146,7 +146,7 @@ public final class LedgerWriter {
                 directory, ledgerID: ledgerID, firstLSN: 1, previousDigest: 0, options: options)
             try index.publish(IndexBatch(segments: [segment.row], durableLSN: 0, ordersLSN: 0))
         }
-        publishedWatermarks = try index.watermarks()
+        publishedWatermarks = PartitionMap(try index.watermarks())
         if let dropped = outcome?.droppedLSNs { try fillWithLostRecords(dropped) }
         checkpointer = IndexCheckpointer(path: directory + "/" + indexFileName, logger: options.logger)
         options.logger.info(
@@ -263,7 +263,7 @@ public final class LedgerWriter {
             unpublished.ordersLSN = slice?.completeThrough
             try index.publish(unpublished)
             if let complete = slice?.completeThrough { logOrdersIndexed(through: complete) }
-            publishedWatermarks.merge(unpublished.watermarks) { $1 }
+            publishedWatermarks.merge(unpublished.watermarks)
             durableLSN = nextLSN - 1
             unpublished = IndexBatch()
             if segment.row.byteLength >= Int64(options.segmentBytesTarget) { try rotate() }
