@@ -55,7 +55,7 @@ struct OrderTable: ~Copyable {
         mask = slotCount - 1
     }
 
-    deinit { slots.deallocate() }
+    deinit { Self.free(slots) }
 
     /// The order's entry, if held.
     subscript(key: OrderKey) -> (lsn: UInt64, contentDigest: ContentDigest)? {
@@ -144,15 +144,24 @@ struct OrderTable: ~Copyable {
             slots[index] = slot
             count += 1
         }
-        old.deallocate()
+        Self.free(old)
     }
 
+    /// All zero bytes: `emptySlots` relies on it.
     private static let empty = Slot(high: 0, low: 0, lsn: 0, contentDigest: ContentDigest(high: 0, low: 0), hash: 0)
 
+    /// `count` empty slots, from `calloc`: an empty slot is all zero bytes (`empty`), and zeroed pages the table
+    /// never touches stay unbacked, where initializing every slot made the whole table resident at every open of
+    /// a writer (25 MiB; `rebuild index` peaked 24 MiB higher).
     private static func emptySlots(_ count: Int) -> UnsafeMutableBufferPointer<Slot> {
-        let slots = UnsafeMutableBufferPointer<Slot>.allocate(capacity: count)
-        slots.initialize(repeating: empty)
-        return slots
+        guard let memory = calloc(count, MemoryLayout<Slot>.stride) else {
+            preconditionFailure("no memory for \(count) order slots")
+        }
+        return UnsafeMutableBufferPointer(start: memory.bindMemory(to: Slot.self, capacity: count), count: count)
+    }
+
+    private static func free(_ slots: UnsafeMutableBufferPointer<Slot>) {
+        Foundation.free(slots.baseAddress)
     }
 
     static func words(_ orderID: UUID) -> (UInt64, UInt64) {
