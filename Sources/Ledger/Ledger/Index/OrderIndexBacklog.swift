@@ -28,8 +28,8 @@ struct OrderIndexBacklog: ~Copyable {
     init(batchOrders: Int) {
         precondition(batchOrders > 0, "an order batch holds at least one order")
         self.batchOrders = batchOrders
-        // Sized for a batch and a commit's orders; it grows (once) when a backlog holds one batch being inserted
-        // while the next fills.
+        // Sized for a batch and a commit's orders: 2^19 slots, so 262,144 orders before it doubles, about what a
+        // backlog holds while one batch is inserted and the next fills.
         orders = OrderTable(capacityOrders: batchOrders + Limits.groupCommitRecordsMax)
     }
 
