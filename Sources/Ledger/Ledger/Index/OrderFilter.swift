@@ -89,9 +89,7 @@ struct OrderFilter {
 
     /// Two 64-bit hashes of the UUID's bytes, mixed (SplitMix64's finalizer) so that non-random UUIDs spread too.
     private static func hashes(_ orderID: UUID) -> (UInt64, UInt64) {
-        let (high, low) = withUnsafeBytes(of: orderID.uuid) {
-            ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        }
+        let (high, low) = orderID.words
         return (mix(high ^ 0x9E37_79B9_7F4A_7C15), mix(low &+ high))
     }
 

@@ -12,7 +12,7 @@ struct OrderKey: Sendable {
 
     init(_ orderID: UUID) {
         self.orderID = orderID
-        let (high, low) = OrderTable.words(orderID)
+        let (high, low) = orderID.words
         var hasher = Hasher()
         hasher.combine(high)
         hasher.combine(low)
@@ -59,47 +59,30 @@ struct OrderTable: ~Copyable {
 
     /// The order's entry, if held.
     subscript(key: OrderKey) -> (lsn: UInt64, contentDigest: ContentDigest)? {
-        let (high, low) = Self.words(key.orderID)
-        var index = key.hash & mask
-        while slots[index].lsn != 0 {
-            if slots[index].high == high && slots[index].low == low {
-                return (slots[index].lsn, slots[index].contentDigest)
-            }
-            index = (index + 1) & mask
-        }
-        return nil
+        let (index, found) = probe(key)
+        return found ? (slots[index].lsn, slots[index].contentDigest) : nil
     }
 
     /// Holds `key`'s order at `lsn` (replacing an entry of the same order_id).
     mutating func insert(_ key: OrderKey, lsn: UInt64, contentDigest: ContentDigest) {
         precondition(lsn > 0, "LSNs start at 1")
         if 2 * (count + 1) > slots.count { grow() }
-        let (high, low) = Self.words(key.orderID)
-        var index = key.hash & mask
-        while slots[index].lsn != 0 {
-            if slots[index].high == high && slots[index].low == low {
-                slots[index].lsn = lsn
-                slots[index].contentDigest = contentDigest
-                return
-            }
-            index = (index + 1) & mask
+        let (index, found) = probe(key)
+        if found {
+            slots[index].lsn = lsn
+            slots[index].contentDigest = contentDigest
+        } else {
+            let (high, low) = key.orderID.words
+            slots[index] = Slot(high: high, low: low, lsn: lsn, contentDigest: contentDigest, hash: key.hash)
+            count += 1
         }
-        slots[index] = Slot(high: high, low: low, lsn: lsn, contentDigest: contentDigest, hash: key.hash)
-        count += 1
     }
 
     /// Drops `key`'s order if held. Backward shift: the entries after it in its run move up into the hole when
     /// their home slot allows, so no lookup ever stops early at a hole that was once full.
     mutating func remove(_ key: OrderKey) {
-        let (high, low) = Self.words(key.orderID)
-        var hole = key.hash & mask
-        while slots[hole].high != high || slots[hole].low != low {
-            // An empty slot ends the probe: the order is not held.
-            guard slots[hole].lsn != 0 else { return }
-            hole = (hole + 1) & mask
-        }
-        // Reached a slot holding the id's words: an empty one (stale words) ends the probe all the same.
-        guard slots[hole].lsn != 0 else { return }
+        var (hole, found) = probe(key)
+        guard found else { return }
         var next = (hole + 1) & mask
         while slots[next].lsn != 0 {
             let home = slots[next].hash & mask
@@ -115,6 +98,18 @@ struct OrderTable: ~Copyable {
         count -= 1
     }
 
+    /// Where `key`'s order is (`found`), or else the empty slot that ends its run, where it would go: the one walk
+    /// from the key's home slot that lookups, inserts and removals share.
+    private func probe(_ key: OrderKey) -> (index: Int, found: Bool) {
+        let (high, low) = key.orderID.words
+        var index = key.hash & mask
+        while slots[index].lsn != 0 {
+            if slots[index].high == high && slots[index].low == low { return (index, true) }
+            index = (index + 1) & mask
+        }
+        return (index, false)
+    }
+
     /// Brings into the cache the slot where `key`'s lookup or insert starts (see `OrderFilter.prefetch`).
     func prefetch(_ key: OrderKey) -> UInt64 { slots[key.hash & mask].lsn }
 
@@ -123,7 +118,7 @@ struct OrderTable: ~Copyable {
         var all: [IndexedOrder] = []
         all.reserveCapacity(count)
         for slot in slots where slot.lsn != 0 {
-            all.append((Self.uuid(slot.high, slot.low), slot.lsn, slot.contentDigest))
+            all.append((UUID(words: slot.high, slot.low), slot.lsn, slot.contentDigest))
         }
         return all
     }
@@ -163,14 +158,18 @@ struct OrderTable: ~Copyable {
     private static func free(_ slots: UnsafeMutableBufferPointer<Slot>) {
         Foundation.free(slots.baseAddress)
     }
+}
 
-    static func words(_ orderID: UUID) -> (UInt64, UInt64) {
-        withUnsafeBytes(of: orderID.uuid) {
+extension UUID {
+    /// The UUID's 16 bytes as two 64-bit words (first 8 bytes, last 8), as the in-memory order structures key it.
+    var words: (high: UInt64, low: UInt64) {
+        withUnsafeBytes(of: uuid) {
             ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         }
     }
 
-    private static func uuid(_ high: UInt64, _ low: UInt64) -> UUID {
-        withUnsafeBytes(of: (high, low)) { UUID(uuid: $0.load(as: uuid_t.self)) }
+    /// The UUID whose `words` these are.
+    init(words high: UInt64, _ low: UInt64) {
+        self = withUnsafeBytes(of: (high, low)) { UUID(uuid: $0.load(as: uuid_t.self)) }
     }
 }
