@@ -33,8 +33,7 @@ public struct PartitionMap<Value>: Sequence {
 
     @inlinable public subscript(key: TopicPartition) -> Value? {
         get {
-            guard key.partition >= 0, key.partition < Self.arrayPartitionsMax else { return others[key] }
-            guard let topic = topics.firstIndex(of: key.topic) else { return others[key] }
+            guard let topic = arrayTopic(key) else { return others[key] }
             let partition = Int(key.partition)
             return partition < values[topic].count ? values[topic][partition] : nil
         }
@@ -89,14 +88,22 @@ public struct PartitionMap<Value>: Sequence {
         return all.makeIterator()
     }
 
+    /// The index of the array holding `key`: nil when its partition is out of the arrays' range or its topic has
+    /// none (the dictionary holds it).
+    @usableFromInline func arrayTopic(_ key: TopicPartition) -> Int? {
+        guard key.partition >= 0, key.partition < Self.arrayPartitionsMax else { return nil }
+        return topics.firstIndex(of: key.topic)
+    }
+
     /// The topic's array, added when `creating` and there is room for another topic; nil when the key belongs to
     /// the dictionary.
     @usableFromInline mutating func arrayTopic(_ key: TopicPartition, creating: Bool) -> Int? {
-        guard key.partition >= 0, key.partition < Self.arrayPartitionsMax else { return nil }
-        if let topic = topics.firstIndex(of: key.topic) { return topic }
+        if let topic = arrayTopic(key) { return topic }
         // A topic gets an array only while there is room; topics are never dropped, so a key whose topic had none
         // when it was set stays in the dictionary.
-        guard creating, topics.count < Self.arrayTopicsMax else { return nil }
+        guard creating, key.partition >= 0, key.partition < Self.arrayPartitionsMax,
+            topics.count < Self.arrayTopicsMax
+        else { return nil }
         topics.append(key.topic)
         values.append([])
         return topics.count - 1
