@@ -142,22 +142,19 @@ struct OrderTable: ~Copyable {
         Self.free(old)
     }
 
-    /// All zero bytes: `emptySlots` relies on it.
     private static let empty = Slot(high: 0, low: 0, lsn: 0, contentDigest: ContentDigest(high: 0, low: 0), hash: 0)
 
-    /// `count` empty slots, from `calloc`: an empty slot is all zero bytes (`empty`), and zeroed pages the table
-    /// never touches stay unbacked, where initializing every slot made the whole table resident at every open of
-    /// a writer (25 MiB; `rebuild index` peaked 24 MiB higher).
+    /// `count` empty slots, every one written now. Why not zeroed pages from `calloc`, left unbacked until used
+    /// (9f45a34): random inserts then touched the table's pages one by one on the ingest thread, and the kernel's
+    /// page faults took 4.6 % of that thread in a 300,000-message catch-up (`scripts/profile-ingest perf`), where
+    /// writing the slots in order at open costs a short pass. Every writer holds the 25 MiB resident, bounded.
     private static func emptySlots(_ count: Int) -> UnsafeMutableBufferPointer<Slot> {
-        guard let memory = calloc(count, MemoryLayout<Slot>.stride) else {
-            preconditionFailure("no memory for \(count) order slots")
-        }
-        return UnsafeMutableBufferPointer(start: memory.bindMemory(to: Slot.self, capacity: count), count: count)
+        let slots = UnsafeMutableBufferPointer<Slot>.allocate(capacity: count)
+        slots.initialize(repeating: empty)
+        return slots
     }
 
-    private static func free(_ slots: UnsafeMutableBufferPointer<Slot>) {
-        Foundation.free(slots.baseAddress)
-    }
+    private static func free(_ slots: UnsafeMutableBufferPointer<Slot>) { slots.deallocate() }
 }
 
 extension UUID {
