@@ -23,6 +23,90 @@ import Testing
     }
 }
 
+/// `ByteWriter` writes through a pointer into memory it grows itself: checked here against bytes made the plain
+/// way, from an empty buffer through many doublings, with every kind of value and source collection.
+@Suite struct ByteWriterTests {
+    /// Unsigned LEB128, the obvious way.
+    private static func varint(_ value: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var remaining = value
+        repeat {
+            bytes.append(UInt8(remaining & 0x7F) | (remaining >= 0x80 ? 0x80 : 0))
+            remaining >>= 7
+        } while remaining > 0
+        return bytes
+    }
+
+    private static func firstDifference(_ written: [UInt8], _ expected: [UInt8]) -> Int? {
+        (0..<min(written.count, expected.count)).first { written[$0] != expected[$0] }
+            ?? (written.count == expected.count ? nil : min(written.count, expected.count))
+    }
+
+    @Test func writesWhatAPlainEncodingWrites() {
+        var writer = ByteWriter()
+        var expected: [UInt8] = []
+        var varints: [UInt64] = []
+        let edges: [UInt64] = [0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, UInt64(Int64.max), UInt64.max]
+        var generator = SystemRandomNumberGenerator()
+        for step in 0..<5000 {
+            switch step % 7 {
+            case 0:
+                let value =
+                    step < 8 * 7
+                    ? edges[step / 7] : UInt64.random(in: 0...UInt64.max, using: &generator) >> (step % 64)
+                writer.appendVarint(value)
+                expected += Self.varint(value)
+                varints.append(value)
+            case 1:
+                let value = UInt32.random(in: 0...UInt32.max, using: &generator)
+                writer.append(littleEndian: value)
+                expected += withUnsafeBytes(of: value.littleEndian) { Array($0) }
+            case 2:
+                let text = String(repeating: "é", count: step % 40)  // small (inline) and heap strings
+                writer.appendLengthPrefixed(text.utf8)
+                expected += Self.varint(UInt64(text.utf8.count)) + Array(text.utf8)
+            case 3:
+                // No contiguous storage: the element-by-element path.
+                let bytes = (0..<(step % 300)).lazy.map { UInt8(truncatingIfNeeded: $0 &* 7) }
+                writer.append(bytes: bytes)
+                expected += Array(bytes)
+            case 4:
+                writer.appendZeros(step % 5)
+                expected += [UInt8](repeating: 0, count: step % 5)
+            case 5:
+                let value = Int64.random(in: Int64.min...Int64.max, using: &generator) >> (step % 64)
+                writer.appendSignedVarint(value)
+                expected += Self.varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+            default:
+                let bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: step), count: step % 1000)
+                writer.append(bytes: bytes)
+                expected += bytes
+            }
+        }
+        #expect(writer.count == expected.count)
+        // The first difference, not the arrays: a failure's diff of two megabyte arrays would take minutes.
+        #expect(Self.firstDifference(writer.bytes, expected) == nil)
+        #expect(writer.withUnsafeBytes { Self.firstDifference(Array($0), expected) } == nil)
+        writer.removeAll()
+        #expect(writer.count == 0 && writer.bytes.isEmpty)
+        writer.append(littleEndian: UInt16(0x0102))
+        #expect(writer.bytes == [0x02, 0x01])
+    }
+
+    @Test func varintsReadBackThroughTheReader() {
+        let values: [UInt64] = [0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, 1 << 35, UInt64(Int64.max), UInt64.max]
+        var writer = ByteWriter(capacity: 1)
+        for value in values { writer.appendVarint(value) }
+        for value in [Int64.min, -1, 0, 1, Int64.max] { writer.appendSignedVarint(value) }
+        writer.withUnsafeBytes { bytes in
+            var reader = ByteReader(bytes)
+            for value in values { #expect(reader.readVarint() == value) }
+            for value in [Int64.min, -1, 0, 1, Int64.max] { #expect(reader.readSignedVarint() == value) }
+            #expect(reader.isAtEnd)
+        }
+    }
+}
+
 @Suite struct RecordCodecTests {
     @Test func everyKindRoundTripsThroughTheLedger() throws {
         let directory = ScratchDirectory()

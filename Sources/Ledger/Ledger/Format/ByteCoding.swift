@@ -1,28 +1,55 @@
-/// Little-endian and LEB128 encoding into a growable byte array: the only way ledger bytes are produced.
-struct ByteWriter {
-    var bytes: [UInt8]
+/// Little-endian and LEB128 encoding into a growable byte buffer: the only way ledger bytes are produced.
+///
+/// The buffer is memory this writer alone owns (the type is noncopyable, so no two writers share it, and `deinit`
+/// frees it), written through a pointer after one capacity check per value. It was a `[UInt8]` appended a byte at
+/// a time: a uniqueness and a capacity check per byte, about a tenth of the ingest thread on the mix (perf,
+/// 2026-12-07; docs/BENCHMARKS.md).
+struct ByteWriter: ~Copyable {
+    /// The smallest buffer allocated, so that growth by doubling never starts from zero.
+    private static let capacityBytesMin = 16
+    /// An unsigned LEB128 of 64 bits takes at most ten bytes.
+    private static let varintBytesMax = 10
+
+    private var start: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written; `start[0..<count]` is initialized.
+    private(set) var count = 0
 
     init(capacity: Int = 0) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = Swift.max(capacity, Self.capacityBytesMin)
+        start = .allocate(capacity: self.capacity)
     }
 
-    var count: Int { bytes.count }
+    deinit { start.deallocate() }
 
-    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    /// A copy of the bytes written.
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
+
+    /// The bytes written, without a copy, valid only inside `body`.
+    func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: start, count: count))
+    }
+
+    mutating func removeAll() { count = 0 }
 
     mutating func append<Integer: FixedWidthInteger>(littleEndian value: Integer) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        let size = MemoryLayout<Integer>.size
+        UnsafeMutableRawPointer(reserve(size)).storeBytes(of: value.littleEndian, as: Integer.self)
+        count += size
     }
 
     /// Unsigned LEB128: 7 bits a byte, high bit set on every byte but the last.
     mutating func appendVarint(_ value: UInt64) {
+        let target = reserve(Self.varintBytesMax)
         var remaining = value
+        var written = 0
         while remaining >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
+            target[written] = UInt8(truncatingIfNeeded: remaining) | 0x80
             remaining >>= 7
+            written += 1
         }
-        bytes.append(UInt8(remaining))
+        target[written] = UInt8(remaining)
+        count += written + 1
     }
 
     /// Signed values are zig-zag mapped first, so that small negative numbers stay short.
@@ -30,15 +57,54 @@ struct ByteWriter {
         appendVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
-    mutating func append(bytes other: some Collection<UInt8>) { bytes.append(contentsOf: other) }
+    mutating func append(bytes other: some Collection<UInt8>) {
+        let byteCount = other.count
+        let target = reserve(byteCount)
+        let copied: Void? = other.withContiguousStorageIfAvailable { source in
+            if let base = source.baseAddress { target.update(from: base, count: byteCount) }
+        }
+        if copied == nil {
+            var written = 0
+            for byte in other {
+                precondition(written < byteCount, "a collection yields as many elements as its count")
+                target[written] = byte
+                written += 1
+            }
+            precondition(written == byteCount, "a collection yields as many elements as its count")
+        }
+        count += byteCount
+    }
 
     /// A length-prefixed byte string (varint length, then the bytes).
     mutating func appendLengthPrefixed(_ value: some Collection<UInt8>) {
         appendVarint(UInt64(value.count))
-        bytes.append(contentsOf: value)
+        append(bytes: value)
     }
 
-    mutating func appendZeros(_ count: Int) { bytes.append(contentsOf: repeatElement(0, count: count)) }
+    mutating func appendZeros(_ byteCount: Int) {
+        reserve(byteCount).initialize(repeating: 0, count: byteCount)
+        count += byteCount
+    }
+
+    /// Where the next `byteCount` bytes go, after making room for them.
+    @inline(__always)
+    private mutating func reserve(_ byteCount: Int) -> UnsafeMutablePointer<UInt8> {
+        precondition(byteCount >= 0, "a byte count is not negative")
+        if capacity - count < byteCount { grow(toHold: count + byteCount) }
+        return start + count
+    }
+
+    /// Doubles the buffer until it holds `byteCount` bytes, keeping those written.
+    @inline(never)
+    private mutating func grow(toHold byteCount: Int) {
+        var newCapacity = capacity
+        while newCapacity < byteCount { newCapacity *= 2 }
+        let newStart = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newStart.initialize(from: start, count: count)
+        start.deallocate()
+        start = newStart
+        capacity = newCapacity
+    }
 }
 
 /// Bounds-checked decoding of ledger bytes. Every read returns nil past the end or on a malformed varint:

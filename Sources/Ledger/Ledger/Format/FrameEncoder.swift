@@ -4,7 +4,7 @@ import OperatingErrors
 /// Builds one frame of the segment format (see `SegmentFormat.swift`): records are encoded into its payload as
 /// they are appended, and the finished frame is checked the way a reader will read it before anyone may write
 /// it. The writer owns one; the cross-seam fuzzer drives another through the same code.
-package struct FrameEncoder {
+package struct FrameEncoder: ~Copyable {
     /// One record's encoded body, not yet in the payload.
     package struct EncodedRecord {
         fileprivate var byteCount: Int
@@ -71,7 +71,7 @@ package struct FrameEncoder {
             encoded.byteCount == scratch.count && hasRoom(for: encoded),
             "add follows encode of the same record, with room for it")
         payload.appendVarint(UInt64(scratch.count))
-        payload.append(bytes: scratch.bytes)
+        scratch.withUnsafeBytes { payload.append(bytes: $0) }
         recordCount += 1
         if keepsAppended { appended.append(record) }
     }
@@ -81,7 +81,7 @@ package struct FrameEncoder {
         precondition(!isEmpty, "a frame holds at least one record")
         let bound = LZ4Block.compressedBytesBound(rawByteCount: payload.count)
         if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
-        let storedLength = payload.bytes.withUnsafeBytes { raw in
+        let storedLength = payload.withUnsafeBytes { raw in
             compressed.withUnsafeMutableBytes { LZ4Block.compress(raw, into: $0) }
         }
         if checksReadBack { checkReadsBack(storedLength: storedLength, firstLSN: firstLSN) }
@@ -114,7 +114,7 @@ package struct FrameEncoder {
             verification.withUnsafeMutableBytes { check -> FormatViolation? in
                 let target = UnsafeMutableRawBufferPointer(rebasing: check[0..<rawLength])
                 guard LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: all[0..<storedLength]), into: target) != nil,
-                    payload.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, target.baseAddress!, rawLength) == 0 })
+                    payload.withUnsafeBytes({ memcmp($0.baseAddress!, target.baseAddress!, rawLength) == 0 })
                 else {
                     preconditionFailure(
                         "LZ4 round trip of frame at LSN \(firstLSN) does not reproduce its payload (memory or library fault)"
@@ -134,7 +134,7 @@ package struct FrameEncoder {
     /// Debug builds: the payload decodes to exactly the records appended (a codec that shortened or changed a
     /// value would pass `check` and fail here).
     private func readsBackAsAppended(firstLSN: UInt64) -> Bool {
-        let decoded = payload.bytes.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: recordCount) }
+        let decoded = payload.withUnsafeBytes { RecordCodec.decodeAll($0, expectedCount: recordCount) }
         guard case .success(let readBack) = decoded else { return false }
         guard let index = readBack.indices.first(where: { readBack[$0] != appended[$0] }) else { return true }
         print(

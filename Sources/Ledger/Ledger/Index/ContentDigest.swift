@@ -50,7 +50,7 @@ struct ContentDigest: Hashable, Sendable {
         append(text: transaction.customerID)
         append(text: transaction.productCategory)
         var hasher = SHA256()
-        encoding.bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        encoding.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         (high, low) = hasher.finalize().withUnsafeBytes {
             ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         }
