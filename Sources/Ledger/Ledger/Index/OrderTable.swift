@@ -55,7 +55,7 @@ struct OrderTable: ~Copyable {
         mask = slotCount - 1
     }
 
-    deinit { Self.free(slots) }
+    deinit { slots.deallocate() }
 
     /// The order's entry, if held.
     subscript(key: OrderKey) -> (lsn: UInt64, contentDigest: ContentDigest)? {
@@ -139,7 +139,7 @@ struct OrderTable: ~Copyable {
             slots[index] = slot
             count += 1
         }
-        Self.free(old)
+        old.deallocate()
     }
 
     private static let empty = Slot(high: 0, low: 0, lsn: 0, contentDigest: ContentDigest(high: 0, low: 0), hash: 0)
@@ -154,7 +154,6 @@ struct OrderTable: ~Copyable {
         return slots
     }
 
-    private static func free(_ slots: UnsafeMutableBufferPointer<Slot>) { slots.deallocate() }
 }
 
 extension UUID {
