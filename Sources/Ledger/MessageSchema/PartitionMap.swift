@@ -91,8 +91,13 @@ public struct PartitionMap<Value>: Sequence {
     /// The index of the array holding `key`: nil when its partition is out of the arrays' range or its topic has
     /// none (the dictionary holds it).
     @usableFromInline func arrayTopic(_ key: TopicPartition) -> Int? {
-        guard key.partition >= 0, key.partition < Self.arrayPartitionsMax else { return nil }
+        guard Self.hasArrayPartition(key) else { return nil }
         return topics.firstIndex(of: key.topic)
+    }
+
+    /// Whether `key`'s partition number is one the arrays hold (0..<`arrayPartitionsMax`).
+    @usableFromInline static func hasArrayPartition(_ key: TopicPartition) -> Bool {
+        key.partition >= 0 && key.partition < arrayPartitionsMax
     }
 
     /// The topic's array, added when `creating` and there is room for another topic; nil when the key belongs to
@@ -101,9 +106,7 @@ public struct PartitionMap<Value>: Sequence {
         if let topic = arrayTopic(key) { return topic }
         // A topic gets an array only while there is room; topics are never dropped, so a key whose topic had none
         // when it was set stays in the dictionary.
-        guard creating, key.partition >= 0, key.partition < Self.arrayPartitionsMax,
-            topics.count < Self.arrayTopicsMax
-        else { return nil }
+        guard creating, Self.hasArrayPartition(key), topics.count < Self.arrayTopicsMax else { return nil }
         topics.append(key.topic)
         values.append([])
         return topics.count - 1
