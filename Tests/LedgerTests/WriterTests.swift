@@ -345,6 +345,64 @@ import Testing
         #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
     }
 
+    /// With the index published in the background (ledger-ingest), a commit returns before its batch is in the
+    /// index: while another connection holds the publish back, every order so far (the slice in flight among
+    /// them) is still found, so a repeat is a duplicate, not a new order; after close the index equals one
+    /// rebuilt from the segments.
+    @Test func ordersOfASlicePublishedInTheBackgroundAreFoundMeanwhile() throws {
+        let directory = ScratchDirectory()
+        var options = LedgerOptions()
+        options.orderIndexBatchOrders = 2 * Limits.orderIndexSlicesPerBatch
+        options.publishesIndexInBackground = true
+        var offset: Int64 = 0
+        func kind(_ appender: LedgerAppender, order: Int, amount: String = "150.99") throws -> RecordKind {
+            offset += 1
+            return try appender.kindOfAppending(order: order, amount: amount, offset: offset)
+        }
+        let live: [String]
+        do {
+            let appender = LedgerAppender(writer: try LedgerWriter(directory: directory.path, options: options))
+            let blocker = try SQLiteDatabase(path: directory.file(LedgerIndex.fileName))
+            for number in 0..<(3 * options.orderIndexBatchOrders) {
+                #expect(try kind(appender, order: number) == .accepted, "order \(number)")
+                try appender.writer.waitUntilIndexed()
+                try blocker.execute("BEGIN IMMEDIATE")  // this commit's publish now waits for the blocker
+                try appender.commit()
+                for earlier in 0...number {
+                    #expect(try kind(appender, order: earlier) == .duplicate, "order \(earlier) after \(number)")
+                }
+                #expect(try kind(appender, order: number / 2, amount: "1.00") == .conflict)
+                try blocker.execute("COMMIT")
+            }
+            try appender.close()
+            #expect(try appender.writer.index.ordersLSN() == appender.durableLSN)
+            #expect(try LedgerReader(directory: directory.path).durableLSN() == appender.durableLSN)
+            live = try appender.writer.index.dump()
+        }
+        #expect(try LedgerMaintenance.verify(directory: directory.path).isConsistent)
+        _ = try LedgerMaintenance.rebuildIndex(directory: directory.path)
+        #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).dump() == live)
+    }
+
+    /// A batch the background publisher cannot write fails the writer at its next commit, as a publish on the
+    /// writer's own thread fails it at once: nothing later is published, and the writer accepts nothing more.
+    @Test func aFailedBackgroundPublishFailsTheNextCommit() throws {
+        let directory = ScratchDirectory()
+        var options = LedgerOptions()
+        options.publishesIndexInBackground = true
+        let writer = try LedgerWriter(directory: directory.path, options: options)
+        try writer.appendSamples(0..<10, close: false)
+        // Another connection takes a table away: the next batch cannot be published.
+        try SQLiteDatabase(path: directory.file(LedgerIndex.fileName)).execute("DROP TABLE frames")
+        try writer.appendSamples(10..<20, close: false)
+        for number in 20..<30 { try writer.append(Sample.record(number)) }
+        let error = try #require(throws: LedgerError.self) { try writer.commit() }
+        #expect(error.code == .index)
+        #expect(try LedgerIndex(path: directory.file(LedgerIndex.fileName)).durableLSN() == 10)
+        #expect(throws: LedgerError.self) { try writer.append(Sample.record(30)) }
+        #expect(throws: LedgerError.self) { try writer.commit() }
+    }
+
     /// A batch is split into key ranges of about equal size without sorting it: every order lands in exactly one
     /// range, the ranges follow each other in key order, and time-ordered UUIDs (one shared prefix) split as
     /// evenly as random ones.

@@ -62,8 +62,10 @@ final class IngestLoop {
                     "ledger.path": "\(configuration.ledgerDirectory)", "ledger.marker": "\(RestoreMarker.fileName)",
                 ])
         }
-        let options = LedgerOptions(
+        var options = LedgerOptions(
             fileSystem: configuration.fileSystem, segmentBytesTarget: configuration.segmentBytesTarget, logger: logger)
+        // Offsets wait for the fsync only: the index is published beside the next batch's appends.
+        options.publishesIndexInBackground = true
         let writer = try LedgerWriter(directory: configuration.ledgerDirectory, options: options)
         let deadLetters = try KafkaProducer(properties: configuration.deadLetterProperties, logger: logger)
         writer.beforeFrameWrite = {

@@ -14,9 +14,9 @@ package final class IngestMetrics {
             "Messages skipped because the ledger already holds their offset (a redelivery after a restart).",
         "ingest_batches_total": "Batches made durable (one fsync each).",
         "ingest_fsync_seconds":
-            "Time of each batch's commit: the last frame, the dead letters' acknowledgement, segment fsync, index publish.",
+            "Time of each batch's commit: the last frame, the dead letters' acknowledgement, segment fsync, and the wait for the previous batch's index publish.",
         "ingest_ledger_bytes_written_total": "Segment bytes written (frames, footers, headers).",
-        "ingest_ledger_durable_lsn": "The last LSN that is fsynced and published.",
+        "ingest_ledger_durable_lsn": "The last LSN that is fsynced (the index publishes it in the background).",
         "ingest_dead_letters_total": "Messages produced to the dead-letter topic (rejected and conflicting).",
         "ingest_offset_out_of_range_total": "Times Kafka no longer held offsets the ledger had not read.",
         "ingest_offset_commit_failures_total": "Kafka offset commits that failed (advisory; retried).",

@@ -112,3 +112,5 @@ public struct PartitionMap<Value>: Sequence {
         return topics.count - 1
     }
 }
+
+extension PartitionMap: Sendable where Value: Sendable {}

@@ -74,7 +74,7 @@ struct FrameRow: Hashable {
 }
 
 /// Facts made durable by one fsync, published together.
-struct IndexBatch {
+struct IndexBatch: Sendable {
     var segments: [SegmentRow] = []
     var frames: [FrameRow] = []
     var orders: [IndexedOrder] = []

@@ -24,6 +24,8 @@ struct OrderIndexBacklog: ~Copyable {
     /// The key ranges of the batch being inserted that are not yet in, in key order.
     private var batchRanges: ArraySlice<[IndexedOrder]> = []
     private var batchThroughLSN: UInt64 = 0
+    /// The slice `nextSlice` returned whose publish has not been seen to commit; its orders are still held.
+    private var sliceInFlight: [IndexedOrder]?
 
     init(batchOrders: Int) {
         precondition(batchOrders > 0, "an order batch holds at least one order")
@@ -44,9 +46,11 @@ struct OrderIndexBacklog: ~Copyable {
 
     /// What the next commit inserts: nothing until a batch is full, then one key range per commit (unsorted:
     /// `LedgerIndex.publish` sorts it). `completeThrough` is set with the last range: the LSN through which the
-    /// index then holds every order. An order leaves the backlog with its range: the index has it once the
-    /// commit that carries it is published, and a failed publish ends the writer.
+    /// index then holds every order. The slice's orders stay here, findable, until `sliceInserted` says the publish
+    /// that carries them has committed (it may run on another thread, `IndexPublisher`); a failed publish ends the
+    /// writer. One slice at a time: the previous one must be inserted first.
     mutating func nextSlice(durableLSN: UInt64) -> (orders: [IndexedOrder], completeThrough: UInt64?)? {
+        precondition(sliceInFlight == nil, "the previous slice is inserted before the next is taken")
         if batchRanges.isEmpty {
             guard orders.count >= batchOrders else { return nil }
             let batch = orders.entries()
@@ -54,8 +58,16 @@ struct OrderIndexBacklog: ~Copyable {
             batchThroughLSN = durableLSN
         }
         let slice = batchRanges.removeFirst()
-        removeAll(slice)
+        sliceInFlight = slice
         return (slice, batchRanges.isEmpty ? batchThroughLSN : nil)
+    }
+
+    /// The publish carrying the slice `nextSlice` last returned has committed: its orders are in the index and
+    /// leave the backlog. Nothing when there is no slice in flight.
+    mutating func sliceInserted() {
+        guard let slice = sliceInFlight else { return }
+        removeAll(slice)
+        sliceInFlight = nil
     }
 
     /// Removes the orders of an inserted slice. The keys are made first (their hashes again: the batch kept only
@@ -114,6 +126,7 @@ struct OrderIndexBacklog: ~Copyable {
         let all = orders.entries()
         orders.removeAll()
         batchRanges = []
+        sliceInFlight = nil
         return all
     }
 }

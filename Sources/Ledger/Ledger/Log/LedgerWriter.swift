@@ -22,6 +22,10 @@ public struct LedgerOptions: Sendable {
     /// Tests only: the format version of the segments this writer creates, to make the ledgers an older binary
     /// wrote (which a newer writer must seal rather than append to).
     package var segmentFormatVersion = SegmentFormat.version
+    /// `commit` returns once the segment is fsynced, and its index batch is published from another thread
+    /// (`IndexPublisher`) while the caller goes on; the index's `durable_lsn` follows within a commit. Off (the
+    /// default), `commit` returns once the index is published too.
+    public var publishesIndexInBackground = false
 
     public init(
         fileSystem: any FileSystem = PosixFileSystem(), segmentBytesTarget: Int = Limits.segmentBytesTarget,
@@ -64,6 +68,8 @@ public final class LedgerWriter {
     let index: LedgerIndex
     /// Checkpoints the index's WAL off the committing thread, once the writer is open; stopped with the writer.
     private var checkpointer: IndexCheckpointer?
+    /// With `LedgerOptions.publishesIndexInBackground`, once the writer is open: every index write goes through it.
+    private var publisher: IndexPublisher?
     private let lock: any LedgerFile
     private var segment: OpenSegment
     private var appending: AppendState
@@ -71,6 +77,8 @@ public final class LedgerWriter {
     private var prefetchSink: UInt64 = 0
     /// Published watermarks, cached: the per-message check must not query SQLite.
     private var publishedWatermarks = PartitionMap<Watermark>()
+    /// The LSN through which the order index is complete once the batch being published is in (its last slice).
+    private var ordersCompleteThrough: UInt64?
     private var failure: LedgerError?
 
     private struct OpenSegment {
@@ -195,6 +203,9 @@ public final class LedgerWriter {
         publishedWatermarks = PartitionMap(try index.watermarks())
         if let dropped = outcome?.droppedLSNs { try fillWithLostRecords(dropped) }
         checkpointer = IndexCheckpointer(path: directory + "/" + indexFileName, logger: options.logger)
+        if options.publishesIndexInBackground {
+            publisher = try IndexPublisher(path: directory + "/" + indexFileName)
+        }
         options.logger.info(
             "ledger.opened",
             metadata: [
@@ -284,7 +295,8 @@ public final class LedgerWriter {
 
     /// Makes everything appended durable: writes the open frame, fsyncs the segment once, then publishes the
     /// durable LSN and watermarks in one SQLite transaction, with a slice of the order batch being inserted (see
-    /// `OrderIndexBacklog`). Returns the durable LSN.
+    /// `OrderIndexBacklog`); with `LedgerOptions.publishesIndexInBackground` the publish runs on another thread
+    /// and the next commit waits for it. Returns the durable (fsynced) LSN.
     @discardableResult
     public func commit() throws -> UInt64 {
         try ensureUsable()
@@ -292,13 +304,14 @@ public final class LedgerWriter {
             try writeFrame()
             guard !appending.unpublished.frames.isEmpty else { return }
             try segment.file.sync()
+            try waitUntilIndexed()
             appending.unpublished.segments = [segment.row]
             appending.unpublished.durableLSN = nextLSN - 1
             let slice = appending.unindexedOrders.nextSlice(durableLSN: nextLSN - 1)
             appending.unpublished.orders = slice?.orders ?? []
             appending.unpublished.ordersLSN = slice?.completeThrough
-            try index.publish(appending.unpublished)
-            if let complete = slice?.completeThrough { logOrdersIndexed(through: complete) }
+            ordersCompleteThrough = slice?.completeThrough
+            try publish(appending.unpublished)
             publishedWatermarks.merge(appending.unpublished.watermarks)
             durableLSN = nextLSN - 1
             appending.unpublished = IndexBatch()
@@ -311,12 +324,37 @@ public final class LedgerWriter {
     /// on a clean stop; after a crash, the next open re-derives the missing orders from the segments instead.
     public func close() throws {
         try commit()
+        try failing { try waitUntilIndexed() }
         guard try index.ordersLSN() < durableLSN else { return }
         try failing {
-            try index.publish(
+            try publish(
                 IndexBatch(orders: appending.unindexedOrders.drain(), durableLSN: durableLSN, ordersLSN: durableLSN))
+            try waitUntilIndexed()
             logOrdersIndexed(through: durableLSN)
         }
+    }
+
+    /// Writes `batch` to the index: now, or through the publisher (then `waitUntilIndexed` says when it is in).
+    private func publish(_ batch: IndexBatch) throws {
+        guard let publisher else {
+            try index.publish(batch)
+            return settled()
+        }
+        publisher.submit(batch)
+    }
+
+    /// Waits until every batch handed to the publisher is in the index (at once without one), then lets the
+    /// order slice they carried leave the backlog. Commits and `close` call it; tests too, to hold a publish back.
+    func waitUntilIndexed() throws {
+        try publisher?.waitUntilPublished()
+        settled()
+    }
+
+    /// The index holds every batch written so far: the order slice in flight leaves the backlog.
+    private func settled() {
+        appending.unindexedOrders.sliceInserted()
+        if let complete = ordersCompleteThrough { logOrdersIndexed(through: complete) }
+        ordersCompleteThrough = nil
     }
 
     private func logOrdersIndexed(through lsn: UInt64) {
@@ -393,7 +431,7 @@ public final class LedgerWriter {
             previous.sealed && previous.lastLSN + 1 == nextLSN, "a new segment follows a sealed one at the next LSN")
         segment = try Self.createSegment(
             directory, ledgerID: ledgerID, firstLSN: nextLSN, previousDigest: previous.digest, options: options)
-        try index.publish(IndexBatch(segments: [previous, segment.row], durableLSN: durableLSN))
+        try publish(IndexBatch(segments: [previous, segment.row], durableLSN: durableLSN))
         options.logger.info(
             "ledger.segment.started",
             metadata: ["ledger.segment": "\(segment.row.fileName)", "ledger.first_lsn": "\(nextLSN)"])
@@ -419,7 +457,11 @@ public final class LedgerWriter {
         return OpenSegment(file: file, row: row)
     }
 
-    deinit { checkpointer?.stop() }
+    deinit {
+        // The directory lock goes with the writer: no index batch may still be written after it.
+        try? publisher?.waitUntilPublished()
+        checkpointer?.stop()
+    }
 
     // MARK: Failure
 
