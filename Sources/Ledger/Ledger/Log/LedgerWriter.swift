@@ -48,7 +48,8 @@ public final class LedgerWriter {
     public let ledgerID: UUID
     /// The LSN the next appended record gets.
     public var nextLSN: UInt64 { appending.nextLSN }
-    /// The last LSN that is fsynced and published (0 for an empty ledger).
+    /// The last LSN that is fsynced and published (0 for an empty ledger). With
+    /// `LedgerOptions.publishesIndexInBackground`: fsynced, its publish in flight until the next commit or `close`.
     public private(set) var durableLSN: UInt64
     /// Segment bytes this writer has written since it opened (frames, footers and headers of new segments).
     public private(set) var bytesWritten: Int64 = 0
