@@ -392,6 +392,7 @@ import Testing
         options.publishesIndexInBackground = true
         let writer = try LedgerWriter(directory: directory.path, options: options)
         try writer.appendSamples(0..<10, close: false)
+        try writer.waitUntilIndexed()
         // Another connection takes a table away: the next batch cannot be published.
         try SQLiteDatabase(path: directory.file(LedgerIndex.fileName)).execute("DROP TABLE frames")
         try writer.appendSamples(10..<20, close: false)
