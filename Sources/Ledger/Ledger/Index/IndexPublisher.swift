@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Publishes the writer's index batches from a thread and a SQLite connection of its own, one at a time and in the
-/// order submitted, for a writer opened with `LedgerOptions.publishesIndexInBackground` (ledger-ingest).
+/// Publishes the writer's index batches from a serial dispatch queue and a SQLite connection of its own, one at a
+/// time and in the order submitted, for a writer opened with `LedgerOptions.publishesIndexInBackground` (ledger-ingest).
 ///
 /// Why: a commit's SQLite transaction (its frames, watermarks, counts and durable LSN, with a slice of the order
 /// batch) was 7.6 % of ledger-ingest's thread on the mix, and the thread did nothing else meanwhile (perf

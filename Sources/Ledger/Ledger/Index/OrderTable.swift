@@ -153,7 +153,6 @@ struct OrderTable: ~Copyable {
         slots.initialize(repeating: empty)
         return slots
     }
-
 }
 
 extension UUID {
